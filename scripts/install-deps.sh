@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 (bookworm) packages crashdiag needs to build and test.
+# Idempotent: packages already installed are skipped, and apt is only touched
+# when something is missing. Never downloads anything but Debian packages.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  libboost1.81-dev            # Asio + Beast with as_tuple and system::result (1.74 lacks them)
+  libssl-dev                  # OpenSSL 3 for TLS
+  nlohmann-json3-dev
+  libspdlog-dev libfmt-dev
+  prometheus-cpp-dev          # we link only prometheus-cpp-core and serve /metrics ourselves
+  libgtest-dev libgmock-dev googletest
+  libbenchmark-dev
+  libyaml-cpp-dev
+  libre2-dev libabsl-dev      # RE2: linear-time matching (never std::regex)
+  libsimdjson-dev
+  libcli11-dev
+  libexpected-dev             # tl::expected
+  clang-format clang-tidy
+  prometheus                  # promtool for `promtool check metrics` / `promtool test rules`
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
