@@ -1,0 +1,39 @@
+// classify(): rules + analyzers -> ranked, redacted hypotheses for one container.
+#pragma once
+
+#include <vector>
+
+#include "crashdiag/classifiers/redaction.hpp"
+#include "crashdiag/classifiers/rule_engine.hpp"
+#include "crashdiag/model/evidence.hpp"
+#include "crashdiag/model/hypothesis.hpp"
+
+namespace crashdiag {
+
+struct ClassifyOptions {
+  std::size_t max_hypotheses = 5;
+  bool redact = true;
+  // Below this, the best hypothesis is not trusted: `unknown` leads and shows the evidence.
+  double min_confidence = 0.3;
+};
+
+class Classifier {
+ public:
+  explicit Classifier(RuleEngine engine, ClassifyOptions options = {});
+
+  [[nodiscard]] std::vector<Hypothesis> classify(const Evidence& evidence) const;
+  [[nodiscard]] ContainerDiagnosis diagnose(const Evidence& evidence) const;
+  [[nodiscard]] const RuleEngine& engine() const { return engine_; }
+
+ private:
+  RuleEngine engine_;
+  ClassifyOptions options_;
+  Redactor redactor_;
+};
+
+// The hypothesis for "nothing fits": confidence 0, the most telling evidence quoted.
+[[nodiscard]] Hypothesis unknown_hypothesis(const Evidence& evidence);
+
+inline constexpr std::size_t kMaxSummaryChars = 120;
+
+}  // namespace crashdiag

@@ -1,0 +1,105 @@
+// Rules are data: YAML packs under classifiers/rules/ (and user --rules-dir directories),
+// validated and compiled once at load. docs/rules.md documents the format.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <tl/expected.hpp>
+#include <vector>
+
+namespace crashdiag {
+
+struct IntRange {
+  int lo = 0;
+  int hi = 0;
+  [[nodiscard]] bool contains(int v) const { return v >= lo && v <= hi; }
+};
+
+// The spec-predicate vocabulary (docs/rules.md#spec-predicates). Closed on purpose: a rule
+// file cannot run code, and every predicate has a test in spec_predicates_test.cpp.
+enum class SpecPredicateKind {
+  kCommandSet,              // command_set: bool
+  kArgsSet,                 // args_set: bool
+  kImageFamily,             // image_family: name | [names]
+  kMountAt,                 // mount_at: /path (a volumeMount exactly there)
+  kMountKind,               // mount_kind: pvc|emptyDir|configMap|secret|hostPath
+  kEnvSet,                  // env_set: NAME
+  kEnvUnset,                // env_unset: NAME
+  kExecProbeLacksFlag,      // exec_probe_lacks_flag: {commands: [...], flags: [...]}
+  kMemoryLimitSet,          // memory_limit_set: bool
+  kReadOnlyRootFilesystem,  // read_only_root_filesystem: bool
+  kNonRoot,                 // non_root: bool (runAsUser != 0 or runAsNonRoot)
+  kFsGroupSet,              // fs_group_set: bool
+  kServiceLinksEnabled,     // service_links_enabled: bool
+  kRestartPolicy,           // restart_policy: Always|OnFailure|Never
+  kInitContainer,           // init_container: bool
+};
+
+struct SpecPredicate {
+  SpecPredicateKind kind = SpecPredicateKind::kCommandSet;
+  bool flag = true;
+  std::vector<std::string> values;  // names, paths, families, commands
+  std::vector<std::string> flags;   // exec_probe_lacks_flag only
+};
+
+// Text patterns are RE2 syntax; named groups (?P<name>...) feed the templates.
+struct EventCondition {
+  std::vector<std::string> reasons;   // any of
+  std::vector<std::string> patterns;  // any of, on the event message
+  [[nodiscard]] bool empty() const { return reasons.empty() && patterns.empty(); }
+};
+
+struct RuleMatch {
+  std::vector<std::string> waiting_reasons;     // state.waiting.reason, any of
+  std::vector<std::string> terminated_reasons;  // latest terminated.reason, any of
+  std::vector<IntRange> exit_codes;             // latest terminated.exitCode in any range
+  std::vector<int> signals;                     // latest terminated.signal, any of
+  std::vector<std::string> message_patterns;    // termination message or waiting message
+  std::vector<std::string> log_patterns;        // any previous-log line
+  EventCondition event;                         // one event satisfying reason and pattern
+  std::vector<std::string> text_patterns;       // anywhere: messages, events, logs
+  std::vector<SpecPredicate> spec;              // all must hold
+};
+
+struct RuleExample {
+  std::string name;
+  bool expect_match = true;
+  std::string evidence_yaml;  // the compact evidence format of tests/corpus/README.md
+  int line = 0;
+};
+
+struct Rule {
+  std::string id;
+  std::string category;
+  std::string title;
+  double confidence = 0.5;
+  RuleMatch match;
+  std::string summary_template;
+  std::string explanation_template;
+  std::string remediation;
+  std::vector<RuleExample> examples;
+  std::string file;  // for error messages
+  int line = 0;
+};
+
+struct RuleSource {
+  std::string name;  // file path, shown in errors
+  std::string text;  // YAML
+};
+
+struct RuleLoadError {
+  std::string file;
+  int line = 0;  // 1-based; 0 when unknown
+  std::string rule_id;
+  std::string message;  // says what to change, quoting the pattern when it is one
+  [[nodiscard]] std::string to_string() const;
+};
+
+// Parses and validates one pack. Every pattern is compiled here, so a bad one fails at load
+// with the file, the line, the rule id and the pattern quoted.
+[[nodiscard]] tl::expected<std::vector<Rule>, RuleLoadError> parse_rule_pack(const RuleSource& source);
+
+// Parses every source and checks cross-file invariants (unique ids).
+[[nodiscard]] tl::expected<std::vector<Rule>, RuleLoadError> parse_rule_packs(const std::vector<RuleSource>& sources);
+
+}  // namespace crashdiag

@@ -1,0 +1,637 @@
+#include "crashdiag/classifiers/analyzers.hpp"
+
+#include <re2/re2.h>
+
+#include <algorithm>
+
+#include "crashdiag/classifiers/evidence_view.hpp"
+#include "crashdiag/classifiers/redaction.hpp"
+#include "crashdiag/model/parse.hpp"
+#include "crashdiag/model/quantity.hpp"
+#include "crashdiag/model/utf8.hpp"
+
+namespace crashdiag {
+namespace {
+
+std::string status_base(const Container& c) {
+  return std::string(c.init ? "status.initContainerStatuses{" : "status.containerStatuses{") + c.name + "}";
+}
+
+struct TextSource {
+  EvidenceSource source;
+  std::string field;
+  std::string text;
+};
+
+// Every status message and event message of the container, in a fixed order.
+std::vector<TextSource> status_and_event_texts(const Evidence& ev) {
+  const Container& c = ev.target();
+  std::vector<TextSource> out;
+  if (c.status) {
+    if (c.status->terminated && !c.status->terminated->message.empty()) {
+      out.push_back({EvidenceSource::kStatus, status_base(c) + ".state.terminated.message", c.status->terminated->message});
+    }
+    if (c.status->last_terminated && !c.status->last_terminated->message.empty()) {
+      out.push_back(
+          {EvidenceSource::kStatus, status_base(c) + ".lastState.terminated.message", c.status->last_terminated->message});
+    }
+    if (c.status->waiting && !c.status->waiting->message.empty()) {
+      out.push_back({EvidenceSource::kStatus, status_base(c) + ".state.waiting.message", c.status->waiting->message});
+    }
+  }
+  for (const Event& e : events_for_container(ev.events, c)) {
+    out.push_back({EvidenceSource::kEvents, "events[" + e.reason + "]", e.type + " " + e.reason + ": " + e.message});
+  }
+  return out;
+}
+
+std::string clip(std::string_view s, std::size_t n = 600) { return utf8_clip(s, n); }
+
+bool looks_like_flag(std::string_view x) { return !x.empty() && x[0] == '-'; }
+
+// A word the image's entrypoint takes as a subcommand: no path, no extension, lower case.
+bool looks_like_subcommand(std::string_view x) {
+  if (x.empty() || x.find('/') != std::string_view::npos || x.find('.') != std::string_view::npos) return false;
+  return std::all_of(x.begin(), x.end(), [](char c) { return (c >= 'a' && c <= 'z') || c == '-' || c == '_'; });
+}
+
+std::string yaml_list(const std::vector<std::string>& items) { return quote_list(items); }
+
+const Event* find_event(const std::vector<Event>& events, std::string_view reason, std::string_view needle) {
+  const Event* found = nullptr;
+  for (const Event& e : events) {
+    if (e.reason == reason && (needle.empty() || e.message.find(needle) != std::string::npos)) found = &e;
+  }
+  return found;
+}
+
+std::string event_excerpt(const Event& e) {
+  return e.type + " " + e.reason + (e.count > 1 ? " (x" + std::to_string(e.count) + ")" : "") + ": " + clip(e.message);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Entrypoint override.
+//
+// In Kubernetes `command` replaces the image ENTRYPOINT and `args` replaces CMD
+// (https://kubernetes.io/docs/tasks/inject-data-application/define-command-argument-container/
+// #notes). runc then reports `exec: "X": executable file not found in $PATH` in the
+// StartError termination message, the RunContainerError waiting message and the kubelet
+// `Failed` event; a container that never started has no logs at all.
+std::vector<Candidate> analyze_entrypoint(const Evidence& ev) {
+  static const RE2 kNotFound(
+      R"re(exec: \\?"(?P<exe>[^"\\]*)\\?": (?:executable file not found in \$PATH|stat [^:]*: no such file or directory))re");
+  static const RE2 kNotFoundCrun(R"re(executable file `(?P<exe>[^`]*)` not found)re");
+  const Container& c = ev.target();
+  std::string exe;
+  std::optional<TextSource> where;
+  for (const TextSource& t : status_and_event_texts(ev)) {
+    std::string x;
+    if (RE2::PartialMatch(t.text, kNotFound, &x) || RE2::PartialMatch(t.text, kNotFoundCrun, &x)) {
+      exe = x;
+      where = t;
+      break;
+    }
+  }
+  if (!where) return {};
+  const std::string base = container_path(ev.pod, c);
+  Hypothesis h;
+  h.rule_id = "analyzer.entrypoint";
+  h.evidence.push_back({where->source, where->field, clip(where->text)});
+  const std::vector<Event> container_events = events_for_container(ev.events, c);
+  if (const Event* failed = find_event(container_events, "Failed", exe);
+      failed != nullptr && where->source != EvidenceSource::kEvents) {
+    h.evidence.push_back({EvidenceSource::kEvents, "events[Failed]", event_excerpt(*failed)});
+  }
+  const bool command_runs_exe = !c.command.empty() && (c.command[0] == exe);
+  const bool args_run_exe = c.command.empty() && !c.args.empty() && c.args[0] == exe;
+  const std::string kind = looks_like_flag(exe)         ? "a flag"
+                           : looks_like_subcommand(exe) ? "a subcommand or argument"
+                                                        : "an argument";
+  if (command_runs_exe) {
+    h.category = "entrypoint_override";
+    h.title = "command: replaces the image ENTRYPOINT";
+    h.confidence = looks_like_flag(exe) || looks_like_subcommand(exe) ? 0.96 : 0.9;
+    h.summary = "command: " + yaml_list(c.command) + " replaced the image ENTRYPOINT; \"" + exe +
+                "\" is not an executable";
+    h.evidence.push_back({EvidenceSource::kSpec, base + ".command", "command: " + yaml_list(c.command)});
+    if (!c.args.empty()) h.evidence.push_back({EvidenceSource::kSpec, base + ".args", "args: " + yaml_list(c.args)});
+    h.explanation = "The runtime tried to execute \"" + exe + "\" as the container's program and found no such file in $PATH. " +
+                    "In a pod spec, `command:` replaces the image's ENTRYPOINT (and `args:` replaces its CMD), so the image's own " +
+                    "launcher never runs. \"" + exe + "\" looks like " + kind +
+                    " meant for that launcher, not a program of its own. The container fails before it starts, which is why " +
+                    "there are no logs: the evidence is the termination message and the kubelet's Failed event.";
+    std::vector<std::string> new_args = c.command;
+    new_args.insert(new_args.end(), c.args.begin(), c.args.end());
+    h.remediation = "Pass it to the image's ENTRYPOINT as arguments instead of replacing the ENTRYPOINT:\n\n"
+                    "  # before\n  command: " + yaml_list(c.command) + "\n" +
+                    (c.args.empty() ? std::string() : "  args: " + yaml_list(c.args) + "\n") +
+                    "\n  # after\n  args: " + yaml_list(new_args) + "\n\n" +
+                    "Check the image's ENTRYPOINT with `docker inspect --format '{{json .Config.Entrypoint}}' " + c.image +
+                    "` (or `crane config`). Use `command:` only to run a different program, with its full path.";
+    return {Candidate{std::move(h), {"missing_executable_or_file", "init_container_failure", "unknown"}}};
+  }
+  if ((args_run_exe && (looks_like_flag(exe) || looks_like_subcommand(exe))) || (c.command.empty() && looks_like_flag(exe))) {
+    // No program is ever named "-c" or "--cfg-dir": a flag executed as the program means the
+    // command line lost its program, whatever the spec we can see.
+    // The image has no ENTRYPOINT (only CMD), so args[0] is executed.
+    h.category = "entrypoint_override";
+    h.title = "args: replaced the image CMD and the image has no ENTRYPOINT";
+    h.confidence = 0.85;
+    h.summary = "args: " + yaml_list(c.args) + " replaced the image CMD; with no ENTRYPOINT \"" + exe + "\" is executed";
+    h.evidence.push_back({EvidenceSource::kSpec, base + ".args", "args: " + yaml_list(c.args)});
+    h.explanation = "The runtime tried to execute \"" + exe + "\", the first element of `args:`. `args:` replaces the image's CMD; " +
+                    "when the image defines no ENTRYPOINT, the first argument becomes the program. \"" + exe + "\" looks like " +
+                    kind + ", so the program that should receive it (the image's CMD) is missing from the command line.";
+    h.remediation = "Name the program explicitly with `command:` and keep the arguments in `args:`:\n\n"
+                    "  # before\n  args: " + yaml_list(c.args) + "\n\n  # after\n  command: [\"<the image's program>\"]\n  args: " +
+                    yaml_list(c.args) + "\n\nFind the program with `docker inspect --format '{{json .Config.Cmd}}' " + c.image + "`.";
+    return {Candidate{std::move(h), {"missing_executable_or_file", "init_container_failure", "unknown"}}};
+  }
+  h.category = "missing_executable_or_file";
+  h.title = "The program to run does not exist in the image";
+  h.confidence = 0.88;
+  h.summary = "\"" + exe + "\" does not exist in image " + c.image;
+  if (!c.command.empty()) {
+    h.evidence.push_back({EvidenceSource::kSpec, base + ".command", "command: " + yaml_list(c.command)});
+  } else {
+    h.evidence.push_back({EvidenceSource::kSpec, base + ".image", "image: " + c.image + " (command not set: the image ENTRYPOINT/CMD runs)"});
+  }
+  h.explanation = "The runtime could not find \"" + exe + "\". " +
+                  (c.command.empty()
+                       ? std::string("The pod does not override `command:`, so this is the image's own ENTRYPOINT/CMD: the "
+                                     "binary is missing from the image (wrong image or tag, a failed build stage, or a "
+                                     "script with Windows line endings whose interpreter \"/bin/sh\\r\" does not exist).")
+                       : std::string("It is named by the pod's `command:`; the image does not contain it (a distroless or "
+                                     "scratch image has no shell, and PATH may differ from your workstation's)."));
+  h.remediation = "Check what the image contains: `docker run --rm --entrypoint ls " + c.image +
+                  " -l <dir>` or `crane export`. Use the binary's full path, fix the image build (COPY the binary, "
+                  "convert scripts with `dos2unix`), or pick an image that has the tool.";
+  return {Candidate{std::move(h), {"init_container_failure", "unknown"}}};
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL data directory.
+//
+// The official image (docker-library/postgres) declares `VOLUME /var/lib/postgresql/data` and
+// PGDATA=/var/lib/postgresql/data up to 17; from 18 it declares `VOLUME /var/lib/postgresql` and
+// PGDATA=/var/lib/postgresql/18/docker. containerd's CRI plugin honours image VOLUMEs by
+// mounting a fresh per-container directory there (ignore_image_defined_volumes=false is the
+// default), so a volume mounted at the *parent* of such a VOLUME is masked by it: initdb runs
+// on the empty anonymous directory every time the container is recreated and the real data on
+// the PVC is hidden. The Bitnami image uses /bitnami/postgresql(/data).
+namespace {
+
+struct PgLayout {
+  std::string pgdata;
+  std::string pgdata_origin;  // "env PGDATA" or "image default"
+  std::string image_volume;   // declared VOLUME, may be empty
+};
+
+std::optional<PgLayout> postgres_layout(const Container& c) {
+  PgLayout layout;
+  const std::string repo = image_repository(c.image);
+  if (repo.find("bitnami/postgresql") != std::string::npos) {
+    layout.pgdata = "/bitnami/postgresql/data";
+    layout.image_volume = "";
+  } else {
+    int major = 0;
+    const std::string tag = image_tag(c.image);
+    for (char ch : tag) {
+      if (ch < '0' || ch > '9') break;
+      major = major * 10 + (ch - '0');
+    }
+    if (major >= 18) {
+      layout.pgdata = "/var/lib/postgresql/" + std::to_string(major) + "/docker";
+      layout.image_volume = "/var/lib/postgresql";
+    } else {
+      layout.pgdata = "/var/lib/postgresql/data";
+      layout.image_volume = "/var/lib/postgresql/data";
+    }
+  }
+  layout.pgdata_origin = "the image default";
+  if (const EnvVar* env = c.find_env("PGDATA")) {
+    if (!env->value) return std::nullopt;  // from a Secret/ConfigMap: unknown here
+    layout.pgdata = *env->value;
+    layout.pgdata_origin = "env PGDATA";
+  }
+  return layout;
+}
+
+}  // namespace
+
+std::vector<Candidate> analyze_postgres_data_dir(const Evidence& ev) {
+  const Container& c = ev.target();
+  // /var/lib/postgresql is the official image's home; a mount there marks a PostgreSQL
+  // container even when the image name does not (private mirrors, custom builds).
+  const bool pg_mount = std::any_of(c.mounts.begin(), c.mounts.end(), [](const VolumeMount& m) {
+    return path_is_within(m.mount_path, "/var/lib/postgresql");
+  });
+  if (!image_in_family(c.image, "postgres") && c.find_env("PGDATA") == nullptr && !pg_mount) return {};
+  auto layout = postgres_layout(c);
+  if (!layout) return {};
+  const std::string base = container_path(ev.pod, c);
+  const std::string pgdata = normalize_path(layout->pgdata);
+  std::vector<Candidate> out;
+
+  // Log signals.
+  static const RE2 kNotEmpty(R"re(initdb: (?:error: )?directory "(?P<dir>[^"]+)" exists but is not empty)re");
+  static const RE2 kLostFound(R"re(lost\+found)re");
+  static const RE2 kFreshInit(R"re(PostgreSQL init process complete|creating subdirectories \.\.\.|The files belonging to this database system will be owned)re");
+  static const RE2 kUnusedMount(R"re(\(unused mount/volume\))re");
+  std::optional<std::pair<std::size_t, std::string>> not_empty;
+  std::optional<std::size_t> lost_found;
+  std::optional<std::size_t> fresh_init;
+  std::optional<std::size_t> unused_mount;
+  const auto& lines = ev.logs.lines;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    std::string dir;
+    if (RE2::PartialMatch(lines[i], kNotEmpty, &dir)) not_empty = {i, dir};
+    if (RE2::PartialMatch(lines[i], kLostFound)) lost_found = i;
+    if (!fresh_init && RE2::PartialMatch(lines[i], kFreshInit)) fresh_init = i;
+    if (RE2::PartialMatch(lines[i], kUnusedMount)) unused_mount = i;
+  }
+
+  // Deepest mount covering PGDATA.
+  const VolumeMount* covering = nullptr;
+  std::size_t covering_index = 0;
+  for (std::size_t i = 0; i < c.mounts.size(); ++i) {
+    if (path_is_within(pgdata, c.mounts[i].mount_path) &&
+        (covering == nullptr || normalize_path(c.mounts[i].mount_path).size() > normalize_path(covering->mount_path).size())) {
+      covering = &c.mounts[i];
+      covering_index = i;
+    }
+  }
+  auto mount_item = [&](const VolumeMount& m, std::size_t i) {
+    std::string vol = m.volume ? std::string(m.volume->kind == VolumeKind::kPvc ? "PVC " + m.volume->source
+                                                                                 : "volume " + m.name)
+                               : "volume " + m.name;
+    return EvidenceItem{EvidenceSource::kSpec, base + ".volumeMounts[" + std::to_string(i) + "]",
+                        "mountPath: " + m.mount_path + (m.sub_path.empty() ? "" : ", subPath: " + m.sub_path) + " (" + vol + ")"};
+  };
+  EvidenceItem pgdata_item{EvidenceSource::kSpec, layout->pgdata_origin == "env PGDATA" ? base + ".env[PGDATA]" : base + ".image",
+                           layout->pgdata_origin == "env PGDATA" ? "PGDATA=" + layout->pgdata
+                                                                 : "PGDATA defaults to " + layout->pgdata + " in " + c.image};
+
+  if (not_empty) {
+    Hypothesis h;
+    h.rule_id = "analyzer.postgres-data-dir";
+    h.category = "pg_data_dir_not_empty";
+    h.title = "initdb refuses a data directory that is a volume root";
+    const bool mount_at_dir = covering != nullptr && normalize_path(covering->mount_path) == normalize_path(not_empty->second) &&
+                              covering->sub_path.empty();
+    h.confidence = mount_at_dir || lost_found ? 0.95 : 0.85;
+    h.summary = "initdb: " + not_empty->second + " is not empty" +
+                (mount_at_dir ? " because a volume is mounted exactly there" : "") +
+                (lost_found ? " (lost+found)" : "");
+    h.evidence.push_back({EvidenceSource::kLogs, "logs[" + std::to_string(not_empty->first) + "]", clip(lines[not_empty->first])});
+    if (lost_found && *lost_found != not_empty->first) {
+      h.evidence.push_back({EvidenceSource::kLogs, "logs[" + std::to_string(*lost_found) + "]", clip(lines[*lost_found])});
+    }
+    if (covering != nullptr) h.evidence.push_back(mount_item(*covering, covering_index));
+    h.evidence.push_back(pgdata_item);
+    h.explanation = "initdb only initialises an empty directory. " +
+                    std::string(mount_at_dir ? "The volume is mounted exactly at the data directory, and the root of a freshly "
+                                               "formatted ext4/xfs volume contains `lost+found`, so it is never empty. "
+                                             : "The directory already holds files (often `lost+found` at a volume root, or a "
+                                               "previous, partial cluster). ") +
+                    "PostgreSQL documents that a mount point should not be used directly as the data directory.";
+    h.remediation = "Put the cluster in a subdirectory of the volume:\n\n  env:\n  - name: PGDATA\n    value: " +
+                    normalize_path(not_empty->second) + "/pgdata\n\nor mount with `subPath: pgdata`. If the directory holds a "
+                    "half-initialised cluster from an earlier attempt, empty it first.";
+    out.push_back(Candidate{std::move(h), {"init_container_failure", "unknown", "volume_permission"}});
+    return out;
+  }
+
+  if (unused_mount) {
+    Hypothesis h;
+    h.rule_id = "analyzer.postgres-data-dir";
+    h.category = "pg_volume_mount_path";
+    h.title = "PostgreSQL 18+ finds data in an unused mount";
+    h.confidence = 0.93;
+    h.summary = "postgres 18+ keeps data under /var/lib/postgresql/<major>/docker; the volume is mounted at the old path";
+    h.evidence.push_back({EvidenceSource::kLogs, "logs[" + std::to_string(*unused_mount) + "]", clip(lines[*unused_mount])});
+    for (std::size_t i = 0; i < c.mounts.size(); ++i) {
+      if (normalize_path(c.mounts[i].mount_path) == "/var/lib/postgresql/data") h.evidence.push_back(mount_item(c.mounts[i], i));
+    }
+    h.explanation = "From PostgreSQL 18 the official image stores the cluster in a major-version directory "
+                    "(PGDATA=/var/lib/postgresql/18/docker) and declares VOLUME /var/lib/postgresql. Its entrypoint refuses to "
+                    "start when it finds a cluster at the old /var/lib/postgresql/data mount, to avoid silently ignoring it.";
+    h.remediation = "Mount the volume at /var/lib/postgresql (the parent) for 18+, and upgrade existing data with pg_upgrade "
+                    "(or pin the image to the major version that wrote it, e.g. postgres:17).";
+    out.push_back(Candidate{std::move(h), {"unknown", "init_container_failure"}});
+    return out;
+  }
+
+  if (covering == nullptr) {
+    bool any_volume = std::any_of(c.mounts.begin(), c.mounts.end(), [](const VolumeMount& m) {
+      return m.volume && (m.volume->kind == VolumeKind::kPvc || m.volume->kind == VolumeKind::kHostPath ||
+                          m.volume->kind == VolumeKind::kEmptyDir);
+    });
+    Hypothesis h;
+    h.rule_id = "analyzer.postgres-data-dir";
+    h.category = "pg_volume_mount_path";
+    h.title = "PGDATA is outside every mounted volume";
+    h.confidence = fresh_init ? 0.82 : 0.7;
+    h.summary = "PGDATA " + layout->pgdata + " is on no mounted volume: data is not persisted and is re-initialised";
+    h.evidence.push_back(pgdata_item);
+    for (std::size_t i = 0; i < c.mounts.size(); ++i) {
+      if (c.mounts[i].volume && c.mounts[i].volume->kind != VolumeKind::kProjected &&
+          c.mounts[i].volume->kind != VolumeKind::kSecret && c.mounts[i].volume->kind != VolumeKind::kConfigMap) {
+        h.evidence.push_back(mount_item(c.mounts[i], i));
+      }
+    }
+    if (fresh_init) h.evidence.push_back({EvidenceSource::kLogs, "logs[" + std::to_string(*fresh_init) + "]", clip(lines[*fresh_init])});
+    h.explanation = "The database cluster lives in PGDATA (" + layout->pgdata + ", " + layout->pgdata_origin + "), but no volume " +
+                    "is mounted there or above it" + (any_volume ? ", so the volume the pod mounts is never used by PostgreSQL" : "") +
+                    ". Every new container starts with an empty data directory, runs initdb again, and whatever was written " +
+                    "before is gone.";
+    h.remediation = "Mount the data volume at PGDATA (" + layout->pgdata +
+                    "), or set PGDATA to a subdirectory of the mounted volume (e.g. <mountPath>/pgdata).";
+    out.push_back(Candidate{std::move(h), {"unknown"}});
+    return out;
+  }
+
+  const std::string mount = normalize_path(covering->mount_path);
+  const std::string vol = layout->image_volume.empty() ? "" : normalize_path(layout->image_volume);
+  if (!vol.empty() && mount != pgdata && path_is_within(vol, mount) && vol != mount && path_is_within(pgdata, vol)) {
+    Hypothesis h;
+    h.rule_id = "analyzer.postgres-data-dir";
+    h.category = "pg_volume_mount_path";
+    h.title = "The volume is mounted at the parent of PGDATA and the image's VOLUME masks it";
+    // initdb running in a container that has restarted proves the data directory did not
+    // survive the restart: the mount layout is then the cause, and probe kills during the
+    // (slow) re-initialisation are its consequence.
+    const bool restarted = c.status && c.status->restart_count > 0;
+    h.confidence = fresh_init ? (restarted ? 0.97 : 0.9) : 0.85;
+    h.summary = "volume mounted at " + covering->mount_path + ", the parent of PGDATA " + layout->pgdata +
+                ": the image's VOLUME hides the data";
+    h.evidence.push_back(mount_item(*covering, covering_index));
+    h.evidence.push_back(pgdata_item);
+    if (fresh_init) h.evidence.push_back({EvidenceSource::kLogs, "logs[" + std::to_string(*fresh_init) + "]", clip(lines[*fresh_init])});
+    h.explanation = "The image " + c.image + " declares VOLUME " + layout->image_volume + " and keeps its cluster in PGDATA (" +
+                    layout->pgdata + "). The pod mounts its volume one level up, at " + covering->mount_path +
+                    ". The container runtime (containerd, by default) mounts a fresh anonymous directory at the image's " +
+                    "declared VOLUME on top of it, so PostgreSQL sees an empty data directory: it re-initialises on every " +
+                    "new container, the real cluster on the volume stays hidden, and configured roles and databases seem to " +
+                    "vanish (clients then fail with errors such as role \"...\" does not exist)." +
+                    (fresh_init && restarted
+                         ? " The previous container's log shows initdb running again after " +
+                               std::to_string(c.status->restart_count) +
+                               " restarts: the data directory did not persist. Probe failures during that slow "
+                               "re-initialisation are a consequence, not the cause."
+                         : std::string());
+    h.remediation = "Mount the volume at the data directory itself:\n\n  # before\n  volumeMounts:\n  - name: " + covering->name +
+                    "\n    mountPath: " + covering->mount_path + "\n\n  # after\n  volumeMounts:\n  - name: " + covering->name +
+                    "\n    mountPath: " + layout->image_volume +
+                    "\n\nIf the volume already holds a cluster one level down (…/data/data), move or dump and restore it "
+                    "(pg_dumpall --globals-only; pg_dump -Fc) before switching. For a fresh volume with lost+found, also set "
+                    "PGDATA to a subdirectory (" + layout->image_volume + "/pgdata).";
+    out.push_back(Candidate{std::move(h), {"unknown"}});
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Probe-made errors.
+//
+// pg_isready and psql without -U connect as the OS user running them; exec probes run as the
+// container's user (root in the official postgres image), so PostgreSQL logs
+// `FATAL: role "root" does not exist` every probe period. Those lines are noise the probe
+// makes, not the application failing. mysqladmin without -u/-p similarly logs
+// `Access denied for user 'root'@'localhost' (using password: NO)`.
+std::vector<Candidate> analyze_probe_made_errors(const Evidence& ev) {
+  const Container& c = ev.target();
+  static const RE2 kRole(R"re(FATAL:\s+role "(?P<role>[^"]+)" does not exist)re");
+  static const RE2 kMysqlDenied(R"re(Access denied for user '(?P<user>[^']*)'@'localhost' \(using password: NO\))re");
+  const std::string base = container_path(ev.pod, c);
+  std::vector<Candidate> out;
+
+  struct ProbeRef {
+    const char* name;
+    const std::optional<Probe>* probe;
+  };
+  const ProbeRef probes[] = {{"livenessProbe", &c.liveness}, {"readinessProbe", &c.readiness}, {"startupProbe", &c.startup}};
+  auto find_probe = [&](std::initializer_list<std::string_view> programs,
+                        const std::vector<std::string>& flags) -> std::optional<std::pair<const char*, const Probe*>> {
+    for (const auto& [name, probe] : probes) {
+      if (!*probe || (*probe)->kind != ProbeKind::kExec) continue;
+      for (auto program : programs) {
+        if (probe_runs(**probe, program) && !probe_has_any_flag(**probe, flags)) return std::make_pair(name, &**probe);
+      }
+    }
+    return std::nullopt;
+  };
+
+  std::size_t role_count = 0;
+  std::size_t last_role_line = 0;
+  std::string role;
+  std::size_t denied_count = 0;
+  std::size_t last_denied_line = 0;
+  std::string user;
+  const auto& lines = ev.logs.lines;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    std::string r;
+    if (RE2::PartialMatch(lines[i], kRole, &r)) {
+      ++role_count;
+      last_role_line = i;
+      role = r;
+    }
+    if (RE2::PartialMatch(lines[i], kMysqlDenied, &r)) {
+      ++denied_count;
+      last_denied_line = i;
+      user = r;
+    }
+  }
+
+  if (role_count > 0) {
+    if (auto probe = find_probe({"pg_isready", "psql"}, {"-U", "--username", "-d", "--dbname"})) {
+      const Probe& p = *probe->second;
+      Hypothesis h;
+      h.rule_id = "analyzer.probe-made-errors";
+      h.category = "pg_role_missing";
+      h.title = "The probe, not the application, connects as a role that does not exist";
+      // Real, but rarely why a container restarts: the probe's own exit status is fine
+      // (pg_isready reports the server up even when the role is rejected).
+      h.confidence = role == "root" ? 0.8 : 0.72;
+      h.summary = std::string(probe->first) + " runs " + (probe_runs(p, "pg_isready") ? "pg_isready" : "psql") +
+                  " without -U: it logs role \"" + role + "\" does not exist";
+      h.evidence.push_back({EvidenceSource::kLogs, "logs[" + std::to_string(last_role_line) + "]",
+                            clip(lines[last_role_line]) + (role_count > 1 ? "  (" + std::to_string(role_count) + " such lines)" : "")});
+      h.evidence.push_back({EvidenceSource::kSpec, base + "." + probe->first + ".exec.command",
+                            std::string(probe->first) + ".exec.command: " + quote_list(p.exec_command) + ", periodSeconds: " +
+                                std::to_string(p.period_seconds)});
+      h.explanation = "Without -U, pg_isready and psql connect as the operating-system user that runs them. Exec probes run "
+                      "inside the container as its user (root in the official postgres image), so every " +
+                      std::to_string(p.period_seconds) + " s the probe asks for role \"" + role +
+                      "\", which does not exist, and PostgreSQL logs a FATAL line. These lines are made by the probe, not by "
+                      "the application, and they hide the real errors in the log.";
+      h.remediation = "Give the probe the database user (the official image's POSTGRES_USER):\n\n  # before\n  exec:\n    command: " +
+                      quote_list(p.exec_command) +
+                      "\n\n  # after\n  exec:\n    command: [\"sh\", \"-c\", \"pg_isready -U \\\"$POSTGRES_USER\\\" -h 127.0.0.1 -p 5432\"]\n\n"
+                      "or use a user-agnostic tcpSocket probe on port 5432.";
+      out.push_back(Candidate{std::move(h), {"db_auth_failed"}});
+    }
+  }
+  if (denied_count > 0) {
+    if (auto probe = find_probe({"mysqladmin", "mysql", "mariadb-admin"}, {"-u", "--user", "-p", "--password"})) {
+      const Probe& p = *probe->second;
+      Hypothesis h;
+      h.rule_id = "analyzer.probe-made-errors";
+      h.category = "db_auth_failed";
+      h.title = "The probe, not the application, fails to log in to MySQL";
+      h.confidence = 0.82;
+      h.summary = std::string(probe->first) + " runs mysqladmin without -u/-p: it logs Access denied for '" + user + "'";
+      h.evidence.push_back({EvidenceSource::kLogs, "logs[" + std::to_string(last_denied_line) + "]",
+                            clip(lines[last_denied_line]) + (denied_count > 1 ? "  (" + std::to_string(denied_count) + " such lines)" : "")});
+      h.evidence.push_back({EvidenceSource::kSpec, base + "." + probe->first + ".exec.command",
+                            std::string(probe->first) + ".exec.command: " + quote_list(p.exec_command)});
+      h.explanation = "mysqladmin without -u and -p connects as the container's OS user with no password, so the server "
+                      "logs Access denied on every probe. The probe makes these lines; they do not mean the application's "
+                      "credentials are wrong.";
+      h.remediation = "Use `mysqladmin ping -h 127.0.0.1 -u root -p\"$MYSQL_ROOT_PASSWORD\"` via `sh -c`, or a tcpSocket probe on 3306.";
+      out.push_back(Candidate{std::move(h), {}});
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exit 137 / SIGKILL.
+//
+// 137 = 128 + SIGKILL. The kubelet reports reason OOMKilled when the runtime saw the cgroup's
+// OOM killer fire; it kills containers that fail their liveness or startup probe with the
+// `Killing` event "Container X failed liveness probe, will be restarted" (pkg/kubelet/
+// kuberuntime/kuberuntime_manager.go), after which the exit is 137 (or 143 when the process
+// honours SIGTERM within the grace period) and the reason is plain "Error".
+std::vector<Candidate> analyze_exit_137(const Evidence& ev) {
+  const Container& c = ev.target();
+  const Terminated* t = c.latest_termination();
+  const std::string base = container_path(ev.pod, c);
+  const std::string sbase = status_base(c) + (c.status && c.status->terminated ? ".state" : ".lastState") + ".terminated";
+  std::vector<Candidate> out;
+  const std::vector<Event> events = events_for_container(ev.events, c);
+
+  if (t != nullptr && t->reason == "OOMKilled") {
+    Hypothesis h;
+    h.rule_id = "analyzer.exit-137";
+    h.category = "oom_killed";
+    h.title = "The container exceeded its memory limit";
+    h.confidence = 0.95;
+    const std::string limit = c.resources.memory_limit;
+    h.summary = "OOMKilled (exit " + std::to_string(t->exit_code) + ")" +
+                (limit.empty() ? ": no memory limit set, the node or pod ran out of memory" : " at the memory limit of " + limit);
+    h.evidence.push_back({EvidenceSource::kStatus, sbase, "reason: OOMKilled, exitCode: " + std::to_string(t->exit_code)});
+    if (!limit.empty()) {
+      h.evidence.push_back({EvidenceSource::kSpec, base + ".resources.limits.memory", "memory: " + limit});
+    }
+    // A JVM heap at or above the limit is the most common concrete cause.
+    static const RE2 kXmx(R"re(-Xmx(\d+[kKmMgGtT]?))re");
+    std::string heap_note;
+    auto check_jvm = [&](const std::string& where, const std::string& text) {
+      std::string size;
+      if (!heap_note.empty() || !RE2::PartialMatch(text, kXmx, &size)) return;
+      auto heap = parse_jvm_size(size);
+      if (heap && c.resources.memory_limit_bytes && *heap >= *c.resources.memory_limit_bytes * 3 / 4) {
+        heap_note = "The JVM heap alone (-Xmx" + size + ") is " +
+                    (*heap >= *c.resources.memory_limit_bytes ? "at or above" : "close to") + " the " + limit +
+                    " limit; metaspace, thread stacks and direct buffers come on top of the heap.";
+        h.evidence.push_back({EvidenceSource::kSpec, where, "-Xmx" + size});
+      }
+    };
+    for (const EnvVar& e : c.env) {
+      if (e.value && (e.name == "JAVA_OPTS" || e.name == "JAVA_TOOL_OPTIONS" || e.name == "JDK_JAVA_OPTIONS" ||
+                      e.name.find("JAVA") != std::string::npos || e.name.find("JVM") != std::string::npos)) {
+        check_jvm(base + ".env[" + e.name + "]", *e.value);
+      }
+    }
+    for (const std::string& a : c.args) check_jvm(base + ".args", a);
+    for (const std::string& a : c.command) check_jvm(base + ".command", a);
+    h.explanation = "The kernel's OOM killer stopped the container because its memory use reached the cgroup limit" +
+                    (limit.empty() ? std::string(" (no limit is set on the container, so the pod or node limit applied)")
+                                   : " of " + limit) +
+                    ". The kubelet records this as reason OOMKilled, exit code 137 (128 + SIGKILL). " + heap_note;
+    h.remediation = limit.empty() ? "Set resources.requests.memory and resources.limits.memory from observed usage "
+                                    "(`kubectl top pod`), and find what grows."
+                                  : "Raise resources.limits.memory above the peak working set (`kubectl top pod`, the "
+                                    "container_memory_working_set_bytes metric), or make the process use less: for the JVM size "
+                                    "the heap relative to the limit with -XX:MaxRAMPercentage=75 instead of a fixed -Xmx; for Node.js "
+                                    "set --max-old-space-size below the limit.";
+    out.push_back(Candidate{std::move(h), {"liveness_probe_failure", "app_panic_or_exception", "unknown"}});
+    return out;
+  }
+
+  const Event* killing = nullptr;
+  for (const Event& e : events) {
+    if (e.reason == "Killing" && (e.message.find("failed liveness probe") != std::string::npos ||
+                                  e.message.find("failed startup probe") != std::string::npos)) {
+      killing = &e;
+    }
+  }
+  const Event* unhealthy = nullptr;
+  for (const Event& e : events) {
+    if (e.reason == "Unhealthy" && (e.message.rfind("Liveness probe failed", 0) == 0 ||
+                                    e.message.rfind("Startup probe failed", 0) == 0)) {
+      unhealthy = &e;
+    }
+  }
+  const bool killed_exit = t != nullptr && (t->exit_code == 137 || t->exit_code == 143 || t->signal == 9 || t->signal == 15);
+  if (killing != nullptr || (unhealthy != nullptr && (killed_exit || t == nullptr))) {
+    const bool startup = (killing != nullptr && killing->message.find("startup") != std::string::npos) ||
+                         (killing == nullptr && unhealthy != nullptr && unhealthy->message.rfind("Startup", 0) == 0);
+    const std::optional<Probe>& probe = startup ? c.startup : c.liveness;
+    Hypothesis h;
+    h.rule_id = "analyzer.exit-137";
+    h.category = "liveness_probe_failure";
+    h.title = std::string("The kubelet killed the container after failed ") + (startup ? "startup" : "liveness") + " probes";
+    h.confidence = killing != nullptr && killed_exit ? 0.93 : (killing != nullptr ? 0.88 : 0.8);
+    h.summary = std::string("killed by the kubelet after failing its ") + (startup ? "startup" : "liveness") + " probe" +
+                (t != nullptr ? " (exit " + std::to_string(t->exit_code) + ", not OOMKilled)" : "");
+    if (t != nullptr) {
+      h.evidence.push_back({EvidenceSource::kStatus, sbase,
+                            "exitCode: " + std::to_string(t->exit_code) + (t->reason.empty() ? "" : ", reason: " + t->reason)});
+    }
+    if (unhealthy != nullptr) h.evidence.push_back({EvidenceSource::kEvents, "events[Unhealthy]", event_excerpt(*unhealthy)});
+    if (killing != nullptr) h.evidence.push_back({EvidenceSource::kEvents, "events[Killing]", event_excerpt(*killing)});
+    std::string probe_text;
+    if (probe) {
+      probe_text = "initialDelaySeconds: " + std::to_string(probe->initial_delay_seconds) +
+                   ", periodSeconds: " + std::to_string(probe->period_seconds) +
+                   ", timeoutSeconds: " + std::to_string(probe->timeout_seconds) +
+                   ", failureThreshold: " + std::to_string(probe->failure_threshold);
+      h.evidence.push_back({EvidenceSource::kSpec, base + (startup ? ".startupProbe" : ".livenessProbe"), probe_text});
+    }
+    const bool refused = unhealthy != nullptr && unhealthy->message.find("connection refused") != std::string::npos;
+    const bool timeout = unhealthy != nullptr && (unhealthy->message.find("Client.Timeout") != std::string::npos ||
+                                                  unhealthy->message.find("timeout") != std::string::npos ||
+                                                  unhealthy->message.find("deadline exceeded") != std::string::npos);
+    h.explanation = std::string("The exit code alone looks like an OOM kill, but the reason is not OOMKilled: the kubelet "
+                                "stopped the container because its ") +
+                    (startup ? "startup" : "liveness") + " probe failed " +
+                    (probe ? std::to_string(probe->failure_threshold) : std::string("failureThreshold")) +
+                    " times in a row. " +
+                    (refused ? "The probe's connection was refused: nothing listened on the port yet (a slow start) or the "
+                               "probe targets the wrong port. "
+                             : "") +
+                    (timeout ? "The probe timed out: the endpoint is slow, or the probe's timeoutSeconds is too small. " : "") +
+                    "Restarting does not help a slow start; it restarts the clock.";
+    h.remediation = "Check that the probe's port and path are the ones the application serves. For slow starts add a "
+                    "startupProbe (e.g. failureThreshold: 30, periodSeconds: 10) so liveness checks begin only after start-up; "
+                    "raise timeoutSeconds if the endpoint is slow; keep liveness checks cheap and independent of downstream "
+                    "dependencies.";
+    out.push_back(Candidate{std::move(h), {"oom_killed", "unknown", "db_connection_refused"}});
+  }
+  return out;
+}
+
+std::vector<Candidate> run_analyzers(const Evidence& evidence) {
+  std::vector<Candidate> out;
+  for (auto* analyzer : {&analyze_entrypoint, &analyze_postgres_data_dir, &analyze_probe_made_errors, &analyze_exit_137}) {
+    auto found = analyzer(evidence);
+    for (auto& f : found) out.push_back(std::move(f));
+  }
+  return out;
+}
+
+}  // namespace crashdiag

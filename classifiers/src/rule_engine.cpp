@@ -1,0 +1,285 @@
+#include "crashdiag/classifiers/rule_engine.hpp"
+
+#include <re2/re2.h>
+#include <re2/set.h>
+
+#include <algorithm>
+
+#include "crashdiag/classifiers/spec_predicates.hpp"
+#include "crashdiag/model/parse.hpp"
+#include "crashdiag/model/utf8.hpp"
+
+namespace crashdiag {
+namespace {
+
+enum class Field { kMessage, kLog, kEvent };
+enum class Condition { kMessage, kLog, kEvent, kText };
+
+struct PatternRef {
+  std::size_t rule = 0;
+  Condition condition = Condition::kMessage;
+  const RE2* regex = nullptr;
+};
+
+// One RE2::Set per field plus the individual regexes for capture extraction.
+struct FieldMatcher {
+  std::unique_ptr<RE2::Set> set;
+  std::vector<PatternRef> refs;  // parallel to the set's pattern indices
+  bool empty() const { return refs.empty(); }
+};
+
+RE2::Options pattern_options() {
+  RE2::Options o;
+  o.set_log_errors(false);
+  // Bounded DFA memory per regex: a pathological pattern degrades to slower NFA matching
+  // instead of unbounded memory (RE2 falls back when the budget is exhausted).
+  o.set_max_mem(64 << 20);
+  return o;
+}
+
+constexpr std::size_t kMaxExcerpt = 1024;
+
+std::string bounded(std::string_view s) { return utf8_clip(s, kMaxExcerpt); }
+
+bool contains(const std::vector<std::string>& v, std::string_view s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+}  // namespace
+
+struct RuleEngine::Impl {
+  std::vector<Rule> rules;
+  std::vector<std::unique_ptr<RE2>> regexes;  // owns every compiled pattern
+  FieldMatcher message;
+  FieldMatcher log;
+  FieldMatcher event;
+};
+
+RuleEngine::RuleEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RuleEngine::RuleEngine(RuleEngine&&) noexcept = default;
+RuleEngine& RuleEngine::operator=(RuleEngine&&) noexcept = default;
+RuleEngine::~RuleEngine() = default;
+
+const std::vector<Rule>& RuleEngine::rules() const { return impl_->rules; }
+
+tl::expected<RuleEngine, RuleLoadError> RuleEngine::compile(std::vector<Rule> rules) {
+  auto impl = std::make_unique<Impl>();
+  impl->rules = std::move(rules);
+  for (FieldMatcher* m : {&impl->message, &impl->log, &impl->event}) {
+    m->set = std::make_unique<RE2::Set>(pattern_options(), RE2::UNANCHORED);
+  }
+  auto add = [&](FieldMatcher& m, std::size_t rule_index, Condition cond, const std::string& pattern) ->
+      tl::expected<void, RuleLoadError> {
+        const Rule& rule = impl->rules[rule_index];
+        std::string error;
+        int index = m.set->Add(pattern, &error);
+        if (index < 0) {
+          return tl::unexpected(RuleLoadError{rule.file, rule.line, rule.id, "pattern '" + pattern + "': " + error});
+        }
+        auto re = std::make_unique<RE2>(pattern, pattern_options());
+        m.refs.push_back(PatternRef{rule_index, cond, re.get()});
+        impl->regexes.push_back(std::move(re));
+        return {};
+      };
+  for (std::size_t i = 0; i < impl->rules.size(); ++i) {
+    const RuleMatch& rm = impl->rules[i].match;
+    for (const auto& p : rm.message_patterns) {
+      if (auto r = add(impl->message, i, Condition::kMessage, p); !r) return tl::unexpected(r.error());
+    }
+    for (const auto& p : rm.log_patterns) {
+      if (auto r = add(impl->log, i, Condition::kLog, p); !r) return tl::unexpected(r.error());
+    }
+    for (const auto& p : rm.event.patterns) {
+      if (auto r = add(impl->event, i, Condition::kEvent, p); !r) return tl::unexpected(r.error());
+    }
+    // `text` patterns join every field's set: still one pass per field.
+    for (const auto& p : rm.text_patterns) {
+      for (FieldMatcher* m : {&impl->message, &impl->log, &impl->event}) {
+        if (auto r = add(*m, i, Condition::kText, p); !r) return tl::unexpected(r.error());
+      }
+    }
+  }
+  for (FieldMatcher* m : {&impl->message, &impl->log, &impl->event}) {
+    if (!m->empty() && !m->set->Compile()) {
+      return tl::unexpected(RuleLoadError{"(rule set)", 0, "", "the combined pattern set exceeds RE2's memory budget"});
+    }
+  }
+  return RuleEngine(std::move(impl));
+}
+
+namespace {
+
+struct RuleState {
+  bool message = false;
+  bool log = false;
+  bool event = false;
+  bool text = false;
+  std::map<std::string, std::string> captures;
+  std::vector<EvidenceItem> evidence;
+  std::size_t last_log_line = 0;
+  std::size_t log_evidence_index = SIZE_MAX;
+};
+
+void extract_captures(const RE2& re, std::string_view text, std::map<std::string, std::string>& out) {
+  const int groups = re.NumberOfCapturingGroups();
+  if (groups <= 0) return;
+  std::vector<re2::StringPiece> sub(static_cast<std::size_t>(groups) + 1);
+  if (!re.Match(re2::StringPiece(text.data(), text.size()), 0, text.size(), RE2::UNANCHORED, sub.data(),
+                static_cast<int>(sub.size()))) {
+    return;
+  }
+  for (const auto& [name, index] : re.NamedCapturingGroups()) {
+    const auto& piece = sub[static_cast<std::size_t>(index)];
+    if (piece.data() != nullptr && !piece.empty()) out[name] = std::string(piece.data(), piece.size());
+  }
+}
+
+}  // namespace
+
+std::vector<RuleHit> RuleEngine::match(const Evidence& evidence) const {
+  const Impl& impl = *impl_;
+  const Container& c = evidence.target();
+  std::vector<RuleState> states(impl.rules.size());
+  std::vector<int> hits;
+  const std::string status_base = std::string(c.init ? "status.initContainerStatuses{" : "status.containerStatuses{") +
+                                  c.name + "}";
+
+  auto scan = [&](const FieldMatcher& m, std::string_view text, auto&& on_hit) {
+    if (m.empty() || text.empty()) return;
+    hits.clear();
+    if (!m.set->Match(re2::StringPiece(text.data(), text.size()), &hits)) return;
+    std::sort(hits.begin(), hits.end());
+    for (int h : hits) on_hit(m.refs[static_cast<std::size_t>(h)]);
+  };
+
+  // Status messages: the termination message (current, else previous) and the waiting message.
+  const Terminated* term = c.latest_termination();
+  std::vector<std::pair<std::string, std::string>> messages;
+  if (term != nullptr && !term->message.empty()) {
+    messages.emplace_back(status_base + (c.status->terminated ? ".state" : ".lastState") + ".terminated.message",
+                          term->message);
+  }
+  if (c.status && c.status->waiting && !c.status->waiting->message.empty()) {
+    messages.emplace_back(status_base + ".state.waiting.message", c.status->waiting->message);
+  }
+  for (const auto& [field, text] : messages) {
+    scan(impl.message, text, [&](const PatternRef& ref) {
+      RuleState& s = states[ref.rule];
+      bool& flag = ref.condition == Condition::kText ? s.text : s.message;
+      if (flag) return;
+      flag = true;
+      extract_captures(*ref.regex, text, s.captures);
+      s.evidence.push_back(EvidenceItem{EvidenceSource::kStatus, field, bounded(text)});
+    });
+  }
+
+  // Log lines: the last matching line is quoted, since it is the one closest to the exit.
+  const auto& lines = evidence.logs.lines;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    scan(impl.log, lines[i], [&](const PatternRef& ref) {
+      RuleState& s = states[ref.rule];
+      bool& flag = ref.condition == Condition::kText ? s.text : s.log;
+      bool first = !s.log && !s.text;
+      flag = true;
+      s.last_log_line = i;
+      extract_captures(*ref.regex, lines[i], s.captures);
+      EvidenceItem item{EvidenceSource::kLogs, "logs[" + std::to_string(i) + "]", bounded(lines[i])};
+      if (first || s.log_evidence_index == SIZE_MAX) {
+        s.log_evidence_index = s.evidence.size();
+        s.evidence.push_back(std::move(item));
+      } else {
+        s.evidence[s.log_evidence_index] = std::move(item);
+      }
+    });
+  }
+
+  // Events: the condition needs the reason and the message to hold for the same event.
+  const std::vector<Event> events = events_for_container(evidence.events, c);
+  for (const Event& e : events) {
+    std::string excerpt = e.type + " " + e.reason + (e.count > 1 ? " (x" + std::to_string(e.count) + ")" : "") + ": " +
+                          bounded(e.message);
+    std::string field = "events[" + e.reason + "]";
+    scan(impl.event, e.message, [&](const PatternRef& ref) {
+      RuleState& s = states[ref.rule];
+      const Rule& rule = impl.rules[ref.rule];
+      if (ref.condition == Condition::kEvent) {
+        if (s.event || (!rule.match.event.reasons.empty() && !contains(rule.match.event.reasons, e.reason))) return;
+        s.event = true;
+      } else {
+        if (s.text) return;
+        s.text = true;
+      }
+      extract_captures(*ref.regex, e.message, s.captures);
+      s.evidence.push_back(EvidenceItem{EvidenceSource::kEvents, field, excerpt});
+    });
+  }
+  // Reason-only event conditions.
+  for (std::size_t r = 0; r < impl.rules.size(); ++r) {
+    const Rule& rule = impl.rules[r];
+    if (!rule.match.event.patterns.empty() || rule.match.event.reasons.empty()) continue;
+    for (const Event& e : events) {
+      if (contains(rule.match.event.reasons, e.reason)) {
+        states[r].event = true;
+        states[r].evidence.push_back(EvidenceItem{
+            EvidenceSource::kEvents, "events[" + e.reason + "]",
+            e.type + " " + e.reason + (e.count > 1 ? " (x" + std::to_string(e.count) + ")" : "") + ": " +
+                bounded(e.message)});
+        break;
+      }
+    }
+  }
+
+  std::vector<RuleHit> out;
+  for (std::size_t r = 0; r < impl.rules.size(); ++r) {
+    const Rule& rule = impl.rules[r];
+    const RuleMatch& m = rule.match;
+    RuleState& s = states[r];
+    if (!m.message_patterns.empty() && !s.message) continue;
+    if (!m.log_patterns.empty() && !s.log) continue;
+    if (!m.event.empty() && !s.event) continue;
+    if (!m.text_patterns.empty() && !s.text) continue;
+    std::vector<EvidenceItem> status_items;
+    if (!m.waiting_reasons.empty()) {
+      if (!c.status || !c.status->waiting || !contains(m.waiting_reasons, c.status->waiting->reason)) continue;
+      status_items.push_back({EvidenceSource::kStatus, status_base + ".state.waiting.reason",
+                              "reason: " + c.status->waiting->reason});
+    }
+    if (!m.terminated_reasons.empty() || !m.exit_codes.empty() || !m.signals.empty()) {
+      if (term == nullptr) continue;
+      if (!m.terminated_reasons.empty() && !contains(m.terminated_reasons, term->reason)) continue;
+      if (!m.exit_codes.empty() &&
+          std::none_of(m.exit_codes.begin(), m.exit_codes.end(), [&](const IntRange& r2) { return r2.contains(term->exit_code); })) {
+        continue;
+      }
+      if (!m.signals.empty() && (!term->signal || !std::count(m.signals.begin(), m.signals.end(), *term->signal))) continue;
+      std::string excerpt = "exitCode: " + std::to_string(term->exit_code);
+      if (!term->reason.empty()) excerpt += ", reason: " + term->reason;
+      if (term->signal) excerpt += ", signal: " + std::to_string(*term->signal);
+      status_items.push_back({EvidenceSource::kStatus,
+                              status_base + (c.status->terminated ? ".state" : ".lastState") + ".terminated", excerpt});
+    }
+    bool spec_ok = true;
+    std::vector<EvidenceItem> spec_items;
+    for (const SpecPredicate& p : m.spec) {
+      PredicateResult pr = evaluate(p, evidence.pod, c);
+      if (!pr.holds) {
+        spec_ok = false;
+        break;
+      }
+      if (pr.evidence) spec_items.push_back(*pr.evidence);
+    }
+    if (!spec_ok) continue;
+    RuleHit hit;
+    hit.rule = &rule;
+    hit.captures = std::move(s.captures);
+    hit.evidence = std::move(status_items);
+    for (auto& item : s.evidence) hit.evidence.push_back(std::move(item));
+    for (auto& item : spec_items) hit.evidence.push_back(std::move(item));
+    hit.last_log_line = s.last_log_line;
+    hit.matched_logs = s.log || (s.text && s.log_evidence_index != SIZE_MAX);
+    out.push_back(std::move(hit));
+  }
+  return out;
+}
+
+}  // namespace crashdiag
