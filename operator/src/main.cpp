@@ -1,0 +1,70 @@
+// crashdiag: explains why Kubernetes containers crash-loop.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "explain_command.hpp"
+#include "rule_loader.hpp"
+#include "rules_command.hpp"
+
+int main(int argc, char** argv) {
+  using namespace crashdiag;
+  CLI::App app{"crashdiag: explains why Kubernetes containers crash-loop, with the evidence quoted and the fix"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("crashdiag ") + CRASHDIAG_VERSION);
+
+  std::vector<std::string> rules_dirs;
+  bool no_default_rules = false;
+
+  ExplainOptions explain;
+  std::string output = "text";
+  std::string examples_dir;
+  auto* cmd_explain = app.add_subcommand("explain", "Explain a failing pod from kubectl's JSON, its previous logs and its Events");
+  cmd_explain->add_option("-f,--filename", explain.pod_file, "Pod JSON (kubectl get pod NAME -o json); - for stdin");
+  cmd_explain->add_option("--logs", explain.logs_file, "Previous container logs (kubectl logs NAME --previous)");
+  cmd_explain->add_option("--events", explain.events_file,
+                          "Events JSON (kubectl get events --field-selector involvedObject.name=NAME -o json)");
+  cmd_explain->add_option("-c,--container", explain.container, "Explain this container (default: every failing one)");
+  cmd_explain->add_option("-o,--output", output, "Output format")->check(CLI::IsMember({"text", "json", "yaml"}));
+  cmd_explain->add_option("--examples", examples_dir, "Explain every example directory under DIR (pod.json, previous.log, events.json)");
+  cmd_explain->add_option("--rules-dir", rules_dirs, "Additional rule directory (repeatable)");
+  cmd_explain->add_flag("--no-default-rules", no_default_rules, "Do not load the shipped rule packs");
+
+  auto* cmd_rules = app.add_subcommand("rules", "Inspect and test rule packs");
+  cmd_rules->require_subcommand(1);
+  std::vector<std::string> test_dirs;
+  auto* cmd_rules_test = cmd_rules->add_subcommand("test", "Run every rule's examples, like `promtool test rules`");
+  cmd_rules_test->add_option("dirs", test_dirs, "Rule directories")->required();
+  auto* cmd_rules_list = cmd_rules->add_subcommand("list", "List the loaded rules");
+  cmd_rules_list->add_option("--rules-dir", rules_dirs, "Additional rule directory (repeatable)");
+  cmd_rules_list->add_flag("--no-default-rules", no_default_rules, "Do not load the shipped rule packs");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  if (cmd_explain->parsed()) {
+    if (explain.pod_file.empty() == examples_dir.empty()) {
+      std::cerr << "crashdiag explain: give either -f POD.json or --examples DIR\n";
+      return 2;
+    }
+    auto classifier = make_classifier(rules_dirs, !no_default_rules);
+    if (!classifier) {
+      std::cerr << "crashdiag: " << classifier.error() << "\n";
+      return 2;
+    }
+    const OutputFormat format = output == "json" ? OutputFormat::kJson : output == "yaml" ? OutputFormat::kYaml : OutputFormat::kText;
+    if (!examples_dir.empty()) return run_explain_examples(examples_dir, *classifier, format, std::cout, std::cerr);
+    explain.format = format;
+    return run_explain(explain, *classifier, std::cin, std::cout, std::cerr);
+  }
+  if (cmd_rules_test->parsed()) return run_rules_test(test_dirs, std::cout, std::cerr);
+  if (cmd_rules_list->parsed()) {
+    std::vector<std::string> dirs;
+    if (!no_default_rules) dirs.push_back(default_rules_dir());
+    dirs.insert(dirs.end(), rules_dirs.begin(), rules_dirs.end());
+    return run_rules_list(dirs, std::cout, std::cerr);
+  }
+  return 2;
+}

@@ -1,0 +1,49 @@
+#include "rules_command.hpp"
+
+#include <iomanip>
+#include <ostream>
+
+#include "crashdiag/classifiers/rule_test.hpp"
+#include "rule_loader.hpp"
+
+namespace crashdiag {
+
+int run_rules_test(const std::vector<std::string>& dirs, std::ostream& out, std::ostream& err) {
+  auto rules = load_rule_dirs(dirs);
+  if (!rules) {
+    err << "  FAILED:\n    " << rules.error().to_string() << "\n";
+    return 2;
+  }
+  RuleTestReport report = test_rule_examples(*rules);
+  for (const auto& f : report.failures) {
+    err << "  FAILED:\n    " << f.file << ":" << f.line << ": rule '" << f.rule_id << "', example '" << f.example
+        << "': " << f.message << "\n";
+  }
+  out << "Unit Testing: " << report.rules << " rules, " << report.examples << " examples\n";
+  if (report.failures.empty()) {
+    out << "  SUCCESS\n";
+    return 0;
+  }
+  out << "  " << report.failures.size() << " example(s) failed\n";
+  return 1;
+}
+
+int run_rules_list(const std::vector<std::string>& dirs, std::ostream& out, std::ostream& err) {
+  auto rules = load_rule_dirs(dirs);
+  if (!rules) {
+    err << "crashdiag rules list: " << rules.error().to_string() << "\n";
+    return 2;
+  }
+  out << std::left << std::setw(40) << "ID" << std::setw(30) << "CATEGORY" << std::setw(6) << "CONF"
+      << "TITLE\n";
+  for (const Rule& r : *rules) {
+    std::ostringstream conf;
+    conf << std::fixed << std::setprecision(2) << r.confidence;
+    out << std::left << std::setw(40) << r.id << std::setw(30) << r.category << std::setw(6) << conf.str() << r.title
+        << "\n";
+  }
+  out << rules->size() << " rules\n";
+  return 0;
+}
+
+}  // namespace crashdiag

@@ -1,0 +1,16 @@
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace crashdiag {
+
+// `crashdiag rules test DIR...`: loads the packs and runs every example; prints failures the
+// way `promtool test rules` does. Exit 0 all pass, 1 a failure, 2 the packs do not load.
+[[nodiscard]] int run_rules_test(const std::vector<std::string>& dirs, std::ostream& out, std::ostream& err);
+
+// `crashdiag rules list`: id, category, confidence and title of every loaded rule.
+[[nodiscard]] int run_rules_list(const std::vector<std::string>& dirs, std::ostream& out, std::ostream& err);
+
+}  // namespace crashdiag
