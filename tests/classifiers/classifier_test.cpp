@@ -1,0 +1,92 @@
+#include <gtest/gtest.h>
+
+#include "crashdiag/classifiers/categories.hpp"
+#include "crashdiag/classifiers/failing.hpp"
+#include "test_support.hpp"
+
+namespace crashdiag {
+namespace {
+
+using testing::evidence;
+using testing::shipped_classifier;
+
+TEST(Classifier, NothingFitsGivesUnknownWithTheTellingEvidenceNotAGuess) {
+  auto hs = shipped_classifier().classify(evidence(R"yaml(
+status: {waiting_reason: CrashLoopBackOff, terminated_reason: Error, exit_code: 3}
+logs: |
+  starting worker
+  loaded 12 plugins
+  giving up: the frobnicator is misaligned
+  bye
+)yaml"));
+  ASSERT_FALSE(hs.empty());
+  EXPECT_EQ(hs[0].category, "unknown");
+  EXPECT_EQ(hs[0].confidence, 0.0);
+  bool quoted = false;
+  for (const auto& e : hs[0].evidence) quoted = quoted || e.excerpt.find("giving up") != std::string::npos;
+  EXPECT_TRUE(quoted);
+}
+
+TEST(Classifier, EntrypointOverrideSupersedesTheMissingExecutableSymptom) {
+  auto hs = shipped_classifier().classify(evidence(R"yaml(
+container: {image: 'ghcr.io/goauthentik/server:2024.2.1', command: [server]}
+status: {waiting_reason: CrashLoopBackOff, terminated_reason: StartError, exit_code: 128,
+         message: 'exec: "server": executable file not found in $PATH: unknown'}
+)yaml"));
+  ASSERT_FALSE(hs.empty());
+  EXPECT_EQ(hs[0].category, "entrypoint_override");
+  for (const auto& h : hs) EXPECT_NE(h.category, "missing_executable_or_file");
+}
+
+TEST(Classifier, SummariesAreAtMost120CharactersAndRedacted) {
+  auto hs = shipped_classifier().classify(evidence(R"yaml(
+logs: 'FATAL:  password authentication failed for user "app" using postgres://app:hunter2hunter2@db-with-a-very-long-host-name-to-make-this-overflow.example.internal:5432/app'
+)yaml"));
+  ASSERT_FALSE(hs.empty());
+  for (const auto& h : hs) {
+    EXPECT_LE(h.summary.size(), kMaxSummaryChars) << h.summary;
+    for (const auto& e : h.evidence) EXPECT_EQ(e.excerpt.find("hunter2hunter2"), std::string::npos) << e.excerpt;
+  }
+}
+
+TEST(Classifier, HypothesesAreRankedByConfidence) {
+  auto hs = shipped_classifier().classify(evidence(R"yaml(
+logs: |
+  Traceback (most recent call last):
+    File "/app/main.py", line 1, in <module>
+      import psycopg2
+  ModuleNotFoundError: No module named 'psycopg2'
+)yaml"));
+  ASSERT_GE(hs.size(), 2U);
+  EXPECT_EQ(hs[0].category, "missing_module_or_dependency");
+  for (std::size_t i = 1; i < hs.size(); ++i) EXPECT_GE(hs[i - 1].confidence, hs[i].confidence);
+  for (const auto& h : hs) EXPECT_TRUE(is_known_category(h.category)) << h.category;
+}
+
+struct FailingCase {
+  const char* name;
+  const char* yaml;
+  bool failing;
+};
+
+class Failing : public ::testing::TestWithParam<FailingCase> {};
+
+TEST_P(Failing, DetectsContainersWorthExplaining) {
+  Evidence ev = evidence(GetParam().yaml);
+  EXPECT_EQ(is_failing(ev.pod, ev.target()), GetParam().failing);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, Failing,
+    ::testing::Values(FailingCase{"crashloop", "status: {waiting_reason: CrashLoopBackOff}", true},
+                      FailingCase{"config_error", "status: {waiting_reason: CreateContainerConfigError}", true},
+                      FailingCase{"image_pull", "status: {waiting_reason: ImagePullBackOff}", true},
+                      FailingCase{"creating", "status: {waiting_reason: ContainerCreating}", false},
+                      FailingCase{"oom_now", "status: {state: terminated, terminated_reason: OOMKilled, exit_code: 137}", true},
+                      FailingCase{"job_done", "pod: {restart_policy: Never}\nstatus: {state: terminated, terminated_reason: Completed, exit_code: 0}", false},
+                      FailingCase{"init_done", "container: {init: true}\nstatus: {state: terminated, terminated_reason: Completed, exit_code: 0}", false},
+                      FailingCase{"no_status", "container: {}", false}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace crashdiag

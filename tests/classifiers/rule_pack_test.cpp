@@ -1,0 +1,117 @@
+#include <gtest/gtest.h>
+
+#include "crashdiag/classifiers/rule_engine.hpp"
+#include "crashdiag/classifiers/rule_pack.hpp"
+
+namespace crashdiag {
+namespace {
+
+constexpr const char* kGoodRule = R"(rules:
+  - id: demo
+    category: port_in_use
+    title: Demo
+    confidence: 0.5
+    match:
+      log: ['listen (?P<addr>\S+): bind: address already in use']
+    summary: 'port {addr} taken in {container}'
+    remediation: fix it
+    examples:
+      - name: hit
+        expect: match
+        evidence:
+          logs: 'listen :80: bind: address already in use'
+)";
+
+TEST(RulePack, LoadsAValidRule) {
+  auto rules = parse_rule_pack({"demo.yaml", kGoodRule});
+  ASSERT_TRUE(rules) << rules.error().to_string();
+  ASSERT_EQ(rules->size(), 1U);
+  EXPECT_EQ((*rules)[0].id, "demo");
+  EXPECT_EQ((*rules)[0].line, 2);
+  EXPECT_EQ((*rules)[0].examples.size(), 1U);
+}
+
+struct BrokenCase {
+  const char* name;
+  std::string from;  // text in kGoodRule to replace
+  std::string to;
+  int line;
+  const char* message_contains;
+};
+
+class BrokenRulePack : public ::testing::TestWithParam<BrokenCase> {};
+
+TEST_P(BrokenRulePack, FailsWithFileLineRuleIdAndWhatToChange) {
+  std::string text = kGoodRule;
+  auto pos = text.find(GetParam().from);
+  ASSERT_NE(pos, std::string::npos);
+  text.replace(pos, GetParam().from.size(), GetParam().to);
+  auto rules = parse_rule_pack({"classifiers/rules/demo.yaml", text});
+  ASSERT_FALSE(rules);
+  const RuleLoadError& e = rules.error();
+  EXPECT_EQ(e.file, "classifiers/rules/demo.yaml");
+  EXPECT_EQ(e.line, GetParam().line) << e.to_string();
+  EXPECT_NE(e.message.find(GetParam().message_contains), std::string::npos) << e.to_string();
+  if (GetParam().line > 2 && std::string(GetParam().name) != "invalid_yaml") {  // a syntax error precedes any rule
+    EXPECT_EQ(e.rule_id, "demo") << e.to_string();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, BrokenRulePack,
+    ::testing::Values(
+        // The pattern is quoted so the author sees which one broke.
+        BrokenCase{"bad_pattern", R"('listen (?P<addr>\S+): bind)", R"('listen (?P<addr>\S+: bind)", 7,
+                   "pattern 'listen (?P<addr>\\S+: bind: address already in use' does not compile"},
+        BrokenCase{"lookaround", R"('listen (?P<addr>\S+): bind)", R"('(?<=listen) (?P<addr>\S+): bind)", 7, "does not compile"},
+        BrokenCase{"unknown_category", "category: port_in_use", "category: port_problems", 3, "unknown category 'port_problems'"},
+        BrokenCase{"confidence_range", "confidence: 0.5", "confidence: 1.5", 5, "confidence must be a number in (0, 1]"},
+        BrokenCase{"unknown_condition", "      log:", "      logs:", 7, "unknown condition 'logs'"},
+        BrokenCase{"unknown_placeholder", "{container}", "{containr}", 2, "placeholder '{containr}'"},
+        BrokenCase{"unknown_spec_predicate", "      log:", "      spec: [{mounted_at: /x}]\n      log:", 7, "unknown predicate 'mounted_at'"},
+        BrokenCase{"spec_only", "      log: ['listen (?P<addr>\\S+): bind: address already in use']", "      spec: [{command_set: true}]", 7,
+                   "needs at least one status, log or event condition"},
+        BrokenCase{"no_positive_example", "expect: match", "expect: no_match", 2, "at least one example"},
+        BrokenCase{"bad_exit_code", "      log:", "      exit_code: ['12x-4']\n      log:", 7, "exit_code"},
+        BrokenCase{"missing_summary", "    summary: 'port {addr} taken in {container}'\n", "", 2, "missing required field 'summary'"},
+        BrokenCase{"unknown_field", "    title: Demo", "    title: Demo\n    severity: high", 5, "unknown field 'severity'"},
+        BrokenCase{"bad_id", "id: demo", "id: Demo_Rule", 2, "kebab-case"},
+        BrokenCase{"invalid_yaml", "    title: Demo", "    title: [Demo", 5, "invalid YAML"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(RulePack, DuplicateIdsAcrossPacksAreRejected) {
+  auto rules = parse_rule_packs({{"a.yaml", kGoodRule}, {"b.yaml", kGoodRule}});
+  ASSERT_FALSE(rules);
+  EXPECT_EQ(rules.error().file, "b.yaml");
+  EXPECT_NE(rules.error().message.find("duplicate rule id"), std::string::npos);
+}
+
+TEST(RulePack, MissingRulesListIsAnError) {
+  auto rules = parse_rule_pack({"x.yaml", "foo: bar\n"});
+  ASSERT_FALSE(rules);
+  EXPECT_NE(rules.error().message.find("rules:"), std::string::npos);
+}
+
+TEST(RuleEngine, NamedCapturesFillTemplatesAndEvidenceQuotesTheLine) {
+  auto rules = parse_rule_pack({"demo.yaml", kGoodRule});
+  ASSERT_TRUE(rules);
+  auto engine = RuleEngine::compile(std::move(*rules));
+  ASSERT_TRUE(engine);
+  Evidence ev;
+  ev.container = "app";
+  Container c;
+  c.name = "app";
+  ev.pod.containers.push_back(c);
+  ev.logs.lines = {"starting", "listen 0.0.0.0:8080: bind: address already in use", "exiting"};
+  auto hits = engine->match(ev);
+  ASSERT_EQ(hits.size(), 1U);
+  EXPECT_EQ(hits[0].captures.at("addr"), "0.0.0.0:8080");
+  ASSERT_EQ(hits[0].evidence.size(), 1U);
+  EXPECT_EQ(hits[0].evidence[0].field, "logs[1]");
+  EXPECT_EQ(hits[0].evidence[0].source, EvidenceSource::kLogs);
+  ev.logs.lines = {"nothing to see"};
+  EXPECT_TRUE(engine->match(ev).empty());
+}
+
+}  // namespace
+}  // namespace crashdiag
