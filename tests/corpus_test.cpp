@@ -39,7 +39,8 @@ TEST(Corpus, Top1AccuracyOnRealIncidentsIsAtLeast85Percent) {
     EXPECT_TRUE(ids.insert(id).second) << "duplicate corpus id " << id;
     EXPECT_TRUE(is_known_category(expected)) << f;
     EXPECT_EQ(f.parent_path().filename().string(), expected) << f << ": directory and category disagree";
-    ASSERT_TRUE(meta["source"] && meta["source"].as<std::string>().rfind("http", 0) == 0) << f << ": every incident cites its source";
+    ASSERT_TRUE(meta["source"] && meta["source"].as<std::string>().rfind("http", 0) == 0)
+        << f << ": every incident cites its source";
     auto ev = evidence_from_yaml(text);
     ASSERT_TRUE(ev) << f << ": " << ev.error().what;
     auto hs = testing::shipped_classifier().classify(*ev);
@@ -57,8 +58,8 @@ TEST(Corpus, Top1AccuracyOnRealIncidentsIsAtLeast85Percent) {
     }
   }
   const double n = static_cast<double>(files.size());
-  std::cout << std::fixed << std::setprecision(1) << "corpus: " << files.size() << " incidents, top-1 " << 100.0 * top1 / n
-            << "%, top-3 " << 100.0 * top3 / n << "%\n";
+  std::cout << std::fixed << std::setprecision(1) << "corpus: " << files.size() << " incidents, top-1 "
+            << 100.0 * top1 / n << "%, top-3 " << 100.0 * top3 / n << "%\n";
   for (const auto& [category, counts] : per_category) {
     std::cout << "  " << std::left << std::setw(30) << category << counts.first << "/" << counts.second << "\n";
   }

@@ -29,11 +29,12 @@ std::vector<TextSource> status_and_event_texts(const Evidence& ev) {
   std::vector<TextSource> out;
   if (c.status) {
     if (c.status->terminated && !c.status->terminated->message.empty()) {
-      out.push_back({EvidenceSource::kStatus, status_base(c) + ".state.terminated.message", c.status->terminated->message});
+      out.push_back(
+          {EvidenceSource::kStatus, status_base(c) + ".state.terminated.message", c.status->terminated->message});
     }
     if (c.status->last_terminated && !c.status->last_terminated->message.empty()) {
-      out.push_back(
-          {EvidenceSource::kStatus, status_base(c) + ".lastState.terminated.message", c.status->last_terminated->message});
+      out.push_back({EvidenceSource::kStatus, status_base(c) + ".lastState.terminated.message",
+                     c.status->last_terminated->message});
     }
     if (c.status->waiting && !c.status->waiting->message.empty()) {
       out.push_back({EvidenceSource::kStatus, status_base(c) + ".state.waiting.message", c.status->waiting->message});
@@ -45,9 +46,13 @@ std::vector<TextSource> status_and_event_texts(const Evidence& ev) {
   return out;
 }
 
-std::string clip(std::string_view s, std::size_t n = 600) { return utf8_clip(s, n); }
+std::string clip(std::string_view s, std::size_t n = 600) {
+  return utf8_clip(s, n);
+}
 
-bool looks_like_flag(std::string_view x) { return !x.empty() && x[0] == '-'; }
+bool looks_like_flag(std::string_view x) {
+  return !x.empty() && x[0] == '-';
+}
 
 // A word the image's entrypoint takes as a subcommand: no path, no extension, lower case.
 bool looks_like_subcommand(std::string_view x) {
@@ -55,7 +60,9 @@ bool looks_like_subcommand(std::string_view x) {
   return std::all_of(x.begin(), x.end(), [](char c) { return (c >= 'a' && c <= 'z') || c == '-' || c == '_'; });
 }
 
-std::string yaml_list(const std::vector<std::string>& items) { return quote_list(items); }
+std::string yaml_list(const std::vector<std::string>& items) {
+  return quote_list(items);
+}
 
 const Event* find_event(const std::vector<Event>& events, std::string_view reason, std::string_view needle) {
   const Event* found = nullptr;
@@ -113,40 +120,49 @@ std::vector<Candidate> analyze_entrypoint(const Evidence& ev) {
     h.category = "entrypoint_override";
     h.title = "command: replaces the image ENTRYPOINT";
     h.confidence = looks_like_flag(exe) || looks_like_subcommand(exe) ? 0.96 : 0.9;
-    h.summary = "command: " + yaml_list(c.command) + " replaced the image ENTRYPOINT; \"" + exe +
-                "\" is not an executable";
+    h.summary =
+        "command: " + yaml_list(c.command) + " replaced the image ENTRYPOINT; \"" + exe + "\" is not an executable";
     h.evidence.push_back({EvidenceSource::kSpec, base + ".command", "command: " + yaml_list(c.command)});
     if (!c.args.empty()) h.evidence.push_back({EvidenceSource::kSpec, base + ".args", "args: " + yaml_list(c.args)});
-    h.explanation = "The runtime tried to execute \"" + exe + "\" as the container's program and found no such file in $PATH. " +
-                    "In a pod spec, `command:` replaces the image's ENTRYPOINT (and `args:` replaces its CMD), so the image's own " +
-                    "launcher never runs. \"" + exe + "\" looks like " + kind +
-                    " meant for that launcher, not a program of its own. The container fails before it starts, which is why " +
-                    "there are no logs: the evidence is the termination message and the kubelet's Failed event.";
+    h.explanation =
+        "The runtime tried to execute \"" + exe + "\" as the container's program and found no such file in $PATH. " +
+        "In a pod spec, `command:` replaces the image's ENTRYPOINT (and `args:` replaces its CMD), so the image's "
+        "own " +
+        "launcher never runs. \"" + exe + "\" looks like " + kind +
+        " meant for that launcher, not a program of its own. The container fails before it starts, which is why " +
+        "there are no logs: the evidence is the termination message and the kubelet's Failed event.";
     std::vector<std::string> new_args = c.command;
     new_args.insert(new_args.end(), c.args.begin(), c.args.end());
-    h.remediation = "Pass it to the image's ENTRYPOINT as arguments instead of replacing the ENTRYPOINT:\n\n"
-                    "  # before\n  command: " + yaml_list(c.command) + "\n" +
-                    (c.args.empty() ? std::string() : "  args: " + yaml_list(c.args) + "\n") +
-                    "\n  # after\n  args: " + yaml_list(new_args) + "\n\n" +
-                    "Check the image's ENTRYPOINT with `docker inspect --format '{{json .Config.Entrypoint}}' " + c.image +
-                    "` (or `crane config`). Use `command:` only to run a different program, with its full path.";
+    h.remediation =
+        "Pass it to the image's ENTRYPOINT as arguments instead of replacing the ENTRYPOINT:\n\n"
+        "  # before\n  command: " +
+        yaml_list(c.command) + "\n" + (c.args.empty() ? std::string() : "  args: " + yaml_list(c.args) + "\n") +
+        "\n  # after\n  args: " + yaml_list(new_args) + "\n\n" +
+        "Check the image's ENTRYPOINT with `docker inspect --format '{{json .Config.Entrypoint}}' " + c.image +
+        "` (or `crane config`). Use `command:` only to run a different program, with its full path.";
     return {Candidate{std::move(h), {"missing_executable_or_file", "init_container_failure", "unknown"}}};
   }
-  if ((args_run_exe && (looks_like_flag(exe) || looks_like_subcommand(exe))) || (c.command.empty() && looks_like_flag(exe))) {
+  if ((args_run_exe && (looks_like_flag(exe) || looks_like_subcommand(exe))) ||
+      (c.command.empty() && looks_like_flag(exe))) {
     // No program is ever named "-c" or "--cfg-dir": a flag executed as the program means the
     // command line lost its program, whatever the spec we can see.
     // The image has no ENTRYPOINT (only CMD), so args[0] is executed.
     h.category = "entrypoint_override";
     h.title = "args: replaced the image CMD and the image has no ENTRYPOINT";
     h.confidence = 0.85;
-    h.summary = "args: " + yaml_list(c.args) + " replaced the image CMD; with no ENTRYPOINT \"" + exe + "\" is executed";
+    h.summary =
+        "args: " + yaml_list(c.args) + " replaced the image CMD; with no ENTRYPOINT \"" + exe + "\" is executed";
     h.evidence.push_back({EvidenceSource::kSpec, base + ".args", "args: " + yaml_list(c.args)});
-    h.explanation = "The runtime tried to execute \"" + exe + "\", the first element of `args:`. `args:` replaces the image's CMD; " +
-                    "when the image defines no ENTRYPOINT, the first argument becomes the program. \"" + exe + "\" looks like " +
-                    kind + ", so the program that should receive it (the image's CMD) is missing from the command line.";
-    h.remediation = "Name the program explicitly with `command:` and keep the arguments in `args:`:\n\n"
-                    "  # before\n  args: " + yaml_list(c.args) + "\n\n  # after\n  command: [\"<the image's program>\"]\n  args: " +
-                    yaml_list(c.args) + "\n\nFind the program with `docker inspect --format '{{json .Config.Cmd}}' " + c.image + "`.";
+    h.explanation = "The runtime tried to execute \"" + exe +
+                    "\", the first element of `args:`. `args:` replaces the image's CMD; " +
+                    "when the image defines no ENTRYPOINT, the first argument becomes the program. \"" + exe +
+                    "\" looks like " + kind +
+                    ", so the program that should receive it (the image's CMD) is missing from the command line.";
+    h.remediation =
+        "Name the program explicitly with `command:` and keep the arguments in `args:`:\n\n"
+        "  # before\n  args: " +
+        yaml_list(c.args) + "\n\n  # after\n  command: [\"<the image's program>\"]\n  args: " + yaml_list(c.args) +
+        "\n\nFind the program with `docker inspect --format '{{json .Config.Cmd}}' " + c.image + "`.";
     return {Candidate{std::move(h), {"missing_executable_or_file", "init_container_failure", "unknown"}}};
   }
   h.category = "missing_executable_or_file";
@@ -156,15 +172,17 @@ std::vector<Candidate> analyze_entrypoint(const Evidence& ev) {
   if (!c.command.empty()) {
     h.evidence.push_back({EvidenceSource::kSpec, base + ".command", "command: " + yaml_list(c.command)});
   } else {
-    h.evidence.push_back({EvidenceSource::kSpec, base + ".image", "image: " + c.image + " (command not set: the image ENTRYPOINT/CMD runs)"});
+    h.evidence.push_back({EvidenceSource::kSpec, base + ".image",
+                          "image: " + c.image + " (command not set: the image ENTRYPOINT/CMD runs)"});
   }
-  h.explanation = "The runtime could not find \"" + exe + "\". " +
-                  (c.command.empty()
-                       ? std::string("The pod does not override `command:`, so this is the image's own ENTRYPOINT/CMD: the "
-                                     "binary is missing from the image (wrong image or tag, a failed build stage, or a "
-                                     "script with Windows line endings whose interpreter \"/bin/sh\\r\" does not exist).")
-                       : std::string("It is named by the pod's `command:`; the image does not contain it (a distroless or "
-                                     "scratch image has no shell, and PATH may differ from your workstation's)."));
+  h.explanation =
+      "The runtime could not find \"" + exe + "\". " +
+      (c.command.empty()
+           ? std::string("The pod does not override `command:`, so this is the image's own ENTRYPOINT/CMD: the "
+                         "binary is missing from the image (wrong image or tag, a failed build stage, or a "
+                         "script with Windows line endings whose interpreter \"/bin/sh\\r\" does not exist).")
+           : std::string("It is named by the pod's `command:`; the image does not contain it (a distroless or "
+                         "scratch image has no shell, and PATH may differ from your workstation's)."));
   h.remediation = "Check what the image contains: `docker run --rm --entrypoint ls " + c.image +
                   " -l <dir>` or `crane export`. Use the binary's full path, fix the image build (COPY the binary, "
                   "convert scripts with `dos2unix`), or pick an image that has the tool.";
@@ -238,7 +256,8 @@ std::vector<Candidate> analyze_postgres_data_dir(const Evidence& ev) {
   // Log signals.
   static const RE2 kNotEmpty(R"re(initdb: (?:error: )?directory "(?P<dir>[^"]+)" exists but is not empty)re");
   static const RE2 kLostFound(R"re(lost\+found)re");
-  static const RE2 kFreshInit(R"re(PostgreSQL init process complete|creating subdirectories \.\.\.|The files belonging to this database system will be owned)re");
+  static const RE2 kFreshInit(
+      R"re(PostgreSQL init process complete|creating subdirectories \.\.\.|The files belonging to this database system will be owned)re");
   static const RE2 kUnusedMount(R"re(\(unused mount/volume\))re");
   std::optional<std::pair<std::size_t, std::string>> not_empty;
   std::optional<std::size_t> lost_found;
@@ -258,47 +277,55 @@ std::vector<Candidate> analyze_postgres_data_dir(const Evidence& ev) {
   std::size_t covering_index = 0;
   for (std::size_t i = 0; i < c.mounts.size(); ++i) {
     if (path_is_within(pgdata, c.mounts[i].mount_path) &&
-        (covering == nullptr || normalize_path(c.mounts[i].mount_path).size() > normalize_path(covering->mount_path).size())) {
+        (covering == nullptr ||
+         normalize_path(c.mounts[i].mount_path).size() > normalize_path(covering->mount_path).size())) {
       covering = &c.mounts[i];
       covering_index = i;
     }
   }
   auto mount_item = [&](const VolumeMount& m, std::size_t i) {
-    std::string vol = m.volume ? std::string(m.volume->kind == VolumeKind::kPvc ? "PVC " + m.volume->source
-                                                                                 : "volume " + m.name)
-                               : "volume " + m.name;
-    return EvidenceItem{EvidenceSource::kSpec, base + ".volumeMounts[" + std::to_string(i) + "]",
-                        "mountPath: " + m.mount_path + (m.sub_path.empty() ? "" : ", subPath: " + m.sub_path) + " (" + vol + ")"};
+    std::string vol =
+        m.volume ? std::string(m.volume->kind == VolumeKind::kPvc ? "PVC " + m.volume->source : "volume " + m.name)
+                 : "volume " + m.name;
+    return EvidenceItem{
+        EvidenceSource::kSpec, base + ".volumeMounts[" + std::to_string(i) + "]",
+        "mountPath: " + m.mount_path + (m.sub_path.empty() ? "" : ", subPath: " + m.sub_path) + " (" + vol + ")"};
   };
-  EvidenceItem pgdata_item{EvidenceSource::kSpec, layout->pgdata_origin == "env PGDATA" ? base + ".env[PGDATA]" : base + ".image",
-                           layout->pgdata_origin == "env PGDATA" ? "PGDATA=" + layout->pgdata
-                                                                 : "PGDATA defaults to " + layout->pgdata + " in " + c.image};
+  EvidenceItem pgdata_item{
+      EvidenceSource::kSpec, layout->pgdata_origin == "env PGDATA" ? base + ".env[PGDATA]" : base + ".image",
+      layout->pgdata_origin == "env PGDATA" ? "PGDATA=" + layout->pgdata
+                                            : "PGDATA defaults to " + layout->pgdata + " in " + c.image};
 
   if (not_empty) {
     Hypothesis h;
     h.rule_id = "analyzer.postgres-data-dir";
     h.category = "pg_data_dir_not_empty";
     h.title = "initdb refuses a data directory that is a volume root";
-    const bool mount_at_dir = covering != nullptr && normalize_path(covering->mount_path) == normalize_path(not_empty->second) &&
+    const bool mount_at_dir = covering != nullptr &&
+                              normalize_path(covering->mount_path) == normalize_path(not_empty->second) &&
                               covering->sub_path.empty();
     h.confidence = mount_at_dir || lost_found ? 0.95 : 0.85;
     h.summary = "initdb: " + not_empty->second + " is not empty" +
                 (mount_at_dir ? " because a volume is mounted exactly there" : "") +
                 (lost_found ? " (lost+found)" : "");
-    h.evidence.push_back({EvidenceSource::kLogs, "logs[" + std::to_string(not_empty->first) + "]", clip(lines[not_empty->first])});
+    h.evidence.push_back(
+        {EvidenceSource::kLogs, "logs[" + std::to_string(not_empty->first) + "]", clip(lines[not_empty->first])});
     if (lost_found && *lost_found != not_empty->first) {
-      h.evidence.push_back({EvidenceSource::kLogs, "logs[" + std::to_string(*lost_found) + "]", clip(lines[*lost_found])});
+      h.evidence.push_back(
+          {EvidenceSource::kLogs, "logs[" + std::to_string(*lost_found) + "]", clip(lines[*lost_found])});
     }
     if (covering != nullptr) h.evidence.push_back(mount_item(*covering, covering_index));
     h.evidence.push_back(pgdata_item);
-    h.explanation = "initdb only initialises an empty directory. " +
-                    std::string(mount_at_dir ? "The volume is mounted exactly at the data directory, and the root of a freshly "
-                                               "formatted ext4/xfs volume contains `lost+found`, so it is never empty. "
-                                             : "The directory already holds files (often `lost+found` at a volume root, or a "
-                                               "previous, partial cluster). ") +
-                    "PostgreSQL documents that a mount point should not be used directly as the data directory.";
+    h.explanation =
+        "initdb only initialises an empty directory. " +
+        std::string(mount_at_dir ? "The volume is mounted exactly at the data directory, and the root of a freshly "
+                                   "formatted ext4/xfs volume contains `lost+found`, so it is never empty. "
+                                 : "The directory already holds files (often `lost+found` at a volume root, or a "
+                                   "previous, partial cluster). ") +
+        "PostgreSQL documents that a mount point should not be used directly as the data directory.";
     h.remediation = "Put the cluster in a subdirectory of the volume:\n\n  env:\n  - name: PGDATA\n    value: " +
-                    normalize_path(not_empty->second) + "/pgdata\n\nor mount with `subPath: pgdata`. If the directory holds a "
+                    normalize_path(not_empty->second) +
+                    "/pgdata\n\nor mount with `subPath: pgdata`. If the directory holds a "
                     "half-initialised cluster from an earlier attempt, empty it first.";
     out.push_back(Candidate{std::move(h), {"init_container_failure", "unknown", "volume_permission"}});
     return out;
@@ -310,16 +337,21 @@ std::vector<Candidate> analyze_postgres_data_dir(const Evidence& ev) {
     h.category = "pg_volume_mount_path";
     h.title = "PostgreSQL 18+ finds data in an unused mount";
     h.confidence = 0.93;
-    h.summary = "postgres 18+ keeps data under /var/lib/postgresql/<major>/docker; the volume is mounted at the old path";
-    h.evidence.push_back({EvidenceSource::kLogs, "logs[" + std::to_string(*unused_mount) + "]", clip(lines[*unused_mount])});
+    h.summary =
+        "postgres 18+ keeps data under /var/lib/postgresql/<major>/docker; the volume is mounted at the old path";
+    h.evidence.push_back(
+        {EvidenceSource::kLogs, "logs[" + std::to_string(*unused_mount) + "]", clip(lines[*unused_mount])});
     for (std::size_t i = 0; i < c.mounts.size(); ++i) {
-      if (normalize_path(c.mounts[i].mount_path) == "/var/lib/postgresql/data") h.evidence.push_back(mount_item(c.mounts[i], i));
+      if (normalize_path(c.mounts[i].mount_path) == "/var/lib/postgresql/data")
+        h.evidence.push_back(mount_item(c.mounts[i], i));
     }
-    h.explanation = "From PostgreSQL 18 the official image stores the cluster in a major-version directory "
-                    "(PGDATA=/var/lib/postgresql/18/docker) and declares VOLUME /var/lib/postgresql. Its entrypoint refuses to "
-                    "start when it finds a cluster at the old /var/lib/postgresql/data mount, to avoid silently ignoring it.";
-    h.remediation = "Mount the volume at /var/lib/postgresql (the parent) for 18+, and upgrade existing data with pg_upgrade "
-                    "(or pin the image to the major version that wrote it, e.g. postgres:17).";
+    h.explanation =
+        "From PostgreSQL 18 the official image stores the cluster in a major-version directory "
+        "(PGDATA=/var/lib/postgresql/18/docker) and declares VOLUME /var/lib/postgresql. Its entrypoint refuses to "
+        "start when it finds a cluster at the old /var/lib/postgresql/data mount, to avoid silently ignoring it.";
+    h.remediation =
+        "Mount the volume at /var/lib/postgresql (the parent) for 18+, and upgrade existing data with pg_upgrade "
+        "(or pin the image to the major version that wrote it, e.g. postgres:17).";
     out.push_back(Candidate{std::move(h), {"unknown", "init_container_failure"}});
     return out;
   }
@@ -342,11 +374,15 @@ std::vector<Candidate> analyze_postgres_data_dir(const Evidence& ev) {
         h.evidence.push_back(mount_item(c.mounts[i], i));
       }
     }
-    if (fresh_init) h.evidence.push_back({EvidenceSource::kLogs, "logs[" + std::to_string(*fresh_init) + "]", clip(lines[*fresh_init])});
-    h.explanation = "The database cluster lives in PGDATA (" + layout->pgdata + ", " + layout->pgdata_origin + "), but no volume " +
-                    "is mounted there or above it" + (any_volume ? ", so the volume the pod mounts is never used by PostgreSQL" : "") +
-                    ". Every new container starts with an empty data directory, runs initdb again, and whatever was written " +
-                    "before is gone.";
+    if (fresh_init)
+      h.evidence.push_back(
+          {EvidenceSource::kLogs, "logs[" + std::to_string(*fresh_init) + "]", clip(lines[*fresh_init])});
+    h.explanation =
+        "The database cluster lives in PGDATA (" + layout->pgdata + ", " + layout->pgdata_origin + "), but no volume " +
+        "is mounted there or above it" +
+        (any_volume ? ", so the volume the pod mounts is never used by PostgreSQL" : "") +
+        ". Every new container starts with an empty data directory, runs initdb again, and whatever was written " +
+        "before is gone.";
     h.remediation = "Mount the data volume at PGDATA (" + layout->pgdata +
                     "), or set PGDATA to a subdirectory of the mounted volume (e.g. <mountPath>/pgdata).";
     out.push_back(Candidate{std::move(h), {"unknown"}});
@@ -369,25 +405,29 @@ std::vector<Candidate> analyze_postgres_data_dir(const Evidence& ev) {
                 ": the image's VOLUME hides the data";
     h.evidence.push_back(mount_item(*covering, covering_index));
     h.evidence.push_back(pgdata_item);
-    if (fresh_init) h.evidence.push_back({EvidenceSource::kLogs, "logs[" + std::to_string(*fresh_init) + "]", clip(lines[*fresh_init])});
-    h.explanation = "The image " + c.image + " declares VOLUME " + layout->image_volume + " and keeps its cluster in PGDATA (" +
-                    layout->pgdata + "). The pod mounts its volume one level up, at " + covering->mount_path +
-                    ". The container runtime (containerd, by default) mounts a fresh anonymous directory at the image's " +
-                    "declared VOLUME on top of it, so PostgreSQL sees an empty data directory: it re-initialises on every " +
-                    "new container, the real cluster on the volume stays hidden, and configured roles and databases seem to " +
-                    "vanish (clients then fail with errors such as role \"...\" does not exist)." +
-                    (fresh_init && restarted
-                         ? " The previous container's log shows initdb running again after " +
-                               std::to_string(c.status->restart_count) +
-                               " restarts: the data directory did not persist. Probe failures during that slow "
-                               "re-initialisation are a consequence, not the cause."
-                         : std::string());
-    h.remediation = "Mount the volume at the data directory itself:\n\n  # before\n  volumeMounts:\n  - name: " + covering->name +
-                    "\n    mountPath: " + covering->mount_path + "\n\n  # after\n  volumeMounts:\n  - name: " + covering->name +
-                    "\n    mountPath: " + layout->image_volume +
-                    "\n\nIf the volume already holds a cluster one level down (…/data/data), move or dump and restore it "
-                    "(pg_dumpall --globals-only; pg_dump -Fc) before switching. For a fresh volume with lost+found, also set "
-                    "PGDATA to a subdirectory (" + layout->image_volume + "/pgdata).";
+    if (fresh_init)
+      h.evidence.push_back(
+          {EvidenceSource::kLogs, "logs[" + std::to_string(*fresh_init) + "]", clip(lines[*fresh_init])});
+    h.explanation =
+        "The image " + c.image + " declares VOLUME " + layout->image_volume + " and keeps its cluster in PGDATA (" +
+        layout->pgdata + "). The pod mounts its volume one level up, at " + covering->mount_path +
+        ". The container runtime (containerd, by default) mounts a fresh anonymous directory at the image's " +
+        "declared VOLUME on top of it, so PostgreSQL sees an empty data directory: it re-initialises on every " +
+        "new container, the real cluster on the volume stays hidden, and configured roles and databases seem to " +
+        "vanish (clients then fail with errors such as role \"...\" does not exist)." +
+        (fresh_init && restarted ? " The previous container's log shows initdb running again after " +
+                                       std::to_string(c.status->restart_count) +
+                                       " restarts: the data directory did not persist. Probe failures during that slow "
+                                       "re-initialisation are a consequence, not the cause."
+                                 : std::string());
+    h.remediation =
+        "Mount the volume at the data directory itself:\n\n  # before\n  volumeMounts:\n  - name: " + covering->name +
+        "\n    mountPath: " + covering->mount_path + "\n\n  # after\n  volumeMounts:\n  - name: " + covering->name +
+        "\n    mountPath: " + layout->image_volume +
+        "\n\nIf the volume already holds a cluster one level down (…/data/data), move or dump and restore it "
+        "(pg_dumpall --globals-only; pg_dump -Fc) before switching. For a fresh volume with lost+found, also set "
+        "PGDATA to a subdirectory (" +
+        layout->image_volume + "/pgdata).";
     out.push_back(Candidate{std::move(h), {"unknown"}});
   }
   return out;
@@ -412,7 +452,8 @@ std::vector<Candidate> analyze_probe_made_errors(const Evidence& ev) {
     const char* name;
     const std::optional<Probe>* probe;
   };
-  const ProbeRef probes[] = {{"livenessProbe", &c.liveness}, {"readinessProbe", &c.readiness}, {"startupProbe", &c.startup}};
+  const ProbeRef probes[] = {
+      {"livenessProbe", &c.liveness}, {"readinessProbe", &c.readiness}, {"startupProbe", &c.startup}};
   auto find_probe = [&](std::initializer_list<std::string_view> programs,
                         const std::vector<std::string>& flags) -> std::optional<std::pair<const char*, const Probe*>> {
     for (const auto& [name, probe] : probes) {
@@ -457,20 +498,25 @@ std::vector<Candidate> analyze_probe_made_errors(const Evidence& ev) {
       h.confidence = role == "root" ? 0.8 : 0.72;
       h.summary = std::string(probe->first) + " runs " + (probe_runs(p, "pg_isready") ? "pg_isready" : "psql") +
                   " without -U: it logs role \"" + role + "\" does not exist";
-      h.evidence.push_back({EvidenceSource::kLogs, "logs[" + std::to_string(last_role_line) + "]",
-                            clip(lines[last_role_line]) + (role_count > 1 ? "  (" + std::to_string(role_count) + " such lines)" : "")});
+      h.evidence.push_back(
+          {EvidenceSource::kLogs, "logs[" + std::to_string(last_role_line) + "]",
+           clip(lines[last_role_line]) + (role_count > 1 ? "  (" + std::to_string(role_count) + " such lines)" : "")});
       h.evidence.push_back({EvidenceSource::kSpec, base + "." + probe->first + ".exec.command",
-                            std::string(probe->first) + ".exec.command: " + quote_list(p.exec_command) + ", periodSeconds: " +
-                                std::to_string(p.period_seconds)});
-      h.explanation = "Without -U, pg_isready and psql connect as the operating-system user that runs them. Exec probes run "
-                      "inside the container as its user (root in the official postgres image), so every " +
-                      std::to_string(p.period_seconds) + " s the probe asks for role \"" + role +
-                      "\", which does not exist, and PostgreSQL logs a FATAL line. These lines are made by the probe, not by "
-                      "the application, and they hide the real errors in the log.";
-      h.remediation = "Give the probe the database user (the official image's POSTGRES_USER):\n\n  # before\n  exec:\n    command: " +
-                      quote_list(p.exec_command) +
-                      "\n\n  # after\n  exec:\n    command: [\"sh\", \"-c\", \"pg_isready -U \\\"$POSTGRES_USER\\\" -h 127.0.0.1 -p 5432\"]\n\n"
-                      "or use a user-agnostic tcpSocket probe on port 5432.";
+                            std::string(probe->first) + ".exec.command: " + quote_list(p.exec_command) +
+                                ", periodSeconds: " + std::to_string(p.period_seconds)});
+      h.explanation =
+          "Without -U, pg_isready and psql connect as the operating-system user that runs them. Exec probes run "
+          "inside the container as its user (root in the official postgres image), so every " +
+          std::to_string(p.period_seconds) + " s the probe asks for role \"" + role +
+          "\", which does not exist, and PostgreSQL logs a FATAL line. These lines are made by the probe, not by "
+          "the application, and they hide the real errors in the log.";
+      h.remediation =
+          "Give the probe the database user (the official image's POSTGRES_USER):\n\n  # before\n  exec:\n    "
+          "command: " +
+          quote_list(p.exec_command) +
+          "\n\n  # after\n  exec:\n    command: [\"sh\", \"-c\", \"pg_isready -U \\\"$POSTGRES_USER\\\" -h 127.0.0.1 "
+          "-p 5432\"]\n\n"
+          "or use a user-agnostic tcpSocket probe on port 5432.";
       out.push_back(Candidate{std::move(h), {"db_auth_failed"}});
     }
   }
@@ -482,15 +528,20 @@ std::vector<Candidate> analyze_probe_made_errors(const Evidence& ev) {
       h.category = "db_auth_failed";
       h.title = "The probe, not the application, fails to log in to MySQL";
       h.confidence = 0.82;
-      h.summary = std::string(probe->first) + " runs mysqladmin without -u/-p: it logs Access denied for '" + user + "'";
+      h.summary =
+          std::string(probe->first) + " runs mysqladmin without -u/-p: it logs Access denied for '" + user + "'";
       h.evidence.push_back({EvidenceSource::kLogs, "logs[" + std::to_string(last_denied_line) + "]",
-                            clip(lines[last_denied_line]) + (denied_count > 1 ? "  (" + std::to_string(denied_count) + " such lines)" : "")});
+                            clip(lines[last_denied_line]) +
+                                (denied_count > 1 ? "  (" + std::to_string(denied_count) + " such lines)" : "")});
       h.evidence.push_back({EvidenceSource::kSpec, base + "." + probe->first + ".exec.command",
                             std::string(probe->first) + ".exec.command: " + quote_list(p.exec_command)});
-      h.explanation = "mysqladmin without -u and -p connects as the container's OS user with no password, so the server "
-                      "logs Access denied on every probe. The probe makes these lines; they do not mean the application's "
-                      "credentials are wrong.";
-      h.remediation = "Use `mysqladmin ping -h 127.0.0.1 -u root -p\"$MYSQL_ROOT_PASSWORD\"` via `sh -c`, or a tcpSocket probe on 3306.";
+      h.explanation =
+          "mysqladmin without -u and -p connects as the container's OS user with no password, so the server "
+          "logs Access denied on every probe. The probe makes these lines; they do not mean the application's "
+          "credentials are wrong.";
+      h.remediation =
+          "Use `mysqladmin ping -h 127.0.0.1 -u root -p\"$MYSQL_ROOT_PASSWORD\"` via `sh -c`, or a tcpSocket probe on "
+          "3306.";
       out.push_back(Candidate{std::move(h), {}});
     }
   }
@@ -509,7 +560,8 @@ std::vector<Candidate> analyze_exit_137(const Evidence& ev) {
   const Container& c = ev.target();
   const Terminated* t = c.latest_termination();
   const std::string base = container_path(ev.pod, c);
-  const std::string sbase = status_base(c) + (c.status && c.status->terminated ? ".state" : ".lastState") + ".terminated";
+  const std::string sbase =
+      status_base(c) + (c.status && c.status->terminated ? ".state" : ".lastState") + ".terminated";
   std::vector<Candidate> out;
   const std::vector<Event> events = events_for_container(ev.events, c);
 
@@ -521,8 +573,10 @@ std::vector<Candidate> analyze_exit_137(const Evidence& ev) {
     h.confidence = 0.95;
     const std::string limit = c.resources.memory_limit;
     h.summary = "OOMKilled (exit " + std::to_string(t->exit_code) + ")" +
-                (limit.empty() ? ": no memory limit set, the node or pod ran out of memory" : " at the memory limit of " + limit);
-    h.evidence.push_back({EvidenceSource::kStatus, sbase, "reason: OOMKilled, exitCode: " + std::to_string(t->exit_code)});
+                (limit.empty() ? ": no memory limit set, the node or pod ran out of memory"
+                               : " at the memory limit of " + limit);
+    h.evidence.push_back(
+        {EvidenceSource::kStatus, sbase, "reason: OOMKilled, exitCode: " + std::to_string(t->exit_code)});
     if (!limit.empty()) {
       h.evidence.push_back({EvidenceSource::kSpec, base + ".resources.limits.memory", "memory: " + limit});
     }
@@ -548,16 +602,19 @@ std::vector<Candidate> analyze_exit_137(const Evidence& ev) {
     }
     for (const std::string& a : c.args) check_jvm(base + ".args", a);
     for (const std::string& a : c.command) check_jvm(base + ".command", a);
-    h.explanation = "The kernel's OOM killer stopped the container because its memory use reached the cgroup limit" +
-                    (limit.empty() ? std::string(" (no limit is set on the container, so the pod or node limit applied)")
-                                   : " of " + limit) +
-                    ". The kubelet records this as reason OOMKilled, exit code 137 (128 + SIGKILL). " + heap_note;
-    h.remediation = limit.empty() ? "Set resources.requests.memory and resources.limits.memory from observed usage "
-                                    "(`kubectl top pod`), and find what grows."
-                                  : "Raise resources.limits.memory above the peak working set (`kubectl top pod`, the "
-                                    "container_memory_working_set_bytes metric), or make the process use less: for the JVM size "
-                                    "the heap relative to the limit with -XX:MaxRAMPercentage=75 instead of a fixed -Xmx; for Node.js "
-                                    "set --max-old-space-size below the limit.";
+    h.explanation =
+        "The kernel's OOM killer stopped the container because its memory use reached the cgroup limit" +
+        (limit.empty() ? std::string(" (no limit is set on the container, so the pod or node limit applied)")
+                       : " of " + limit) +
+        ". The kubelet records this as reason OOMKilled, exit code 137 (128 + SIGKILL). " + heap_note;
+    h.remediation =
+        limit.empty()
+            ? "Set resources.requests.memory and resources.limits.memory from observed usage "
+              "(`kubectl top pod`), and find what grows."
+            : "Raise resources.limits.memory above the peak working set (`kubectl top pod`, the "
+              "container_memory_working_set_bytes metric), or make the process use less: for the JVM size "
+              "the heap relative to the limit with -XX:MaxRAMPercentage=75 instead of a fixed -Xmx; for Node.js "
+              "set --max-old-space-size below the limit.";
     out.push_back(Candidate{std::move(h), {"liveness_probe_failure", "app_panic_or_exception", "unknown"}});
     return out;
   }
@@ -571,12 +628,13 @@ std::vector<Candidate> analyze_exit_137(const Evidence& ev) {
   }
   const Event* unhealthy = nullptr;
   for (const Event& e : events) {
-    if (e.reason == "Unhealthy" && (e.message.rfind("Liveness probe failed", 0) == 0 ||
-                                    e.message.rfind("Startup probe failed", 0) == 0)) {
+    if (e.reason == "Unhealthy" &&
+        (e.message.rfind("Liveness probe failed", 0) == 0 || e.message.rfind("Startup probe failed", 0) == 0)) {
       unhealthy = &e;
     }
   }
-  const bool killed_exit = t != nullptr && (t->exit_code == 137 || t->exit_code == 143 || t->signal == 9 || t->signal == 15);
+  const bool killed_exit =
+      t != nullptr && (t->exit_code == 137 || t->exit_code == 143 || t->signal == 9 || t->signal == 15);
   if (killing != nullptr || (unhealthy != nullptr && (killed_exit || t == nullptr))) {
     const bool startup = (killing != nullptr && killing->message.find("startup") != std::string::npos) ||
                          (killing == nullptr && unhealthy != nullptr && unhealthy->message.rfind("Startup", 0) == 0);
@@ -584,15 +642,18 @@ std::vector<Candidate> analyze_exit_137(const Evidence& ev) {
     Hypothesis h;
     h.rule_id = "analyzer.exit-137";
     h.category = "liveness_probe_failure";
-    h.title = std::string("The kubelet killed the container after failed ") + (startup ? "startup" : "liveness") + " probes";
+    h.title =
+        std::string("The kubelet killed the container after failed ") + (startup ? "startup" : "liveness") + " probes";
     h.confidence = killing != nullptr && killed_exit ? 0.93 : (killing != nullptr ? 0.88 : 0.8);
-    h.summary = std::string("killed by the kubelet after failing its ") + (startup ? "startup" : "liveness") + " probe" +
-                (t != nullptr ? " (exit " + std::to_string(t->exit_code) + ", not OOMKilled)" : "");
+    h.summary = std::string("killed by the kubelet after failing its ") + (startup ? "startup" : "liveness") +
+                " probe" + (t != nullptr ? " (exit " + std::to_string(t->exit_code) + ", not OOMKilled)" : "");
     if (t != nullptr) {
-      h.evidence.push_back({EvidenceSource::kStatus, sbase,
-                            "exitCode: " + std::to_string(t->exit_code) + (t->reason.empty() ? "" : ", reason: " + t->reason)});
+      h.evidence.push_back(
+          {EvidenceSource::kStatus, sbase,
+           "exitCode: " + std::to_string(t->exit_code) + (t->reason.empty() ? "" : ", reason: " + t->reason)});
     }
-    if (unhealthy != nullptr) h.evidence.push_back({EvidenceSource::kEvents, "events[Unhealthy]", event_excerpt(*unhealthy)});
+    if (unhealthy != nullptr)
+      h.evidence.push_back({EvidenceSource::kEvents, "events[Unhealthy]", event_excerpt(*unhealthy)});
     if (killing != nullptr) h.evidence.push_back({EvidenceSource::kEvents, "events[Killing]", event_excerpt(*killing)});
     std::string probe_text;
     if (probe) {
@@ -606,20 +667,22 @@ std::vector<Candidate> analyze_exit_137(const Evidence& ev) {
     const bool timeout = unhealthy != nullptr && (unhealthy->message.find("Client.Timeout") != std::string::npos ||
                                                   unhealthy->message.find("timeout") != std::string::npos ||
                                                   unhealthy->message.find("deadline exceeded") != std::string::npos);
-    h.explanation = std::string("The exit code alone looks like an OOM kill, but the reason is not OOMKilled: the kubelet "
-                                "stopped the container because its ") +
-                    (startup ? "startup" : "liveness") + " probe failed " +
-                    (probe ? std::to_string(probe->failure_threshold) : std::string("failureThreshold")) +
-                    " times in a row. " +
-                    (refused ? "The probe's connection was refused: nothing listened on the port yet (a slow start) or the "
-                               "probe targets the wrong port. "
-                             : "") +
-                    (timeout ? "The probe timed out: the endpoint is slow, or the probe's timeoutSeconds is too small. " : "") +
-                    "Restarting does not help a slow start; it restarts the clock.";
-    h.remediation = "Check that the probe's port and path are the ones the application serves. For slow starts add a "
-                    "startupProbe (e.g. failureThreshold: 30, periodSeconds: 10) so liveness checks begin only after start-up; "
-                    "raise timeoutSeconds if the endpoint is slow; keep liveness checks cheap and independent of downstream "
-                    "dependencies.";
+    h.explanation =
+        std::string(
+            "The exit code alone looks like an OOM kill, but the reason is not OOMKilled: the kubelet "
+            "stopped the container because its ") +
+        (startup ? "startup" : "liveness") + " probe failed " +
+        (probe ? std::to_string(probe->failure_threshold) : std::string("failureThreshold")) + " times in a row. " +
+        (refused ? "The probe's connection was refused: nothing listened on the port yet (a slow start) or the "
+                   "probe targets the wrong port. "
+                 : "") +
+        (timeout ? "The probe timed out: the endpoint is slow, or the probe's timeoutSeconds is too small. " : "") +
+        "Restarting does not help a slow start; it restarts the clock.";
+    h.remediation =
+        "Check that the probe's port and path are the ones the application serves. For slow starts add a "
+        "startupProbe (e.g. failureThreshold: 30, periodSeconds: 10) so liveness checks begin only after start-up; "
+        "raise timeoutSeconds if the endpoint is slow; keep liveness checks cheap and independent of downstream "
+        "dependencies.";
     out.push_back(Candidate{std::move(h), {"oom_killed", "unknown", "db_connection_refused"}});
   }
   return out;
@@ -627,7 +690,8 @@ std::vector<Candidate> analyze_exit_137(const Evidence& ev) {
 
 std::vector<Candidate> run_analyzers(const Evidence& evidence) {
   std::vector<Candidate> out;
-  for (auto* analyzer : {&analyze_entrypoint, &analyze_postgres_data_dir, &analyze_probe_made_errors, &analyze_exit_137}) {
+  for (auto* analyzer :
+       {&analyze_entrypoint, &analyze_postgres_data_dir, &analyze_probe_made_errors, &analyze_exit_137}) {
     auto found = analyzer(evidence);
     for (auto& f : found) out.push_back(std::move(f));
   }

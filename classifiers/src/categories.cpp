@@ -6,7 +6,8 @@ namespace crashdiag {
 namespace {
 
 constexpr std::array kCategories = {
-    CategoryInfo{"entrypoint_override", "command: replaced the image ENTRYPOINT, so an argument is executed as a program"},
+    CategoryInfo{"entrypoint_override",
+                 "command: replaced the image ENTRYPOINT, so an argument is executed as a program"},
     CategoryInfo{"missing_executable_or_file", "the program or script the container runs does not exist in the image"},
     CategoryInfo{"exec_format_error", "the binary is for another CPU architecture, or a script lacks its #! line"},
     CategoryInfo{"permission_denied_exec", "the entrypoint exists but is not executable (mode or noexec mount)"},
@@ -14,7 +15,8 @@ constexpr std::array kCategories = {
     CategoryInfo{"read_only_filesystem", "a write hit readOnlyRootFilesystem or a read-only mount"},
     CategoryInfo{"disk_full", "a volume or the node's ephemeral storage is full"},
     CategoryInfo{"pg_data_dir_not_empty", "initdb refuses a non-empty PGDATA (lost+found at a volume root)"},
-    CategoryInfo{"pg_volume_mount_path", "the PostgreSQL volume is not mounted where PGDATA is: data masked or not persisted"},
+    CategoryInfo{"pg_volume_mount_path",
+                 "the PostgreSQL volume is not mounted where PGDATA is: data masked or not persisted"},
     CategoryInfo{"pg_role_missing", "a client (often a probe) connects as a PostgreSQL role that does not exist"},
     CategoryInfo{"db_auth_failed", "the database rejected the application's credentials"},
     CategoryInfo{"db_connection_refused", "a dependency refused or timed out at start"},
@@ -31,7 +33,8 @@ constexpr std::array kCategories = {
     CategoryInfo{"liveness_probe_failure", "the kubelet killed the container after failed liveness or startup probes"},
     CategoryInfo{"image_pull", "the image cannot be pulled: wrong name or tag, no credentials, wrong platform"},
     CategoryInfo{"missing_module_or_dependency", "a library, module or class the program needs is not in the image"},
-    CategoryInfo{"app_panic_or_exception", "the application crashed on its own error: panic, unhandled exception, segfault"},
+    CategoryInfo{"app_panic_or_exception",
+                 "the application crashed on its own error: panic, unhandled exception, segfault"},
     CategoryInfo{"db_migration_failure", "a database schema migration failed at start"},
     CategoryInfo{"completed_exit_0", "the main process exits successfully, but the pod's restartPolicy restarts it"},
     CategoryInfo{"init_container_failure", "an init container fails for a reason none of the other categories covers"},
@@ -40,7 +43,9 @@ constexpr std::array kCategories = {
 
 }  // namespace
 
-std::span<const CategoryInfo> categories() { return kCategories; }
+std::span<const CategoryInfo> categories() {
+  return kCategories;
+}
 
 bool is_known_category(std::string_view id) {
   for (const CategoryInfo& c : kCategories) {

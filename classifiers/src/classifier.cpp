@@ -81,16 +81,20 @@ Hypothesis unknown_hypothesis(const Evidence& ev) {
   h.rule_id = "fallback.unknown";
   h.title = "No known cause fits the evidence";
   h.confidence = 0.0;
-  const std::string sbase = std::string(c.init ? "status.initContainerStatuses{" : "status.containerStatuses{") + c.name + "}";
+  const std::string sbase =
+      std::string(c.init ? "status.initContainerStatuses{" : "status.containerStatuses{") + c.name + "}";
   if (c.status && c.status->waiting) {
-    h.evidence.push_back({EvidenceSource::kStatus, sbase + ".state.waiting",
-                          "reason: " + c.status->waiting->reason +
-                              (c.status->waiting->message.empty() ? "" : ", message: " + utf8_clip(c.status->waiting->message, 600))});
+    h.evidence.push_back(
+        {EvidenceSource::kStatus, sbase + ".state.waiting",
+         "reason: " + c.status->waiting->reason +
+             (c.status->waiting->message.empty() ? "" : ", message: " + utf8_clip(c.status->waiting->message, 600))});
   }
   if (const Terminated* t = c.latest_termination()) {
-    std::string excerpt = "exitCode: " + std::to_string(t->exit_code) + (t->reason.empty() ? "" : ", reason: " + t->reason);
+    std::string excerpt =
+        "exitCode: " + std::to_string(t->exit_code) + (t->reason.empty() ? "" : ", reason: " + t->reason);
     if (!t->message.empty()) excerpt += ", message: " + utf8_clip(t->message, 600);
-    h.evidence.push_back({EvidenceSource::kStatus, sbase + (c.status->terminated ? ".state" : ".lastState") + ".terminated", excerpt});
+    h.evidence.push_back(
+        {EvidenceSource::kStatus, sbase + (c.status->terminated ? ".state" : ".lastState") + ".terminated", excerpt});
   }
   // The last error-looking log lines, else the last lines: the end of the log is closest to the exit.
   const auto& lines = ev.logs.lines;
@@ -102,20 +106,24 @@ Hypothesis unknown_hypothesis(const Evidence& ev) {
     if (std::find(picked.begin(), picked.end(), i) == picked.end() && !lines[i].empty()) picked.push_back(i);
   }
   std::sort(picked.begin(), picked.end());
-  for (std::size_t i : picked) h.evidence.push_back({EvidenceSource::kLogs, "logs[" + std::to_string(i) + "]", utf8_clip(lines[i], 600)});
+  for (std::size_t i : picked)
+    h.evidence.push_back({EvidenceSource::kLogs, "logs[" + std::to_string(i) + "]", utf8_clip(lines[i], 600)});
   const std::vector<Event> events = events_for_container(ev.events, c);
   for (auto it = events.rbegin(); it != events.rend(); ++it) {
     if (it->type == "Warning" && it->reason != "BackOff") {
-      h.evidence.push_back({EvidenceSource::kEvents, "events[" + it->reason + "]", it->type + " " + it->reason + ": " + utf8_clip(it->message, 600)});
+      h.evidence.push_back({EvidenceSource::kEvents, "events[" + it->reason + "]",
+                            it->type + " " + it->reason + ": " + utf8_clip(it->message, 600)});
       break;
     }
   }
   h.summary = "no known cause fits; " + describe_state(c);
-  h.explanation = "None of the rules or analyzers matched this evidence well enough to name a cause. The most telling "
-                  "evidence is quoted so you can start there" +
-                  std::string(lines.empty() ? "; there were no previous-container logs." : ".");
-  h.remediation = "Read the quoted evidence; `kubectl logs --previous` and `kubectl describe pod` show the rest. If you "
-                  "find the cause, add a rule for it (docs/rules.md) so the next one is recognised.";
+  h.explanation =
+      "None of the rules or analyzers matched this evidence well enough to name a cause. The most telling "
+      "evidence is quoted so you can start there" +
+      std::string(lines.empty() ? "; there were no previous-container logs." : ".");
+  h.remediation =
+      "Read the quoted evidence; `kubectl logs --previous` and `kubectl describe pod` show the rest. If you "
+      "find the cause, add a rule for it (docs/rules.md) so the next one is recognised.";
   return h;
 }
 

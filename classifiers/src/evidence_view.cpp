@@ -94,8 +94,8 @@ std::vector<std::string> probe_words(const Probe& probe) {
   for (const std::string& arg : probe.exec_command) {
     std::string word;
     for (char c : arg) {
-      if (c == ' ' || c == '\t' || c == '\n' || c == ';' || c == '&' || c == '|' || c == '(' || c == ')' ||
-          c == '"' || c == '\'') {
+      if (c == ' ' || c == '\t' || c == '\n' || c == ';' || c == '&' || c == '|' || c == '(' || c == ')' || c == '"' ||
+          c == '\'') {
         if (!word.empty()) words.push_back(word);
         word.clear();
       } else {
@@ -147,8 +147,9 @@ std::string describe_state(const Container& c) {
   }
   if (const Terminated* t = c.latest_termination()) {
     if (!out.empty()) out += ", ";
-    out += t->exit_code == kUnknownExitCode ? std::string(c.status->terminated ? "exited" : "exited before")
-                                            : (c.status->terminated ? "exit " : "last exit ") + std::to_string(t->exit_code);
+    out += t->exit_code == kUnknownExitCode
+               ? std::string(c.status->terminated ? "exited" : "exited before")
+               : (c.status->terminated ? "exit " : "last exit ") + std::to_string(t->exit_code);
     if (!t->reason.empty()) out += " (" + t->reason + ")";
     if (t->signal) out += ", signal " + std::to_string(*t->signal);
   }

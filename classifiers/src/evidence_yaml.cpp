@@ -128,16 +128,19 @@ Evidence build(const YAML::Node& root) {
       c.startup = probe(probes["startup"]);
     }
     c.resources.memory_limit = str(cn, "memory_limit");
-    if (!c.resources.memory_limit.empty()) c.resources.memory_limit_bytes = parse_memory_quantity(c.resources.memory_limit);
+    if (!c.resources.memory_limit.empty())
+      c.resources.memory_limit_bytes = parse_memory_quantity(c.resources.memory_limit);
     if (cn["run_as_user"]) c.security_context.run_as_user = cn["run_as_user"].as<std::int64_t>();
-    if (cn["read_only_root_filesystem"]) c.security_context.read_only_root_filesystem = cn["read_only_root_filesystem"].as<bool>();
+    if (cn["read_only_root_filesystem"])
+      c.security_context.read_only_root_filesystem = cn["read_only_root_filesystem"].as<bool>();
     c.security_context.fs_group = pod.security_context.fs_group;
   }
 
   ContainerStatus st;
   const YAML::Node s = root["status"];
   if (s && s.IsMap()) {
-    if (s["waiting_reason"] || s["waiting_message"]) st.waiting = Waiting{str(s, "waiting_reason"), str(s, "waiting_message")};
+    if (s["waiting_reason"] || s["waiting_message"])
+      st.waiting = Waiting{str(s, "waiting_reason"), str(s, "waiting_message")};
     if (s["terminated_reason"] || s["exit_code"] || s["signal"] || s["message"]) {
       Terminated t;
       t.reason = str(s, "terminated_reason");

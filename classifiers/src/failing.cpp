@@ -8,8 +8,8 @@ namespace crashdiag {
 bool is_failing(const Pod& pod, const Container& c) {
   if (!c.status) return false;
   static constexpr std::array<std::string_view, 11> kFailingWaiting = {
-      "CrashLoopBackOff",  "RunContainerError", "CreateContainerError", "CreateContainerConfigError",
-      "ErrImagePull",      "ImagePullBackOff",  "InvalidImageName",     "ErrImageNeverPull",
+      "CrashLoopBackOff",   "RunContainerError",  "CreateContainerError", "CreateContainerConfigError",
+      "ErrImagePull",       "ImagePullBackOff",   "InvalidImageName",     "ErrImageNeverPull",
       "PreCreateHookError", "PostStartHookError", "ContainerCannotRun"};
   if (c.status->waiting) {
     for (auto r : kFailingWaiting) {
@@ -23,7 +23,8 @@ bool is_failing(const Pod& pod, const Container& c) {
     return !c.init && pod.restart_policy == "Always" && c.status->restart_count > 0;
   };
   if (c.status->terminated && failed(*c.status->terminated)) return true;
-  if (c.status->last_terminated && c.status->restart_count > 0 && !c.status->running && failed(*c.status->last_terminated)) {
+  if (c.status->last_terminated && c.status->restart_count > 0 && !c.status->running &&
+      failed(*c.status->last_terminated)) {
     return true;
   }
   // A running container that restarted after a failure is still worth explaining.

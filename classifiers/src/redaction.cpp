@@ -74,8 +74,8 @@ bool is_env_value_printable(std::string_view name, std::string_view value) {
   if (value.size() > 200) return false;
   for (char c : value) {
     auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) == 0 && c != '/' && c != '.' && c != '-' && c != '_' && c != ':' && c != ' ' &&
-        c != '=' && c != ',') {
+    if (std::isalnum(u) == 0 && c != '/' && c != '.' && c != '-' && c != '_' && c != ':' && c != ' ' && c != '=' &&
+        c != ',') {
       return false;
     }
   }

@@ -75,13 +75,21 @@ void emit_yaml(YAML::Emitter& out, const nlohmann::json& j) {
       out << s;
       break;
     }
-    case nlohmann::json::value_t::boolean: out << j.get<bool>(); break;
+    case nlohmann::json::value_t::boolean:
+      out << j.get<bool>();
+      break;
     case nlohmann::json::value_t::number_integer:
-    case nlohmann::json::value_t::number_unsigned: out << j.get<std::int64_t>(); break;
-    case nlohmann::json::value_t::number_float: out << j.dump(); break;
+    case nlohmann::json::value_t::number_unsigned:
+      out << j.get<std::int64_t>();
+      break;
+    case nlohmann::json::value_t::number_float:
+      out << j.dump();
+      break;
     case nlohmann::json::value_t::null:
     case nlohmann::json::value_t::binary:
-    case nlohmann::json::value_t::discarded: out << YAML::Null; break;
+    case nlohmann::json::value_t::discarded:
+      out << YAML::Null;
+      break;
   }
 }
 
@@ -89,14 +97,16 @@ void emit_yaml(YAML::Emitter& out, const nlohmann::json& j) {
 
 std::string render(const Diagnosis& d, OutputFormat format) {
   switch (format) {
-    case OutputFormat::kText: return render_text(d);
+    case OutputFormat::kText:
+      return render_text(d);
     case OutputFormat::kJson:
       // Logs are not guaranteed to be UTF-8 (binary garbage, Latin-1); replace invalid bytes
       // with U+FFFD instead of failing the whole report.
       return nlohmann::json(d).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     case OutputFormat::kYaml: {
       YAML::Emitter out;
-      emit_yaml(out, nlohmann::json::parse(nlohmann::json(d).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+      emit_yaml(
+          out, nlohmann::json::parse(nlohmann::json(d).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
       return std::string(out.c_str()) + "\n";
     }
   }

@@ -39,7 +39,9 @@ RE2::Options pattern_options() {
 
 constexpr std::size_t kMaxExcerpt = 1024;
 
-std::string bounded(std::string_view s) { return utf8_clip(s, kMaxExcerpt); }
+std::string bounded(std::string_view s) {
+  return utf8_clip(s, kMaxExcerpt);
+}
 
 bool contains(const std::vector<std::string>& v, std::string_view s) {
   return std::find(v.begin(), v.end(), s) != v.end();
@@ -60,7 +62,9 @@ RuleEngine::RuleEngine(RuleEngine&&) noexcept = default;
 RuleEngine& RuleEngine::operator=(RuleEngine&&) noexcept = default;
 RuleEngine::~RuleEngine() = default;
 
-const std::vector<Rule>& RuleEngine::rules() const { return impl_->rules; }
+const std::vector<Rule>& RuleEngine::rules() const {
+  return impl_->rules;
+}
 
 tl::expected<RuleEngine, RuleLoadError> RuleEngine::compile(std::vector<Rule> rules) {
   auto impl = std::make_unique<Impl>();
@@ -68,19 +72,19 @@ tl::expected<RuleEngine, RuleLoadError> RuleEngine::compile(std::vector<Rule> ru
   for (FieldMatcher* m : {&impl->message, &impl->log, &impl->event}) {
     m->set = std::make_unique<RE2::Set>(pattern_options(), RE2::UNANCHORED);
   }
-  auto add = [&](FieldMatcher& m, std::size_t rule_index, Condition cond, const std::string& pattern) ->
-      tl::expected<void, RuleLoadError> {
-        const Rule& rule = impl->rules[rule_index];
-        std::string error;
-        int index = m.set->Add(pattern, &error);
-        if (index < 0) {
-          return tl::unexpected(RuleLoadError{rule.file, rule.line, rule.id, "pattern '" + pattern + "': " + error});
-        }
-        auto re = std::make_unique<RE2>(pattern, pattern_options());
-        m.refs.push_back(PatternRef{rule_index, cond, re.get()});
-        impl->regexes.push_back(std::move(re));
-        return {};
-      };
+  auto add = [&](FieldMatcher& m, std::size_t rule_index, Condition cond,
+                 const std::string& pattern) -> tl::expected<void, RuleLoadError> {
+    const Rule& rule = impl->rules[rule_index];
+    std::string error;
+    int index = m.set->Add(pattern, &error);
+    if (index < 0) {
+      return tl::unexpected(RuleLoadError{rule.file, rule.line, rule.id, "pattern '" + pattern + "': " + error});
+    }
+    auto re = std::make_unique<RE2>(pattern, pattern_options());
+    m.refs.push_back(PatternRef{rule_index, cond, re.get()});
+    impl->regexes.push_back(std::move(re));
+    return {};
+  };
   for (std::size_t i = 0; i < impl->rules.size(); ++i) {
     const RuleMatch& rm = impl->rules[i].match;
     for (const auto& p : rm.message_patterns) {
@@ -141,8 +145,8 @@ std::vector<RuleHit> RuleEngine::match(const Evidence& evidence) const {
   const Container& c = evidence.target();
   std::vector<RuleState> states(impl.rules.size());
   std::vector<int> hits;
-  const std::string status_base = std::string(c.init ? "status.initContainerStatuses{" : "status.containerStatuses{") +
-                                  c.name + "}";
+  const std::string status_base =
+      std::string(c.init ? "status.initContainerStatuses{" : "status.containerStatuses{") + c.name + "}";
 
   auto scan = [&](const FieldMatcher& m, std::string_view text, auto&& on_hit) {
     if (m.empty() || text.empty()) return;
@@ -162,7 +166,9 @@ std::vector<RuleHit> RuleEngine::match(const Evidence& evidence) const {
   if (c.status && c.status->waiting && !c.status->waiting->message.empty()) {
     messages.emplace_back(status_base + ".state.waiting.message", c.status->waiting->message);
   }
-  for (const auto& [field, text] : messages) {
+  for (const auto& message : messages) {
+    const std::string& field = message.first;
+    const std::string& text = message.second;
     scan(impl.message, text, [&](const PatternRef& ref) {
       RuleState& s = states[ref.rule];
       bool& flag = ref.condition == Condition::kText ? s.text : s.message;
@@ -220,10 +226,10 @@ std::vector<RuleHit> RuleEngine::match(const Evidence& evidence) const {
     for (const Event& e : events) {
       if (contains(rule.match.event.reasons, e.reason)) {
         states[r].event = true;
-        states[r].evidence.push_back(EvidenceItem{
-            EvidenceSource::kEvents, "events[" + e.reason + "]",
-            e.type + " " + e.reason + (e.count > 1 ? " (x" + std::to_string(e.count) + ")" : "") + ": " +
-                bounded(e.message)});
+        states[r].evidence.push_back(EvidenceItem{EvidenceSource::kEvents, "events[" + e.reason + "]",
+                                                  e.type + " " + e.reason +
+                                                      (e.count > 1 ? " (x" + std::to_string(e.count) + ")" : "") +
+                                                      ": " + bounded(e.message)});
         break;
       }
     }
@@ -241,17 +247,18 @@ std::vector<RuleHit> RuleEngine::match(const Evidence& evidence) const {
     std::vector<EvidenceItem> status_items;
     if (!m.waiting_reasons.empty()) {
       if (!c.status || !c.status->waiting || !contains(m.waiting_reasons, c.status->waiting->reason)) continue;
-      status_items.push_back({EvidenceSource::kStatus, status_base + ".state.waiting.reason",
-                              "reason: " + c.status->waiting->reason});
+      status_items.push_back(
+          {EvidenceSource::kStatus, status_base + ".state.waiting.reason", "reason: " + c.status->waiting->reason});
     }
     if (!m.terminated_reasons.empty() || !m.exit_codes.empty() || !m.signals.empty()) {
       if (term == nullptr) continue;
       if (!m.terminated_reasons.empty() && !contains(m.terminated_reasons, term->reason)) continue;
-      if (!m.exit_codes.empty() &&
-          std::none_of(m.exit_codes.begin(), m.exit_codes.end(), [&](const IntRange& r2) { return r2.contains(term->exit_code); })) {
+      if (!m.exit_codes.empty() && std::none_of(m.exit_codes.begin(), m.exit_codes.end(),
+                                                [&](const IntRange& r2) { return r2.contains(term->exit_code); })) {
         continue;
       }
-      if (!m.signals.empty() && (!term->signal || !std::count(m.signals.begin(), m.signals.end(), *term->signal))) continue;
+      if (!m.signals.empty() && (!term->signal || !std::count(m.signals.begin(), m.signals.end(), *term->signal)))
+        continue;
       std::string excerpt = "exitCode: " + std::to_string(term->exit_code);
       if (!term->reason.empty()) excerpt += ", reason: " + term->reason;
       if (term->signal) excerpt += ", signal: " + std::to_string(*term->signal);

@@ -30,9 +30,13 @@ struct LoadFailure {
   std::string message;
 };
 
-int line_of(const YAML::Node& node) { return node.Mark().line >= 0 ? node.Mark().line + 1 : 0; }
+int line_of(const YAML::Node& node) {
+  return node.Mark().line >= 0 ? node.Mark().line + 1 : 0;
+}
 
-[[noreturn]] void fail(const YAML::Node& node, std::string message) { throw LoadFailure{line_of(node), std::move(message)}; }
+[[noreturn]] void fail(const YAML::Node& node, std::string message) {
+  throw LoadFailure{line_of(node), std::move(message)};
+}
 
 std::string scalar(const YAML::Node& node, const std::string& what) {
   if (!node.IsScalar()) fail(node, what + ": expected a string");
@@ -96,8 +100,11 @@ std::set<std::string> compile_patterns(const std::vector<std::string>& patterns,
     options.set_log_errors(false);
     RE2 re(p, options);
     if (!re.ok()) {
-      fail(node, field + ": pattern '" + p + "' does not compile: " + re.error() +
-                     " (RE2 syntax: https://github.com/google/re2/wiki/Syntax; no lookaround or backreferences)");
+      std::string message = field;
+      message += ": pattern '" + p + "' does not compile: ";
+      message += re.error();
+      message += " (RE2 syntax: https://github.com/google/re2/wiki/Syntax; no lookaround or backreferences)";
+      fail(node, std::move(message));
     }
     for (const auto& [name, index] : re.NamedCapturingGroups()) {
       (void)index;
@@ -108,7 +115,8 @@ std::set<std::string> compile_patterns(const std::vector<std::string>& patterns,
 }
 
 SpecPredicate spec_predicate(const YAML::Node& node) {
-  if (!node.IsMap() || node.size() != 1) fail(node, "spec: each predicate is a map with one key, e.g. {command_set: true}");
+  if (!node.IsMap() || node.size() != 1)
+    fail(node, "spec: each predicate is a map with one key, e.g. {command_set: true}");
   const auto key = node.begin()->first.as<std::string>();
   const YAML::Node value = node.begin()->second;
   SpecPredicate p;
@@ -170,9 +178,9 @@ SpecPredicate spec_predicate(const YAML::Node& node) {
 }
 
 const std::set<std::string>& known_match_keys() {
-  static const std::set<std::string> keys = {"waiting_reason", "terminated_reason", "exit_code", "signal", "message",
-                                             "log",            "event",             "text",      "spec"};
-  return keys;
+  static const std::set<std::string> kKeys = {
+      "waiting_reason", "terminated_reason", "exit_code", "signal", "message", "log", "event", "text", "spec"};
+  return kKeys;
 }
 
 Rule parse_rule(const YAML::Node& node, const std::string& file, std::set<std::string>& ids) {
@@ -222,7 +230,8 @@ Rule parse_rule(const YAML::Node& node, const std::string& file, std::set<std::s
     }
     auto merge = [&](const std::set<std::string>& g) { groups.insert(g.begin(), g.end()); };
     if (m["waiting_reason"]) rule.match.waiting_reasons = string_list(m["waiting_reason"], "waiting_reason");
-    if (m["terminated_reason"]) rule.match.terminated_reasons = string_list(m["terminated_reason"], "terminated_reason");
+    if (m["terminated_reason"])
+      rule.match.terminated_reasons = string_list(m["terminated_reason"], "terminated_reason");
     if (m["exit_code"]) rule.match.exit_codes = exit_codes(m["exit_code"]);
     if (m["signal"]) {
       const YAML::Node s = m["signal"];
@@ -324,7 +333,8 @@ tl::expected<std::vector<Rule>, RuleLoadError> parse_rule_pack(const RuleSource&
     }
     return tl::unexpected(RuleLoadError{source.name, f.line, id, message});
   } catch (const YAML::Exception& e) {
-    return tl::unexpected(RuleLoadError{source.name, e.mark.line >= 0 ? e.mark.line + 1 : 0, "", "invalid YAML: " + e.msg});
+    return tl::unexpected(
+        RuleLoadError{source.name, e.mark.line >= 0 ? e.mark.line + 1 : 0, "", "invalid YAML: " + e.msg});
   }
   return rules;
 }

@@ -18,14 +18,15 @@ RuleTestReport test_rule_examples(const std::vector<Rule>& rules) {
       ++report.examples;
       auto evidence = evidence_from_yaml(ex.evidence_yaml);
       if (!evidence) {
-        report.failures.push_back({rule.file, ex.line, rule.id, ex.name, "evidence does not parse: " + evidence.error().what});
+        report.failures.push_back(
+            {rule.file, ex.line, rule.id, ex.name, "evidence does not parse: " + evidence.error().what});
         continue;
       }
       bool matched = !engine->match(*evidence).empty();
       if (matched != ex.expect_match) {
-        report.failures.push_back({rule.file, ex.line, rule.id, ex.name,
-                                   ex.expect_match ? "expected the rule to match, it did not"
-                                                   : "expected no match, but the rule matched"});
+        report.failures.push_back(
+            {rule.file, ex.line, rule.id, ex.name,
+             ex.expect_match ? "expected the rule to match, it did not" : "expected no match, but the rule matched"});
       }
     }
   }

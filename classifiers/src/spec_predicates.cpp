@@ -14,14 +14,22 @@ PredicateResult result(bool holds, std::string field = {}, std::string excerpt =
 
 std::string_view kind_name(VolumeKind kind) {
   switch (kind) {
-    case VolumeKind::kPvc: return "pvc";
-    case VolumeKind::kEmptyDir: return "emptyDir";
-    case VolumeKind::kConfigMap: return "configMap";
-    case VolumeKind::kSecret: return "secret";
-    case VolumeKind::kHostPath: return "hostPath";
-    case VolumeKind::kProjected: return "projected";
-    case VolumeKind::kDownwardApi: return "downwardAPI";
-    case VolumeKind::kOther: return "other";
+    case VolumeKind::kPvc:
+      return "pvc";
+    case VolumeKind::kEmptyDir:
+      return "emptyDir";
+    case VolumeKind::kConfigMap:
+      return "configMap";
+    case VolumeKind::kSecret:
+      return "secret";
+    case VolumeKind::kHostPath:
+      return "hostPath";
+    case VolumeKind::kProjected:
+      return "projected";
+    case VolumeKind::kDownwardApi:
+      return "downwardAPI";
+    case VolumeKind::kOther:
+      return "other";
   }
   return "other";
 }
@@ -41,7 +49,8 @@ PredicateResult evaluate(const SpecPredicate& p, const Pod& pod, const Container
       return result(c.command.empty() != p.flag, p.flag ? base + ".command" : "",
                     p.flag ? "command: " + quote_list(c.command) : "");
     case SpecPredicateKind::kArgsSet:
-      return result(c.args.empty() != p.flag, p.flag ? base + ".args" : "", p.flag ? "args: " + quote_list(c.args) : "");
+      return result(c.args.empty() != p.flag, p.flag ? base + ".args" : "",
+                    p.flag ? "args: " + quote_list(c.args) : "");
     case SpecPredicateKind::kImageFamily:
       for (const auto& family : p.values) {
         if (image_in_family(c.image, family)) return result(true, base + ".image", "image: " + c.image);
@@ -62,8 +71,9 @@ PredicateResult evaluate(const SpecPredicate& p, const Pod& pod, const Container
         if (!c.mounts[i].volume) continue;
         for (const auto& kind : p.values) {
           if (kind_name(c.mounts[i].volume->kind) == kind) {
-            return result(true, base + ".volumeMounts[" + std::to_string(i) + "]",
-                          "mountPath: " + c.mounts[i].mount_path + " (" + kind + " " + c.mounts[i].volume->source + ")");
+            return result(
+                true, base + ".volumeMounts[" + std::to_string(i) + "]",
+                "mountPath: " + c.mounts[i].mount_path + " (" + kind + " " + c.mounts[i].volume->source + ")");
           }
         }
       }
@@ -105,9 +115,9 @@ PredicateResult evaluate(const SpecPredicate& p, const Pod& pod, const Container
       return result(non_root(c) == p.flag, p.flag ? base + ".securityContext" : "", excerpt);
     }
     case SpecPredicateKind::kFsGroupSet:
-      return result(c.security_context.fs_group.has_value() == p.flag,
-                    p.flag ? "spec.securityContext.fsGroup" : "",
-                    p.flag && c.security_context.fs_group ? "fsGroup: " + std::to_string(*c.security_context.fs_group) : "");
+      return result(
+          c.security_context.fs_group.has_value() == p.flag, p.flag ? "spec.securityContext.fsGroup" : "",
+          p.flag && c.security_context.fs_group ? "fsGroup: " + std::to_string(*c.security_context.fs_group) : "");
     case SpecPredicateKind::kServiceLinksEnabled:
       return result(pod.enable_service_links == p.flag, "spec.enableServiceLinks",
                     pod.enable_service_links ? "enableServiceLinks: true (the default)" : "enableServiceLinks: false");

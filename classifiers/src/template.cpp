@@ -5,9 +5,9 @@
 namespace crashdiag {
 namespace {
 
-constexpr std::array<std::string_view, 12> kBuiltins = {
-    "container", "image", "exit_code", "signal", "reason", "waiting_reason",
-    "memory_limit", "restart_count", "command", "args", "pod", "namespace"};
+constexpr std::array<std::string_view, 12> kBuiltins = {"container", "image",          "exit_code",    "signal",
+                                                        "reason",    "waiting_reason", "memory_limit", "restart_count",
+                                                        "command",   "args",           "pod",          "namespace"};
 
 bool is_name_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';

@@ -12,16 +12,24 @@ using nlohmann::json;
 
 const char* type_name(const json& value) {
   switch (value.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::object: return "object";
-    case json::value_t::array: return "array";
-    case json::value_t::string: return "string";
-    case json::value_t::boolean: return "boolean";
+    case json::value_t::null:
+      return "null";
+    case json::value_t::object:
+      return "object";
+    case json::value_t::array:
+      return "array";
+    case json::value_t::string:
+      return "string";
+    case json::value_t::boolean:
+      return "boolean";
     case json::value_t::number_integer:
     case json::value_t::number_unsigned:
-    case json::value_t::number_float: return "number";
-    case json::value_t::binary: return "binary";
-    case json::value_t::discarded: return "invalid";
+    case json::value_t::number_float:
+      return "number";
+    case json::value_t::binary:
+      return "binary";
+    case json::value_t::discarded:
+      return "invalid";
   }
   return "unknown";
 }
@@ -42,14 +50,14 @@ class Reader {
     if (failed() || !obj.is_object()) return nullptr;
     auto it = obj.find(key);
     if (it == obj.end() || it->is_null()) return nullptr;
-    bool ok = it->type() == want ||
-              (want == json::value_t::number_integer && it->is_number_integer());
+    bool ok = it->type() == want || (want == json::value_t::number_integer && it->is_number_integer());
     if (!ok) {
-      fail(path + "." + key, std::string("expected ") + (want == json::value_t::object ? "object"
-                             : want == json::value_t::array                         ? "array"
-                             : want == json::value_t::string                        ? "string"
-                             : want == json::value_t::boolean                       ? "boolean"
-                                                                                    : "integer") +
+      fail(path + "." + key, std::string("expected ") +
+                                 (want == json::value_t::object    ? "object"
+                                  : want == json::value_t::array   ? "array"
+                                  : want == json::value_t::string  ? "string"
+                                  : want == json::value_t::boolean ? "boolean"
+                                                                   : "integer") +
                                  ", got " + type_name(*it));
       return nullptr;
     }
@@ -101,8 +109,7 @@ class Reader {
     for (std::size_t i = 0; i < v->size(); ++i) {
       const json& item = (*v)[i];
       if (!item.is_string()) {
-        fail(path + "." + key + "[" + std::to_string(i) + "]",
-             std::string("expected string, got ") + type_name(item));
+        fail(path + "." + key + "[" + std::to_string(i) + "]", std::string("expected string, got ") + type_name(item));
         return out;
       }
       out.push_back(item.get<std::string>());
@@ -235,8 +242,7 @@ ContainerStatus parse_status(Reader& r, const json& s, const std::string& path) 
   return st;
 }
 
-Container parse_container(Reader& r, const json& c, const std::string& path, bool init,
-                          const Pod& pod) {
+Container parse_container(Reader& r, const json& c, const std::string& path, bool init, const Pod& pod) {
   Container out;
   out.name = r.str(c, "name", path);
   out.init = init;
@@ -370,9 +376,8 @@ tl::expected<Pod, ParseError> parse_pod_json(std::string_view text) {
     pod.creation_timestamp = r.str(*meta, "creationTimestamp", "metadata");
     pod.deletion_timestamp = r.str(*meta, "deletionTimestamp", "metadata");
     r.each_object(*meta, "ownerReferences", "metadata", [&](const json& o, const std::string& op) {
-      pod.owners.push_back(OwnerRef{r.str(o, "apiVersion", op), r.str(o, "kind", op),
-                                    r.str(o, "name", op), r.str(o, "uid", op),
-                                    r.boolean(o, "controller", op).value_or(false)});
+      pod.owners.push_back(OwnerRef{r.str(o, "apiVersion", op), r.str(o, "kind", op), r.str(o, "name", op),
+                                    r.str(o, "uid", op), r.boolean(o, "controller", op).value_or(false)});
     });
   }
   const json* spec = r.child(p, "spec", "$", json::value_t::object);
@@ -382,9 +387,8 @@ tl::expected<Pod, ParseError> parse_pod_json(std::string_view text) {
     if (auto policy = r.str(*spec, "restartPolicy", "spec"); !policy.empty()) pod.restart_policy = policy;
     pod.enable_service_links = r.boolean(*spec, "enableServiceLinks", "spec").value_or(true);
     pod.security_context = parse_security_context(r, *spec, "spec");
-    r.each_object(*spec, "volumes", "spec", [&](const json& v, const std::string& vp) {
-      pod.volumes.push_back(parse_volume(r, v, vp));
-    });
+    r.each_object(*spec, "volumes", "spec",
+                  [&](const json& v, const std::string& vp) { pod.volumes.push_back(parse_volume(r, v, vp)); });
     r.each_object(*spec, "initContainers", "spec", [&](const json& c, const std::string& cp) {
       pod.containers.push_back(parse_container(r, c, cp, /*init=*/true, pod));
     });
@@ -467,14 +471,14 @@ tl::expected<std::vector<Event>, ParseError> parse_events_json(std::string_view 
   if (!doc) return tl::unexpected(doc.error());
   Reader r;
   std::vector<Event> out;
-  if (!doc->is_object()) return tl::unexpected(ParseError{std::string("$: expected an EventList object, got ") + type_name(*doc)});
+  if (!doc->is_object())
+    return tl::unexpected(ParseError{std::string("$: expected an EventList object, got ") + type_name(*doc)});
   std::string kind = r.str(*doc, "kind", "$");
   if (kind == "Event") {
     out.push_back(parse_event(r, *doc, "$"));
   } else if (kind == "EventList" || kind == "List") {
-    r.each_object(*doc, "items", "$", [&](const json& e, const std::string& ep) {
-      out.push_back(parse_event(r, e, ep));
-    });
+    r.each_object(*doc, "items", "$",
+                  [&](const json& e, const std::string& ep) { out.push_back(parse_event(r, e, ep)); });
   } else {
     return tl::unexpected(ParseError{"$.kind: expected \"EventList\", \"List\" or \"Event\", got \"" + kind +
                                      "\" (use `kubectl get events --field-selector involvedObject.name=POD -o json`)"});
@@ -497,8 +501,8 @@ std::vector<Event> events_for_pod(const std::vector<Event>& events, const Pod& p
 std::vector<Event> events_for_container(const std::vector<Event>& pod_events, const Container& container) {
   // The kubelet sets involvedObject.fieldPath to "spec.containers{NAME}" or
   // "spec.initContainers{NAME}" for container events (pkg/kubelet/container/ref.go).
-  const std::string want = std::string(container.init ? "spec.initContainers{" : "spec.containers{") +
-                           container.name + "}";
+  const std::string want =
+      std::string(container.init ? "spec.initContainers{" : "spec.containers{") + container.name + "}";
   std::vector<Event> out;
   for (const Event& e : pod_events) {
     if (e.involved_field_path.empty() || e.involved_field_path == want) out.push_back(e);

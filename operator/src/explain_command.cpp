@@ -37,7 +37,8 @@ tl::expected<std::string, ReadError> read_json_input(const std::string& path, st
   while (src->read(buf, sizeof buf) || src->gcount() > 0) {
     text.append(buf, static_cast<std::size_t>(src->gcount()));
     if (text.size() > kMaxJsonBytes) {
-      return tl::unexpected(ReadError{std::string(flag) + " " + path + ": larger than 64 MiB; is this the right file?"});
+      return tl::unexpected(
+          ReadError{std::string(flag) + " " + path + ": larger than 64 MiB; is this the right file?"});
     }
   }
   return text;

@@ -18,14 +18,16 @@ int main(int argc, char** argv) {
   ExplainOptions explain;
   std::string output = "text";
   std::string examples_dir;
-  auto* cmd_explain = app.add_subcommand("explain", "Explain a failing pod from kubectl's JSON, its previous logs and its Events");
+  auto* cmd_explain =
+      app.add_subcommand("explain", "Explain a failing pod from kubectl's JSON, its previous logs and its Events");
   cmd_explain->add_option("-f,--filename", explain.pod_file, "Pod JSON (kubectl get pod NAME -o json); - for stdin");
   cmd_explain->add_option("--logs", explain.logs_file, "Previous container logs (kubectl logs NAME --previous)");
   cmd_explain->add_option("--events", explain.events_file,
                           "Events JSON (kubectl get events --field-selector involvedObject.name=NAME -o json)");
   cmd_explain->add_option("-c,--container", explain.container, "Explain this container (default: every failing one)");
   cmd_explain->add_option("-o,--output", output, "Output format")->check(CLI::IsMember({"text", "json", "yaml"}));
-  cmd_explain->add_option("--examples", examples_dir, "Explain every example directory under DIR (pod.json, previous.log, events.json)");
+  cmd_explain->add_option("--examples", examples_dir,
+                          "Explain every example directory under DIR (pod.json, previous.log, events.json)");
   cmd_explain->add_option("--rules-dir", rules_dirs, "Additional rule directory (repeatable)");
   cmd_explain->add_flag("--no-default-rules", no_default_rules, "Do not load the shipped rule packs");
 
@@ -54,7 +56,9 @@ int main(int argc, char** argv) {
       std::cerr << "crashdiag: " << classifier.error() << "\n";
       return 2;
     }
-    const OutputFormat format = output == "json" ? OutputFormat::kJson : output == "yaml" ? OutputFormat::kYaml : OutputFormat::kText;
+    const OutputFormat format = output == "json"   ? OutputFormat::kJson
+                                : output == "yaml" ? OutputFormat::kYaml
+                                                   : OutputFormat::kText;
     if (!examples_dir.empty()) return run_explain_examples(examples_dir, *classifier, format, std::cout, std::cerr);
     explain.format = format;
     return run_explain(explain, *classifier, std::cin, std::cout, std::cerr);

@@ -45,7 +45,8 @@ tl::expected<std::vector<Rule>, RuleLoadError> load_rule_dirs(const std::vector<
   return parse_rule_packs(sources);
 }
 
-tl::expected<Classifier, std::string> make_classifier(const std::vector<std::string>& extra_dirs, bool include_default) {
+tl::expected<Classifier, std::string> make_classifier(const std::vector<std::string>& extra_dirs,
+                                                      bool include_default) {
   std::vector<std::string> dirs;
   if (include_default) dirs.push_back(default_rules_dir());
   dirs.insert(dirs.end(), extra_dirs.begin(), extra_dirs.end());

@@ -36,144 +36,146 @@ TEST_P(Analyzer, FindsTheExpectedCause) {
 
 constexpr const char* kStartError =
     "failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: "
-    "unable to start container process: error during container init: exec: \\\"server\\\": executable file not found in $PATH: unknown";
+    "unable to start container process: error during container init: exec: \\\"server\\\": executable file not found "
+    "in $PATH: unknown";
 
 INSTANTIATE_TEST_SUITE_P(
     Entrypoint, Analyzer,
-    ::testing::Values(
-        AnalyzerCase{"command_is_subcommand", &analyze_entrypoint,
-                     R"yaml(
+    ::testing::Values(AnalyzerCase{"command_is_subcommand", &analyze_entrypoint,
+                                   R"yaml(
 container: {image: 'ghcr.io/goauthentik/server:2024.2.1', command: [server]}
 status: {waiting_reason: CrashLoopBackOff, terminated_reason: StartError, exit_code: 128,
          message: "failed to create containerd task: exec: \"server\": executable file not found in $PATH: unknown"}
 )yaml",
-                     "entrypoint_override", "command: [\"server\"] replaced the image ENTRYPOINT", "command: [\"server\"]"},
-        AnalyzerCase{"flag_in_args_without_entrypoint", &analyze_entrypoint,
-                     R"yaml(
+                                   "entrypoint_override", "command: [\"server\"] replaced the image ENTRYPOINT",
+                                   "command: [\"server\"]"},
+                      AnalyzerCase{"flag_in_args_without_entrypoint", &analyze_entrypoint,
+                                   R"yaml(
 container: {image: 'quay.io/x/stack:dev', args: ['-c', '/cfg.yaml']}
 status: {waiting_reason: RunContainerError, terminated_reason: StartError, exit_code: 128,
          message: 'exec: "-c": executable file not found in $PATH'}
 )yaml",
-                     "entrypoint_override", "args: [\"-c\", \"/cfg.yaml\"] replaced the image CMD", "args:"},
-        AnalyzerCase{"no_command_binary_missing", &analyze_entrypoint,
-                     R"yaml(
+                                   "entrypoint_override", "args: [\"-c\", \"/cfg.yaml\"] replaced the image CMD",
+                                   "args:"},
+                      AnalyzerCase{"no_command_binary_missing", &analyze_entrypoint,
+                                   R"yaml(
 container: {image: 'yugabyte/operator:1'}
 status: {message: 'starting container process caused "exec: \"yugabyte-operator\": executable file not found in $PATH"'}
 )yaml",
-                     "missing_executable_or_file", "\"yugabyte-operator\" does not exist", "command not set"},
-        AnalyzerCase{"event_only_evidence", &analyze_entrypoint,
-                     R"yaml(
+                                   "missing_executable_or_file", "\"yugabyte-operator\" does not exist",
+                                   "command not set"},
+                      AnalyzerCase{"event_only_evidence", &analyze_entrypoint,
+                                   R"yaml(
 container: {image: 'weaveworksdemos/catalogue', command: ['/app', '-port=80']}
 events: [{type: Warning, reason: Failed, message: 'Error: failed to start container "catalogue": exec: "/app": stat /app: no such file or directory'}]
 )yaml",
-                     "entrypoint_override", "replaced the image ENTRYPOINT", "Failed"},
-        AnalyzerCase{"no_exec_error", &analyze_entrypoint, R"yaml(
+                                   "entrypoint_override", "replaced the image ENTRYPOINT", "Failed"},
+                      AnalyzerCase{"no_exec_error", &analyze_entrypoint, R"yaml(
 container: {command: [server]}
 logs: 'server started'
 )yaml",
-                     "", "", ""}),
+                                   "", "", ""}),
     [](const auto& info) { return std::string(info.param.name); });
 
 INSTANTIATE_TEST_SUITE_P(
     Postgres, Analyzer,
-    ::testing::Values(
-        AnalyzerCase{"mount_at_parent_of_pgdata", &analyze_postgres_data_dir,
-                     R"yaml(
+    ::testing::Values(AnalyzerCase{"mount_at_parent_of_pgdata", &analyze_postgres_data_dir,
+                                   R"yaml(
 container: {image: 'postgres:17', env: {PGDATA: /var/lib/postgresql/data},
             mounts: [{path: /var/lib/postgresql, volume: data, kind: pvc}]}
 status: {waiting_reason: CrashLoopBackOff}
 logs: 'PostgreSQL init process complete; ready for start up.'
 )yaml",
-                     "pg_volume_mount_path", "the parent of PGDATA /var/lib/postgresql/data", "mountPath: /var/lib/postgresql"},
-        AnalyzerCase{"pgdata_outside_volumes", &analyze_postgres_data_dir,
-                     R"yaml(
+                                   "pg_volume_mount_path", "the parent of PGDATA /var/lib/postgresql/data",
+                                   "mountPath: /var/lib/postgresql"},
+                      AnalyzerCase{"pgdata_outside_volumes", &analyze_postgres_data_dir,
+                                   R"yaml(
 container: {image: 'postgres:16', mounts: [{path: /var/data, kind: pvc}]}
 status: {waiting_reason: CrashLoopBackOff}
 )yaml",
-                     "pg_volume_mount_path", "is on no mounted volume", "PGDATA defaults to /var/lib/postgresql/data"},
-        AnalyzerCase{"initdb_lost_found_at_mount", &analyze_postgres_data_dir,
-                     R"yaml(
+                                   "pg_volume_mount_path", "is on no mounted volume",
+                                   "PGDATA defaults to /var/lib/postgresql/data"},
+                      AnalyzerCase{"initdb_lost_found_at_mount", &analyze_postgres_data_dir,
+                                   R"yaml(
 container: {image: 'postgres:16', mounts: [{path: /var/lib/postgresql/data, kind: pvc}]}
 logs: |
   initdb: error: directory "/var/lib/postgresql/data" exists but is not empty
   initdb: detail: It contains a lost+found directory, perhaps due to it being a mount point.
 )yaml",
-                     "pg_data_dir_not_empty", "because a volume is mounted exactly there", "lost+found"},
-        AnalyzerCase{"correct_mount_is_fine", &analyze_postgres_data_dir,
-                     R"yaml(
+                                   "pg_data_dir_not_empty", "because a volume is mounted exactly there", "lost+found"},
+                      AnalyzerCase{"correct_mount_is_fine", &analyze_postgres_data_dir,
+                                   R"yaml(
 container: {image: 'postgres:16', mounts: [{path: /var/lib/postgresql/data, kind: pvc}]}
 )yaml",
-                     "", "", ""},
-        AnalyzerCase{"pgdata_subdir_of_mount_is_fine", &analyze_postgres_data_dir,
-                     R"yaml(
+                                   "", "", ""},
+                      AnalyzerCase{"pgdata_subdir_of_mount_is_fine", &analyze_postgres_data_dir,
+                                   R"yaml(
 container: {image: 'postgres:16', env: {PGDATA: /var/lib/postgresql/data/pgdata}, mounts: [{path: /var/lib/postgresql/data, kind: pvc}]}
 )yaml",
-                     "", "", ""},
-        AnalyzerCase{"postgres18_parent_mount_is_right", &analyze_postgres_data_dir,
-                     R"yaml(
+                                   "", "", ""},
+                      AnalyzerCase{"postgres18_parent_mount_is_right", &analyze_postgres_data_dir,
+                                   R"yaml(
 container: {image: 'postgres:18', mounts: [{path: /var/lib/postgresql, kind: pvc}]}
 )yaml",
-                     "", "", ""},
-        AnalyzerCase{"not_postgres", &analyze_postgres_data_dir, R"yaml(
+                                   "", "", ""},
+                      AnalyzerCase{"not_postgres", &analyze_postgres_data_dir, R"yaml(
 container: {image: 'redis:7', mounts: [{path: /data, kind: pvc}]}
 )yaml",
-                     "", "", ""}),
+                                   "", "", ""}),
     [](const auto& info) { return std::string(info.param.name); });
 
-INSTANTIATE_TEST_SUITE_P(
-    ProbeMade, Analyzer,
-    ::testing::Values(
-        AnalyzerCase{"pg_isready_without_user", &analyze_probe_made_errors,
-                     R"yaml(
+INSTANTIATE_TEST_SUITE_P(ProbeMade, Analyzer,
+                         ::testing::Values(AnalyzerCase{"pg_isready_without_user", &analyze_probe_made_errors,
+                                                        R"yaml(
 container: {image: 'postgres:17', probes: {liveness: {exec: [pg_isready], period: 10}}}
 logs: |
   2025-09-27 18:50:12.345 UTC [61] FATAL:  role "root" does not exist
   2025-09-27 18:50:22.345 UTC [62] FATAL:  role "root" does not exist
 )yaml",
-                     "pg_role_missing", "livenessProbe runs pg_isready without -U", "(2 such lines)"},
-        AnalyzerCase{"probe_in_shell_without_user", &analyze_probe_made_errors,
-                     R"yaml(
+                                                        "pg_role_missing", "livenessProbe runs pg_isready without -U",
+                                                        "(2 such lines)"},
+                                           AnalyzerCase{"probe_in_shell_without_user", &analyze_probe_made_errors,
+                                                        R"yaml(
 container: {probes: {readiness: {exec: [sh, -c, 'pg_isready -h 127.0.0.1']}}}
 logs: 'FATAL:  role "root" does not exist'
 )yaml",
-                     "pg_role_missing", "readinessProbe", "pg_isready -h 127.0.0.1"},
-        AnalyzerCase{"probe_with_user_is_not_blamed", &analyze_probe_made_errors,
-                     R"yaml(
+                                                        "pg_role_missing", "readinessProbe", "pg_isready -h 127.0.0.1"},
+                                           AnalyzerCase{"probe_with_user_is_not_blamed", &analyze_probe_made_errors,
+                                                        R"yaml(
 container: {probes: {liveness: {exec: [sh, -c, 'pg_isready -U "$POSTGRES_USER"']}}}
 logs: 'FATAL:  role "root" does not exist'
 )yaml",
-                     "", "", ""},
-        AnalyzerCase{"mysqladmin_without_user", &analyze_probe_made_errors,
-                     R"yaml(
+                                                        "", "", ""},
+                                           AnalyzerCase{"mysqladmin_without_user", &analyze_probe_made_errors,
+                                                        R"yaml(
 container: {probes: {liveness: {exec: [mysqladmin, ping]}}}
 logs: "[Warning] Access denied for user 'root'@'localhost' (using password: NO)"
 )yaml",
-                     "db_auth_failed", "mysqladmin without -u/-p", "mysqladmin"}),
-    [](const auto& info) { return std::string(info.param.name); });
+                                                        "db_auth_failed", "mysqladmin without -u/-p", "mysqladmin"}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
-INSTANTIATE_TEST_SUITE_P(
-    Exit137, Analyzer,
-    ::testing::Values(
-        AnalyzerCase{"oomkilled_quotes_limit", &analyze_exit_137,
-                     R"yaml(
+INSTANTIATE_TEST_SUITE_P(Exit137, Analyzer,
+                         ::testing::Values(AnalyzerCase{"oomkilled_quotes_limit", &analyze_exit_137,
+                                                        R"yaml(
 container: {image: eclipse-temurin:21, memory_limit: 512Mi, env: {JAVA_OPTS: '-Xmx1g -XX:+UseG1GC'}}
 status: {waiting_reason: CrashLoopBackOff, terminated_reason: OOMKilled, exit_code: 137}
 )yaml",
-                     "oom_killed", "at the memory limit of 512Mi", "-Xmx1g"},
-        AnalyzerCase{"liveness_kill_is_not_oom", &analyze_exit_137,
-                     R"yaml(
+                                                        "oom_killed", "at the memory limit of 512Mi", "-Xmx1g"},
+                                           AnalyzerCase{"liveness_kill_is_not_oom", &analyze_exit_137,
+                                                        R"yaml(
 container: {memory_limit: 512Mi, probes: {liveness: {http_path: /healthz, port: 8080, period: 10, failure_threshold: 3}}}
 status: {waiting_reason: CrashLoopBackOff, terminated_reason: Error, exit_code: 137}
 events:
   - {type: Warning, reason: Unhealthy, count: 9, message: 'Liveness probe failed: Get "http://10.244.1.7:8080/healthz": dial tcp 10.244.1.7:8080: connect: connection refused'}
   - {type: Normal, reason: Killing, count: 3, message: 'Container api failed liveness probe, will be restarted'}
 )yaml",
-                     "liveness_probe_failure", "not OOMKilled", "failed liveness probe"},
-        AnalyzerCase{"plain_exit_1", &analyze_exit_137, R"yaml(
+                                                        "liveness_probe_failure", "not OOMKilled",
+                                                        "failed liveness probe"},
+                                           AnalyzerCase{"plain_exit_1", &analyze_exit_137, R"yaml(
 status: {terminated_reason: Error, exit_code: 1}
 )yaml",
-                     "", "", ""}),
-    [](const auto& info) { return std::string(info.param.name); });
+                                                        "", "", ""}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
 }  // namespace crashdiag

@@ -78,14 +78,20 @@ TEST_P(Failing, DetectsContainersWorthExplaining) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, Failing,
-    ::testing::Values(FailingCase{"crashloop", "status: {waiting_reason: CrashLoopBackOff}", true},
-                      FailingCase{"config_error", "status: {waiting_reason: CreateContainerConfigError}", true},
-                      FailingCase{"image_pull", "status: {waiting_reason: ImagePullBackOff}", true},
-                      FailingCase{"creating", "status: {waiting_reason: ContainerCreating}", false},
-                      FailingCase{"oom_now", "status: {state: terminated, terminated_reason: OOMKilled, exit_code: 137}", true},
-                      FailingCase{"job_done", "pod: {restart_policy: Never}\nstatus: {state: terminated, terminated_reason: Completed, exit_code: 0}", false},
-                      FailingCase{"init_done", "container: {init: true}\nstatus: {state: terminated, terminated_reason: Completed, exit_code: 0}", false},
-                      FailingCase{"no_status", "container: {}", false}),
+    ::testing::Values(
+        FailingCase{"crashloop", "status: {waiting_reason: CrashLoopBackOff}", true},
+        FailingCase{"config_error", "status: {waiting_reason: CreateContainerConfigError}", true},
+        FailingCase{"image_pull", "status: {waiting_reason: ImagePullBackOff}", true},
+        FailingCase{"creating", "status: {waiting_reason: ContainerCreating}", false},
+        FailingCase{"oom_now", "status: {state: terminated, terminated_reason: OOMKilled, exit_code: 137}", true},
+        FailingCase{
+            "job_done",
+            "pod: {restart_policy: Never}\nstatus: {state: terminated, terminated_reason: Completed, exit_code: 0}",
+            false},
+        FailingCase{"init_done",
+                    "container: {init: true}\nstatus: {state: terminated, terminated_reason: Completed, exit_code: 0}",
+                    false},
+        FailingCase{"no_status", "container: {}", false}),
     [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace

@@ -24,16 +24,20 @@ TEST_P(Redaction, RemovesTheSecretAndKeepsTheContext) {
 INSTANTIATE_TEST_SUITE_P(
     Table, Redaction,
     ::testing::Values(
-        RedactCase{"url_credentials", "connecting to postgres://app:s3cr3tP4ss@db:5432/app", "s3cr3tP4ss", "postgres://app:***@db"},
+        RedactCase{"url_credentials", "connecting to postgres://app:s3cr3tP4ss@db:5432/app", "s3cr3tP4ss",
+                   "postgres://app:***@db"},
         RedactCase{"redis_url_password_only", "redis://:hunter22@redis:6379/0", "hunter22", "redis://:***@redis"},
         RedactCase{"key_value", "password=hunter22 host=db", "hunter22", "host=db"},
         RedactCase{"env_style", "POSTGRES_PASSWORD: correcthorse", "correcthorse", "POSTGRES_PASSWORD"},
         RedactCase{"json_style", R"({"client_secret":"abc123xyz","user":"bob"})", "abc123xyz", "\"user\":\"bob\""},
-        RedactCase{"authorization_header", "Authorization: Bearer eyJhbGciOi.eyJzdWIiOi.sig", "eyJhbGciOi", "Authorization:"},
+        RedactCase{"authorization_header", "Authorization: Bearer eyJhbGciOi.eyJzdWIiOi.sig", "eyJhbGciOi",
+                   "Authorization:"},
         RedactCase{"bearer_token", "using bearer abcdefghijklmnop1234", "abcdefghijklmnop1234", "bearer ***"},
-        RedactCase{"jwt", "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl rejected", "eyJhbGciOiJIUzI1NiJ9", "rejected"},
+        RedactCase{"jwt", "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl rejected", "eyJhbGciOiJIUzI1NiJ9",
+                   "rejected"},
         RedactCase{"aws_key", "AKIAIOSFODNN7EXAMPLE used", "AKIAIOSFODNN7EXAMPLE", "used"},
-        RedactCase{"private_key", "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----", "MIIEow", "[REDACTED]"},
+        RedactCase{"private_key", "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----", "MIIEow",
+                   "[REDACTED]"},
         RedactCase{"jdbc", "jdbc:mysql://db/app?user=app&password=topsecret1", "topsecret1", "user=app"},
         RedactCase{"cli_flag", "--password=letmein99 --verbose", "letmein99", "--verbose"},
         RedactCase{"github_token", "cloning with ghp_abcdefghijklmnopqrstuvwxyz0123", "ghp_abcdefghij", "cloning"}),
@@ -41,9 +45,9 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(Redaction, LeavesDiagnosticTextAlone) {
   Redactor r;
-  for (const char* keep : {"FATAL:  password authentication failed for user \"postgres\"",
-                           "secret \"db-credentials\" not found", "couldn't find key password in Secret default/db",
-                           "exec: \"server\": executable file not found in $PATH"}) {
+  for (const char* keep :
+       {"FATAL:  password authentication failed for user \"postgres\"", "secret \"db-credentials\" not found",
+        "couldn't find key password in Secret default/db", "exec: \"server\": executable file not found in $PATH"}) {
     EXPECT_EQ(r.redact(keep), keep);
   }
 }

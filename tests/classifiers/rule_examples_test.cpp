@@ -29,18 +29,18 @@ TEST_P(ShippedRuleFile, LoadsAndEveryExamplePasses) {
   RuleTestReport report = test_rule_examples(*rules);
   EXPECT_GE(report.examples, rules->size());
   for (const auto& f : report.failures) {
-    ADD_FAILURE() << f.file << ":" << f.line << ": rule '" << f.rule_id << "' example '" << f.example << "': " << f.message;
+    ADD_FAILURE() << f.file << ":" << f.line << ": rule '" << f.rule_id << "' example '" << f.example
+                  << "': " << f.message;
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Shipped, ShippedRuleFile, ::testing::ValuesIn(shipped_rule_files()),
-                         [](const auto& info) {
-                           std::string name = std::filesystem::path(info.param).stem().string();
-                           for (char& c : name) {
-                             if (c == '-') c = '_';
-                           }
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(Shipped, ShippedRuleFile, ::testing::ValuesIn(shipped_rule_files()), [](const auto& info) {
+  std::string name = std::filesystem::path(info.param).stem().string();
+  for (char& c : name) {
+    if (c == '-') c = '_';
+  }
+  return name;
+});
 
 TEST(ShippedRules, EveryCategoryHasARuleOrAnAnalyzer) {
   auto rules = load_rule_dirs({testing::source_path("classifiers/rules")});
@@ -54,7 +54,8 @@ TEST(ShippedRules, EveryRuleHasANegativeExample) {
   auto rules = load_rule_dirs({testing::source_path("classifiers/rules")});
   ASSERT_TRUE(rules);
   for (const Rule& r : *rules) {
-    bool negative = std::any_of(r.examples.begin(), r.examples.end(), [](const RuleExample& e) { return !e.expect_match; });
+    bool negative =
+        std::any_of(r.examples.begin(), r.examples.end(), [](const RuleExample& e) { return !e.expect_match; });
     EXPECT_TRUE(negative) << r.id << " has no no_match example";
   }
 }

@@ -20,7 +20,8 @@ TEST(LogTail, LinesSpanningChunksAreJoinedAtEverySplitPoint) {
     b.append(std::string_view(text).substr(0, split));
     b.append(std::string_view(text).substr(split));
     LogTail t = std::move(b).finish();
-    ASSERT_EQ(t.lines, (std::vector<std::string>{"first line", "second", "third without newline"})) << "split " << split;
+    ASSERT_EQ(t.lines, (std::vector<std::string>{"first line", "second", "third without newline"}))
+        << "split " << split;
   }
 }
 

@@ -9,7 +9,9 @@ namespace {
 using testing::read_file;
 using testing::source_path;
 
-std::string fixture(const std::string& name) { return read_file(source_path("tests/data/k8s/" + name)); }
+std::string fixture(const std::string& name) {
+  return read_file(source_path("tests/data/k8s/" + name));
+}
 
 TEST(PodParser, ParsesRecordedEntrypointCrashPodWithInitContainerFirst) {
   auto pod = parse_pod_json(fixture("11-get-pod-crash-entrypoint.json"));
@@ -45,7 +47,8 @@ TEST(PodParser, ParsesOomPodMemoryLimitInBytes) {
 }
 
 TEST(PodParser, ParsesEveryRecordedPodFixture) {
-  for (const char* name : {"11-get-pod-crash-init.json", "02-create-pod-page-1.json", "10-get-pod-owned-by-replicaset.json"}) {
+  for (const char* name :
+       {"11-get-pod-crash-init.json", "02-create-pod-page-1.json", "10-get-pod-owned-by-replicaset.json"}) {
     auto pod = parse_pod_json(fixture(name));
     EXPECT_TRUE(pod) << name << ": " << (pod ? "" : pod.error().what);
   }
@@ -100,7 +103,7 @@ TEST(PodParser, FullSpecFieldsAreRead) {
   EXPECT_EQ(c.startup->period_seconds, 10);  // API default
   EXPECT_EQ(c.resources.cpu_limit, "500m");
   EXPECT_EQ(c.security_context.run_as_user, 999);  // container overrides pod
-  EXPECT_EQ(c.security_context.fs_group, 1001);     // pod-level only
+  EXPECT_EQ(c.security_context.fs_group, 1001);    // pod-level only
   EXPECT_TRUE(*c.security_context.read_only_root_filesystem);
 }
 
@@ -126,19 +129,23 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"not_object", "[1,2]", "expected a Pod object"},
         BadInput{"wrong_kind", R"({"kind":"Deployment"})", "expected \"Pod\""},
         BadInput{"list_of_two", R"({"kind":"List","items":[{},{}]})", "exactly one Pod"},
-        BadInput{"command_not_array", R"({"kind":"Pod","metadata":{"name":"x"},"spec":{"containers":[{"name":"a","command":"server"}]}})",
+        BadInput{"command_not_array",
+                 R"({"kind":"Pod","metadata":{"name":"x"},"spec":{"containers":[{"name":"a","command":"server"}]}})",
                  "spec.containers[0].command: expected array"},
-        BadInput{"command_item_number", R"({"kind":"Pod","metadata":{"name":"x"},"spec":{"containers":[{"name":"a","command":[1]}]}})",
+        BadInput{"command_item_number",
+                 R"({"kind":"Pod","metadata":{"name":"x"},"spec":{"containers":[{"name":"a","command":[1]}]}})",
                  "spec.containers[0].command[0]: expected string"},
-        BadInput{"exit_code_string",
-                 R"({"kind":"Pod","metadata":{"name":"x"},"spec":{"containers":[{"name":"a"}]},"status":{"containerStatuses":[{"name":"a","lastState":{"terminated":{"exitCode":"137"}}}]}})",
-                 "exitCode: expected integer"},
+        BadInput{
+            "exit_code_string",
+            R"({"kind":"Pod","metadata":{"name":"x"},"spec":{"containers":[{"name":"a"}]},"status":{"containerStatuses":[{"name":"a","lastState":{"terminated":{"exitCode":"137"}}}]}})",
+            "exitCode: expected integer"},
         BadInput{"no_containers", R"({"kind":"Pod","metadata":{"name":"x"},"spec":{}})", "no containers"},
         BadInput{"no_metadata", R"({"kind":"Pod","spec":{"containers":[{"name":"a"}]}})", "metadata"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(PodParser, AcceptsASingleItemList) {
-  auto pod = parse_pod_json(R"({"kind":"List","items":[{"kind":"Pod","metadata":{"name":"x"},"spec":{"containers":[{"name":"a"}]}}]})");
+  auto pod = parse_pod_json(
+      R"({"kind":"List","items":[{"kind":"Pod","metadata":{"name":"x"},"spec":{"containers":[{"name":"a"}]}}]})");
   ASSERT_TRUE(pod) << pod.error().what;
   EXPECT_EQ(pod->name, "x");
 }

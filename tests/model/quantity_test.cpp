@@ -12,7 +12,9 @@ struct QuantityCase {
 
 class MemoryQuantity : public ::testing::TestWithParam<QuantityCase> {};
 
-TEST_P(MemoryQuantity, ParsesLikeApimachinery) { EXPECT_EQ(parse_memory_quantity(GetParam().text), GetParam().bytes); }
+TEST_P(MemoryQuantity, ParsesLikeApimachinery) {
+  EXPECT_EQ(parse_memory_quantity(GetParam().text), GetParam().bytes);
+}
 
 INSTANTIATE_TEST_SUITE_P(Table, MemoryQuantity,
                          ::testing::Values(QuantityCase{"512Mi", 512LL << 20}, QuantityCase{"1Gi", 1LL << 30},

@@ -51,8 +51,12 @@ void check_golden(const std::string& actual, const std::string& golden_name) {
 
 class ExampleGolden : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(ExampleGolden, JsonMatchesGolden) { check_golden(explain(GetParam(), OutputFormat::kJson), GetParam() + ".json"); }
-TEST_P(ExampleGolden, TextMatchesGolden) { check_golden(explain(GetParam(), OutputFormat::kText), GetParam() + ".txt"); }
+TEST_P(ExampleGolden, JsonMatchesGolden) {
+  check_golden(explain(GetParam(), OutputFormat::kJson), GetParam() + ".json");
+}
+TEST_P(ExampleGolden, TextMatchesGolden) {
+  check_golden(explain(GetParam(), OutputFormat::kText), GetParam() + ".txt");
+}
 
 INSTANTIATE_TEST_SUITE_P(Examples, ExampleGolden, ::testing::ValuesIn(example_names()), [](const auto& info) {
   std::string n = info.param;

@@ -57,21 +57,23 @@ class ExplainRejects : public ::testing::TestWithParam<BadCase> {};
 TEST_P(ExplainRejects, WithExitCode2AndAMessage) {
   ExplainOptions o;
   o.pod_file = temp_file(std::string(GetParam().name) + ".json", GetParam().pod).string();
-  if (!GetParam().events.empty()) o.events_file = temp_file(std::string(GetParam().name) + "-events.json", GetParam().events).string();
+  if (!GetParam().events.empty())
+    o.events_file = temp_file(std::string(GetParam().name) + "-events.json", GetParam().events).string();
   ExplainRun r = run(o);
   EXPECT_EQ(r.code, 2);
   EXPECT_TRUE(r.out.empty());
   EXPECT_NE(r.err.find(GetParam().err_contains), std::string::npos) << r.err;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Table, ExplainRejects,
-    ::testing::Values(BadCase{"truncated", kPod.substr(0, kPod.size() / 2), "", "malformed JSON"},
-                      BadCase{"binary", std::string("\x00\x01\x02\xff", 4), "", "malformed JSON"},
-                      BadCase{"wrong_types", R"({"kind":"Pod","metadata":{"name":7}})", "", "metadata.name: expected string"},
-                      BadCase{"events_not_list", kPod, R"({"kind":"Pod"})", "--events"},
-                      BadCase{"events_truncated", kPod, R"({"kind":"EventList","items":[{"reason":)", "malformed JSON"}),
-    [](const auto& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Table, ExplainRejects,
+                         ::testing::Values(BadCase{"truncated", kPod.substr(0, kPod.size() / 2), "", "malformed JSON"},
+                                           BadCase{"binary", std::string("\x00\x01\x02\xff", 4), "", "malformed JSON"},
+                                           BadCase{"wrong_types", R"({"kind":"Pod","metadata":{"name":7}})", "",
+                                                   "metadata.name: expected string"},
+                                           BadCase{"events_not_list", kPod, R"({"kind":"Pod"})", "--events"},
+                                           BadCase{"events_truncated", kPod,
+                                                   R"({"kind":"EventList","items":[{"reason":)", "malformed JSON"}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 TEST(ExplainInput, MissingFileIsNamed) {
   ExplainOptions o;
@@ -103,10 +105,12 @@ TEST(ExplainInput, HugeLogWithAHugeLineIsExplainedFromItsTail) {
     out << "Error: Cannot find module 'express'\n";
   }
   ExplainOptions o;
-  o.pod_file = temp_file("pod-huge.json", R"({"kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"app","image":"node:20"}]},
+  o.pod_file =
+      temp_file("pod-huge.json",
+                R"({"kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"app","image":"node:20"}]},
     "status":{"containerStatuses":[{"name":"app","restartCount":2,"state":{"waiting":{"reason":"CrashLoopBackOff"}},
     "lastState":{"terminated":{"exitCode":1,"reason":"Error"}}}]}})")
-                   .string();
+          .string();
   o.logs_file = log.string();
   o.format = OutputFormat::kJson;
   ExplainRun r = run(o);
@@ -118,9 +122,10 @@ TEST(ExplainInput, HugeLogWithAHugeLineIsExplainedFromItsTail) {
 
 TEST(ExplainInput, HealthyPodSaysNothingIsFailing) {
   ExplainOptions o;
-  o.pod_file = temp_file("healthy.json", R"({"kind":"Pod","metadata":{"name":"ok"},"spec":{"containers":[{"name":"app"}]},
+  o.pod_file =
+      temp_file("healthy.json", R"({"kind":"Pod","metadata":{"name":"ok"},"spec":{"containers":[{"name":"app"}]},
     "status":{"containerStatuses":[{"name":"app","restartCount":0,"state":{"running":{"startedAt":"2026-01-01T00:00:00Z"}}}]}})")
-                   .string();
+          .string();
   ExplainRun r = run(o);
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("No failing container"), std::string::npos);

@@ -17,7 +17,9 @@ std::string read_file(const std::string& path) {
   return out.str();
 }
 
-std::string source_path(const std::string& relative) { return std::string(CRASHDIAG_SOURCE_DIR) + "/" + relative; }
+std::string source_path(const std::string& relative) {
+  return std::string(CRASHDIAG_SOURCE_DIR) + "/" + relative;
+}
 
 const Classifier& shipped_classifier() {
   static const Classifier classifier = [] {

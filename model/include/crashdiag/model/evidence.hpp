@@ -92,7 +92,7 @@ struct Waiting {
 
 struct ContainerStatus {
   std::optional<Waiting> waiting;
-  std::optional<Terminated> terminated;       // state.terminated
+  std::optional<Terminated> terminated;  // state.terminated
   bool running = false;
   std::string running_started_at;
   std::optional<Terminated> last_terminated;  // lastState.terminated

@@ -28,7 +28,6 @@ struct ParseError {
 [[nodiscard]] std::vector<Event> events_for_pod(const std::vector<Event>& events, const Pod& pod);
 
 // Events for one container of the pod: those whose fieldPath names it, plus pod-level ones.
-[[nodiscard]] std::vector<Event> events_for_container(const std::vector<Event>& pod_events,
-                                                      const Container& container);
+[[nodiscard]] std::vector<Event> events_for_container(const std::vector<Event>& pod_events, const Container& container);
 
 }  // namespace crashdiag

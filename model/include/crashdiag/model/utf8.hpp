@@ -31,7 +31,8 @@ inline void trim_incomplete_utf8(std::string& s) {
 }
 
 // `s` cut to at most `max_bytes` (plus the marker) at a character boundary.
-[[nodiscard]] inline std::string utf8_clip(std::string_view s, std::size_t max_bytes, std::string_view marker = " [...]") {
+[[nodiscard]] inline std::string utf8_clip(std::string_view s, std::size_t max_bytes,
+                                           std::string_view marker = " [...]") {
   if (s.size() <= max_bytes) return std::string(s);
   std::string out(utf8_prefix(s, max_bytes));
   out += marker;
