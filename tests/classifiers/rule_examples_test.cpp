@@ -50,6 +50,13 @@ TEST(ShippedRules, EveryCategoryHasARuleOrAnAnalyzer) {
   for (const CategoryInfo& c : categories()) EXPECT_TRUE(covered.count(std::string(c.id))) << c.id;
 }
 
+TEST(ShippedRules, CategoriesDocumentNamesEveryCategory) {
+  const std::string doc = testing::read_file(testing::source_path("docs/categories.md"));
+  for (const CategoryInfo& c : categories()) {
+    EXPECT_NE(doc.find("## `" + std::string(c.id) + "`"), std::string::npos) << c.id << " (run scripts/gen-categories-doc.py)";
+  }
+}
+
 TEST(ShippedRules, EveryRuleHasANegativeExample) {
   auto rules = load_rule_dirs({testing::source_path("classifiers/rules")});
   ASSERT_TRUE(rules);
