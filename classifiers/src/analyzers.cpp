@@ -293,8 +293,9 @@ std::vector<Candidate> analyze_postgres_data_dir(const Evidence& ev) {
   };
   EvidenceItem pgdata_item{
       EvidenceSource::kSpec, layout->pgdata_origin == "env PGDATA" ? base + ".env[PGDATA]" : base + ".image",
-      layout->pgdata_origin == "env PGDATA" ? "PGDATA=" + layout->pgdata
-                                            : "PGDATA defaults to " + layout->pgdata + " in " + c.image};
+      layout->pgdata_origin != "env PGDATA"              ? "PGDATA defaults to " + layout->pgdata + " in " + c.image
+      : is_env_value_printable("PGDATA", layout->pgdata) ? "PGDATA=" + layout->pgdata
+                                                         : std::string("PGDATA is set (value not shown)")};
 
   if (not_empty) {
     Hypothesis h;
