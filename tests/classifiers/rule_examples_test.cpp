@@ -53,7 +53,8 @@ TEST(ShippedRules, EveryCategoryHasARuleOrAnAnalyzer) {
 TEST(ShippedRules, CategoriesDocumentNamesEveryCategory) {
   const std::string doc = testing::read_file(testing::source_path("docs/categories.md"));
   for (const CategoryInfo& c : categories()) {
-    EXPECT_NE(doc.find("## `" + std::string(c.id) + "`"), std::string::npos) << c.id << " (run scripts/gen-categories-doc.py)";
+    EXPECT_NE(doc.find("## `" + std::string(c.id) + "`"), std::string::npos)
+        << c.id << " (run scripts/gen-categories-doc.py)";
   }
 }
 

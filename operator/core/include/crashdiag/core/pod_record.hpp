@@ -1,0 +1,64 @@
+// The slim view of a Pod the daemon keeps for every pod in the cluster: only what crash
+// detection, grouping and evidence fetching need. The full object is fetched again (or taken
+// from the triggering watch event) only when a failure is diagnosed.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tl/expected.hpp>
+#include <vector>
+
+namespace crashdiag::core {
+
+struct TerminationRecord {
+  int exit_code = 0;
+  std::string reason;
+  std::string finished_at;
+  bool operator==(const TerminationRecord&) const = default;
+};
+
+struct ContainerRecord {
+  std::string name;
+  bool init = false;
+  int restart_count = 0;
+  bool running = false;
+  std::string waiting_reason;
+  std::optional<TerminationRecord> terminated;       // state.terminated
+  std::optional<TerminationRecord> last_terminated;  // lastState.terminated
+  bool operator==(const ContainerRecord&) const = default;
+};
+
+struct PodRecord {
+  std::string namespace_;
+  std::string name;
+  std::string uid;
+  std::string resource_version;
+  std::string owner_kind;  // controller ownerReference
+  std::string owner_name;
+  std::string owner_uid;
+  std::string restart_policy = "Always";
+  bool deleting = false;  // metadata.deletionTimestamp is set
+  std::vector<ContainerRecord> containers;
+
+  [[nodiscard]] std::string key() const { return namespace_ + "/" + name; }
+};
+
+struct WatchLine {
+  std::string type;  // ADDED, MODIFIED, DELETED, BOOKMARK, ERROR
+  std::optional<PodRecord> pod;
+  std::string resource_version;  // the object's (or the bookmark's) resourceVersion
+  int error_code = 0;            // ERROR: Status.code
+  std::string error_reason;
+};
+
+struct RecordError {
+  std::string what;
+};
+
+// Parses one Pod object (a list item or a GET) into a record.
+[[nodiscard]] tl::expected<PodRecord, RecordError> parse_pod_record(std::string_view json);
+// Parses one line of a watch stream: {"type": ..., "object": ...}.
+[[nodiscard]] tl::expected<WatchLine, RecordError> parse_watch_line(std::string_view json);
+
+}  // namespace crashdiag::core

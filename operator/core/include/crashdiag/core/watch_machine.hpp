@@ -1,0 +1,132 @@
+// The list/watch state machine of one resource (Pods, Events), pure: every transition lives in
+// step(), which takes the current input and returns the commands for the I/O loop to carry
+// out. Modelled on client-go's Reflector (tools/cache/reflector.go) and kube-rs' watcher
+// (kube-runtime/src/watcher.rs):
+//
+//   - the first list asks resourceVersion=0 (served from the apiserver's watch cache), paged
+//     with limit=500 and continue; pages of one list are a consistent snapshot, and the store
+//     swaps it in only after the last page;
+//   - then a watch from the list's resourceVersion with allowWatchBookmarks=true and
+//     timeoutSeconds random in [300, 600) (client-go: minWatchTimeout * (1 + rand));
+//   - a watch that ends normally (the server's timeout) is re-opened at once from the last
+//     resourceVersion seen; a BOOKMARK only moves that resourceVersion;
+//   - 410 Gone / Expired, as an HTTP status or as an ERROR event carrying a Status with code 410,
+//     means the resourceVersion was compacted: relist, this time with resourceVersion="" (a
+//     consistent read from etcd), since the cache cannot serve a version that old;
+//   - other failures back off (0.8 s doubling to 30 s, jitter, reset after 2 min healthy),
+//     honouring Retry-After when the server sends one (429, 5xx);
+//   - a stream that delivers nothing, not even a bookmark, for longer than the idle deadline is
+//     treated as stalled and re-opened.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "crashdiag/core/backoff.hpp"
+
+namespace crashdiag::core {
+
+// ---- inputs -------------------------------------------------------------------------------
+struct Start {};
+struct ListPage {
+  std::string resource_version;  // the list's metadata.resourceVersion
+  std::string continue_token;    // empty on the last page
+};
+struct RequestFailed {
+  int http_status = 0;  // 0: no HTTP response (connection refused/reset, TLS, timeout)
+  std::optional<Duration> retry_after;
+  std::string reason;  // Status.reason or the transport error, for logs
+};
+struct WatchOpened {};
+enum class WatchEventType { kAdded, kModified, kDeleted, kBookmark, kError };
+struct WatchEvent {
+  WatchEventType type = WatchEventType::kAdded;
+  std::string resource_version;  // object's metadata.resourceVersion (not for ERROR)
+  int error_code = 0;            // ERROR events: the Status code (410 = expired)
+};
+struct WatchClosed {};   // the server ended the stream normally (timeoutSeconds elapsed)
+struct TimerFired {};    // the backoff sleep the machine asked for is over
+struct IdleDeadline {};  // the I/O loop saw no bytes on the watch for idle_timeout
+
+using Input =
+    std::variant<Start, ListPage, RequestFailed, WatchOpened, WatchEvent, WatchClosed, TimerFired, IdleDeadline>;
+
+// ---- commands -----------------------------------------------------------------------------
+struct ListCommand {
+  std::string resource_version;  // "0" first, "" after an expiry
+  std::string continue_token;
+  int limit = 500;
+};
+struct WatchCommand {
+  std::string resource_version;
+  int timeout_seconds = 300;
+  bool allow_bookmarks = true;
+};
+struct SleepCommand {
+  Duration delay{0};
+};
+struct BeginSnapshot {};    // start collecting a fresh list into a staging store
+struct CommitSnapshot {};   // the list is complete: swap it in atomically
+struct DiscardSnapshot {};  // a list failed midway: drop what was staged
+struct ApplyEvent {};       // apply the current watch event to the store
+struct CloseWatch {};       // abandon the current stream (stalled, or error event)
+
+using Command = std::variant<ListCommand, WatchCommand, SleepCommand, BeginSnapshot, CommitSnapshot, DiscardSnapshot,
+                             ApplyEvent, CloseWatch>;
+
+// ---- states -------------------------------------------------------------------------------
+struct Idle {};
+struct Listing {
+  std::string request_rv;  // "0" or ""
+  std::string continue_token;
+};
+struct Watching {
+  bool open = false;  // the HTTP response arrived
+};
+struct BackingOff {
+  bool relist = false;  // after the sleep: list again (else re-watch from the last RV)
+};
+using State = std::variant<Idle, Listing, Watching, BackingOff>;
+
+struct WatchMachineConfig {
+  int page_limit = 500;
+  int min_watch_timeout_seconds = 300;  // client-go minWatchTimeout = 5 min
+  BackoffPolicy backoff;
+};
+
+class WatchMachine {
+ public:
+  WatchMachine(WatchMachineConfig config, Random random)
+      : config_(config), random_(std::move(random)), backoff_(config.backoff) {}
+
+  // The single transition function. `now` is monotonic time, used only for the backoff reset.
+  [[nodiscard]] std::vector<Command> step(const Input& input, TimePoint now);
+
+  [[nodiscard]] const State& state() const { return state_; }
+  [[nodiscard]] const std::string& resource_version() const { return last_rv_; }
+  // True once the first complete list has been committed (readiness).
+  [[nodiscard]] bool synced() const { return synced_; }
+  [[nodiscard]] int relists() const { return relists_; }
+
+ private:
+  std::vector<Command> start_list(const std::string& rv);
+  std::vector<Command> start_watch();
+  [[nodiscard]] std::string relist_resource_version() const;
+  std::vector<Command> back_off(const RequestFailed& failure, bool relist, TimePoint now);
+
+  WatchMachineConfig config_;
+  Random random_;
+  Backoff backoff_;
+  State state_ = Idle{};
+  std::string last_rv_;
+  std::string snapshot_rv_;
+  bool synced_ = false;
+  bool expired_ = false;
+  int relists_ = 0;
+};
+
+[[nodiscard]] const char* state_name(const State& state);
+
+}  // namespace crashdiag::core

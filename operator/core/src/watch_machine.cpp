@@ -1,0 +1,164 @@
+#include "crashdiag/core/watch_machine.hpp"
+
+namespace crashdiag::core {
+namespace {
+
+// std::visit over a closed set of alternatives, one lambda each, no default branch: a new
+// input or state that is not handled is a compile error.
+template <class... Fs>
+struct Overloaded : Fs... {
+  using Fs::operator()...;
+};
+template <class... Fs>
+Overloaded(Fs...) -> Overloaded<Fs...>;
+
+bool expired(int status) {
+  return status == 410;
+}
+
+}  // namespace
+
+const char* state_name(const State& state) {
+  return std::visit(Overloaded{[](const Idle&) { return "idle"; }, [](const Listing&) { return "listing"; },
+                               [](const Watching&) { return "watching"; }, [](const BackingOff&) { return "backoff"; }},
+                    state);
+}
+
+std::vector<Command> WatchMachine::start_list(const std::string& rv) {
+  state_ = Listing{rv, ""};
+  return {BeginSnapshot{}, ListCommand{rv, "", config_.page_limit}};
+}
+
+// client-go relistResourceVersion(): "0" before the first sync (any cached state will do),
+// the last synced version afterwards (served from the cache, not older than what we have),
+// and "" (a consistent read from etcd) once that version is known to be expired.
+std::string WatchMachine::relist_resource_version() const {
+  if (expired_) return "";
+  if (!synced_ || last_rv_.empty()) return "0";
+  return last_rv_;
+}
+
+std::vector<Command> WatchMachine::start_watch() {
+  state_ = Watching{false};
+  // client-go: timeoutSeconds = minWatchTimeout * (rand.Float64() + 1.0), spreading watch
+  // renewals of many clients over time.
+  const int timeout = static_cast<int>(config_.min_watch_timeout_seconds * (1.0 + random_()));
+  return {WatchCommand{last_rv_, timeout, true}};
+}
+
+std::vector<Command> WatchMachine::back_off(const RequestFailed& failure, bool relist, TimePoint now) {
+  Duration delay = backoff_.next(now, random_);
+  // Retry-After (429 from API Priority and Fairness, 503/504) is the server's explicit request.
+  if (failure.retry_after && *failure.retry_after > delay) delay = *failure.retry_after;
+  state_ = BackingOff{relist};
+  return {SleepCommand{delay}};
+}
+
+std::vector<Command> WatchMachine::step(const Input& input, TimePoint now) {
+  return std::visit(
+      Overloaded{
+          [&](const Start&) -> std::vector<Command> {
+            if (!std::holds_alternative<Idle>(state_)) return {};
+            return start_list("0");
+          },
+          [&](const ListPage& page) -> std::vector<Command> {
+            auto* listing = std::get_if<Listing>(&state_);
+            if (listing == nullptr) return {};
+            if (listing->continue_token.empty()) snapshot_rv_ = page.resource_version;
+            if (!page.continue_token.empty()) {
+              listing->continue_token = page.continue_token;
+              return {ListCommand{listing->request_rv, page.continue_token, config_.page_limit}};
+            }
+            // Last page: every page carries the snapshot's resourceVersion; watch from it.
+            last_rv_ = page.resource_version.empty() ? snapshot_rv_ : page.resource_version;
+            synced_ = true;
+            expired_ = false;
+            std::vector<Command> out{CommitSnapshot{}};
+            auto watch = start_watch();
+            out.insert(out.end(), watch.begin(), watch.end());
+            return out;
+          },
+          [&](const RequestFailed& failure) -> std::vector<Command> {
+            return std::visit(Overloaded{[&](const Listing&) -> std::vector<Command> {
+                                           std::vector<Command> out{DiscardSnapshot{}};
+                                           if (expired(failure.http_status)) {
+                                             // An expired continue token or list RV: list again at once, consistently
+                                             // (resourceVersion=""), since the cache cannot serve that version.
+                                             ++relists_;
+                                             expired_ = true;
+                                             auto again = start_list("");
+                                             out.insert(out.end(), again.begin(), again.end());
+                                             return out;
+                                           }
+                                           auto sleep = back_off(failure, true, now);
+                                           out.insert(out.end(), sleep.begin(), sleep.end());
+                                           return out;
+                                         },
+                                         [&](const Watching&) -> std::vector<Command> {
+                                           if (expired(failure.http_status)) {
+                                             ++relists_;
+                                             expired_ = true;
+                                             return start_list("");
+                                           }
+                                           return back_off(failure, false, now);
+                                         },
+                                         [&](const Idle&) -> std::vector<Command> { return {}; },
+                                         [&](const BackingOff&) -> std::vector<Command> { return {}; }},
+                              state_);
+          },
+          [&](const WatchOpened&) -> std::vector<Command> {
+            if (auto* w = std::get_if<Watching>(&state_)) w->open = true;
+            return {};
+          },
+          [&](const WatchEvent& event) -> std::vector<Command> {
+            if (!std::holds_alternative<Watching>(state_)) return {};
+            switch (event.type) {
+              case WatchEventType::kAdded:
+              case WatchEventType::kModified:
+              case WatchEventType::kDeleted:
+                if (!event.resource_version.empty()) last_rv_ = event.resource_version;
+                return {ApplyEvent{}};
+              case WatchEventType::kBookmark:
+                // A bookmark carries only a resourceVersion: progress without a change.
+                if (!event.resource_version.empty()) last_rv_ = event.resource_version;
+                return {};
+              case WatchEventType::kError:
+                if (expired(event.error_code)) {
+                  ++relists_;
+                  expired_ = true;
+                  std::vector<Command> out{CloseWatch{}};
+                  auto relist = start_list("");
+                  out.insert(out.end(), relist.begin(), relist.end());
+                  return out;
+                }
+                {
+                  std::vector<Command> out{CloseWatch{}};
+                  auto sleep = back_off(RequestFailed{event.error_code, std::nullopt, "watch ERROR event"}, false, now);
+                  out.insert(out.end(), sleep.begin(), sleep.end());
+                  return out;
+                }
+            }
+            return {};
+          },
+          [&](const WatchClosed&) -> std::vector<Command> {
+            if (!std::holds_alternative<Watching>(state_)) return {};
+            return start_watch();  // normal end of a watch: re-watch from the last RV at once
+          },
+          [&](const TimerFired&) -> std::vector<Command> {
+            auto* b = std::get_if<BackingOff>(&state_);
+            if (b == nullptr) return {};
+            if (b->relist || !synced_) return start_list(relist_resource_version());
+            return start_watch();
+          },
+          [&](const IdleDeadline&) -> std::vector<Command> {
+            if (!std::holds_alternative<Watching>(state_)) return {};
+            std::vector<Command> out{CloseWatch{}};
+            auto watch = start_watch();
+            out.insert(out.end(), watch.begin(), watch.end());
+            return out;
+          },
+      },
+      input);
+}
+
+}  // namespace crashdiag::core

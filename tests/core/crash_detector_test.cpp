@@ -1,0 +1,172 @@
+#include <gtest/gtest.h>
+
+#include "crashdiag/core/crash_detector.hpp"
+#include "crashdiag/core/pod_store.hpp"
+
+namespace crashdiag::core {
+namespace {
+
+PodRecord pod(std::vector<ContainerRecord> containers, std::string rv = "1") {
+  PodRecord p;
+  p.namespace_ = "shop";
+  p.name = "web-7d9f-abcde";
+  p.uid = "u1";
+  p.resource_version = std::move(rv);
+  p.owner_kind = "ReplicaSet";
+  p.owner_name = "web-7d9f";
+  p.containers = std::move(containers);
+  return p;
+}
+
+ContainerRecord crashing(int restarts, std::string finished, int exit_code = 1, std::string reason = "Error") {
+  ContainerRecord c;
+  c.name = "app";
+  c.restart_count = restarts;
+  c.waiting_reason = "CrashLoopBackOff";
+  c.last_terminated = TerminationRecord{exit_code, std::move(reason), std::move(finished)};
+  return c;
+}
+
+ContainerRecord running(int restarts = 0) {
+  ContainerRecord c;
+  c.name = "app";
+  c.running = true;
+  c.restart_count = restarts;
+  return c;
+}
+
+struct DetectCase {
+  const char* name;
+  std::optional<PodRecord> old;
+  PodRecord now;
+  std::size_t signals;
+  const char* reason;
+};
+
+class Detect : public ::testing::TestWithParam<DetectCase> {};
+
+TEST_P(Detect, RaisesOneSignalPerNewFailure) {
+  const auto& tc = GetParam();
+  auto signals = detect_crashes(tc.old ? &*tc.old : nullptr, tc.now);
+  ASSERT_EQ(signals.size(), tc.signals);
+  if (tc.signals > 0) {
+    EXPECT_EQ(signals[0].reason, tc.reason);
+  }
+}
+
+PodRecord with_policy(PodRecord p, std::string policy) {
+  p.restart_policy = std::move(policy);
+  return p;
+}
+PodRecord deleting(PodRecord p) {
+  p.deleting = true;
+  return p;
+}
+ContainerRecord waiting(std::string reason) {
+  ContainerRecord c;
+  c.name = "app";
+  c.waiting_reason = std::move(reason);
+  return c;
+}
+ContainerRecord terminated_now(int exit_code, std::string reason) {
+  ContainerRecord c;
+  c.name = "app";
+  c.terminated = TerminationRecord{exit_code, std::move(reason), "t1"};
+  return c;
+}
+ContainerRecord init_crashing() {
+  ContainerRecord c = crashing(2, "t2");
+  c.init = true;
+  c.name = "migrate";
+  return c;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, Detect,
+    ::testing::Values(
+        DetectCase{"first_sight_of_crashloop", std::nullopt, pod({crashing(3, "t3")}), 1, "CrashLoopBackOff"},
+        DetectCase{"restart_count_grew", pod({crashing(3, "t3")}), pod({crashing(4, "t4")}, "2"), 1,
+                   "CrashLoopBackOff"},
+        DetectCase{"same_failure_again_is_not_new", pod({crashing(3, "t3")}), pod({crashing(3, "t3")}, "2"), 0, ""},
+        DetectCase{"new_finished_at", pod({crashing(3, "t3")}), pod({crashing(3, "t5")}, "2"), 1, "CrashLoopBackOff"},
+        DetectCase{"healthy", std::nullopt, pod({running()}), 0, ""},
+        DetectCase{"recovered_after_restarts_is_not_new", pod({crashing(3, "t3")}),
+                   pod({[] {
+                         ContainerRecord c = running(3);
+                         c.last_terminated = TerminationRecord{1, "Error", "t3"};
+                         return c;
+                       }()},
+                       "2"),
+                   0, ""},
+        DetectCase{"config_error_appears", pod({waiting("ContainerCreating")}),
+                   pod({waiting("CreateContainerConfigError")}, "2"), 1, "CreateContainerConfigError"},
+        DetectCase{"image_pull_backoff_flapping_is_one", pod({waiting("ErrImagePull")}),
+                   pod({waiting("ImagePullBackOff")}, "2"), 0, ""},
+        DetectCase{"oom_job_never_restarts", std::nullopt,
+                   with_policy(pod({terminated_now(137, "OOMKilled")}), "Never"), 1, "OOMKilled"},
+        DetectCase{"job_completed_is_fine", std::nullopt, with_policy(pod({terminated_now(0, "Completed")}), "Never"),
+                   0, ""},
+        DetectCase{"deployment_exit_0_loops", std::nullopt, pod({crashing(2, "t2", 0, "Completed")}), 1,
+                   "CrashLoopBackOff"},
+        DetectCase{"pod_being_deleted", pod({running()}), deleting(pod({terminated_now(137, "Error")}, "2")), 0, ""},
+        DetectCase{"init_container", std::nullopt, pod({init_crashing()}), 1, "CrashLoopBackOff"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(CrashDeduper, OneDiagnosisPerWorkloadContainerAndSignature) {
+  CrashDeduper dedupe;
+  int diagnoses = 0;
+  for (int replica = 0; replica < 100; ++replica) {
+    PodRecord p = pod({crashing(1, "t1")});
+    p.name = "web-7d9f-" + std::to_string(replica);
+    for (const auto& s : detect_crashes(nullptr, p))
+      diagnoses += dedupe.observe(s) == DedupeDecision::kDiagnose ? 1 : 0;
+  }
+  EXPECT_EQ(diagnoses, 1);
+  // A different failure of the same workload is a new diagnosis.
+  for (const auto& s : detect_crashes(nullptr, pod({crashing(1, "t1", 137, "OOMKilled")}))) {
+    EXPECT_EQ(dedupe.observe(s), DedupeDecision::kDiagnose);
+  }
+  EXPECT_EQ(dedupe.size(), 2U);
+  EXPECT_EQ(dedupe.occurrences("shop/ReplicaSet/web-7d9f/app/CrashLoopBackOff|Error|1"), 100U);
+}
+
+TEST(PodStore, SnapshotSwapsAtomicallyAndReportsVanishedPods) {
+  PodStore store;
+  store.upsert(pod({running()}));
+  PodRecord other = pod({running()});
+  other.name = "gone";
+  store.upsert(other);
+  store.begin_snapshot();
+  PodRecord changed = pod({crashing(1, "t1")}, "9");
+  store.stage(changed);
+  EXPECT_EQ(store.size(), 2U);  // readers still see the old set while the list is in flight
+  std::vector<std::string> changes;
+  auto vanished = store.commit_snapshot(
+      [&](const PodRecord* old, const PodRecord& now) { changes.push_back((old ? "changed " : "new ") + now.name); });
+  EXPECT_EQ(store.size(), 1U);
+  ASSERT_EQ(vanished.size(), 1U);
+  EXPECT_EQ(vanished[0].name, "gone");
+  EXPECT_EQ(changes, std::vector<std::string>{"changed web-7d9f-abcde"});
+}
+
+TEST(PodStore, DiscardedSnapshotLeavesTheStoreUntouched) {
+  PodStore store;
+  store.upsert(pod({running()}));
+  store.begin_snapshot();
+  store.stage(pod({running()}, "5"));
+  store.discard_snapshot();
+  EXPECT_EQ(store.size(), 1U);
+  EXPECT_EQ(store.find("shop/web-7d9f-abcde")->resource_version, "1");
+}
+
+TEST(PodStore, DeletedPodsLeaveTheStore) {
+  PodStore store;
+  store.upsert(pod({running()}));
+  auto old = store.remove("shop/web-7d9f-abcde");
+  ASSERT_TRUE(old);
+  EXPECT_EQ(store.size(), 0U);
+  EXPECT_FALSE(store.remove("shop/web-7d9f-abcde"));
+}
+
+}  // namespace
+}  // namespace crashdiag::core

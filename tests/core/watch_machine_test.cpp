@@ -1,0 +1,196 @@
+// The reflector cases as sequences: which requests the machine asks for, in which order,
+// with which parameters, under an injected clock and random source.
+#include <gtest/gtest.h>
+
+#include "crashdiag/core/watch_machine.hpp"
+
+namespace crashdiag::core {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Harness {
+  double random_value = 0.0;
+  WatchMachine machine{WatchMachineConfig{}, [this] { return random_value; }};
+  TimePoint now{0};
+  std::vector<Command> step(const Input& in) { return machine.step(in, now); }
+};
+
+template <typename T>
+const T& only(const std::vector<Command>& cmds, std::size_t index = 0) {
+  EXPECT_GT(cmds.size(), index);
+  EXPECT_TRUE(std::holds_alternative<T>(cmds.at(index))) << "command " << index << " has the wrong type";
+  return std::get<T>(cmds.at(index));
+}
+
+TEST(WatchMachine, FirstListIsFromTheCacheAndPaginated) {
+  Harness h;
+  auto cmds = h.step(Start{});
+  ASSERT_EQ(cmds.size(), 2U);
+  only<BeginSnapshot>(cmds, 0);
+  const auto& list = only<ListCommand>(cmds, 1);
+  EXPECT_EQ(list.resource_version, "0");
+  EXPECT_EQ(list.limit, 500);
+  EXPECT_TRUE(list.continue_token.empty());
+
+  cmds = h.step(ListPage{"236", "token-page-2"});
+  const auto& page2 = only<ListCommand>(cmds);
+  EXPECT_EQ(page2.continue_token, "token-page-2");
+  EXPECT_EQ(page2.resource_version, "0");
+  EXPECT_FALSE(h.machine.synced());
+
+  cmds = h.step(ListPage{"236", ""});
+  ASSERT_EQ(cmds.size(), 2U);
+  only<CommitSnapshot>(cmds, 0);  // swapped in only after the last page
+  const auto& watch = only<WatchCommand>(cmds, 1);
+  EXPECT_EQ(watch.resource_version, "236");
+  EXPECT_TRUE(watch.allow_bookmarks);
+  EXPECT_TRUE(h.machine.synced());
+}
+
+TEST(WatchMachine, WatchTimeoutIsRandomBetween300And600Seconds) {
+  for (double r : {0.0, 0.5, 0.999}) {
+    Harness h;
+    h.random_value = r;
+    h.step(Start{});
+    auto cmds = h.step(ListPage{"10", ""});
+    const int timeout = std::get<WatchCommand>(cmds.at(1)).timeout_seconds;
+    EXPECT_GE(timeout, 300);
+    EXPECT_LT(timeout, 600);
+    EXPECT_EQ(timeout, static_cast<int>(300 * (1 + r)));
+  }
+}
+
+TEST(WatchMachine, NormalCloseRewatchesFromTheLastResourceVersion) {
+  Harness h;
+  h.step(Start{});
+  h.step(ListPage{"100", ""});
+  h.step(WatchOpened{});
+  only<ApplyEvent>(h.step(WatchEvent{WatchEventType::kModified, "105", 0}));
+  auto cmds = h.step(WatchClosed{});
+  EXPECT_EQ(only<WatchCommand>(cmds).resource_version, "105");
+}
+
+TEST(WatchMachine, BookmarkOnlyMovesTheResourceVersion) {
+  Harness h;
+  h.step(Start{});
+  h.step(ListPage{"100", ""});
+  EXPECT_TRUE(h.step(WatchEvent{WatchEventType::kBookmark, "247", 0}).empty());  // nothing to apply
+  EXPECT_EQ(h.machine.resource_version(), "247");
+  EXPECT_EQ(only<WatchCommand>(h.step(WatchClosed{})).resource_version, "247");
+}
+
+TEST(WatchMachine, ExpiredErrorEventRelistsConsistently) {
+  Harness h;
+  h.step(Start{});
+  h.step(ListPage{"1", ""});
+  auto cmds = h.step(WatchEvent{WatchEventType::kError, "", 410});
+  ASSERT_EQ(cmds.size(), 3U);
+  only<CloseWatch>(cmds, 0);
+  only<BeginSnapshot>(cmds, 1);
+  EXPECT_EQ(only<ListCommand>(cmds, 2).resource_version, "");  // not "0": the cache is too old
+  EXPECT_EQ(h.machine.relists(), 1);
+  cmds = h.step(ListPage{"300", ""});
+  EXPECT_EQ(std::get<WatchCommand>(cmds.at(1)).resource_version, "300");
+}
+
+TEST(WatchMachine, Http410OnWatchOrContinueRelists) {
+  Harness h;
+  h.step(Start{});
+  h.step(ListPage{"1", ""});
+  auto cmds = h.step(RequestFailed{410, std::nullopt, "Expired"});
+  EXPECT_EQ(only<ListCommand>(cmds, 1).resource_version, "");
+  // An expired continue token mid-list: drop the partial snapshot and list again.
+  h.step(ListPage{"5", "tok"});
+  cmds = h.step(RequestFailed{410, std::nullopt, "Expired"});
+  only<DiscardSnapshot>(cmds, 0);
+  only<BeginSnapshot>(cmds, 1);
+  EXPECT_TRUE(only<ListCommand>(cmds, 2).continue_token.empty());
+}
+
+TEST(WatchMachine, ListFailuresBackOffWithTheExactClientGoSequence) {
+  Harness h;  // random 0: no jitter, so the sequence is exact
+  h.step(Start{});
+  std::vector<long> delays;
+  for (int i = 0; i < 8; ++i) {
+    auto cmds = h.step(RequestFailed{500, std::nullopt, "InternalError"});
+    delays.push_back(static_cast<long>(std::get<SleepCommand>(cmds.back()).delay.count()));
+    h.now += std::get<SleepCommand>(cmds.back()).delay;
+    cmds = h.step(TimerFired{});
+    EXPECT_EQ(only<ListCommand>(cmds, 1).resource_version, "0");  // never synced: any cached state
+  }
+  EXPECT_EQ(delays, (std::vector<long>{800, 1600, 3200, 6400, 12800, 25600, 30000, 30000}));
+}
+
+TEST(WatchMachine, JitterAddsUpToOneStep) {
+  Harness h;
+  h.random_value = 0.5;
+  h.step(Start{});
+  auto cmds = h.step(RequestFailed{503, std::nullopt, ""});
+  EXPECT_EQ(std::get<SleepCommand>(cmds.back()).delay, 1200ms);  // 800 + 0.5 * 800
+}
+
+TEST(WatchMachine, BackoffResetsAfterTwoMinutesOfHealth) {
+  Harness h;
+  h.step(Start{});
+  h.step(ListPage{"1", ""});
+  for (int i = 0; i < 4; ++i) {
+    h.step(RequestFailed{0, std::nullopt, "connection refused"});
+    h.step(TimerFired{});
+  }
+  h.now += 121s;  // healthy for longer than 2 min
+  auto cmds = h.step(RequestFailed{0, std::nullopt, "connection reset"});
+  EXPECT_EQ(std::get<SleepCommand>(cmds.back()).delay, 800ms);
+}
+
+TEST(WatchMachine, RetryAfterIsHonouredWhenLongerThanTheBackoff) {
+  Harness h;
+  h.step(Start{});
+  auto cmds = h.step(RequestFailed{429, 5000ms, "TooManyRequests"});
+  EXPECT_EQ(std::get<SleepCommand>(cmds.back()).delay, 5000ms);
+}
+
+TEST(WatchMachine, WatchFailureBacksOffThenRewatchesWithoutRelisting) {
+  Harness h;
+  h.step(Start{});
+  h.step(ListPage{"50", ""});
+  h.step(WatchEvent{WatchEventType::kAdded, "51", 0});
+  auto cmds = h.step(RequestFailed{0, std::nullopt, "EOF"});
+  only<SleepCommand>(cmds);
+  cmds = h.step(TimerFired{});
+  EXPECT_EQ(only<WatchCommand>(cmds).resource_version, "51");
+  EXPECT_EQ(h.machine.relists(), 0);
+}
+
+TEST(WatchMachine, FailedRelistAfterExpiryRetriesAConsistentRead) {
+  Harness h;
+  h.step(Start{});
+  h.step(ListPage{"50", ""});
+  h.step(WatchEvent{WatchEventType::kError, "", 410});  // relist "" ...
+  h.step(RequestFailed{503, std::nullopt, ""});         // ... which fails
+  auto cmds = h.step(TimerFired{});
+  EXPECT_EQ(only<ListCommand>(cmds, 1).resource_version, "");  // still expired: consistent read
+}
+
+TEST(WatchMachine, StalledStreamIsReopened) {
+  Harness h;
+  h.step(Start{});
+  h.step(ListPage{"7", ""});
+  h.step(WatchOpened{});
+  auto cmds = h.step(IdleDeadline{});
+  only<CloseWatch>(cmds, 0);
+  EXPECT_EQ(only<WatchCommand>(cmds, 1).resource_version, "7");
+}
+
+TEST(WatchMachine, InputsOutOfPlaceAreIgnored) {
+  Harness h;
+  EXPECT_TRUE(h.step(TimerFired{}).empty());
+  EXPECT_TRUE(h.step(WatchEvent{WatchEventType::kAdded, "1", 0}).empty());
+  EXPECT_TRUE(h.step(WatchClosed{}).empty());
+  h.step(Start{});
+  EXPECT_TRUE(h.step(Start{}).empty());
+  EXPECT_STREQ(state_name(h.machine.state()), "listing");
+}
+
+}  // namespace
+}  // namespace crashdiag::core
