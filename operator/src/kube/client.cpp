@@ -1,0 +1,287 @@
+#include "client.hpp"
+
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <chrono>
+
+namespace crashdiag::kube {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kChunkBytes = std::size_t{64} * 1024;    // one read of a watch body
+constexpr std::size_t kMaxErrorBody = std::size_t{64} * 1024;  // a refused watch's Status body
+
+std::chrono::steady_clock::duration to_steady(core::Duration d) {
+  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(d);
+}
+
+core::TimePoint now_ms() {
+  return std::chrono::duration_cast<core::Duration>(std::chrono::steady_clock::now().time_since_epoch());
+}
+
+bool is_ip_literal(const std::string& host) {
+  boost::system::error_code ec;
+  asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+}  // namespace
+
+tl::expected<Endpoint, std::string> parse_server_url(const std::string& url) {
+  std::string rest;
+  std::string default_port;
+  if (url.rfind("https://", 0) == 0) {
+    rest = url.substr(8);
+    default_port = "443";
+  } else {
+    return tl::unexpected("server \"" + url + "\": only https:// is supported");
+  }
+  if (auto slash = rest.find('/'); slash != std::string::npos) rest = rest.substr(0, slash);
+  Endpoint e;
+  if (!rest.empty() && rest[0] == '[') {
+    auto close = rest.find(']');
+    if (close == std::string::npos) return tl::unexpected("server \"" + url + "\": unterminated IPv6 address");
+    e.host = rest.substr(1, close - 1);
+    e.port = close + 1 < rest.size() && rest[close + 1] == ':' ? rest.substr(close + 2) : default_port;
+  } else {
+    auto colon = rest.rfind(':');
+    e.host = colon == std::string::npos ? rest : rest.substr(0, colon);
+    e.port = colon == std::string::npos ? default_port : rest.substr(colon + 1);
+  }
+  if (e.host.empty()) return tl::unexpected("server \"" + url + "\": no host");
+  return e;
+}
+
+void RequestStats::count(const std::string& verb, const std::string& resource, int code) {
+  std::lock_guard lock(mu_);
+  ++counts_[{verb, resource, code}];
+}
+
+std::map<std::tuple<std::string, std::string, int>, std::uint64_t> RequestStats::snapshot() const {
+  std::lock_guard lock(mu_);
+  return counts_;
+}
+
+std::uint64_t RequestStats::total() const {
+  std::lock_guard lock(mu_);
+  std::uint64_t n = 0;
+  for (const auto& [k, v] : counts_) n += v;
+  return n;
+}
+
+// One TLS connection to the API server.
+class Connection {
+ public:
+  Connection(asio::any_io_executor ex, ssl::context& ctx) : stream(ex, ctx) {}
+  beast::ssl_stream<beast::tcp_stream> stream;
+  beast::flat_buffer buffer;
+};
+
+KubeClient::KubeClient(asio::any_io_executor executor, Endpoint endpoint, std::shared_ptr<ssl::context> tls,
+                       std::shared_ptr<TokenSource> tokens, const ClientOptions& options)
+    : executor_(std::move(executor)),
+      endpoint_(std::move(endpoint)),
+      tls_(std::move(tls)),
+      tokens_(std::move(tokens)),
+      options_(options),
+      bucket_(options.qps, options.burst) {}
+
+KubeClient::~KubeClient() = default;
+
+asio::awaitable<tl::expected<std::unique_ptr<Connection>, TransportError>> KubeClient::connect() {
+  auto conn = std::make_unique<Connection>(executor_, *tls_);
+  const std::string& name = endpoint_.tls_server_name.empty() ? endpoint_.host : endpoint_.tls_server_name;
+  SSL* native = conn->stream.native_handle();
+  // SNI must not carry an IP literal (RFC 6066 section 3); verification then checks the IP SAN.
+  if (!is_ip_literal(name)) SSL_set_tlsext_host_name(native, name.c_str());
+  X509_VERIFY_PARAM* param = SSL_get0_param(native);
+  X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  if (is_ip_literal(name)) {
+    X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str());
+  } else {
+    X509_VERIFY_PARAM_set1_host(param, name.c_str(), 0);
+  }
+  tcp::resolver resolver(executor_);
+  auto [rec, results] = co_await resolver.async_resolve(endpoint_.host, endpoint_.port, kNoThrow);
+  if (rec) co_return tl::unexpected(TransportError{"resolve " + endpoint_.host + ": " + rec.message()});
+  auto& lowest = beast::get_lowest_layer(conn->stream);
+  lowest.expires_after(to_steady(options_.connect_timeout));
+  auto [cec, ep] = co_await lowest.async_connect(results, kNoThrow);
+  if (cec)
+    co_return tl::unexpected(TransportError{"connect " + endpoint_.host + ":" + endpoint_.port + ": " + cec.message()});
+  lowest.expires_after(to_steady(options_.connect_timeout));
+  auto [hec] = co_await conn->stream.async_handshake(ssl::stream_base::client, kNoThrow);
+  if (hec) co_return tl::unexpected(TransportError{"TLS handshake with " + name + ": " + hec.message()});
+  co_return conn;
+}
+
+asio::awaitable<void> KubeClient::rate_limit() {
+  const core::Duration wait = bucket_.reserve(now_ms());
+  if (wait.count() > 0) {
+    asio::steady_timer timer(executor_, to_steady(wait));
+    co_await timer.async_wait(kNoThrow);
+  }
+}
+
+namespace {
+
+http::request<http::string_body> build(const Request& r, const Endpoint& e, const std::string& token,
+                                       const ClientOptions& o) {
+  http::request<http::string_body> req{r.verb, r.target, 11};
+  req.set(http::field::host,
+          e.host.find(':') != std::string::npos ? "[" + e.host + "]:" + e.port : e.host + ":" + e.port);
+  req.set(http::field::user_agent, o.user_agent);
+  req.set(http::field::accept, "application/json");
+  if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+  if (!r.body.empty()) {
+    req.set(http::field::content_type, r.content_type.empty() ? "application/json" : r.content_type);
+    req.body() = r.body;
+  }
+  req.prepare_payload();
+  return req;
+}
+
+}  // namespace
+
+asio::awaitable<tl::expected<Response, TransportError>> KubeClient::request(Request r) {
+  const std::string verb(http::to_string(r.verb));
+  for (int attempt = 0;; ++attempt) {
+    co_await rate_limit();
+    std::unique_ptr<Connection> conn;
+    if (!idle_.empty()) {
+      conn = std::move(idle_.back());
+      idle_.pop_back();
+    } else {
+      auto c = co_await connect();
+      if (!c) {
+        stats_.count(verb, r.resource, 0);
+        co_return tl::unexpected(c.error());
+      }
+      conn = std::move(*c);
+    }
+    auto req = build(r, endpoint_, tokens_->token(), options_);
+    auto& lowest = beast::get_lowest_layer(conn->stream);
+    lowest.expires_after(to_steady(options_.request_timeout));
+    auto [wec, wn] = co_await http::async_write(conn->stream, req, kNoThrow);
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(options_.max_body_bytes);
+    boost::system::error_code rec;
+    if (!wec) std::tie(rec, std::ignore) = co_await http::async_read(conn->stream, conn->buffer, parser, kNoThrow);
+    if (wec || rec) {
+      // A reused keep-alive connection may have been closed by the server in the meantime;
+      // one fresh attempt is safe for the idempotent GETs we send.
+      if (attempt == 0 && r.verb == http::verb::get) continue;
+      stats_.count(verb, r.resource, 0);
+      co_return tl::unexpected(TransportError{(wec ? wec : rec).message()});
+    }
+    auto res = parser.release();
+    Response out;
+    out.status = static_cast<int>(res.result_int());
+    out.body = std::move(res.body());
+    if (auto it = res.find(http::field::retry_after); it != res.end())
+      out.retry_after = core::parse_retry_after(it->value());
+    stats_.count(verb, r.resource, out.status);
+    if (res.keep_alive()) idle_.push_back(std::move(conn));
+    if (out.status == 401 && attempt == 0) {
+      tokens_->invalidate();  // rotated token: read it again and retry once
+      continue;
+    }
+    if ((out.status == 429 || out.status == 503) && out.retry_after && attempt < options_.max_retries) {
+      asio::steady_timer timer(executor_, to_steady(std::min(*out.retry_after, core::Duration(10'000))));
+      co_await timer.async_wait(kNoThrow);
+      continue;
+    }
+    co_return out;
+  }
+}
+
+asio::awaitable<tl::expected<Response, TransportError>> KubeClient::watch(Request r,
+                                                                          std::function<void(std::string_view)> on_line,
+                                                                          core::Duration idle_timeout) {
+  const std::string verb = "watch";
+  co_await rate_limit();
+  auto c = co_await connect();
+  if (!c) {
+    stats_.count(verb, r.resource, 0);
+    co_return tl::unexpected(c.error());
+  }
+  auto conn = std::move(*c);
+  auto req = build(r, endpoint_, tokens_->token(), options_);
+  auto& lowest = beast::get_lowest_layer(conn->stream);
+  lowest.expires_after(to_steady(options_.request_timeout));
+  auto [wec, wn] = co_await http::async_write(conn->stream, req, kNoThrow);
+  if (wec) {
+    stats_.count(verb, r.resource, 0);
+    co_return tl::unexpected(TransportError{wec.message()});
+  }
+  // Read the header first; an error status comes with a small Status body read whole.
+  http::response_parser<http::buffer_body> parser;
+  parser.body_limit(boost::none);  // the stream is unbounded; each line is bounded below
+  auto [hec, hn] = co_await http::async_read_header(conn->stream, conn->buffer, parser, kNoThrow);
+  if (hec) {
+    stats_.count(verb, r.resource, 0);
+    co_return tl::unexpected(TransportError{"reading watch response header: " + hec.message()});
+  }
+  Response out;
+  out.status = static_cast<int>(parser.get().result_int());
+  if (auto it = parser.get().find(http::field::retry_after); it != parser.get().end()) {
+    out.retry_after = core::parse_retry_after(it->value());
+  }
+  stats_.count(verb, r.resource, out.status);
+  if (out.status == 401) tokens_->invalidate();
+  std::string line;
+  std::array<char, kChunkBytes> chunk{};
+  while (!parser.is_done()) {
+    parser.get().body().data = chunk.data();
+    parser.get().body().size = chunk.size();
+    lowest.expires_after(to_steady(idle_timeout));
+    auto [rec, rn] = co_await http::async_read(conn->stream, conn->buffer, parser, kNoThrow);
+    if (rec == http::error::need_buffer) rec = {};
+    if (rec) {
+      if (rec == beast::error::timeout) co_return tl::unexpected(TransportError{"idle"});
+      co_return tl::unexpected(TransportError{"watch stream: " + rec.message()});
+    }
+    const std::size_t got = chunk.size() - parser.get().body().size;
+    std::string_view data(chunk.data(), got);
+    if (out.status != 200) {
+      if (out.body.size() < kMaxErrorBody) out.body.append(data);
+      continue;
+    }
+    // Split into lines; an event may span chunks and a chunk may hold several events.
+    while (!data.empty()) {
+      auto nl = data.find('\n');
+      if (nl == std::string_view::npos) {
+        line.append(data);
+        if (line.size() > options_.max_event_bytes) {
+          co_return tl::unexpected(
+              TransportError{"watch event larger than " + std::to_string(options_.max_event_bytes) + " bytes"});
+        }
+        break;
+      }
+      line.append(data.substr(0, nl));
+      if (!line.empty()) on_line(line);
+      line.clear();
+      data.remove_prefix(nl + 1);
+    }
+  }
+  if (!line.empty() && out.status == 200) on_line(line);
+  co_return out;
+}
+
+}  // namespace crashdiag::kube

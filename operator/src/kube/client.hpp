@@ -1,0 +1,112 @@
+// HTTPS client for the Kubernetes API on Boost.Beast + OpenSSL, C++20 coroutines.
+// One Connection object owns a TLS stream; every operation has a deadline; SNI and hostname /
+// IP-SAN verification are set explicitly; idle connections are reused (keep-alive); watch
+// bodies are streamed line by line through a fixed buffer, never buffered whole. Nothing
+// throws out of a coroutine: results are tl::expected.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <tl/expected.hpp>
+#include <tuple>
+#include <vector>
+
+#include "crashdiag/core/rate_limiter.hpp"
+#include "credentials.hpp"
+
+namespace crashdiag::kube {
+
+struct Endpoint {
+  std::string host;  // name or IP literal (no brackets)
+  std::string port;
+  std::string tls_server_name;  // overrides host for SNI and verification
+};
+
+// Splits "https://host:port" (IPv6 in brackets) into an Endpoint.
+[[nodiscard]] tl::expected<Endpoint, std::string> parse_server_url(const std::string& url);
+
+struct Request {
+  boost::beast::http::verb verb = boost::beast::http::verb::get;
+  std::string target;    // path and query
+  std::string resource;  // for accounting: "pods", "pods/log", "events", "replicasets"
+  std::string body;
+  std::string content_type;
+};
+
+struct Response {
+  int status = 0;
+  std::string body;
+  std::optional<core::Duration> retry_after;
+};
+
+struct TransportError {
+  std::string what;
+};
+
+struct ClientOptions {
+  double qps = 20;  // --kube-api-qps, client-go's default is 5; we read more than we write
+  int burst = 30;   // --kube-api-burst
+  core::Duration connect_timeout{10'000};
+  core::Duration request_timeout{30'000};
+  std::size_t max_body_bytes = 64U << 20U;   // a single list page / object
+  std::size_t max_event_bytes = 16U << 20U;  // one watch line; objects are capped at 1.5 MB in etcd
+  int max_retries = 3;                       // on 429/503 with Retry-After, as client-go's rest client
+  std::string user_agent = "crashdiag/0.1";
+};
+
+// Counts of requests by verb, resource and status code ("0" = no response).
+class RequestStats {
+ public:
+  void count(const std::string& verb, const std::string& resource, int code);
+  [[nodiscard]] std::map<std::tuple<std::string, std::string, int>, std::uint64_t> snapshot() const;
+  [[nodiscard]] std::uint64_t total() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::tuple<std::string, std::string, int>, std::uint64_t> counts_;
+};
+
+class Connection;
+
+class KubeClient {
+ public:
+  KubeClient(boost::asio::any_io_executor executor, Endpoint endpoint, std::shared_ptr<boost::asio::ssl::context> tls,
+             std::shared_ptr<TokenSource> tokens, const ClientOptions& options = {});
+  ~KubeClient();
+
+  // A request whose whole body is read (bounded by max_body_bytes).
+  [[nodiscard]] boost::asio::awaitable<tl::expected<Response, TransportError>> request(Request request);
+
+  // A watch: calls on_line for each newline-delimited JSON event as it arrives. Returns the
+  // HTTP status when the stream ends normally (200: the server closed it) or the error
+  // response (with its body) when the server refused the watch. `idle_timeout` bounds the
+  // wait for the next bytes: a stalled stream is a TransportError "idle".
+  [[nodiscard]] boost::asio::awaitable<tl::expected<Response, TransportError>> watch(
+      Request request, std::function<void(std::string_view line)> on_line, core::Duration idle_timeout);
+
+  [[nodiscard]] RequestStats& stats() { return stats_; }
+  [[nodiscard]] const Endpoint& endpoint() const { return endpoint_; }
+
+ private:
+  boost::asio::awaitable<tl::expected<std::unique_ptr<Connection>, TransportError>> connect();
+  boost::asio::awaitable<void> rate_limit();
+
+  boost::asio::any_io_executor executor_;
+  Endpoint endpoint_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;
+  std::shared_ptr<TokenSource> tokens_;
+  ClientOptions options_;
+  core::TokenBucket bucket_;
+  std::vector<std::unique_ptr<Connection>> idle_;
+  RequestStats stats_;
+};
+
+}  // namespace crashdiag::kube

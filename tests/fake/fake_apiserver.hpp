@@ -1,0 +1,101 @@
+// A protocol-faithful fake kube-apiserver for tests: real TLS on 127.0.0.1 port 0, real
+// paths and JSON shapes (compare ../shared/k8s-fixtures), and strict where the real one is:
+// 401 without the right bearer token, 400 for malformed continue tokens and for logs of a
+// container with no previous instance, 410 Expired for compacted resourceVersions, Status
+// bodies for errors and text/plain for unknown groups. Faults are scripted per path.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_certs.hpp"
+
+namespace crashdiag::fake {
+
+enum class FaultKind {
+  kDropMidStream,    // watch: send the header and `after_events` events, then cut the TCP connection
+  kStall,            // watch: send the header, then nothing (not even bookmarks)
+  kGone,             // 410 Expired Status (list) or an ERROR event with code 410 (watch)
+  kTooManyRequests,  // 429 with Retry-After: retry_after_seconds
+  kInternalError,    // 500
+  kUnavailable,      // 503 with Retry-After
+};
+
+struct Fault {
+  FaultKind kind = FaultKind::kInternalError;
+  std::string path_contains;  // applies to requests whose target contains this
+  bool watch_only = false;
+  bool list_only = false;
+  int times = 1;  // how many matching requests it hits
+  int retry_after_seconds = 1;
+  int after_events = 0;
+};
+
+struct RecordedRequest {
+  std::string method;
+  std::string target;
+  int status = 0;
+  bool watch = false;
+};
+
+struct FakeOptions {
+  std::string token = "test-token";  // the bearer token the server accepts
+  std::string token_file;            // if set, the accepted token is this file's content (rotation)
+  std::chrono::milliseconds bookmark_interval{1000};
+  std::vector<std::string> subject_alt_names{"IP:127.0.0.1", "DNS:localhost"};
+  bool serve_untrusted_certificate = false;  // a certificate from an unrelated CA
+};
+
+class FakeApiServer {
+ public:
+  explicit FakeApiServer(FakeOptions options = {});
+  ~FakeApiServer();
+  FakeApiServer(const FakeApiServer&) = delete;
+  FakeApiServer& operator=(const FakeApiServer&) = delete;
+
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+  [[nodiscard]] std::string url() const { return "https://127.0.0.1:" + std::to_string(port_); }
+  [[nodiscard]] const std::string& ca_pem() const { return trusted_ca_pem_; }
+  // Writes a kubeconfig for this server (token auth) and returns its path.
+  std::string write_kubeconfig(const std::string& path) const;
+
+  // Cluster state. Each change gets the next resourceVersion and a watch event.
+  void apply_pod(nlohmann::json pod);  // ADDED or MODIFIED
+  void delete_pod(const std::string& ns, const std::string& name);
+  void add_event(nlohmann::json event);  // core/v1 Event
+  void put_object(const std::string& api_prefix, const std::string& plural,
+                  nlohmann::json object);  // e.g. "/apis/apps/v1", "replicasets"
+  void set_logs(const std::string& ns, const std::string& pod, const std::string& container, bool previous,
+                std::string text);
+  void compact();  // forget watch history: older resourceVersions now get 410
+  void inject(Fault fault);
+  void close_watches();  // end every open watch normally, as the server's timeout would
+
+  [[nodiscard]] std::vector<RecordedRequest> requests() const;
+  [[nodiscard]] std::uint64_t resource_version() const;
+  [[nodiscard]] std::size_t open_watches() const;
+  [[nodiscard]] std::size_t connections() const;  // completed TLS handshakes
+
+  struct Impl;
+
+ private:
+  FakeOptions options_;
+  std::string trusted_ca_pem_;
+  std::uint16_t port_ = 0;
+  std::unique_ptr<Impl> impl_;
+  std::thread thread_;
+};
+
+// A pod object with the shape the apiserver returns, crash-looping or running as told.
+nlohmann::json make_pod(const std::string& ns, const std::string& name, const nlohmann::json& spec_container,
+                        const nlohmann::json& owner = nullptr);
+
+}  // namespace crashdiag::fake

@@ -1,0 +1,226 @@
+// The HTTPS client against the fake API server over real TLS on a loopback port.
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "client.hpp"
+#include "fake_apiserver.hpp"
+#include "tls.hpp"
+
+namespace crashdiag::kube {
+namespace {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+
+template <typename T>
+T run(asio::io_context& ioc, asio::awaitable<T> aw) {
+  auto fut = asio::co_spawn(ioc, std::move(aw), asio::use_future);
+  ioc.restart();
+  ioc.run();
+  return fut.get();
+}
+
+struct Fixture {
+  explicit Fixture(fake::FakeOptions options = {}, std::shared_ptr<TokenSource> tokens = nullptr,
+                   ClientOptions client_options = {})
+      : server(std::move(options)) {
+    core::ClusterAccess access;
+    access.ca_pem = server.ca_pem();
+    auto tls = make_client_tls(access, "", "");
+    EXPECT_TRUE(tls) << (tls ? "" : tls.error());
+    client =
+        std::make_unique<KubeClient>(ioc.get_executor(), Endpoint{"127.0.0.1", std::to_string(server.port()), ""}, *tls,
+                                     tokens ? tokens : std::make_shared<StaticToken>("test-token"), client_options);
+  }
+  tl::expected<Response, TransportError> get(const std::string& target, const std::string& resource = "pods") {
+    return run(ioc, client->request(Request{boost::beast::http::verb::get, target, resource, "", ""}));
+  }
+  asio::io_context ioc;
+  fake::FakeApiServer server;
+  std::unique_ptr<KubeClient> client;
+};
+
+json crashing_container() {
+  return json{{"name", "app"}, {"image", "busybox:1.36"}, {"command", json::array({"server"})}};
+}
+
+TEST(KubeClient, PaginatedListOverTlsWithOneConnection) {
+  Fixture f;
+  for (int i = 0; i < 5; ++i)
+    f.server.apply_pod(fake::make_pod("shop", "web-" + std::to_string(i), crashing_container()));
+  auto page1 = f.get("/api/v1/pods?limit=2&resourceVersion=0");
+  ASSERT_TRUE(page1) << page1.error().what;
+  ASSERT_EQ(page1->status, 200) << page1->body;
+  json p1 = json::parse(page1->body);
+  EXPECT_EQ(p1["items"].size(), 2U);
+  EXPECT_EQ(p1["metadata"]["remainingItemCount"], 3);
+  EXPECT_FALSE(p1["items"][0].contains("kind"));  // list items carry no kind, as the real server
+  std::string cont = p1["metadata"]["continue"];
+  auto page2 = f.get("/api/v1/pods?limit=2&continue=" + cont);
+  ASSERT_TRUE(page2);
+  json p2 = json::parse(page2->body);
+  EXPECT_EQ(p2["metadata"]["resourceVersion"], p1["metadata"]["resourceVersion"]);  // one snapshot
+  EXPECT_EQ(p2["items"][0]["metadata"]["name"], "web-2");
+  EXPECT_EQ(f.server.connections(), 1U);  // keep-alive reuse
+  EXPECT_EQ(f.client->stats().snapshot().at({"GET", "pods", 200}), 2U);
+}
+
+TEST(KubeClient, StrictServerRejectsWhatTheRealOneRejects) {
+  Fixture f;
+  EXPECT_EQ(f.get("/api/v1/pods?limit=2&continue=not-a-valid-token")->status, 400);
+  EXPECT_EQ(f.get("/apis/fixtures.example.com/v1/widgets")->status, 404);
+  EXPECT_EQ(f.get("/apis/fixtures.example.com/v1/widgets")->body, "404 page not found\n");
+  auto missing = f.get("/api/v1/namespaces/shop/pods/nope");
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_EQ(json::parse(missing->body)["reason"], "NotFound");
+}
+
+TEST(KubeClient, WrongTokenIs401WithAStatusBody) {
+  Fixture f({}, std::make_shared<StaticToken>("wrong"));
+  auto r = f.get("/api/v1/pods");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  EXPECT_EQ(json::parse(r->body)["reason"], "Unauthorized");
+}
+
+TEST(KubeClient, RotatedTokenFileIsReadAgainAfterA401) {
+  const std::string dir = std::filesystem::temp_directory_path() / ("crashdiag-token-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string server_file = dir + "/server-token";
+  const std::string client_file = dir + "/token";
+  std::ofstream(server_file) << "token-1";
+  std::ofstream(client_file) << "token-1\n";
+  fake::FakeOptions options;
+  options.token_file = server_file;
+  auto tokens = std::make_shared<TokenFile>(client_file, std::chrono::seconds(3600));
+  Fixture f(options, tokens);
+  EXPECT_EQ(f.get("/api/v1/pods")->status, 200);
+  // The kubelet rotates the projected token; the server accepts only the new one.
+  std::ofstream(server_file) << "token-2";
+  std::ofstream(client_file) << "token-2\n";
+  EXPECT_EQ(f.get("/api/v1/pods")->status, 200);  // 401, re-read, retried
+  EXPECT_EQ(tokens->reads(), 2);
+  // A failed read keeps the old token.
+  std::filesystem::remove(client_file);
+  tokens->invalidate();
+  EXPECT_EQ(tokens->token(), "token-2");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(KubeClient, RejectsACertificateFromAnotherCa) {
+  fake::FakeOptions options;
+  options.serve_untrusted_certificate = true;
+  Fixture f(options);
+  auto r = f.get("/api/v1/pods");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().what.find("TLS handshake"), std::string::npos) << r.error().what;
+}
+
+TEST(KubeClient, RejectsACertificateForAnotherName) {
+  fake::FakeOptions options;
+  options.subject_alt_names = {"DNS:apiserver.example.com"};  // no IP SAN for 127.0.0.1
+  Fixture f(options);
+  auto r = f.get("/api/v1/pods");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().what.find("TLS handshake"), std::string::npos) << r.error().what;
+}
+
+TEST(KubeClient, HonoursRetryAfterOn429) {
+  Fixture f;
+  f.server.inject(fake::Fault{fake::FaultKind::kTooManyRequests, "/api/v1/pods", false, false, 1, 1, 0});
+  const auto start = std::chrono::steady_clock::now();
+  auto r = f.get("/api/v1/pods");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(900));
+  EXPECT_EQ(f.client->stats().snapshot().at({"GET", "pods", 429}), 1U);
+}
+
+TEST(KubeClient, LogsHonourPreviousTailLinesAndLimitBytes) {
+  Fixture f;
+  f.server.apply_pod(fake::make_pod("shop", "web-0", crashing_container()));
+  EXPECT_EQ(f.get("/api/v1/namespaces/shop/pods/web-0/log?container=app&previous=true", "pods/log")->status, 400);
+  f.server.set_logs("shop", "web-0", "app", true, "one\ntwo\nthree\nfour\n");
+  EXPECT_EQ(f.get("/api/v1/namespaces/shop/pods/web-0/log?container=app&previous=true&tailLines=2", "pods/log")->body,
+            "three\nfour\n");
+  EXPECT_EQ(f.get("/api/v1/namespaces/shop/pods/web-0/log?container=app&previous=true&limitBytes=5", "pods/log")->body,
+            "one\nt");
+  EXPECT_EQ(f.get("/api/v1/namespaces/shop/pods/web-0/log?container=nope", "pods/log")->status, 400);
+}
+
+TEST(KubeClient, WatchStreamsEventsBookmarksAndEndsNormally) {
+  fake::FakeOptions options;
+  options.bookmark_interval = std::chrono::milliseconds(50);
+  Fixture f(options);
+  f.server.apply_pod(fake::make_pod("shop", "web-0", crashing_container()));
+  const std::string rv = std::to_string(f.server.resource_version());
+  std::vector<std::string> types;
+  std::thread mutator([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    f.server.apply_pod(fake::make_pod("shop", "web-1", crashing_container()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    f.server.delete_pod("shop", "web-0");
+  });
+  auto r =
+      run(f.ioc, f.client->watch(
+                     Request{boost::beast::http::verb::get,
+                             "/api/v1/pods?watch=1&allowWatchBookmarks=true&timeoutSeconds=1&resourceVersion=" + rv,
+                             "pods", "", ""},
+                     [&](std::string_view line) { types.push_back(json::parse(line)["type"]); }, core::Duration(5000)));
+  mutator.join();
+  ASSERT_TRUE(r) << r.error().what;
+  EXPECT_EQ(r->status, 200);
+  ASSERT_GE(types.size(), 3U);
+  EXPECT_EQ(types[0], "BOOKMARK");
+  EXPECT_NE(std::find(types.begin(), types.end(), "ADDED"), types.end());
+  EXPECT_NE(std::find(types.begin(), types.end(), "DELETED"), types.end());
+}
+
+TEST(KubeClient, WatchFromACompactedVersionGetsAnExpiredErrorEvent) {
+  Fixture f;
+  f.server.apply_pod(fake::make_pod("shop", "web-0", crashing_container()));
+  f.server.apply_pod(fake::make_pod("shop", "web-1", crashing_container()));
+  f.server.compact();
+  std::vector<json> events;
+  auto r =
+      run(f.ioc, f.client->watch(
+                     Request{boost::beast::http::verb::get, "/api/v1/pods?watch=1&resourceVersion=1", "pods", "", ""},
+                     [&](std::string_view line) { events.push_back(json::parse(line)); }, core::Duration(5000)));
+  ASSERT_TRUE(r) << r.error().what;
+  ASSERT_EQ(events.size(), 1U);
+  EXPECT_EQ(events[0]["type"], "ERROR");
+  EXPECT_EQ(events[0]["object"]["code"], 410);
+}
+
+TEST(KubeClient, StalledWatchHitsTheIdleTimeoutAndDroppedOneIsAnError) {
+  Fixture f;
+  f.server.inject(fake::Fault{fake::FaultKind::kStall, "watch=1", true, false, 1, 0, 0});
+  auto stalled =
+      run(f.ioc, f.client->watch(
+                     Request{boost::beast::http::verb::get, "/api/v1/pods?watch=1&resourceVersion=100", "pods", "", ""},
+                     [](std::string_view) {}, core::Duration(300)));
+  ASSERT_FALSE(stalled);
+  EXPECT_EQ(stalled.error().what, "idle");
+  f.server.inject(fake::Fault{fake::FaultKind::kDropMidStream, "watch=1", true, false, 1, 0, 0});
+  auto dropped =
+      run(f.ioc, f.client->watch(
+                     Request{boost::beast::http::verb::get, "/api/v1/pods?watch=1&resourceVersion=100", "pods", "", ""},
+                     [](std::string_view) {}, core::Duration(3000)));
+  ASSERT_FALSE(dropped);
+}
+
+TEST(ServerUrl, ParsesHostsPortsAndIpv6) {
+  EXPECT_EQ(parse_server_url("https://10.0.0.1:6443")->port, "6443");
+  EXPECT_EQ(parse_server_url("https://[fd00::1]:443")->host, "fd00::1");
+  EXPECT_EQ(parse_server_url("https://api.example.com")->port, "443");
+  EXPECT_FALSE(parse_server_url("http://insecure:8080"));
+}
+
+}  // namespace
+}  // namespace crashdiag::kube
