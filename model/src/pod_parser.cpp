@@ -337,6 +337,9 @@ const json* unwrap_single_pod(Reader& r, const json& doc) {
     }
     return unwrap_single_pod(r, (*items)[0]);
   }
+  // List items and watch objects from some paths carry no kind; an object with metadata and
+  // spec but no kind is taken as the Pod it was asked for.
+  if (kind.empty() && doc.contains("metadata") && doc.contains("spec")) return &doc;
   if (kind != "Pod") {
     r.fail("$.kind", "expected \"Pod\", got \"" + kind + "\" (use `kubectl get pod NAME -o json`)");
     return nullptr;

@@ -5,6 +5,7 @@
 #include "explain_command.hpp"
 #include "rule_loader.hpp"
 #include "rules_command.hpp"
+#include "run_command.hpp"
 
 int main(int argc, char** argv) {
   using namespace crashdiag;
@@ -40,6 +41,19 @@ int main(int argc, char** argv) {
   cmd_rules_list->add_option("--rules-dir", rules_dirs, "Additional rule directory (repeatable)");
   cmd_rules_list->add_flag("--no-default-rules", no_default_rules, "Do not load the shipped rule packs");
 
+  RunOptions run;
+  auto* cmd_run = app.add_subcommand("run", "Watch the cluster and diagnose every failing container (the daemon)");
+  cmd_run->add_option("--kubeconfig", run.kubeconfig,
+                      "Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, else in-cluster)");
+  cmd_run->add_option("--context", run.context, "Kubeconfig context (default: current-context)");
+  cmd_run->add_option("-n,--namespace", run.namespaces, "Watch only this namespace (repeatable; default: all)");
+  cmd_run->add_option("-l,--selector", run.selector, "Label selector for the pods to watch");
+  cmd_run->add_option("--log-format", run.log_format, "Log format")->check(CLI::IsMember({"text", "json"}));
+  cmd_run->add_option("--log-level", run.log_level, "debug, info, warn or error");
+  cmd_run->add_option("--kube-api-qps", run.qps, "Client-side request rate limit (requests per second)");
+  cmd_run->add_option("--kube-api-burst", run.burst, "Client-side request burst");
+  cmd_run->add_option("--rules-dir", run.rules_dirs, "Additional rule directory (repeatable)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -63,6 +77,7 @@ int main(int argc, char** argv) {
     explain.format = format;
     return run_explain(explain, *classifier, std::cin, std::cout, std::cerr);
   }
+  if (cmd_run->parsed()) return run_daemon(run);
   if (cmd_rules_test->parsed()) return run_rules_test(test_dirs, std::cout, std::cerr);
   if (cmd_rules_list->parsed()) {
     std::vector<std::string> dirs;

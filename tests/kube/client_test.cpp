@@ -172,7 +172,11 @@ TEST(KubeClient, WatchStreamsEventsBookmarksAndEndsNormally) {
                      Request{boost::beast::http::verb::get,
                              "/api/v1/pods?watch=1&allowWatchBookmarks=true&timeoutSeconds=1&resourceVersion=" + rv,
                              "pods", "", ""},
-                     [&](std::string_view line) { types.push_back(json::parse(line)["type"]); }, core::Duration(5000)));
+                     [&](std::string_view line) {
+                       types.push_back(json::parse(line)["type"]);
+                       return true;
+                     },
+                     core::Duration(5000)));
   mutator.join();
   ASSERT_TRUE(r) << r.error().what;
   EXPECT_EQ(r->status, 200);
@@ -191,7 +195,11 @@ TEST(KubeClient, WatchFromACompactedVersionGetsAnExpiredErrorEvent) {
   auto r =
       run(f.ioc, f.client->watch(
                      Request{boost::beast::http::verb::get, "/api/v1/pods?watch=1&resourceVersion=1", "pods", "", ""},
-                     [&](std::string_view line) { events.push_back(json::parse(line)); }, core::Duration(5000)));
+                     [&](std::string_view line) {
+                       events.push_back(json::parse(line));
+                       return true;
+                     },
+                     core::Duration(5000)));
   ASSERT_TRUE(r) << r.error().what;
   ASSERT_EQ(events.size(), 1U);
   EXPECT_EQ(events[0]["type"], "ERROR");
@@ -204,14 +212,14 @@ TEST(KubeClient, StalledWatchHitsTheIdleTimeoutAndDroppedOneIsAnError) {
   auto stalled =
       run(f.ioc, f.client->watch(
                      Request{boost::beast::http::verb::get, "/api/v1/pods?watch=1&resourceVersion=100", "pods", "", ""},
-                     [](std::string_view) {}, core::Duration(300)));
+                     [](std::string_view) { return true; }, core::Duration(300)));
   ASSERT_FALSE(stalled);
   EXPECT_EQ(stalled.error().what, "idle");
   f.server.inject(fake::Fault{fake::FaultKind::kDropMidStream, "watch=1", true, false, 1, 0, 0});
   auto dropped =
       run(f.ioc, f.client->watch(
                      Request{boost::beast::http::verb::get, "/api/v1/pods?watch=1&resourceVersion=100", "pods", "", ""},
-                     [](std::string_view) {}, core::Duration(3000)));
+                     [](std::string_view) { return true; }, core::Duration(3000)));
   ASSERT_FALSE(dropped);
 }
 

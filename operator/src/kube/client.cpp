@@ -212,7 +212,7 @@ asio::awaitable<tl::expected<Response, TransportError>> KubeClient::request(Requ
 }
 
 asio::awaitable<tl::expected<Response, TransportError>> KubeClient::watch(Request r,
-                                                                          std::function<void(std::string_view)> on_line,
+                                                                          std::function<bool(std::string_view)> on_line,
                                                                           core::Duration idle_timeout) {
   const std::string verb = "watch";
   co_await rate_limit();
@@ -275,12 +275,15 @@ asio::awaitable<tl::expected<Response, TransportError>> KubeClient::watch(Reques
         break;
       }
       line.append(data.substr(0, nl));
-      if (!line.empty()) on_line(line);
+      if (!line.empty() && !on_line(line)) {
+        out.abandoned = true;
+        co_return out;  // the connection closes with `conn`
+      }
       line.clear();
       data.remove_prefix(nl + 1);
     }
   }
-  if (!line.empty() && out.status == 200) on_line(line);
+  if (!line.empty() && out.status == 200) out.abandoned = !on_line(line);
   co_return out;
 }
 

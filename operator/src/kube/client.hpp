@@ -43,6 +43,7 @@ struct Request {
 
 struct Response {
   int status = 0;
+  bool abandoned = false;  // watch only: the caller stopped reading
   std::string body;
   std::optional<core::Duration> retry_after;
 };
@@ -85,12 +86,13 @@ class KubeClient {
   // A request whose whole body is read (bounded by max_body_bytes).
   [[nodiscard]] boost::asio::awaitable<tl::expected<Response, TransportError>> request(Request request);
 
-  // A watch: calls on_line for each newline-delimited JSON event as it arrives. Returns the
-  // HTTP status when the stream ends normally (200: the server closed it) or the error
-  // response (with its body) when the server refused the watch. `idle_timeout` bounds the
-  // wait for the next bytes: a stalled stream is a TransportError "idle".
+  // A watch: calls on_line for each newline-delimited JSON event as it arrives; on_line
+  // returns false to abandon the stream (Response::abandoned). Returns the HTTP status when the
+  // stream ends normally (200: the server closed it) or the error response (with its body)
+  // when the server refused the watch. `idle_timeout` bounds the wait for the next bytes: a
+  // stalled stream is a TransportError "idle".
   [[nodiscard]] boost::asio::awaitable<tl::expected<Response, TransportError>> watch(
-      Request request, std::function<void(std::string_view line)> on_line, core::Duration idle_timeout);
+      Request request, std::function<bool(std::string_view line)> on_line, core::Duration idle_timeout);
 
   [[nodiscard]] RequestStats& stats() { return stats_; }
   [[nodiscard]] const Endpoint& endpoint() const { return endpoint_; }

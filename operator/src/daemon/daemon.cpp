@@ -1,0 +1,513 @@
+#include "daemon.hpp"
+
+#include <simdjson.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "crashdiag/model/log_tail.hpp"
+#include "crashdiag/model/parse.hpp"
+#include "log.hpp"
+
+namespace crashdiag::daemon {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using nlohmann::json;
+
+namespace {
+
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+core::TimePoint now_ms() {
+  return std::chrono::duration_cast<core::Duration>(std::chrono::steady_clock::now().time_since_epoch());
+}
+
+std::string status_reason(const std::string& body) {
+  json j = json::parse(body, nullptr, false);
+  if (j.is_object() && j.contains("message") && j["message"].is_string()) return j["message"].get<std::string>();
+  return body.substr(0, 200);
+}
+
+// Log helpers live outside coroutines (GCC 12 mishandles initializer lists of string literals
+// inside coroutine bodies), one per happening.
+void log_watch_failure(const std::string& resource, int status, const std::string& reason) {
+  log(LogLevel::kWarn, "watch request failed",
+      {{"resource", resource}, {"status", std::to_string(status)}, {"reason", reason}});
+}
+void log_forbidden(const std::string& resource, const std::string& path) {
+  // 403: the ServiceAccount lacks the RBAC rule; say which, once.
+  log(LogLevel::kWarn, "forbidden: grant the missing RBAC rule",
+      {{"resource", resource},
+       {"path", path},
+       {"rule", "apiGroups: [\"\"], resources: [\"" + resource + "\"], verbs: [\"list\", \"watch\"]"}});
+}
+void log_synced(const std::string& resource, std::size_t objects) {
+  log(LogLevel::kInfo, "initial list synced", {{"resource", resource}, {"objects", std::to_string(objects)}});
+}
+void log_bad_line(const std::string& resource, const std::string& what) {
+  log(LogLevel::kWarn, "ignoring malformed watch event", {{"resource", resource}, {"error", what}});
+}
+void log_gather_failed(const core::CrashSignal& s, const std::string& what) {
+  log(LogLevel::kWarn, "cannot gather evidence",
+      {{"namespace", s.namespace_}, {"pod", s.pod}, {"container", s.container}, {"error", what}});
+}
+void log_diagnosis(const DiagnosisRecord& r) {
+  const Hypothesis& top = r.diagnosis.hypotheses.front();
+  char conf[16];
+  std::snprintf(conf, sizeof conf, "%.2f", top.confidence);
+  log(LogLevel::kInfo, "diagnosis",
+      {{"namespace", r.signal.namespace_},
+       {"workload", r.workload},
+       {"pod", r.signal.pod},
+       {"container", r.signal.container},
+       {"reason", r.signal.reason},
+       {"category", top.category},
+       {"confidence", conf},
+       {"summary", top.summary},
+       {"rule", top.rule_id}});
+}
+
+std::string url_encode(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+// ---- handlers: what to do with list items and watch events of each resource ------------------
+
+class Daemon::PodHandler {
+ public:
+  explicit PodHandler(Daemon& d) : d_(d) {}
+  void begin() { d_.pods_.begin_snapshot(); }
+  void stage(std::string_view item) {
+    auto rec = core::parse_pod_record(item);
+    if (rec) d_.pods_.stage(std::move(*rec));
+  }
+  void discard() { d_.pods_.discard_snapshot(); }
+  std::size_t commit() {
+    d_.pods_.commit_snapshot([&](const core::PodRecord* old, const core::PodRecord& now) {
+      for (const auto& s : core::detect_crashes(old, now)) d_.enqueue(s, "");
+    });
+    return d_.pods_.size();
+  }
+  std::optional<core::WatchEvent> parse(std::string_view line, const std::string& resource) {
+    auto parsed = core::parse_watch_line(line);
+    if (!parsed) {
+      log_bad_line(resource, parsed.error().what);
+      return std::nullopt;
+    }
+    pending_ = std::move(*parsed);
+    pending_line_.assign(line);
+    core::WatchEvent ev;
+    ev.resource_version = pending_.resource_version;
+    ev.error_code = pending_.error_code;
+    ev.type = pending_.type == "ADDED"      ? core::WatchEventType::kAdded
+              : pending_.type == "MODIFIED" ? core::WatchEventType::kModified
+              : pending_.type == "DELETED"  ? core::WatchEventType::kDeleted
+              : pending_.type == "BOOKMARK" ? core::WatchEventType::kBookmark
+                                            : core::WatchEventType::kError;
+    return ev;
+  }
+  void apply() {
+    if (!pending_.pod) return;
+    if (pending_.type == "DELETED") {
+      d_.pods_.remove(pending_.pod->key());
+      return;
+    }
+    core::PodRecord now = *pending_.pod;
+    auto old = d_.pods_.upsert(std::move(now));
+    const core::PodRecord* current = d_.pods_.find(pending_.pod->key());
+    for (const auto& s : core::detect_crashes(old ? &*old : nullptr, *current)) d_.enqueue(s, pending_line_);
+  }
+
+ private:
+  Daemon& d_;
+  core::WatchLine pending_;
+  std::string pending_line_;
+};
+
+class Daemon::EventHandler {
+ public:
+  explicit EventHandler(std::size_t per_pod) : per_pod_(per_pod) {}
+  void begin() { staging_.clear(); }
+  void stage(std::string_view item) { add(staging_, item); }
+  void discard() { staging_.clear(); }
+  std::size_t commit() {
+    by_pod_.swap(staging_);
+    staging_.clear();
+    return by_pod_.size();
+  }
+  std::optional<core::WatchEvent> parse(std::string_view line, const std::string& resource) {
+    json j = json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("type")) {
+      log_bad_line(resource, "not a watch event");
+      return std::nullopt;
+    }
+    core::WatchEvent ev;
+    const std::string type = j["type"].is_string() ? j["type"].get<std::string>() : "";
+    pending_ = j;
+    ev.type = type == "ADDED"      ? core::WatchEventType::kAdded
+              : type == "MODIFIED" ? core::WatchEventType::kModified
+              : type == "DELETED"  ? core::WatchEventType::kDeleted
+              : type == "BOOKMARK" ? core::WatchEventType::kBookmark
+                                   : core::WatchEventType::kError;
+    const json& obj = j.contains("object") ? j["object"] : json();
+    if (ev.type == core::WatchEventType::kError) {
+      ev.error_code =
+          obj.is_object() && obj.contains("code") && obj["code"].is_number_integer() ? obj["code"].get<int>() : 0;
+    } else if (obj.is_object() && obj.contains("metadata") && obj["metadata"].contains("resourceVersion")) {
+      ev.resource_version = obj["metadata"]["resourceVersion"].get<std::string>();
+    }
+    return ev;
+  }
+  void apply() {
+    if (!pending_.contains("object")) return;
+    if (pending_["type"] == "DELETED") return;  // events expire; the last copy is still evidence
+    add(by_pod_, pending_["object"].dump());
+  }
+  [[nodiscard]] std::vector<Event> for_pod(const std::string& uid) const {
+    auto it = by_pod_.find(uid);
+    if (it == by_pod_.end()) return {};
+    std::vector<Event> out;
+    for (const auto& [name, ev] : it->second) out.push_back(ev);
+    return out;
+  }
+
+ private:
+  using Map = std::map<std::string, std::map<std::string, Event>>;  // pod uid -> event name -> event
+  void add(Map& map, std::string_view item) {
+    std::string text(item);
+    json j = json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return;
+    if (!j.contains("kind")) j["kind"] = "Event";  // list items carry no kind
+    auto parsed = parse_events_json(j.dump());
+    if (!parsed || parsed->empty()) return;
+    Event& e = parsed->front();
+    if (e.involved_kind != "Pod" || e.involved_uid.empty()) return;
+    const std::string name = j["metadata"].value("name", "");
+    auto& events = map[e.involved_uid];
+    events[name] = std::move(e);
+    while (events.size() > per_pod_) events.erase(events.begin());
+  }
+  std::size_t per_pod_;
+  Map by_pod_;
+  Map staging_;
+  json pending_;
+};
+
+// ---- the daemon ---------------------------------------------------------------------------------
+
+Daemon::Daemon(asio::io_context& ioc, kube::KubeClient& client, const Classifier& classifier, DaemonOptions options)
+    : ioc_(ioc), client_(client), classifier_(classifier), options_(std::move(options)) {
+  if (!options_.random) {
+    auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
+    options_.random = [rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(*rng); };
+  }
+  pod_handler_ = std::make_unique<PodHandler>(*this);
+  event_handler_ = std::make_unique<EventHandler>(options_.max_events_per_pod);
+}
+
+Daemon::~Daemon() = default;
+
+void Daemon::stop() {
+  stopping_ = true;
+}
+
+bool Daemon::synced() const {
+  if (machines_.empty()) return false;
+  for (const auto* m : machines_) {
+    if (!m->synced()) return false;
+  }
+  return true;
+}
+
+void Daemon::enqueue(const core::CrashSignal& signal, std::string pod_json) {
+  ++signals_;
+  if (dedupe_.observe(signal) == core::DedupeDecision::kCountOnly) return;
+  queue_.push_back(Job{signal, std::move(pod_json)});
+}
+
+asio::awaitable<void> Daemon::run() {
+  std::vector<std::pair<std::string, std::string>> watches;  // resource, path
+  if (options_.namespaces.empty()) {
+    watches.emplace_back("pods", "/api/v1/pods");
+    watches.emplace_back("events", "/api/v1/events");
+  } else {
+    for (const auto& ns : options_.namespaces) {
+      watches.emplace_back("pods", "/api/v1/namespaces/" + ns + "/pods");
+      watches.emplace_back("events", "/api/v1/namespaces/" + ns + "/events");
+    }
+  }
+  for (const auto& [resource, path] : watches) {
+    asio::co_spawn(ioc_,
+                   watch_loop(resource, path, resource == "pods" ? pod_handler_.get() : nullptr,
+                              resource == "events" ? event_handler_.get() : nullptr),
+                   asio::detached);
+  }
+  for (int i = 0; i < options_.max_concurrent_diagnoses; ++i) asio::co_spawn(ioc_, worker(), asio::detached);
+  asio::steady_timer t(ioc_);
+  while (!stopping_) {
+    t.expires_after(std::chrono::milliseconds(50));
+    co_await t.async_wait(kNoThrow);
+  }
+}
+
+asio::awaitable<void> Daemon::watch_loop(std::string resource, std::string path, PodHandler* pods,
+                                         EventHandler* events) {
+  core::WatchMachine machine(options_.watch, options_.random);
+  machines_.push_back(&machine);
+  struct Unregister {
+    std::vector<const core::WatchMachine*>& v;
+    const core::WatchMachine* m;
+    ~Unregister() { std::erase(v, m); }
+  } unregister{machines_, &machine};
+  auto begin = [&] { pods ? pods->begin() : events->begin(); };
+  auto stage = [&](std::string_view item) { pods ? pods->stage(item) : events->stage(item); };
+  auto discard = [&] { pods ? pods->discard() : events->discard(); };
+  auto commit = [&] { return pods ? pods->commit() : events->commit(); };
+  auto parse = [&](std::string_view line) {
+    return pods ? pods->parse(line, resource) : events->parse(line, resource);
+  };
+  auto apply = [&] { pods ? pods->apply() : events->apply(); };
+  const std::string selector = resource == "pods" && !options_.label_selector.empty()
+                                   ? "&labelSelector=" + url_encode(options_.label_selector)
+                                   : "";
+
+  std::deque<core::Command> commands;
+  auto feed = [&](const core::Input& in) {
+    for (auto& c : machine.step(in, now_ms())) commands.push_back(std::move(c));
+  };
+  feed(core::Start{});
+  while (!stopping_) {
+    if (commands.empty()) break;  // cannot happen: every state asks for the next request
+    core::Command cmd = std::move(commands.front());
+    commands.pop_front();
+    if (auto* list = std::get_if<core::ListCommand>(&cmd)) {
+      std::string target =
+          path + "?limit=" + std::to_string(list->limit) + "&resourceVersion=" + list->resource_version + selector;
+      if (!list->continue_token.empty()) target += "&continue=" + url_encode(list->continue_token);
+      kube::Request res_req{http::verb::get, target, resource, "",
+                            ""};  // named: GCC 12 PR 99576 double-destroys temporaries in co_await
+      auto res = co_await client_.request(std::move(res_req));
+      if (!res) {
+        log_watch_failure(resource, 0, res.error().what);
+        feed(core::RequestFailed{0, std::nullopt, res.error().what});
+        continue;
+      }
+      if (res->status != 200) {
+        if (res->status == 403 && warned_forbidden_.insert(resource).second) log_forbidden(resource, path);
+        log_watch_failure(resource, res->status, status_reason(res->body));
+        feed(core::RequestFailed{res->status, res->retry_after, status_reason(res->body)});
+        continue;
+      }
+      // Walk the list with simdjson On-Demand: metadata first, then each item's raw JSON.
+      simdjson::ondemand::parser parser;
+      simdjson::padded_string padded(res->body);
+      std::string rv;
+      std::string cont;
+      bool ok = true;
+      simdjson::ondemand::document doc;
+      if (parser.iterate(padded).get(doc) != simdjson::SUCCESS) ok = false;
+      simdjson::ondemand::object obj;
+      if (ok && doc.get_object().get(obj) != simdjson::SUCCESS) ok = false;
+      if (ok) {
+        for (auto field : obj) {
+          std::string_view key;
+          if (field.unescaped_key().get(key) != simdjson::SUCCESS) {
+            ok = false;
+            break;
+          }
+          if (key == "metadata") {
+            simdjson::ondemand::object meta;
+            if (field.value().get_object().get(meta) != simdjson::SUCCESS) continue;
+            for (auto m : meta) {
+              std::string_view mk;
+              std::string_view mv;
+              if (m.unescaped_key().get(mk) != simdjson::SUCCESS) break;
+              if (mk == "resourceVersion" && m.value().get_string().get(mv) == simdjson::SUCCESS) rv.assign(mv);
+              if (mk == "continue" && m.value().get_string().get(mv) == simdjson::SUCCESS) cont.assign(mv);
+            }
+          } else if (key == "items") {
+            simdjson::ondemand::array items;
+            if (field.value().get_array().get(items) != simdjson::SUCCESS) continue;
+            for (auto item : items) {
+              simdjson::ondemand::value v;
+              std::string_view raw;
+              if (item.get(v) == simdjson::SUCCESS && simdjson::to_json_string(v).get(raw) == simdjson::SUCCESS)
+                stage(raw);
+            }
+          }
+        }
+      }
+      if (!ok) {
+        feed(core::RequestFailed{0, std::nullopt, "malformed list body"});
+        continue;
+      }
+      feed(core::ListPage{rv, cont});
+    } else if (auto* watch = std::get_if<core::WatchCommand>(&cmd)) {
+      std::string target =
+          path + "?watch=1&allowWatchBookmarks=true&timeoutSeconds=" + std::to_string(watch->timeout_seconds) +
+          "&resourceVersion=" + watch->resource_version + selector;
+      kube::Request watch_req{http::verb::get, target, resource, "", ""};  // named: GCC 12 PR 99576
+      auto res = co_await client_.watch(
+          std::move(watch_req),
+          [&](std::string_view line) {
+            auto ev = parse(line);
+            if (!ev) return true;
+            for (auto& c : machine.step(*ev, now_ms())) {
+              if (std::holds_alternative<core::ApplyEvent>(c)) {
+                apply();
+              } else if (std::holds_alternative<core::CloseWatch>(c)) {
+                // keep the rest of the machine's commands (relist or backoff) for the loop
+                continue;
+              } else {
+                commands.push_back(std::move(c));
+              }
+            }
+            return commands.empty() && !stopping_;  // anything queued means: leave this stream
+          },
+          options_.idle_timeout);
+      if (!commands.empty() || stopping_) continue;  // the machine already decided what is next
+      if (!res) {
+        feed(res.error().what == "idle" ? core::Input{core::IdleDeadline{}}
+                                        : core::Input{core::RequestFailed{0, std::nullopt, res.error().what}});
+        continue;
+      }
+      if (res->status != 200) {
+        if (res->status == 403 && warned_forbidden_.insert(resource).second) log_forbidden(resource, path);
+        log_watch_failure(resource, res->status, status_reason(res->body));
+        feed(core::RequestFailed{res->status, res->retry_after, status_reason(res->body)});
+        continue;
+      }
+      feed(core::WatchClosed{});
+    } else if (auto* sleep = std::get_if<core::SleepCommand>(&cmd)) {
+      asio::steady_timer timer(ioc_, std::chrono::duration_cast<std::chrono::steady_clock::duration>(sleep->delay));
+      co_await timer.async_wait(kNoThrow);
+      feed(core::TimerFired{});
+    } else if (std::holds_alternative<core::BeginSnapshot>(cmd)) {
+      begin();
+    } else if (std::holds_alternative<core::CommitSnapshot>(cmd)) {
+      log_synced(resource, commit());
+    } else if (std::holds_alternative<core::DiscardSnapshot>(cmd)) {
+      discard();
+    } else if (std::holds_alternative<core::ApplyEvent>(cmd)) {
+      apply();
+    }
+  }
+}
+
+asio::awaitable<void> Daemon::worker() {
+  asio::steady_timer timer(ioc_);
+  while (!stopping_) {
+    if (queue_.empty()) {
+      timer.expires_after(std::chrono::milliseconds(20));
+      co_await timer.async_wait(kNoThrow);
+      continue;
+    }
+    Job job = std::move(queue_.front());
+    queue_.pop_front();
+    co_await diagnose(std::move(job));
+  }
+}
+
+asio::awaitable<std::string> Daemon::top_level_workload(std::string ns, std::string kind, std::string name) {
+  // ReplicaSet -> Deployment and Job -> CronJob: the controllers users know. Looked up on
+  // demand and cached: one GET per workload, not per failure.
+  if (kind != "ReplicaSet" && kind != "Job") co_return kind + "/" + name;
+  const std::string key = ns + "/" + kind + "/" + name;
+  if (auto it = owner_cache_.find(key); it != owner_cache_.end()) co_return it->second;
+  const std::string plural = kind == "ReplicaSet" ? "replicasets" : "jobs";
+  const std::string group = kind == "ReplicaSet" ? "/apis/apps/v1" : "/apis/batch/v1";
+  kube::Request res_req{http::verb::get, group + "/namespaces/" + ns + "/" + plural + "/" + name, plural, "",
+                        ""};  // named: GCC 12 PR 99576 double-destroys temporaries in co_await
+  auto res = co_await client_.request(std::move(res_req));
+  std::string top = kind + "/" + name;
+  if (res && res->status == 200) {
+    json obj = json::parse(res->body, nullptr, false);
+    if (obj.is_object() && obj["metadata"].contains("ownerReferences")) {
+      for (const auto& o : obj["metadata"]["ownerReferences"]) {
+        if (o.value("controller", false)) top = o.value("kind", "") + "/" + o.value("name", "");
+      }
+    }
+  }
+  owner_cache_[key] = top;
+  co_return top;
+}
+
+asio::awaitable<void> Daemon::diagnose(Job job) {
+  const core::CrashSignal& s = job.signal;
+  if (options_.evidence_delay.count() > 0) {
+    asio::steady_timer wait(ioc_,
+                            std::chrono::duration_cast<std::chrono::steady_clock::duration>(options_.evidence_delay));
+    co_await wait.async_wait(kNoThrow);
+  }
+  // The full pod: from the watch event that revealed the failure, else one GET.
+  std::string pod_text;
+  if (!job.pod_json.empty()) {
+    json line = json::parse(job.pod_json, nullptr, false);
+    if (line.is_object() && line.contains("object")) pod_text = line["object"].dump();
+  }
+  if (pod_text.empty()) {
+    kube::Request res_req{http::verb::get, "/api/v1/namespaces/" + s.namespace_ + "/pods/" + s.pod, "pods", "",
+                          ""};  // named: GCC 12 PR 99576 double-destroys temporaries in co_await
+    auto res = co_await client_.request(std::move(res_req));
+    if (!res || res->status != 200) {
+      log_gather_failed(s, res ? "GET pod: HTTP " + std::to_string(res->status) : res.error().what);
+      co_return;
+    }
+    pod_text = std::move(res->body);
+  }
+  auto pod = parse_pod_json(pod_text);
+  if (!pod) {
+    log_gather_failed(s, pod.error().what);
+    co_return;
+  }
+  Evidence ev;
+  ev.pod = std::move(*pod);
+  ev.container = s.container;
+  // Previous logs exist only when a previous instance terminated; a StartError container never
+  // ran, so there is nothing to fetch (its evidence is the termination message and events).
+  const Container* c = ev.pod.find_container(s.container);
+  const bool never_ran =
+      c != nullptr && c->status && c->status->last_terminated && c->status->last_terminated->reason == "StartError";
+  if (s.has_previous_termination && !never_ran) {
+    const std::string target = "/api/v1/namespaces/" + s.namespace_ + "/pods/" + s.pod +
+                               "/log?container=" + url_encode(s.container) +
+                               "&previous=true&tailLines=" + std::to_string(options_.log_tail_lines) +
+                               "&limitBytes=" + std::to_string(options_.log_limit_bytes);
+    kube::Request res_req{http::verb::get, target, "pods/log", "",
+                          ""};  // named: GCC 12 PR 99576 double-destroys temporaries in co_await
+    auto res = co_await client_.request(std::move(res_req));
+    if (res && res->status == 200) ev.logs = make_log_tail(res->body);
+  }
+  ev.events = events_for_pod(event_handler_->for_pod(ev.pod.uid), ev.pod);
+  DiagnosisRecord record;
+  record.signal = s;
+  record.diagnosis = classifier_.diagnose(ev);
+  const std::size_t slash = s.workload.find('/');
+  std::string owner_kind = s.workload.substr(0, slash);
+  std::string owner_name = s.workload.substr(slash + 1);
+  record.workload = co_await top_level_workload(s.namespace_, owner_kind, owner_name);
+  record.occurrences = dedupe_.occurrences(s.dedupe_key());
+  ++diagnoses_;
+  log_diagnosis(record);
+  if (options_.on_diagnosis) options_.on_diagnosis(record);
+}
+
+}  // namespace crashdiag::daemon

@@ -1,0 +1,24 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace crashdiag {
+
+struct RunOptions {
+  std::string kubeconfig;  // --kubeconfig, else $KUBECONFIG, else ~/.kube/config, else in-cluster
+  std::string context;
+  std::vector<std::string> namespaces;
+  std::string selector;
+  std::string log_format = "text";
+  std::string log_level = "info";
+  double qps = 20;
+  int burst = 30;
+  std::vector<std::string> rules_dirs;
+};
+
+// Runs the daemon until SIGTERM/SIGINT. Startup problems (kubeconfig, rules, TLS material)
+// exit 2 with a message naming the file and field.
+[[nodiscard]] int run_daemon(const RunOptions& options);
+
+}  // namespace crashdiag

@@ -1,0 +1,280 @@
+// The daemon against the fake API server with a scripted cluster: each crash-looping workload
+// is diagnosed exactly once, under each scripted fault injected mid crash-loop.
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "daemon.hpp"
+#include "fake_apiserver.hpp"
+#include "log.hpp"
+#include "test_support.hpp"
+#include "tls.hpp"
+
+namespace crashdiag::daemon {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+json owner(const std::string& kind, const std::string& name) {
+  return json{{"apiVersion", kind == "ReplicaSet" ? "apps/v1" : "batch/v1"},
+              {"kind", kind},
+              {"name", name},
+              {"uid", "uid-" + name},
+              {"controller", true}};
+}
+
+// A pod whose container failed `restarts` times with the given last termination.
+json failing_pod(const std::string& ns, const std::string& name, const json& container, const json& own, int restarts,
+                 int exit_code, const std::string& reason, const std::string& message = "") {
+  json pod = fake::make_pod(ns, name, container, own);
+  json term = {{"exitCode", exit_code},
+               {"reason", reason},
+               {"startedAt", "2026-11-22T03:00:00Z"},
+               {"finishedAt", "2026-11-22T03:00:" + std::to_string(10 + restarts) + "Z"}};
+  if (!message.empty()) term["message"] = message;
+  pod["status"]["containerStatuses"] =
+      json::array({{{"name", container["name"]},
+                    {"ready", false},
+                    {"restartCount", restarts},
+                    {"image", container["image"]},
+                    {"state", {{"waiting", {{"reason", "CrashLoopBackOff"}, {"message", "back-off 40s"}}}}},
+                    {"lastState", {{"terminated", term}}}}});
+  return pod;
+}
+
+const char* kStartError =
+    "failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: "
+    "unable to start "
+    "container process: exec: \"server\": executable file not found in $PATH: unknown";
+
+struct Cluster {
+  explicit Cluster(fake::FakeOptions options = {}) : server(std::move(options)) {
+    server.put_object("/apis/apps/v1", "replicasets",
+                      json{{"kind", "ReplicaSet"},
+                           {"apiVersion", "apps/v1"},
+                           {"metadata",
+                            {{"name", "web-7d9f"},
+                             {"namespace", "shop"},
+                             {"uid", "uid-web-7d9f"},
+                             {"ownerReferences", json::array({{{"apiVersion", "apps/v1"},
+                                                               {"kind", "Deployment"},
+                                                               {"name", "web"},
+                                                               {"uid", "uid-web"},
+                                                               {"controller", true}}})}}}});
+  }
+  json web_container() const {
+    return {{"name", "server"}, {"image", "ghcr.io/goauthentik/server:2024.2.1"}, {"command", json::array({"server"})}};
+  }
+  json api_container() const {
+    return {{"name", "api"}, {"image", "eclipse-temurin:21"}, {"resources", {{"limits", {{"memory", "512Mi"}}}}}};
+  }
+  void web_replicas(int restarts) {
+    for (int i = 0; i < 3; ++i) {
+      server.apply_pod(failing_pod("shop", "web-7d9f-" + std::to_string(i), web_container(),
+                                   owner("ReplicaSet", "web-7d9f"), restarts, 128, "StartError", kStartError));
+    }
+  }
+  void api_oom(int restarts) {
+    server.apply_pod(failing_pod("shop", "api", api_container(), nullptr, restarts, 137, "OOMKilled"));
+    server.set_logs("shop", "api", "api", true, "INFO starting\nINFO loading cache\n");
+  }
+  fake::FakeApiServer server;
+};
+
+struct Running {
+  Running(Cluster& c, DaemonOptions options) : cluster(c) {
+    core::ClusterAccess access;
+    access.ca_pem = c.server.ca_pem();
+    auto tls = kube::make_client_tls(access, "", "");
+    client = std::make_unique<kube::KubeClient>(ioc.get_executor(),
+                                                kube::Endpoint{"127.0.0.1", std::to_string(c.server.port()), ""}, *tls,
+                                                std::make_shared<kube::StaticToken>("test-token"));
+    options.on_diagnosis = [this](const DiagnosisRecord& r) {
+      std::lock_guard lock(mu);
+      records.push_back(r);
+    };
+    options.random = [] { return 0.0; };
+    options.evidence_delay = 50ms;
+    options.idle_timeout = 1500ms;
+    options.watch.min_watch_timeout_seconds = 1;
+    options.watch.backoff.initial = 50ms;
+    options.watch.backoff.cap = 400ms;
+    daemon = std::make_unique<Daemon>(ioc, *client, testing::shipped_classifier(), options);
+    boost::asio::co_spawn(ioc, daemon->run(), boost::asio::detached);
+    thread = std::thread([this] { ioc.run(); });
+  }
+  ~Running() {
+    boost::asio::post(ioc, [this] { daemon->stop(); });
+    std::this_thread::sleep_for(100ms);
+    ioc.stop();
+    thread.join();
+  }
+  bool wait_for(std::size_t n, std::chrono::milliseconds timeout = 8000ms) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      {
+        std::lock_guard lock(mu);
+        if (records.size() >= n) return true;
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  }
+  std::vector<DiagnosisRecord> snapshot() {
+    std::lock_guard lock(mu);
+    return records;
+  }
+  bool synced() {
+    std::promise<bool> p;
+    boost::asio::post(ioc, [&] { p.set_value(daemon->synced()); });
+    return p.get_future().get();
+  }
+  Cluster& cluster;
+  boost::asio::io_context ioc{1};
+  std::unique_ptr<kube::KubeClient> client;
+  std::unique_ptr<Daemon> daemon;
+  std::thread thread;
+  std::mutex mu;
+  std::vector<DiagnosisRecord> records;
+};
+
+void quiet_logs() {
+  static bool done = [] {
+    configure_logging(LogFormat::kText, LogLevel::kError);
+    return true;
+  }();
+  (void)done;
+}
+
+TEST(Daemon, DiagnosesEachFailingWorkloadOnceWithTheRightCause) {
+  quiet_logs();
+  Cluster c;
+  c.web_replicas(3);
+  c.api_oom(2);
+  c.server.add_event(json{{"kind", "Event"},
+                          {"apiVersion", "v1"},
+                          {"metadata", {{"name", "web-7d9f-0.1"}, {"namespace", "shop"}}},
+                          {"involvedObject",
+                           {{"kind", "Pod"},
+                            {"namespace", "shop"},
+                            {"name", "web-7d9f-0"},
+                            {"uid", "uid-shop-web-7d9f-0"},
+                            {"fieldPath", "spec.containers{server}"}}},
+                          {"reason", "Failed"},
+                          {"type", "Warning"},
+                          {"count", 4},
+                          {"message", std::string("Error: ") + kStartError}});
+  Running r(c, {});
+  ASSERT_TRUE(r.wait_for(2));
+  std::this_thread::sleep_for(500ms);  // nothing more may arrive
+  auto records = r.snapshot();
+  ASSERT_EQ(records.size(), 2U);
+  std::map<std::string, std::string> by_workload;
+  for (const auto& rec : records) by_workload[rec.workload] = rec.diagnosis.hypotheses.front().category;
+  EXPECT_EQ(by_workload["Deployment/web"], "entrypoint_override");  // ReplicaSet resolved to its Deployment
+  EXPECT_EQ(by_workload["Pod/api"], "oom_killed");
+  // Evidence cost: the pod came with the list, so GETs are only logs and owner lookups.
+  std::size_t log_gets = 0;
+  for (const auto& req : c.server.requests()) log_gets += req.target.find("/log?") != std::string::npos ? 1 : 0;
+  EXPECT_EQ(log_gets, 1U);  // the OOM container's previous logs; StartError never ran, so none
+}
+
+TEST(Daemon, NewRestartsOfTheSameFailureAreCountedNotRediagnosed) {
+  quiet_logs();
+  Cluster c;
+  c.web_replicas(3);
+  Running r(c, {});
+  ASSERT_TRUE(r.wait_for(1));
+  for (int restart = 4; restart < 7; ++restart) c.web_replicas(restart);
+  c.api_oom(1);  // a different workload starts failing: diagnosed
+  ASSERT_TRUE(r.wait_for(2));
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(r.snapshot().size(), 2U);
+}
+
+struct FaultCase {
+  const char* name;
+  fake::Fault fault;
+  bool compact = false;
+  int served_status = 0;  // the fault's status must show up in the server's request log
+};
+
+class DaemonUnderFault : public ::testing::TestWithParam<FaultCase> {};
+
+TEST_P(DaemonUnderFault, StillDiagnosesEveryIncidentExactlyOnce) {
+  quiet_logs();
+  Cluster c;
+  c.web_replicas(3);
+  Running r(c, {});
+  ASSERT_TRUE(r.wait_for(1));
+  // Mid crash-loop: the fault hits the next request that matches, then the cluster changes.
+  auto pod_watches = [&] {
+    std::size_t n = 0;
+    for (const auto& req : c.server.requests()) n += req.watch && req.target.rfind("/api/v1/pods?", 0) == 0 ? 1 : 0;
+    return n;
+  };
+  const std::size_t watches_before = pod_watches();
+  c.server.inject(GetParam().fault);
+  if (GetParam().compact) c.server.compact();
+  c.server.close_watches();
+  std::this_thread::sleep_for(200ms);
+  c.web_replicas(4);  // same failure again: counted only
+  c.api_oom(1);       // a new incident during the fault: diagnosed once
+  ASSERT_TRUE(r.wait_for(2, 10000ms)) << "incident missed under fault " << GetParam().name;
+  std::this_thread::sleep_for(800ms);
+  auto records = r.snapshot();
+  ASSERT_EQ(records.size(), 2U) << "duplicated under fault " << GetParam().name;
+  EXPECT_NE(records[0].workload, records[1].workload);
+  EXPECT_GE(pod_watches(), watches_before + 2) << "the daemon never had to re-open its watch";
+  if (GetParam().served_status != 0) {
+    bool served = false;
+    for (const auto& req : c.server.requests()) served = served || req.status == GetParam().served_status;
+    EXPECT_TRUE(served) << "the scripted fault was never served";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Faults, DaemonUnderFault,
+    ::testing::Values(
+        FaultCase{"drop_mid_stream",
+                  fake::Fault{fake::FaultKind::kDropMidStream, "/api/v1/pods?watch", true, false, 2, 0, 0}},
+        FaultCase{"stall", fake::Fault{fake::FaultKind::kStall, "/api/v1/pods?watch", true, false, 1, 0, 0}},
+        FaultCase{"gone_410_event", fake::Fault{fake::FaultKind::kGone, "/api/v1/pods?watch", true, false, 1, 0, 0}},
+        FaultCase{"compacted", fake::Fault{fake::FaultKind::kInternalError, "/nothing-matches", false, false, 1, 0, 0},
+                  true},
+        FaultCase{"too_many_requests",
+                  fake::Fault{fake::FaultKind::kTooManyRequests, "/api/v1/pods", false, false, 2, 1, 0}, false, 429},
+        FaultCase{"internal_error", fake::Fault{fake::FaultKind::kInternalError, "/api/v1/pods", false, false, 3, 0, 0},
+                  false, 500},
+        FaultCase{"unavailable", fake::Fault{fake::FaultKind::kUnavailable, "/api/v1/pods", false, false, 2, 1, 0},
+                  false, 503}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(Daemon, DeletedPodsLeaveTheStoreAndItReportsSynced) {
+  quiet_logs();
+  Cluster c;
+  c.web_replicas(3);
+  Running r(c, {});
+  ASSERT_TRUE(r.wait_for(1));
+  EXPECT_TRUE(r.synced());
+  c.server.delete_pod("shop", "web-7d9f-0");
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  std::size_t pods = 3;
+  while (std::chrono::steady_clock::now() < deadline && pods != 2) {
+    std::promise<std::size_t> p;
+    boost::asio::post(r.ioc, [&] { p.set_value(r.daemon->pods()); });
+    pods = p.get_future().get();
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(pods, 2U);
+}
+
+}  // namespace
+}  // namespace crashdiag::daemon
