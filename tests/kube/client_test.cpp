@@ -186,6 +186,33 @@ TEST(KubeClient, WatchStreamsEventsBookmarksAndEndsNormally) {
   EXPECT_NE(std::find(types.begin(), types.end(), "DELETED"), types.end());
 }
 
+TEST(KubeClient, WatchDeliversEachEventWhileTheStreamStaysOpen) {
+  // A quiet, long-lived watch must hand over every event as it arrives, not when 64 KiB have
+  // accumulated or the stream ends.
+  Fixture f;
+  f.server.apply_pod(fake::make_pod("shop", "web-0", crashing_container()));
+  const std::string rv = std::to_string(f.server.resource_version());
+  std::chrono::steady_clock::time_point applied;
+  std::chrono::steady_clock::time_point delivered;
+  std::thread mutator([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    applied = std::chrono::steady_clock::now();
+    f.server.apply_pod(fake::make_pod("shop", "web-1", crashing_container()));
+  });
+  auto r = run(f.ioc, f.client->watch(
+                          Request{boost::beast::http::verb::get,
+                                  "/api/v1/pods?watch=1&timeoutSeconds=30&resourceVersion=" + rv, "pods", "", ""},
+                          [&](std::string_view) {
+                            delivered = std::chrono::steady_clock::now();
+                            return false;  // got it: abandon the stream
+                          },
+                          core::Duration(5000)));
+  mutator.join();
+  ASSERT_TRUE(r) << r.error().what;
+  EXPECT_TRUE(r->abandoned);
+  EXPECT_LT(delivered - applied, std::chrono::seconds(2));
+}
+
 TEST(KubeClient, WatchFromACompactedVersionGetsAnExpiredErrorEvent) {
   Fixture f;
   f.server.apply_pod(fake::make_pod("shop", "web-0", crashing_container()));

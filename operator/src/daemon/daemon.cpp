@@ -230,11 +230,7 @@ void Daemon::stop() {
 }
 
 bool Daemon::synced() const {
-  if (machines_.empty()) return false;
-  for (const auto* m : machines_) {
-    if (!m->synced()) return false;
-  }
-  return true;
+  return !synced_.empty() && std::all_of(synced_.begin(), synced_.end(), [](bool b) { return b; });
 }
 
 void Daemon::enqueue(const core::CrashSignal& signal, std::string pod_json) {
@@ -270,13 +266,11 @@ asio::awaitable<void> Daemon::run() {
 
 asio::awaitable<void> Daemon::watch_loop(std::string resource, std::string path, PodHandler* pods,
                                          EventHandler* events) {
+  // Nothing in this frame may refer to the daemon from a destructor: pending frames are
+  // destroyed with the io_context, which may outlive the daemon.
   core::WatchMachine machine(options_.watch, options_.random);
-  machines_.push_back(&machine);
-  struct Unregister {
-    std::vector<const core::WatchMachine*>& v;
-    const core::WatchMachine* m;
-    ~Unregister() { std::erase(v, m); }
-  } unregister{machines_, &machine};
+  const std::size_t watch_index = synced_.size();
+  synced_.push_back(false);
   auto begin = [&] { pods ? pods->begin() : events->begin(); };
   auto stage = [&](std::string_view item) { pods ? pods->stage(item) : events->stage(item); };
   auto discard = [&] { pods ? pods->discard() : events->discard(); };
@@ -404,6 +398,7 @@ asio::awaitable<void> Daemon::watch_loop(std::string resource, std::string path,
       begin();
     } else if (std::holds_alternative<core::CommitSnapshot>(cmd)) {
       log_synced(resource, commit());
+      synced_[watch_index] = true;
     } else if (std::holds_alternative<core::DiscardSnapshot>(cmd)) {
       discard();
     } else if (std::holds_alternative<core::ApplyEvent>(cmd)) {

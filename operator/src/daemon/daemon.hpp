@@ -82,7 +82,7 @@ class Daemon {
   std::unique_ptr<EventHandler> event_handler_;
   std::deque<Job> queue_;
   std::map<std::string, std::string> owner_cache_;
-  std::vector<const core::WatchMachine*> machines_;
+  std::vector<bool> synced_;  // per watch: the first list has been committed (readiness)
   bool stopping_ = false;
   std::uint64_t diagnoses_ = 0;
   std::uint64_t signals_ = 0;

@@ -251,7 +251,9 @@ asio::awaitable<tl::expected<Response, TransportError>> KubeClient::watch(Reques
     parser.get().body().data = chunk.data();
     parser.get().body().size = chunk.size();
     lowest.expires_after(to_steady(idle_timeout));
-    auto [rec, rn] = co_await http::async_read(conn->stream, conn->buffer, parser, kNoThrow);
+    // read_some, not read: with a buffer_body, async_read would wait until the 64 KiB buffer is
+    // full, holding back a quiet stream's events until the watch ends.
+    auto [rec, rn] = co_await http::async_read_some(conn->stream, conn->buffer, parser, kNoThrow);
     if (rec == http::error::need_buffer) rec = {};
     if (rec) {
       if (rec == beast::error::timeout) co_return tl::unexpected(TransportError{"idle"});

@@ -1,0 +1,95 @@
+// Watch ingest: the daemon's per-event path (parse the watch line into a slim record, upsert
+// it into the store, run the crash detector) against a raw simdjson DOM parse of the same
+// bytes, in the same run. docs/benchmarks.md has results and the command.
+#include <benchmark/benchmark.h>
+#include <simdjson.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "crashdiag/core/crash_detector.hpp"
+#include "crashdiag/core/pod_record.hpp"
+#include "crashdiag/core/pod_store.hpp"
+
+namespace {
+
+std::string read(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// 2,000 MODIFIED events built from the bundled examples' real-shaped pods (9-12 KB each with
+// managed fields stripped by kubectl; the apiserver sends them too, so we add them back).
+const std::vector<std::string>& lines() {
+  static const std::vector<std::string> out = [] {
+    std::vector<std::string> v;
+    const std::vector<std::string> names = {"authentik-command-vs-args", "oom-java-heap",
+                                            "liveness-probe-kill",       "missing-secret",
+                                            "pg-initdb-lost-found",      "db-connection-refused"};
+    std::vector<nlohmann::json> pods;
+    for (const auto& n : names)
+      pods.push_back(nlohmann::json::parse(read(std::string(CRASHDIAG_SOURCE_DIR) + "/examples/" + n + "/pod.json")));
+    for (int i = 0; i < 2000; ++i) {
+      nlohmann::json pod = pods[static_cast<std::size_t>(i) % pods.size()];
+      pod["metadata"]["name"] = "pod-" + std::to_string(i);
+      pod["metadata"]["resourceVersion"] = std::to_string(1000 + i);
+      pod["metadata"]["managedFields"] = nlohmann::json::array(
+          {{{"manager", "kubelet"},
+            {"operation", "Update"},
+            {"apiVersion", "v1"},
+            {"fieldsType", "FieldsV1"},
+            {"fieldsV1",
+             {{"f:status",
+               {{"f:conditions", nlohmann::json::object()}, {"f:containerStatuses", nlohmann::json::object()}}}}}}});
+      v.push_back(nlohmann::json{{"type", "MODIFIED"}, {"object", pod}}.dump());
+    }
+    return v;
+  }();
+  return out;
+}
+
+std::int64_t total_bytes() {
+  std::int64_t n = 0;
+  for (const auto& l : lines()) n += static_cast<std::int64_t>(l.size());
+  return n;
+}
+
+void WatchIngest(benchmark::State& state) {
+  crashdiag::core::PodStore store;
+  std::size_t signals = 0;
+  for (auto _ : state) {
+    for (const auto& l : lines()) {
+      auto line = crashdiag::core::parse_watch_line(l);
+      if (!line || !line->pod) state.SkipWithError("parse failed");
+      auto old = store.upsert(*line->pod);
+      signals += crashdiag::core::detect_crashes(old ? &*old : nullptr, *store.find(line->pod->key())).size();
+    }
+  }
+  benchmark::DoNotOptimize(signals);
+  state.SetBytesProcessed(state.iterations() * total_bytes());
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(lines().size()));
+}
+BENCHMARK(WatchIngest)->Unit(benchmark::kMillisecond);
+
+void RawSimdjsonDomParse(benchmark::State& state) {
+  simdjson::dom::parser parser;
+  std::vector<simdjson::padded_string> padded;
+  for (const auto& l : lines()) padded.emplace_back(l);
+  for (auto _ : state) {
+    for (const auto& p : padded) {
+      simdjson::dom::element doc;
+      if (parser.parse(p).get(doc) != simdjson::SUCCESS) state.SkipWithError("parse failed");
+      benchmark::DoNotOptimize(doc);
+    }
+  }
+  state.SetBytesProcessed(state.iterations() * total_bytes());
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(lines().size()));
+}
+BENCHMARK(RawSimdjsonDomParse)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
