@@ -257,6 +257,32 @@ INSTANTIATE_TEST_SUITE_P(
                   false, 503}),
     [](const auto& info) { return std::string(info.param.name); });
 
+TEST(Daemon, AJobThatDiedOnceIsExplainedFromItsCurrentLogs) {
+  // restartPolicy Never: no previous instance, the terminated container's own logs are the
+  // evidence (`kubectl logs`, not `--previous`).
+  quiet_logs();
+  Cluster c;
+  json job_pod = fake::make_pod("batch", "report-28373", {{"name", "report"}, {"image", "python:3.12"}},
+                                owner("Job", "report-28373"));
+  job_pod["spec"]["restartPolicy"] = "Never";
+  job_pod["status"]["containerStatuses"] = json::array(
+      {{{"name", "report"},
+        {"restartCount", 0},
+        {"state", {{"terminated", {{"exitCode", 1}, {"reason", "Error"}, {"finishedAt", "2026-11-22T03:01:00Z"}}}}}}});
+  c.server.apply_pod(job_pod);
+  c.server.set_logs("batch", "report-28373", "report", false,
+                    "Traceback (most recent call last):\nModuleNotFoundError: No module named 'pandas'\n");
+  Running r(c, {});
+  ASSERT_TRUE(r.wait_for(1));
+  EXPECT_EQ(r.snapshot()[0].diagnosis.hypotheses.front().category, "missing_module_or_dependency");
+  bool current_logs = false;
+  for (const auto& req : c.server.requests()) {
+    current_logs = current_logs ||
+                   (req.target.find("/log?") != std::string::npos && req.target.find("previous") == std::string::npos);
+  }
+  EXPECT_TRUE(current_logs);
+}
+
 TEST(Daemon, DeletedPodsLeaveTheStoreAndItReportsSynced) {
   quiet_logs();
   Cluster c;

@@ -288,6 +288,9 @@ std::optional<Route> route(const std::string& path) {
              parts[3] == "v1") {
     r.api_version = parts[2] + "/v1";
     i = 4;
+  } else if (parts[1] == "apis" && parts.size() >= 4 && parts[2] == "crashdiag.io" && parts[3] == "v1alpha1") {
+    r.api_version = "crashdiag.io/v1alpha1";  // the RootCauseAnalysis custom resource
+    i = 4;
   } else {
     r.known_group = false;
     return r;
@@ -306,7 +309,8 @@ std::optional<Route> route(const std::string& path) {
       {"statefulsets", {"apps/v1", "StatefulSet"}},
       {"daemonsets", {"apps/v1", "DaemonSet"}},
       {"jobs", {"batch/v1", "Job"}},
-      {"cronjobs", {"batch/v1", "CronJob"}}};
+      {"cronjobs", {"batch/v1", "CronJob"}},
+      {"rootcauseanalyses", {"crashdiag.io/v1alpha1", "RootCauseAnalysis"}}};
   auto k = kKinds.find(plural);
   if (k == kKinds.end() || k->second.first != r.api_version) return std::nullopt;
   r.kind = k->second.second;
@@ -318,6 +322,84 @@ std::optional<Route> route(const std::string& path) {
 }
 
 }  // namespace
+
+// POST (create) and PATCH (JSON merge patch) as the apiserver answers them: 201 with the stored
+// object, 409 AlreadyExists, 400 for a body that is not JSON or names another namespace, 404 for
+// a missing object, 415 for patch types a resource does not support (strategic merge patch on a
+// custom resource, 05-strategic-merge-patch-widget-415). Not a coroutine: no co_await inside.
+Response handle_write(FakeApiServer::Impl& impl, const Route& r, const http::request<http::string_body>& req,
+                      bool keep) {
+  const std::string plural = r.resource.substr(r.resource.rfind('/') + 1);
+  json body = json::parse(req.body(), nullptr, false);
+  if (body.is_discarded() || !body.is_object()) {
+    return json_response(
+        400,
+        status_body(
+            400, "BadRequest",
+            "the body of the request was in an unknown format - accepted media types include: application/json"),
+        keep);
+  }
+  std::lock_guard lock(impl.mu);
+  auto& store = impl.objects[r.resource];
+  if (req.method() == http::verb::post) {
+    if (!r.name.empty()) {
+      return json_response(
+          405, status_body(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"),
+          keep);
+    }
+    const json meta = body.contains("metadata") && body["metadata"].is_object() ? body["metadata"] : json::object();
+    const std::string name = meta.value("name", "");
+    const std::string ns = meta.value("namespace", r.ns);
+    if (ns != r.ns) {
+      return json_response(
+          400,
+          status_body(400, "BadRequest",
+                      "the namespace of the provided object does not match the namespace sent on the request"),
+          keep);
+    }
+    if (name.empty()) {
+      return json_response(
+          422,
+          status_body(422, "Invalid",
+                      plural + " \"\" is invalid: metadata.name: Required value: name or generateName is required"),
+          keep);
+    }
+    if (store.count(ns + "/" + name) > 0) {
+      return json_response(
+          409,
+          status_body(409, "AlreadyExists", plural + " \"" + name + "\" already exists", name_details(name, plural)),
+          keep);
+    }
+    body["metadata"]["namespace"] = ns;
+    body["kind"] = r.kind;
+    body["apiVersion"] = r.api_version;
+    body["metadata"]["uid"] = "uid-" + ns + "-" + name;
+    body["metadata"]["creationTimestamp"] = "2026-11-22T03:00:00Z";
+    impl.change(r.resource, "ADDED", body);
+    return json_response(201, store[ns + "/" + name], keep);
+  }
+  const std::string content_type(req[http::field::content_type]);
+  const bool builtin = r.api_version == "v1" || r.api_version == "apps/v1" || r.api_version == "batch/v1";
+  if (content_type != "application/merge-patch+json" &&
+      !(builtin && content_type == "application/strategic-merge-patch+json")) {
+    return json_response(
+        415,
+        status_body(415, "UnsupportedMediaType",
+                    "the body of the request was in an unknown format - accepted media types include: "
+                    "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"),
+        keep);
+  }
+  auto it = store.find(r.ns + "/" + r.name);
+  if (it == store.end()) {
+    return json_response(
+        404, status_body(404, "NotFound", plural + " \"" + r.name + "\" not found", name_details(r.name, plural)),
+        keep);
+  }
+  json merged = it->second;
+  merged.merge_patch(body);
+  impl.change(r.resource, "MODIFIED", merged);
+  return json_response(200, store[r.ns + "/" + r.name], keep);
+}
 
 // Serves one connection: keep-alive requests until the client closes, or one watch.
 asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream) {
@@ -358,7 +440,8 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream) {
       if (!co_await respond(text_response(404, "404 page not found\n", keep))) co_return;
       continue;
     }
-    if (!r || req.method() != http::verb::get) {
+    const bool write = req.method() == http::verb::post || req.method() == http::verb::patch;
+    if (!r || (req.method() != http::verb::get && !write)) {
       if (!co_await respond(json_response(
               404, status_body(404, "NotFound", "the server could not find the requested resource"), keep)))
         co_return;
@@ -407,6 +490,13 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream) {
           co_return;
         }
       }
+    }
+
+    // ---- create and merge-patch ----------------------------------------------------------------
+    if (write) {
+      auto res = handle_write(impl, *r, req, keep);
+      if (!co_await respond(std::move(res))) co_return;
+      continue;
     }
 
     // ---- logs -------------------------------------------------------------------------------

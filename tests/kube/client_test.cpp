@@ -259,3 +259,94 @@ TEST(ServerUrl, ParsesHostsPortsAndIpv6) {
 
 }  // namespace
 }  // namespace crashdiag::kube
+
+namespace crashdiag::kube {
+namespace {
+
+TEST(FakeWrites, CreateConflictPatchAndCustomResources) {
+  Fixture f;
+  auto send = [&](boost::beast::http::verb verb, const std::string& target, const std::string& resource, json body,
+                  const std::string& type = "application/json") {
+    Request req{verb, target, resource, body.dump(), type};
+    return run(f.ioc, f.client->request(std::move(req)));
+  };
+  json pod = fake::make_pod("shop", "web-0", crashing_container());
+  auto created = send(boost::beast::http::verb::post, "/api/v1/namespaces/shop/pods", "pods", pod);
+  ASSERT_TRUE(created);
+  EXPECT_EQ(created->status, 201);
+  auto again = send(boost::beast::http::verb::post, "/api/v1/namespaces/shop/pods", "pods", pod);
+  EXPECT_EQ(again->status, 409);
+  EXPECT_EQ(json::parse(again->body)["reason"], "AlreadyExists");
+  EXPECT_EQ(send(boost::beast::http::verb::post, "/api/v1/namespaces/other/pods", "pods", pod)->status,
+            400);  // namespace mismatch
+  auto patched = send(boost::beast::http::verb::patch, "/api/v1/namespaces/shop/pods/web-0", "pods",
+                      json{{"metadata", {{"annotations", {{"crashdiag.io/root-cause", "entrypoint_override: ..."}}}}}},
+                      "application/merge-patch+json");
+  ASSERT_EQ(patched->status, 200);
+  json p = json::parse(patched->body);
+  EXPECT_EQ(p["metadata"]["annotations"]["crashdiag.io/root-cause"], "entrypoint_override: ...");
+  EXPECT_EQ(p["spec"]["containers"][0]["name"], "app");  // merge patch keeps the rest
+  EXPECT_GT(std::stoull(p["metadata"]["resourceVersion"].get<std::string>()),
+            std::stoull(json::parse(created->body)["metadata"]["resourceVersion"].get<std::string>()));
+  EXPECT_EQ(send(boost::beast::http::verb::patch, "/api/v1/namespaces/shop/pods/missing", "pods", json::object(),
+                 "application/merge-patch+json")
+                ->status,
+            404);
+  json rca = {{"apiVersion", "crashdiag.io/v1alpha1"},
+              {"kind", "RootCauseAnalysis"},
+              {"metadata", {{"name", "web-server-x"}, {"namespace", "shop"}}}};
+  EXPECT_EQ(send(boost::beast::http::verb::post, "/apis/crashdiag.io/v1alpha1/namespaces/shop/rootcauseanalyses",
+                 "rootcauseanalyses", rca)
+                ->status,
+            201);
+  EXPECT_EQ(send(boost::beast::http::verb::patch,
+                 "/apis/crashdiag.io/v1alpha1/namespaces/shop/rootcauseanalyses/web-server-x", "rootcauseanalyses",
+                 json::object(), "application/strategic-merge-patch+json")
+                ->status,
+            415);  // custom resources do not support strategic merge patch
+  EXPECT_EQ(
+      f.get("/apis/crashdiag.io/v1alpha1/namespaces/shop/rootcauseanalyses/web-server-x", "rootcauseanalyses")->status,
+      200);
+}
+
+TEST(ExecPlugin, RunsThePluginCachesUntilExpiryAndReRunsAfterInvalidate) {
+  const std::string dir = std::filesystem::temp_directory_path() / ("crashdiag-exec-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string script = dir + "/plugin.sh";
+  {
+    std::ofstream out(script);
+    out << "#!/bin/sh\n"
+        << "echo run >> \"$RUNS_FILE\"\n"
+        << "case \"$KUBERNETES_EXEC_INFO\" in *'\"interactive\":false'*) ;; *) exit 3;; esac\n"
+        << "echo '{\"kind\":\"ExecCredential\",\"apiVersion\":\"client.authentication.k8s.io/v1\","
+        << "\"status\":{\"token\":\"exec-token-1\",\"expirationTimestamp\":\"2099-01-01T00:00:00Z\"}}'\n";
+  }
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  core::ExecPlugin plugin;
+  plugin.api_version = "client.authentication.k8s.io/v1";
+  plugin.command = script;
+  plugin.env = {{"RUNS_FILE", dir + "/runs"}};
+  ExecTokenSource source(plugin);
+  EXPECT_EQ(source.token(), "exec-token-1");
+  EXPECT_EQ(source.token(), "exec-token-1");  // cached: not expired
+  auto runs = [&] {
+    std::ifstream in(dir + "/runs");
+    int n = 0;
+    for (std::string l; std::getline(in, l);) ++n;
+    return n;
+  };
+  EXPECT_EQ(runs(), 1);
+  source.invalidate();  // a 401
+  EXPECT_EQ(source.token(), "exec-token-1");
+  EXPECT_EQ(runs(), 2);
+  core::ExecPlugin missing = plugin;
+  missing.command = dir + "/does-not-exist";
+  missing.install_hint = "install the aws CLI";
+  auto failed = ExecTokenSource(missing).run();
+  ASSERT_FALSE(failed);
+  EXPECT_NE(failed.error().find("install the aws CLI"), std::string::npos) << failed.error();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace crashdiag::kube

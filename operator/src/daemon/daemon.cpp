@@ -481,10 +481,16 @@ asio::awaitable<void> Daemon::diagnose(Job job) {
   const Container* c = ev.pod.find_container(s.container);
   const bool never_ran =
       c != nullptr && c->status && c->status->last_terminated && c->status->last_terminated->reason == "StartError";
-  if (s.has_previous_termination && !never_ran) {
+  // A container running again after its failure, or one that terminated without a previous
+  // instance, has only current logs; ask for those instead.
+  const bool running_now = c != nullptr && c->status && c->status->running;
+  const bool want_previous = s.has_previous_termination && !never_ran && !running_now;
+  const bool want_current =
+      running_now || (!s.has_previous_termination && c != nullptr && c->status && c->status->terminated);
+  if (want_previous || want_current) {
     const std::string target = "/api/v1/namespaces/" + s.namespace_ + "/pods/" + s.pod +
-                               "/log?container=" + url_encode(s.container) +
-                               "&previous=true&tailLines=" + std::to_string(options_.log_tail_lines) +
+                               "/log?container=" + url_encode(s.container) + (want_previous ? "&previous=true" : "") +
+                               "&tailLines=" + std::to_string(options_.log_tail_lines) +
                                "&limitBytes=" + std::to_string(options_.log_limit_bytes);
     kube::Request res_req{http::verb::get, target, "pods/log", "",
                           ""};  // named: GCC 12 PR 99576 double-destroys temporaries in co_await
