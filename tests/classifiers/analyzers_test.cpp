@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include "crashdiag/classifiers/analyzers.hpp"
 #include "test_support.hpp"
 
@@ -14,6 +16,11 @@ struct AnalyzerCase {
   const char* summary_contains;
   const char* evidence_contains;  // some evidence excerpt must contain this
 };
+
+// gtest prints parameters in test names and failures; the name says which row.
+void PrintTo(const AnalyzerCase& p, std::ostream* os) {
+  *os << p.name;
+}
 
 class Analyzer : public ::testing::TestWithParam<AnalyzerCase> {};
 

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include "crashdiag/classifiers/categories.hpp"
 #include "crashdiag/classifiers/failing.hpp"
 #include "test_support.hpp"
@@ -68,6 +70,11 @@ struct FailingCase {
   const char* yaml;
   bool failing;
 };
+
+// gtest prints parameters in test names and failures; the name says which row.
+void PrintTo(const FailingCase& p, std::ostream* os) {
+  *os << p.name;
+}
 
 class Failing : public ::testing::TestWithParam<FailingCase> {};
 

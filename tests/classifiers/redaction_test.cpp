@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include "crashdiag/classifiers/redaction.hpp"
 
 namespace crashdiag {
@@ -11,6 +13,11 @@ struct RedactCase {
   const char* must_not_contain;
   const char* must_contain;
 };
+
+// gtest prints parameters in test names and failures; the name says which row.
+void PrintTo(const RedactCase& p, std::ostream* os) {
+  *os << p.name;
+}
 
 class Redaction : public ::testing::TestWithParam<RedactCase> {};
 

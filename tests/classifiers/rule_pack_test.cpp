@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include "crashdiag/classifiers/rule_engine.hpp"
 #include "crashdiag/classifiers/rule_pack.hpp"
 
@@ -38,6 +40,11 @@ struct BrokenCase {
   int line;
   const char* message_contains;
 };
+
+// gtest prints parameters in test names and failures; the name says which row.
+void PrintTo(const BrokenCase& p, std::ostream* os) {
+  *os << p.name;
+}
 
 class BrokenRulePack : public ::testing::TestWithParam<BrokenCase> {};
 

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include "crashdiag/classifiers/spec_predicates.hpp"
 #include "test_support.hpp"
 
@@ -12,6 +14,11 @@ struct PredicateCase {
   const char* evidence_yaml;
   bool holds;
 };
+
+// gtest prints parameters in test names and failures; the name says which row.
+void PrintTo(const PredicateCase& p, std::ostream* os) {
+  *os << p.name;
+}
 
 class SpecPredicateTable : public ::testing::TestWithParam<PredicateCase> {};
 

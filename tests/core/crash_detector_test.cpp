@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include "crashdiag/core/crash_detector.hpp"
 #include "crashdiag/core/pod_store.hpp"
 
@@ -42,6 +44,11 @@ struct DetectCase {
   std::size_t signals;
   const char* reason;
 };
+
+// gtest prints parameters in test names and failures; the name says which row.
+void PrintTo(const DetectCase& p, std::ostream* os) {
+  *os << p.name;
+}
 
 class Detect : public ::testing::TestWithParam<DetectCase> {};
 

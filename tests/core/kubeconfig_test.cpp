@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include "crashdiag/core/kubeconfig.hpp"
 
 namespace crashdiag::core {
@@ -66,6 +68,11 @@ struct BadConfig {
   const char* field;
   const char* message;
 };
+
+// gtest prints parameters in test names and failures; the name says which row.
+void PrintTo(const BadConfig& p, std::ostream* os) {
+  *os << p.name;
+}
 
 class KubeconfigRejects : public ::testing::TestWithParam<BadConfig> {};
 

@@ -2,6 +2,8 @@
 // is diagnosed exactly once, under each scripted fault injected mid crash-loop.
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -205,6 +207,11 @@ struct FaultCase {
   bool compact = false;
   int served_status = 0;  // the fault's status must show up in the server's request log
 };
+
+// gtest prints parameters in test names and failures; the name says which row.
+void PrintTo(const FaultCase& p, std::ostream* os) {
+  *os << p.name;
+}
 
 class DaemonUnderFault : public ::testing::TestWithParam<FaultCase> {};
 

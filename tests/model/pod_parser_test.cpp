@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include "crashdiag/model/parse.hpp"
 #include "test_support.hpp"
 
@@ -112,6 +114,11 @@ struct BadInput {
   const char* json;
   const char* error_contains;
 };
+
+// gtest prints parameters in test names and failures; the name says which row.
+void PrintTo(const BadInput& p, std::ostream* os) {
+  *os << p.name;
+}
 
 class PodParserRejects : public ::testing::TestWithParam<BadInput> {};
 

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include "crashdiag/model/quantity.hpp"
 
 namespace crashdiag {
@@ -9,6 +11,11 @@ struct QuantityCase {
   const char* text;
   std::optional<std::int64_t> bytes;
 };
+
+// gtest prints parameters in test names and failures; the name says which row.
+void PrintTo(const QuantityCase& p, std::ostream* os) {
+  *os << p.text;
+}
 
 class MemoryQuantity : public ::testing::TestWithParam<QuantityCase> {};
 

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -51,6 +53,11 @@ struct BadCase {
   std::string events;
   const char* err_contains;
 };
+
+// gtest prints parameters in test names and failures; the name says which row.
+void PrintTo(const BadCase& p, std::ostream* os) {
+  *os << p.name;
+}
 
 class ExplainRejects : public ::testing::TestWithParam<BadCase> {};
 
