@@ -59,8 +59,11 @@ std::vector<std::string> split(std::string_view s, char sep) {
   return out;
 }
 
-std::string base64url(const std::string& in) {
-  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+// RFC 4648 base64: the URL alphabet without padding for continue tokens (as the apiserver),
+// the standard alphabet with padding for kubeconfig *-data fields.
+std::string base64_encode(const std::string& in, bool url) {
+  const char* alphabet = url ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+                             : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   unsigned val = 0;
   int bits = -6;
@@ -68,12 +71,17 @@ std::string base64url(const std::string& in) {
     val = (val << 8U) + c;
     bits += 8;
     while (bits >= 0) {
-      out.push_back(kAlphabet[(val >> static_cast<unsigned>(bits)) & 0x3FU]);
+      out.push_back(alphabet[(val >> static_cast<unsigned>(bits)) & 0x3FU]);
       bits -= 6;
     }
   }
-  if (bits > -6) out.push_back(kAlphabet[((val << 8U) >> static_cast<unsigned>(bits + 8)) & 0x3FU]);
+  if (bits > -6) out.push_back(alphabet[((val << 8U) >> static_cast<unsigned>(bits + 8)) & 0x3FU]);
+  while (!url && out.size() % 4 != 0) out.push_back('=');
   return out;
+}
+
+std::string base64url(const std::string& in) {
+  return base64_encode(in, true);
 }
 
 std::optional<std::string> base64url_decode(const std::string& in) {
@@ -784,23 +792,7 @@ FakeApiServer::~FakeApiServer() {
 
 std::string FakeApiServer::write_kubeconfig(const std::string& path) const {
   std::ofstream out(path);
-  std::string ca_b64;
-  {
-    // base64 (standard alphabet) of the CA PEM.
-    static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    unsigned val = 0;
-    int bits = -6;
-    for (unsigned char c : trusted_ca_pem_) {
-      val = (val << 8U) + c;
-      bits += 8;
-      while (bits >= 0) {
-        ca_b64.push_back(kAlphabet[(val >> static_cast<unsigned>(bits)) & 0x3FU]);
-        bits -= 6;
-      }
-    }
-    if (bits > -6) ca_b64.push_back(kAlphabet[((val << 8U) >> static_cast<unsigned>(bits + 8)) & 0x3FU]);
-    while (ca_b64.size() % 4 != 0) ca_b64.push_back('=');
-  }
+  const std::string ca_b64 = base64_encode(trusted_ca_pem_, false);
   out << "apiVersion: v1\nkind: Config\ncurrent-context: fake\n"
       << "clusters:\n- name: fake\n  cluster:\n    server: " << url() << "\n    certificate-authority-data: " << ca_b64
       << "\n"

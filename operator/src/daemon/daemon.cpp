@@ -287,6 +287,13 @@ asio::awaitable<void> Daemon::watch_loop(std::string resource, std::string path,
   auto feed = [&](const core::Input& in) {
     for (auto& c : machine.step(in, now_ms())) commands.push_back(std::move(c));
   };
+  // The server answered, but not with 200: tell the machine (it backs off, or relists on 410).
+  auto refused = [&](const kube::Response& res) {
+    if (res.status == 403 && warned_forbidden_.insert(resource).second) log_forbidden(resource, path);
+    const std::string reason = status_reason(res.body);
+    log_watch_failure(resource, res.status, reason);
+    feed(core::RequestFailed{res.status, res.retry_after, reason});
+  };
   feed(core::Start{});
   while (!stopping_) {
     if (commands.empty()) break;  // cannot happen: every state asks for the next request
@@ -305,9 +312,7 @@ asio::awaitable<void> Daemon::watch_loop(std::string resource, std::string path,
         continue;
       }
       if (res->status != 200) {
-        if (res->status == 403 && warned_forbidden_.insert(resource).second) log_forbidden(resource, path);
-        log_watch_failure(resource, res->status, status_reason(res->body));
-        feed(core::RequestFailed{res->status, res->retry_after, status_reason(res->body)});
+        refused(*res);
         continue;
       }
       // Walk the list with simdjson On-Demand: metadata first, then each item's raw JSON.
@@ -384,9 +389,7 @@ asio::awaitable<void> Daemon::watch_loop(std::string resource, std::string path,
         continue;
       }
       if (res->status != 200) {
-        if (res->status == 403 && warned_forbidden_.insert(resource).second) log_forbidden(resource, path);
-        log_watch_failure(resource, res->status, status_reason(res->body));
-        feed(core::RequestFailed{res->status, res->retry_after, status_reason(res->body)});
+        refused(*res);
         continue;
       }
       feed(core::WatchClosed{});
