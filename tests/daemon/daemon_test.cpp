@@ -309,5 +309,35 @@ TEST(Daemon, DeletedPodsLeaveTheStoreAndItReportsSynced) {
   EXPECT_EQ(pods, 2U);
 }
 
+TEST(Daemon, EventsOfDeletedPodsAndExpiredEventsAreForgotten) {
+  quiet_logs();
+  Cluster c;
+  c.web_replicas(3);
+  auto event = [](const std::string& pod, const std::string& name) {
+    return json{{"kind", "Event"},
+                {"apiVersion", "v1"},
+                {"metadata", {{"name", name}, {"namespace", "shop"}}},
+                {"involvedObject", {{"kind", "Pod"}, {"namespace", "shop"}, {"name", pod}, {"uid", "uid-shop-" + pod}}},
+                {"reason", "BackOff"},
+                {"type", "Warning"},
+                {"message", "Back-off restarting failed container"}};
+  };
+  c.server.add_event(event("web-7d9f-0", "e0"));
+  c.server.add_event(event("web-7d9f-1", "e1"));
+  Running r(c, {});
+  ASSERT_TRUE(r.wait_for(1));
+  auto with_events = [&] {
+    std::promise<std::size_t> p;
+    boost::asio::post(r.ioc, [&] { p.set_value(r.daemon->pods_with_events()); });
+    return p.get_future().get();
+  };
+  EXPECT_EQ(with_events(), 2U);
+  c.server.delete_pod("shop", "web-7d9f-0");       // the pod goes: its events go
+  c.server.delete_object("events", "shop", "e1");  // the event expires (event TTL)
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < deadline && with_events() != 0) std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(with_events(), 0U);
+}
+
 }  // namespace
 }  // namespace crashdiag::daemon

@@ -813,12 +813,16 @@ void FakeApiServer::apply_pod(json pod) {
 }
 
 void FakeApiServer::delete_pod(const std::string& ns, const std::string& name) {
+  delete_object("pods", ns, name);
+}
+
+void FakeApiServer::delete_object(const std::string& resource, const std::string& ns, const std::string& name) {
   std::lock_guard lock(impl_->mu);
-  auto& pods = impl_->objects["pods"];
-  auto it = pods.find(ns + "/" + name);
-  if (it == pods.end()) return;
+  auto& store = impl_->objects[resource];
+  auto it = store.find(ns + "/" + name);
+  if (it == store.end()) return;
   json obj = it->second;
-  impl_->change("pods", "DELETED", std::move(obj));
+  impl_->change(resource, "DELETED", std::move(obj));
 }
 
 void FakeApiServer::add_event(json event) {

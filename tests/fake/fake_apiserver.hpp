@@ -70,7 +70,9 @@ class FakeApiServer {
   // Cluster state. Each change gets the next resourceVersion and a watch event.
   void apply_pod(nlohmann::json pod);  // ADDED or MODIFIED
   void delete_pod(const std::string& ns, const std::string& name);
-  void add_event(nlohmann::json event);  // core/v1 Event
+  void delete_object(const std::string& resource, const std::string& ns,
+                     const std::string& name);  // e.g. an expired Event
+  void add_event(nlohmann::json event);         // core/v1 Event
   void put_object(const std::string& api_prefix, const std::string& plural,
                   nlohmann::json object);  // e.g. "/apis/apps/v1", "replicasets"
   void set_logs(const std::string& ns, const std::string& pod, const std::string& container, bool previous,

@@ -91,57 +91,6 @@ std::string url_encode(const std::string& s) {
 
 // ---- handlers: what to do with list items and watch events of each resource ------------------
 
-class Daemon::PodHandler {
- public:
-  explicit PodHandler(Daemon& d) : d_(d) {}
-  void begin() { d_.pods_.begin_snapshot(); }
-  void stage(std::string_view item) {
-    auto rec = core::parse_pod_record(item);
-    if (rec) d_.pods_.stage(std::move(*rec));
-  }
-  void discard() { d_.pods_.discard_snapshot(); }
-  std::size_t commit() {
-    d_.pods_.commit_snapshot([&](const core::PodRecord* old, const core::PodRecord& now) {
-      for (const auto& s : core::detect_crashes(old, now)) d_.enqueue(s, "");
-    });
-    return d_.pods_.size();
-  }
-  std::optional<core::WatchEvent> parse(std::string_view line, const std::string& resource) {
-    auto parsed = core::parse_watch_line(line);
-    if (!parsed) {
-      log_bad_line(resource, parsed.error().what);
-      return std::nullopt;
-    }
-    pending_ = std::move(*parsed);
-    pending_line_.assign(line);
-    core::WatchEvent ev;
-    ev.resource_version = pending_.resource_version;
-    ev.error_code = pending_.error_code;
-    ev.type = pending_.type == "ADDED"      ? core::WatchEventType::kAdded
-              : pending_.type == "MODIFIED" ? core::WatchEventType::kModified
-              : pending_.type == "DELETED"  ? core::WatchEventType::kDeleted
-              : pending_.type == "BOOKMARK" ? core::WatchEventType::kBookmark
-                                            : core::WatchEventType::kError;
-    return ev;
-  }
-  void apply() {
-    if (!pending_.pod) return;
-    if (pending_.type == "DELETED") {
-      d_.pods_.remove(pending_.pod->key());
-      return;
-    }
-    core::PodRecord now = *pending_.pod;
-    auto old = d_.pods_.upsert(std::move(now));
-    const core::PodRecord* current = d_.pods_.find(pending_.pod->key());
-    for (const auto& s : core::detect_crashes(old ? &*old : nullptr, *current)) d_.enqueue(s, pending_line_);
-  }
-
- private:
-  Daemon& d_;
-  core::WatchLine pending_;
-  std::string pending_line_;
-};
-
 class Daemon::EventHandler {
  public:
   explicit EventHandler(std::size_t per_pod) : per_pod_(per_pod) {}
@@ -178,9 +127,18 @@ class Daemon::EventHandler {
   }
   void apply() {
     if (!pending_.contains("object")) return;
-    if (pending_["type"] == "DELETED") return;  // events expire; the last copy is still evidence
+    if (pending_["type"] == "DELETED") {
+      // Events expire (the apiserver's --event-ttl, 1 h by default) and arrive as DELETED; a
+      // failure that goes on re-emits its events, so dropping expired ones loses nothing current
+      // and keeps the cache bounded by what the cluster holds.
+      remove(pending_["object"]);
+      return;
+    }
     add(by_pod_, pending_["object"].dump());
   }
+  // The pod is gone: its events can no longer be evidence.
+  void forget_pod(const std::string& uid) { by_pod_.erase(uid); }
+  [[nodiscard]] std::size_t pods_with_events() const { return by_pod_.size(); }
   [[nodiscard]] std::vector<Event> for_pod(const std::string& uid) const {
     auto it = by_pod_.find(uid);
     if (it == by_pod_.end()) return {};
@@ -191,6 +149,14 @@ class Daemon::EventHandler {
 
  private:
   using Map = std::map<std::string, std::map<std::string, Event>>;  // pod uid -> event name -> event
+  void remove(const json& obj) {
+    if (!obj.is_object() || !obj.contains("involvedObject") || !obj.contains("metadata")) return;
+    const std::string uid = obj["involvedObject"].value("uid", "");
+    auto it = by_pod_.find(uid);
+    if (it == by_pod_.end()) return;
+    it->second.erase(obj["metadata"].value("name", ""));
+    if (it->second.empty()) by_pod_.erase(it);
+  }
   void add(Map& map, std::string_view item) {
     std::string text(item);
     json j = json::parse(text, nullptr, false);
@@ -211,6 +177,59 @@ class Daemon::EventHandler {
   json pending_;
 };
 
+class Daemon::PodHandler {
+ public:
+  explicit PodHandler(Daemon& d) : d_(d) {}
+  void begin() { d_.pods_.begin_snapshot(); }
+  void stage(std::string_view item) {
+    auto rec = core::parse_pod_record(item);
+    if (rec) d_.pods_.stage(std::move(*rec));
+  }
+  void discard() { d_.pods_.discard_snapshot(); }
+  std::size_t commit() {
+    auto vanished = d_.pods_.commit_snapshot([&](const core::PodRecord* old, const core::PodRecord& now) {
+      for (const auto& s : core::detect_crashes(old, now)) d_.enqueue(s, "");
+    });
+    for (const auto& gone : vanished) d_.event_handler_->forget_pod(gone.uid);  // deleted while we were not watching
+    return d_.pods_.size();
+  }
+  std::optional<core::WatchEvent> parse(std::string_view line, const std::string& resource) {
+    auto parsed = core::parse_watch_line(line);
+    if (!parsed) {
+      log_bad_line(resource, parsed.error().what);
+      return std::nullopt;
+    }
+    pending_ = std::move(*parsed);
+    pending_line_.assign(line);
+    core::WatchEvent ev;
+    ev.resource_version = pending_.resource_version;
+    ev.error_code = pending_.error_code;
+    ev.type = pending_.type == "ADDED"      ? core::WatchEventType::kAdded
+              : pending_.type == "MODIFIED" ? core::WatchEventType::kModified
+              : pending_.type == "DELETED"  ? core::WatchEventType::kDeleted
+              : pending_.type == "BOOKMARK" ? core::WatchEventType::kBookmark
+                                            : core::WatchEventType::kError;
+    return ev;
+  }
+  void apply() {
+    if (!pending_.pod) return;
+    if (pending_.type == "DELETED") {
+      d_.pods_.remove(pending_.pod->key());
+      d_.event_handler_->forget_pod(pending_.pod->uid);
+      return;
+    }
+    core::PodRecord now = *pending_.pod;
+    auto old = d_.pods_.upsert(std::move(now));
+    const core::PodRecord* current = d_.pods_.find(pending_.pod->key());
+    for (const auto& s : core::detect_crashes(old ? &*old : nullptr, *current)) d_.enqueue(s, pending_line_);
+  }
+
+ private:
+  Daemon& d_;
+  core::WatchLine pending_;
+  std::string pending_line_;
+};
+
 // ---- the daemon ---------------------------------------------------------------------------------
 
 Daemon::Daemon(asio::io_context& ioc, kube::KubeClient& client, const Classifier& classifier, DaemonOptions options)
@@ -227,6 +246,10 @@ Daemon::~Daemon() = default;
 
 void Daemon::stop() {
   stopping_ = true;
+}
+
+std::size_t Daemon::pods_with_events() const {
+  return event_handler_->pods_with_events();
 }
 
 bool Daemon::synced() const {

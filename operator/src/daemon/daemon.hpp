@@ -56,6 +56,7 @@ class Daemon {
   [[nodiscard]] std::size_t pods() const { return pods_.size(); }
   [[nodiscard]] std::uint64_t diagnoses() const { return diagnoses_; }
   [[nodiscard]] std::uint64_t signals() const { return signals_; }
+  [[nodiscard]] std::size_t pods_with_events() const;
 
   struct Job {
     core::CrashSignal signal;
