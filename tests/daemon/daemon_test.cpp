@@ -133,10 +133,15 @@ struct Running {
     std::lock_guard lock(mu);
     return records;
   }
-  bool synced() {
-    std::promise<bool> p;
-    boost::asio::post(ioc, [&] { p.set_value(daemon->synced()); });
+  // Reads daemon state on its own thread (the daemon is single-threaded by design).
+  template <typename F>
+  auto on_loop(F read) {
+    std::promise<decltype(read())> p;
+    boost::asio::post(ioc, [&] { p.set_value(read()); });
     return p.get_future().get();
+  }
+  bool synced() {
+    return on_loop([this] { return daemon->synced(); });
   }
   Cluster& cluster;
   boost::asio::io_context ioc{1};
@@ -301,9 +306,7 @@ TEST(Daemon, DeletedPodsLeaveTheStoreAndItReportsSynced) {
   const auto deadline = std::chrono::steady_clock::now() + 5s;
   std::size_t pods = 3;
   while (std::chrono::steady_clock::now() < deadline && pods != 2) {
-    std::promise<std::size_t> p;
-    boost::asio::post(r.ioc, [&] { p.set_value(r.daemon->pods()); });
-    pods = p.get_future().get();
+    pods = r.on_loop([&] { return r.daemon->pods(); });
     std::this_thread::sleep_for(20ms);
   }
   EXPECT_EQ(pods, 2U);
@@ -326,11 +329,7 @@ TEST(Daemon, EventsOfDeletedPodsAndExpiredEventsAreForgotten) {
   c.server.add_event(event("web-7d9f-1", "e1"));
   Running r(c, {});
   ASSERT_TRUE(r.wait_for(1));
-  auto with_events = [&] {
-    std::promise<std::size_t> p;
-    boost::asio::post(r.ioc, [&] { p.set_value(r.daemon->pods_with_events()); });
-    return p.get_future().get();
-  };
+  auto with_events = [&] { return r.on_loop([&] { return r.daemon->pods_with_events(); }); };
   EXPECT_EQ(with_events(), 2U);
   c.server.delete_pod("shop", "web-7d9f-0");       // the pod goes: its events go
   c.server.delete_object("events", "shop", "e1");  // the event expires (event TTL)
