@@ -3,15 +3,25 @@
 // 401 without the right bearer token, 400 for malformed continue tokens and for logs of a
 // container with no previous instance, 410 Expired for compacted resourceVersions, Status
 // bodies for errors and text/plain for unknown groups. Faults are scripted per path.
+//
+// Writes follow the apiserver's registry: POST/PUT/DELETE, JSON merge, strategic merge (built-ins)
+// and JSON patches, server-side apply with managedFields and conflicts, optimistic concurrency
+// (409 on a stale resourceVersion, 422 where an update needs one), status subresources that
+// isolate .status, ObjectMeta validation and, for the RootCauseAnalysis CRD loaded from
+// crd/rootcauseanalyses.crashdiag.io.yaml, pruning and openAPIV3Schema validation. Discovery
+// (/version, /api, /apis, APIResourceLists) and server-side Tables are served so that a real
+// kubectl works against it (see fake_main.cpp).
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +37,8 @@ enum class FaultKind {
   kTooManyRequests,  // 429 with Retry-After: retry_after_seconds
   kInternalError,    // 500
   kUnavailable,      // 503 with Retry-After
+  kConflict,         // 409 Conflict, the optimistic-lock Status of the addressed object
+  kInvalid,          // 422 Invalid with one cause, as a validating webhook or a schema would refuse
 };
 
 struct Fault {
@@ -46,12 +58,21 @@ struct RecordedRequest {
   bool watch = false;
 };
 
+// The shipped CRD: CRASHDIAG_SOURCE_DIR "/crd/rootcauseanalyses.crashdiag.io.yaml".
+std::string default_crd_path();
+
 struct FakeOptions {
   std::string token = "test-token";  // the bearer token the server accepts
   std::string token_file;            // if set, the accepted token is this file's content (rotation)
   std::chrono::milliseconds bookmark_interval{1000};
   std::vector<std::string> subject_alt_names{"IP:127.0.0.1", "DNS:localhost"};
   bool serve_untrusted_certificate = false;  // a certificate from an unrelated CA
+  // The CustomResourceDefinition served as crashdiag.io/v1alpha1 rootcauseanalyses: its schema,
+  // printer columns and short names come from this file (the constructor throws if it is unusable).
+  std::string crd_path = default_crd_path();
+  // "Now" as RFC 3339, for creationTimestamp, managedFields times, deletionTimestamp and the ages
+  // in Tables; empty: the system clock.
+  std::function<std::string()> clock;
 };
 
 class FakeApiServer {
@@ -75,6 +96,15 @@ class FakeApiServer {
   void add_event(nlohmann::json event);         // core/v1 Event
   void put_object(const std::string& api_prefix, const std::string& plural,
                   nlohmann::json object);  // e.g. "/apis/apps/v1", "replicasets"
+  // Stores any object the fake serves, found by its apiVersion and kind (Pods as apply_pod does),
+  // filling in uid, creationTimestamp and generation when absent; custom resources must pass the
+  // CRD's schema. Throws std::invalid_argument for an unknown kind or an invalid object.
+  void add_object(nlohmann::json object);
+  // The stored objects (of one namespace, or all) and one stored object; resource as in
+  // delete_object: "pods", "coordination.k8s.io/v1/leases", "crashdiag.io/v1alpha1/rootcauseanalyses".
+  [[nodiscard]] std::vector<nlohmann::json> list_objects(const std::string& resource, const std::string& ns = "") const;
+  [[nodiscard]] std::optional<nlohmann::json> get_object(const std::string& resource, const std::string& ns,
+                                                         const std::string& name) const;
   void set_logs(const std::string& ns, const std::string& pod, const std::string& container, bool previous,
                 std::string text);
   void compact();  // forget watch history: older resourceVersions now get 410

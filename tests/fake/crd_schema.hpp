@@ -1,0 +1,71 @@
+// The CustomResourceDefinition the fake serves, read from the shipped manifest so that the
+// schema, printer columns and short names are the ones a real cluster would get. Structural
+// schema semantics of the apiextensions-apiserver: pruning of unknown fields (reported for
+// fieldValidation=Strict/Warn), validation with kube-openapi's messages, and Table cells from
+// additionalPrinterColumns.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api_status.hpp"
+
+namespace crashdiag::fake {
+
+struct PrinterColumn {
+  std::string name;
+  std::string type;  // string, integer, number, boolean, date
+  std::string format;
+  std::string description;
+  std::string json_path;
+  int priority = 0;
+};
+
+struct Crd {
+  std::string group;
+  std::string version;  // the served storage version
+  std::string kind;
+  std::string list_kind;
+  std::string plural;
+  std::string singular;
+  std::vector<std::string> short_names;
+  std::vector<std::string> categories;
+  bool namespaced = true;
+  bool status_subresource = false;
+  std::vector<PrinterColumn> columns;
+  nlohmann::json schema;  // openAPIV3Schema
+};
+
+// YAML to JSON as sigs.k8s.io/yaml does it (plain scalars resolve to null/bool/int/float,
+// quoted ones stay strings; `yes`/`no`/`on`/`off` are booleans, YAML 1.1). nullopt and a message
+// on a syntax error; never throws.
+std::optional<nlohmann::json> parse_yaml(const std::string& text, std::string* error = nullptr);
+
+// Reads a CRD manifest; throws std::runtime_error when it is missing or not a CRD.
+Crd load_crd(const std::string& path);
+
+// Drops what the structural schema does not declare (and nulls, which non-nullable fields
+// prune to), appending the paths of unknown fields ("spec.foo", "status.pods[0].x"). The root's
+// metadata is checked against ObjectMeta's fields.
+void prune_unknown(const nlohmann::json& schema, nlohmann::json& object, std::vector<std::string>& unknown);
+
+// kube-openapi validation as the apiextensions-apiserver reports it (type, required, enum,
+// maxLength, maxItems, minimum/maximum, format date-time, list-type map keys).
+void validate_schema(const nlohmann::json& schema, const nlohmann::json& object, std::vector<FieldError>& errors);
+
+// For server-side apply: the paths the schema does not declare and the type mismatches, as
+// structured-merge-diff reports them when it converts the applied configuration
+// (".spec.foo: field not declared in schema").
+std::vector<std::string> typed_conversion_errors(const nlohmann::json& schema, const nlohmann::json& object);
+
+// The value at a simple JSONPath (".a.b.c"); nullptr when absent.
+const nlohmann::json* json_path(const nlohmann::json& object, const std::string& path);
+
+// A Table cell for one column, as the apiextensions TableConvertor computes it (cellForJSONValue):
+// date cells are ages relative to now_seconds ("5m", metatable.ConvertToHumanReadableDateType).
+nlohmann::json printer_cell(const PrinterColumn& column, const nlohmann::json& object, std::int64_t now_seconds);
+
+}  // namespace crashdiag::fake
