@@ -11,6 +11,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cctype>
 #include <chrono>
 
 namespace crashdiag::kube {
@@ -131,6 +132,18 @@ asio::awaitable<tl::expected<std::unique_ptr<Connection>, TransportError>> KubeC
   co_return conn;
 }
 
+void KubeClient::account(const std::string& stats_verb, std::string_view observed_verb, const std::string& resource,
+                         int code, std::chrono::steady_clock::time_point started) {
+  stats_.count(stats_verb, resource, code);
+  if (!options_.on_request) return;
+  const std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - started;
+  // The observer feeds metrics; a failure there must not fail (or escape) the request's coroutine.
+  try {
+    options_.on_request(observed_verb, resource, code, seconds.count());
+  } catch (...) {
+  }
+}
+
 asio::awaitable<void> KubeClient::rate_limit() {
   const core::Duration wait = bucket_.reserve(now_ms());
   if (wait.count() > 0) {
@@ -140,6 +153,33 @@ asio::awaitable<void> KubeClient::rate_limit() {
 }
 
 namespace {
+
+// The verb the request observer reports: the lowercase HTTP method, except that a GET of a
+// collection is "list", as the API server's own apiserver_request_total tells them apart (a list
+// costs the server far more than a get). Collection paths: /api/v1/{resource},
+// /apis/{group}/{version}/{resource}, each optionally under namespaces/{ns}/.
+std::string observed_verb(const Request& r) {
+  std::string verb(http::to_string(r.verb));
+  for (char& c : verb) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (r.verb != http::verb::get) return verb;
+  std::string_view path(r.target);
+  path = path.substr(0, path.find('?'));
+  std::vector<std::string_view> segments;
+  while (!path.empty()) {
+    const auto slash = path.find('/');
+    if (slash != 0) segments.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  std::size_t prefix = 0;
+  if (!segments.empty() && segments[0] == "api") prefix = 2;
+  if (!segments.empty() && segments[0] == "apis") prefix = 3;
+  if (prefix == 0 || segments.size() <= prefix) return verb;
+  std::size_t rest = segments.size() - prefix;
+  // namespaces/{ns}/{resource}...; "namespaces" alone or namespaces/{name} is the namespace itself
+  if (segments[prefix] == "namespaces" && rest >= 3) rest -= 2;
+  return rest == 1 ? "list" : verb;
+}
 
 http::request<http::string_body> build(const Request& r, const Endpoint& e, const std::string& token,
                                        const ClientOptions& o) {
@@ -161,8 +201,10 @@ http::request<http::string_body> build(const Request& r, const Endpoint& e, cons
 
 asio::awaitable<tl::expected<Response, TransportError>> KubeClient::request(Request r) {
   const std::string verb(http::to_string(r.verb));
+  const std::string observed = observed_verb(r);
   for (int attempt = 0;; ++attempt) {
     co_await rate_limit();
+    const auto started = std::chrono::steady_clock::now();
     std::unique_ptr<Connection> conn;
     if (!idle_.empty()) {
       conn = std::move(idle_.back());
@@ -170,7 +212,7 @@ asio::awaitable<tl::expected<Response, TransportError>> KubeClient::request(Requ
     } else {
       auto c = co_await connect();
       if (!c) {
-        stats_.count(verb, r.resource, 0);
+        account(verb, observed, r.resource, 0, started);
         co_return tl::unexpected(c.error());
       }
       conn = std::move(*c);
@@ -187,7 +229,7 @@ asio::awaitable<tl::expected<Response, TransportError>> KubeClient::request(Requ
       // A reused keep-alive connection may have been closed by the server in the meantime;
       // one fresh attempt is safe for the idempotent GETs we send.
       if (attempt == 0 && r.verb == http::verb::get) continue;
-      stats_.count(verb, r.resource, 0);
+      account(verb, observed, r.resource, 0, started);
       co_return tl::unexpected(TransportError{(wec ? wec : rec).message()});
     }
     auto res = parser.release();
@@ -196,7 +238,7 @@ asio::awaitable<tl::expected<Response, TransportError>> KubeClient::request(Requ
     out.body = std::move(res.body());
     if (auto it = res.find(http::field::retry_after); it != res.end())
       out.retry_after = core::parse_retry_after(it->value());
-    stats_.count(verb, r.resource, out.status);
+    account(verb, observed, r.resource, out.status, started);
     if (res.keep_alive()) idle_.push_back(std::move(conn));
     if (out.status == 401 && attempt == 0) {
       tokens_->invalidate();  // rotated token: read it again and retry once
@@ -216,9 +258,10 @@ asio::awaitable<tl::expected<Response, TransportError>> KubeClient::watch(Reques
                                                                           core::Duration idle_timeout) {
   const std::string verb = "watch";
   co_await rate_limit();
+  const auto started = std::chrono::steady_clock::now();
   auto c = co_await connect();
   if (!c) {
-    stats_.count(verb, r.resource, 0);
+    account(verb, verb, r.resource, 0, started);
     co_return tl::unexpected(c.error());
   }
   auto conn = std::move(*c);
@@ -227,7 +270,7 @@ asio::awaitable<tl::expected<Response, TransportError>> KubeClient::watch(Reques
   lowest.expires_after(to_steady(options_.request_timeout));
   auto [wec, wn] = co_await http::async_write(conn->stream, req, kNoThrow);
   if (wec) {
-    stats_.count(verb, r.resource, 0);
+    account(verb, verb, r.resource, 0, started);
     co_return tl::unexpected(TransportError{wec.message()});
   }
   // Read the header first; an error status comes with a small Status body read whole.
@@ -235,7 +278,7 @@ asio::awaitable<tl::expected<Response, TransportError>> KubeClient::watch(Reques
   parser.body_limit(boost::none);  // the stream is unbounded; each line is bounded below
   auto [hec, hn] = co_await http::async_read_header(conn->stream, conn->buffer, parser, kNoThrow);
   if (hec) {
-    stats_.count(verb, r.resource, 0);
+    account(verb, verb, r.resource, 0, started);
     co_return tl::unexpected(TransportError{"reading watch response header: " + hec.message()});
   }
   Response out;
@@ -243,7 +286,7 @@ asio::awaitable<tl::expected<Response, TransportError>> KubeClient::watch(Reques
   if (auto it = parser.get().find(http::field::retry_after); it != parser.get().end()) {
     out.retry_after = core::parse_retry_after(it->value());
   }
-  stats_.count(verb, r.resource, out.status);
+  account(verb, verb, r.resource, out.status, started);
   if (out.status == 401) tokens_->invalidate();
   std::string line;
   std::array<char, kChunkBytes> chunk{};

@@ -9,12 +9,14 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/http/verb.hpp>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <tl/expected.hpp>
 #include <tuple>
 #include <vector>
@@ -61,6 +63,12 @@ struct ClientOptions {
   std::size_t max_event_bytes = 16U << 20U;  // one watch line; objects are capped at 1.5 MB in etcd
   int max_retries = 3;                       // on 429/503 with Retry-After, as client-go's rest client
   std::string user_agent = "crashdiag/0.1";
+  // Called once per completed request (and once with code 0 for a transport failure), where
+  // stats() counts it, with the lowercase verb: "watch" for watches, "list" for GETs of a
+  // collection, else the HTTP method. `seconds`: from the attempt's start (after rate limiting)
+  // to the full response; for a watch, to its response header. Must not block: it runs on the
+  // client's executor.
+  std::function<void(std::string_view verb, std::string_view resource, int code, double seconds)> on_request;
 };
 
 // Counts of requests by verb, resource and status code ("0" = no response).
@@ -100,6 +108,8 @@ class KubeClient {
  private:
   boost::asio::awaitable<tl::expected<std::unique_ptr<Connection>, TransportError>> connect();
   boost::asio::awaitable<void> rate_limit();
+  void account(const std::string& stats_verb, std::string_view observed_verb, const std::string& resource, int code,
+               std::chrono::steady_clock::time_point started);
 
   boost::asio::any_io_executor executor_;
   Endpoint endpoint_;

@@ -1,0 +1,242 @@
+#include "metrics.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <sstream>
+
+namespace crashdiag::metrics {
+
+namespace {
+
+using prometheus::Histogram;
+
+// The reasons the kubelet writes into a container's waiting or terminated state (pkg/kubelet
+// and pkg/kubelet/images). A runtime may invent others; those are counted as "other" so a
+// misbehaving runtime cannot grow the series count.
+constexpr std::array<std::string_view, 16> kCrashReasons = {"CrashLoopBackOff",
+                                                            "Error",
+                                                            "OOMKilled",
+                                                            "StartError",
+                                                            "ContainerCannotRun",
+                                                            "Completed",
+                                                            "ImagePullBackOff",
+                                                            "ErrImagePull",
+                                                            "InvalidImageName",
+                                                            "ErrImageNeverPull",
+                                                            "CreateContainerError",
+                                                            "CreateContainerConfigError",
+                                                            "RunContainerError",
+                                                            "PreStartHookError",
+                                                            "PostStartHookError",
+                                                            "DeadlineExceeded"};
+constexpr std::string_view kOther = "other";
+
+// Why a watch was restarted: the server closed the stream, 410 Gone (resourceVersion too old),
+// a transport error, no bytes within the idle timeout, or a non-200 response.
+constexpr std::array<std::string_view, 5> kWatchReasons = {"closed", "expired", "error", "idle", "http"};
+constexpr std::array<std::string_view, 2> kWatchedResources = {"pods", "events"};
+constexpr std::array<std::string_view, 4> kPublishObjects = {"rca", "rca_status", "annotation", "event"};
+
+// Classification is regex and analyzer work on a bounded log tail: microseconds to tens of ms.
+Histogram::BucketBoundaries classification_buckets() {
+  return {1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 1e-1};
+}
+
+// client-go's rest_client_request_duration_seconds buckets, so dashboards compare like with like.
+Histogram::BucketBoundaries api_buckets() {
+  return {0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60};
+}
+
+// An HTTP status as a label value; 0 (no response) and anything that is not a status are "error".
+std::string code_label(int code) {
+  return code >= 100 && code <= 599 ? std::to_string(code) : "error";
+}
+
+std::string lowercase(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+template <typename Builder>
+auto& family(Builder builder, const std::string& name, const std::string& help, prometheus::Registry& registry) {
+  return builder.Name(name).Help(help).Register(registry);
+}
+
+}  // namespace
+
+std::span<const std::string_view> known_crash_reasons() {
+  return kCrashReasons;
+}
+std::span<const std::string_view> watch_restart_reasons() {
+  return kWatchReasons;
+}
+std::span<const std::string_view> publish_objects() {
+  return kPublishObjects;
+}
+
+// Series that exist from the start read 0 before anything happened, so rate() and absent-series
+// alerts work from the first scrape instead of from the first event. Not pre-created, because
+// their label values are not known in advance:
+// - crashdiag_active_rcas{namespace,...}: namespaces are discovered at run time; the caller sets
+//   each (namespace, category) it has seen, including back to 0.
+// - crashdiag_api_requests_total / _duration_seconds: the (verb, resource) pairs depend on what
+//   the daemon does, and the code set is open; a code series appears with its first response.
+// - crashdiag_publish_failures_total{code}: likewise keyed by the code that failed.
+Metrics::Metrics(std::vector<std::string> categories, std::string version)
+    : categories_(std::move(categories)),
+      registry_(std::make_unique<prometheus::Registry>()),
+      active_rcas_(family(prometheus::BuildGauge(), "crashdiag_active_rcas",
+                          "RootCauseAnalyses currently open, by namespace and root-cause category.", *registry_)),
+      diagnoses_(family(prometheus::BuildCounter(), "crashdiag_diagnoses_total",
+                        "Container failures diagnosed, by the leading hypothesis' category.", *registry_)),
+      crash_signals_(family(prometheus::BuildCounter(), "crashdiag_crash_signals_total",
+                            "Container failures detected, by kubelet reason (other: a reason not known).", *registry_)),
+      classification_duration_(family(prometheus::BuildHistogram(), "crashdiag_classification_duration_seconds",
+                                      "Time to classify one container's evidence.", *registry_)
+                                   .Add({}, classification_buckets())),
+      api_requests_(family(prometheus::BuildCounter(), "crashdiag_api_requests_total",
+                           "Kubernetes API requests by verb, resource and HTTP code (error: no response).",
+                           *registry_)),
+      api_request_duration_(family(prometheus::BuildHistogram(), "crashdiag_api_request_duration_seconds",
+                                   "Kubernetes API request latency by verb and resource (watch: time to the "
+                                   "response header).",
+                                   *registry_)),
+      watch_restarts_(family(prometheus::BuildCounter(), "crashdiag_watch_restarts_total",
+                             "Watches restarted, by resource and reason (closed, expired, error, idle, http).",
+                             *registry_)),
+      publish_failures_(family(prometheus::BuildCounter(), "crashdiag_publish_failures_total",
+                               "Failed writes to the API server, by object and HTTP code (error: no response).",
+                               *registry_)),
+      publish_writes_(family(prometheus::BuildCounter(), "crashdiag_publish_writes_total",
+                             "Successful writes to the API server, by object.", *registry_)),
+      publish_skipped_(family(prometheus::BuildCounter(), "crashdiag_publish_skipped_total",
+                              "Writes skipped because the object already had the content, by object.", *registry_)),
+      leader_(family(prometheus::BuildGauge(), "crashdiag_leader",
+                     "1 while this replica holds the leader lease and publishes, else 0.", *registry_)
+                  .Add({})),
+      watched_pods_(
+          family(prometheus::BuildGauge(), "crashdiag_watched_pods", "Pods in the watch cache.", *registry_).Add({})) {
+  family(prometheus::BuildGauge(), "crashdiag_build_info", "The running build; the value is always 1.", *registry_)
+      .Add({{"version", std::move(version)}})
+      .Set(1);
+  for (const std::string& c : categories_) diagnoses_.Add({{"category", c}});
+  for (std::string_view r : kCrashReasons) crash_signals_.Add({{"reason", std::string(r)}});
+  crash_signals_.Add({{"reason", std::string(kOther)}});
+  for (std::string_view res : kWatchedResources) {
+    for (std::string_view r : kWatchReasons)
+      watch_restarts_.Add({{"resource", std::string(res)}, {"reason", std::string(r)}});
+  }
+  for (std::string_view o : kPublishObjects) {
+    publish_writes_.Add({{"object", std::string(o)}});
+    publish_skipped_.Add({{"object", std::string(o)}});
+  }
+  leader_.Set(0);
+}
+
+Metrics::~Metrics() = default;
+
+const std::string& Metrics::bounded_category(const std::string& category) const {
+  static const std::string kOtherCategory(kOther);
+  return std::find(categories_.begin(), categories_.end(), category) != categories_.end() ? category : kOtherCategory;
+}
+
+// Each method swallows exceptions (allocation failure, prometheus-cpp's label checks): losing a
+// sample is better than losing the daemon.
+
+void Metrics::set_active_rcas(const std::string& ns, const std::string& category, double n) noexcept {
+  try {
+    active_rcas_.Add({{"namespace", ns}, {"category", bounded_category(category)}}).Set(n);
+  } catch (...) {
+  }
+}
+
+void Metrics::diagnosis(const std::string& category) noexcept {
+  try {
+    diagnoses_.Add({{"category", bounded_category(category)}}).Increment();
+  } catch (...) {
+  }
+}
+
+void Metrics::crash_signal(const std::string& reason) noexcept {
+  try {
+    const bool known = std::find(kCrashReasons.begin(), kCrashReasons.end(), reason) != kCrashReasons.end();
+    crash_signals_.Add({{"reason", known ? reason : std::string(kOther)}}).Increment();
+  } catch (...) {
+  }
+}
+
+void Metrics::classification_duration(double seconds) noexcept {
+  try {
+    classification_duration_.Observe(seconds);
+  } catch (...) {
+  }
+}
+
+void Metrics::api_request(std::string_view verb, std::string_view resource, int code, double seconds) noexcept {
+  try {
+    std::string v = lowercase(verb);
+    std::string r(resource);
+    api_requests_.Add({{"verb", v}, {"resource", r}, {"code", code_label(code)}}).Increment();
+    api_request_duration_.Add({{"verb", std::move(v)}, {"resource", std::move(r)}}, api_buckets()).Observe(seconds);
+  } catch (...) {
+  }
+}
+
+void Metrics::watch_restart(const std::string& resource, const std::string& reason) noexcept {
+  try {
+    const bool known = std::find(kWatchReasons.begin(), kWatchReasons.end(), reason) != kWatchReasons.end();
+    watch_restarts_.Add({{"resource", resource}, {"reason", known ? reason : std::string("error")}}).Increment();
+  } catch (...) {
+  }
+}
+
+void Metrics::publish_write(const std::string& object) noexcept {
+  try {
+    publish_writes_.Add({{"object", object}}).Increment();
+  } catch (...) {
+  }
+}
+
+void Metrics::publish_skipped(const std::string& object) noexcept {
+  try {
+    publish_skipped_.Add({{"object", object}}).Increment();
+  } catch (...) {
+  }
+}
+
+void Metrics::publish_failure(const std::string& object, int code) noexcept {
+  try {
+    publish_failures_.Add({{"object", object}, {"code", code_label(code)}}).Increment();
+  } catch (...) {
+  }
+}
+
+void Metrics::set_leader(bool leader) noexcept {
+  leader_.Set(leader ? 1 : 0);
+}
+
+void Metrics::set_watched_pods(double n) noexcept {
+  watched_pods_.Set(n);
+}
+
+std::string Metrics::serialize() const noexcept {
+  try {
+    std::ostringstream out;
+    prometheus::TextSerializer().Serialize(out, registry_->Collect());
+    return out.str();
+  } catch (...) {
+    return {};
+  }
+}
+
+}  // namespace crashdiag::metrics

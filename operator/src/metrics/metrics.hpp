@@ -1,0 +1,94 @@
+// The daemon's Prometheus metrics (prometheus-cpp core, text exposition format 0.0.4).
+// Every label is bounded: categories, kubelet reasons, verbs, resources, HTTP codes, publish
+// objects. Never a pod name or UID: a crash-looping fleet would otherwise mint a series per pod.
+// prometheus-cpp's metrics and families are internally synchronized, so every method may be called
+// from any thread; this class keeps no other mutable state. No method throws: a metrics failure
+// must never take the daemon down.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace prometheus {
+class Registry;
+class Counter;
+class Gauge;
+class Histogram;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace crashdiag::metrics {
+
+// The Content-Type of serialize()'s output.
+inline constexpr std::string_view kContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+// The kubelet's container waiting/terminated reasons crash_signal() keeps; anything else is "other".
+[[nodiscard]] std::span<const std::string_view> known_crash_reasons();
+// The watch_restart() reasons; anything else is counted as "error".
+[[nodiscard]] std::span<const std::string_view> watch_restart_reasons();
+// The objects the publisher writes: rca, rca_status, annotation, event.
+[[nodiscard]] std::span<const std::string_view> publish_objects();
+
+class Metrics {
+ public:
+  // `categories`: the classifier's closed vocabulary (crashdiag::categories()); `version`: the
+  // build's version for crashdiag_build_info.
+  explicit Metrics(std::vector<std::string> categories, std::string version);
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+  Metrics(Metrics&&) = delete;
+  Metrics& operator=(Metrics&&) = delete;
+
+  // crashdiag_active_rcas{namespace,category}: the caller owns the count and sets it.
+  void set_active_rcas(const std::string& ns, const std::string& category, double n) noexcept;
+  // crashdiag_diagnoses_total{category}; a category outside the constructor's list is "other".
+  void diagnosis(const std::string& category) noexcept;
+  // crashdiag_crash_signals_total{reason}; a reason outside known_crash_reasons() is "other".
+  void crash_signal(const std::string& reason) noexcept;
+  // crashdiag_classification_duration_seconds.
+  void classification_duration(double seconds) noexcept;
+  // crashdiag_api_requests_total{verb,resource,code} and crashdiag_api_request_duration_seconds
+  // {verb,resource}. `verb`: lowercase get/list/watch/post/patch/put/delete; code 0 = transport
+  // error, labelled code="error".
+  void api_request(std::string_view verb, std::string_view resource, int code, double seconds) noexcept;
+  // crashdiag_watch_restarts_total{resource,reason}; reason one of watch_restart_reasons().
+  void watch_restart(const std::string& resource, const std::string& reason) noexcept;
+  // crashdiag_publish_writes_total{object}, crashdiag_publish_skipped_total{object} (nothing
+  // changed, so no write), crashdiag_publish_failures_total{object,code} (code 0 = "error").
+  void publish_write(const std::string& object) noexcept;
+  void publish_skipped(const std::string& object) noexcept;
+  void publish_failure(const std::string& object, int code) noexcept;
+  // crashdiag_leader: 1 while this replica holds the lease.
+  void set_leader(bool leader) noexcept;
+  // crashdiag_watched_pods: pods in the watch cache.
+  void set_watched_pods(double n) noexcept;
+
+  // The text exposition format; empty if collection failed.
+  [[nodiscard]] std::string serialize() const noexcept;
+
+ private:
+  [[nodiscard]] const std::string& bounded_category(const std::string& category) const;
+
+  std::vector<std::string> categories_;
+  std::unique_ptr<prometheus::Registry> registry_;
+  // References into registry_, which owns the families for its whole life.
+  prometheus::Family<prometheus::Gauge>& active_rcas_;
+  prometheus::Family<prometheus::Counter>& diagnoses_;
+  prometheus::Family<prometheus::Counter>& crash_signals_;
+  prometheus::Histogram& classification_duration_;
+  prometheus::Family<prometheus::Counter>& api_requests_;
+  prometheus::Family<prometheus::Histogram>& api_request_duration_;
+  prometheus::Family<prometheus::Counter>& watch_restarts_;
+  prometheus::Family<prometheus::Counter>& publish_failures_;
+  prometheus::Family<prometheus::Counter>& publish_writes_;
+  prometheus::Family<prometheus::Counter>& publish_skipped_;
+  prometheus::Gauge& leader_;
+  prometheus::Gauge& watched_pods_;
+};
+
+}  // namespace crashdiag::metrics
