@@ -53,6 +53,17 @@ int main(int argc, char** argv) {
   cmd_run->add_option("--kube-api-qps", run.qps, "Client-side request rate limit (requests per second)");
   cmd_run->add_option("--kube-api-burst", run.burst, "Client-side request burst");
   cmd_run->add_option("--rules-dir", run.rules_dirs, "Additional rule directory (repeatable)");
+  cmd_run->add_option("--metrics-bind-address", run.metrics_bind_address,
+                      "Address the /metrics endpoint binds to (\":8080\", \"127.0.0.1:8080\"; \"0\" disables)");
+  cmd_run->add_option("--health-probe-bind-address", run.health_probe_bind_address,
+                      "Address /healthz and /readyz bind to (\"0\" disables)");
+  cmd_run->add_flag("--leader-elect", run.leader_elect,
+                    "Elect a leader on a coordination.k8s.io Lease; only the leader writes (run 2+ replicas)");
+  cmd_run->add_option("--leader-election-namespace", run.leader_election_namespace,
+                      "Namespace of the Lease (default: the pod's namespace)");
+  cmd_run->add_option("--leader-election-id", run.leader_election_id, "Name of the Lease");
+  cmd_run->add_option("--resolve-after", run.resolve_after,
+                      "Mark an analysis Resolved after its pods ran this long without the failure (Go duration)");
 
   try {
     app.parse(argc, argv);

@@ -4,16 +4,24 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
+#include <random>
+
 #include "client.hpp"
+#include "crashdiag/classifiers/categories.hpp"
 #include "crashdiag/core/kubeconfig.hpp"
+#include "crashdiag/core/rca.hpp"
 #include "daemon.hpp"
+#include "http_server.hpp"
+#include "leader_elector.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
 #include "rule_loader.hpp"
 #include "tls.hpp"
 
@@ -41,6 +49,26 @@ std::string kubeconfig_path(const std::string& flag) {
     if (std::filesystem::exists(p)) return p;
   }
   return {};
+}
+
+constexpr const char* kServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+// The replica's name in Events (reportingInstance): the pod name via the downward API
+// (POD_NAME), else the hostname, which is the pod name in a cluster.
+std::string instance_name() {
+  if (const char* pod = std::getenv("POD_NAME"); pod != nullptr && *pod != '\0') return pod;
+  if (auto host = read_file("/proc/sys/kernel/hostname")) {
+    std::string h = *host;
+    while (!h.empty() && (h.back() == '\n' || h.back() == ' ')) h.pop_back();
+    if (!h.empty()) return h;
+  }
+  return "crashdiag";
+}
+
+std::vector<std::string> category_ids() {
+  std::vector<std::string> out;
+  for (const auto& c : categories()) out.emplace_back(c.id);
+  return out;
 }
 
 }  // namespace
@@ -113,29 +141,134 @@ int run_daemon(const RunOptions& o) {
     return 2;
   }
 
+  auto resolve_after = core::parse_duration(o.resolve_after);
+  if (!resolve_after) {
+    std::cerr << "crashdiag run: --resolve-after \"" << o.resolve_after
+              << "\": not a duration; use e.g. 10m, 90s or 1h30m\n";
+    return 2;
+  }
+  std::string lease_namespace = o.leader_election_namespace;
+  if (o.leader_elect && lease_namespace.empty()) {
+    auto ns = read_file(std::string(kServiceAccountDir) + "/namespace");
+    if (!ns) {
+      std::cerr << "crashdiag run: --leader-elect needs --leader-election-namespace when not running in a pod ("
+                << kServiceAccountDir << "/namespace is missing)\n";
+      return 2;
+    }
+    lease_namespace = *ns;
+  }
+
   boost::asio::io_context ioc(1);
+  metrics::Metrics metrics(category_ids(), CRASHDIAG_VERSION);
   kube::ClientOptions client_options;
   client_options.qps = o.qps;
   client_options.burst = o.burst;
+  client_options.on_request = [&metrics](std::string_view verb, std::string_view resource, int code, double seconds) {
+    metrics.api_request(verb, resource, code, seconds);
+  };
   kube::KubeClient client(ioc.get_executor(), *endpoint, *tls, kube::make_token_source(access), client_options);
   daemon::DaemonOptions options;
   options.namespaces = o.namespaces;
   options.label_selector = o.selector;
+  options.metrics = &metrics;
+  options.instance = instance_name();
+  options.rca.resolve_after = *resolve_after;
+  options.start_leading = !o.leader_elect;
   daemon::Daemon d(ioc, client, *classifier, options);
+
+  // Bind both endpoints before anything else runs: a taken port is a startup error.
+  http::HttpServer metrics_server(
+      ioc.get_executor(),
+      http::Routes{{"/metrics", [&metrics] {
+                      return http::Reply{200, "text/plain; version=0.0.4; charset=utf-8", metrics.serialize()};
+                    }}});
+  if (auto bound = metrics_server.listen("--metrics-bind-address", o.metrics_bind_address); !bound) {
+    std::cerr << "crashdiag run: " << bound.error() << "\n";
+    return 2;
+  }
+  http::HttpServer health_server(
+      ioc.get_executor(),
+      http::Routes{{"/healthz",
+                    [&d] {
+                      std::string why;
+                      return d.healthy(&why) ? http::Reply{200, "", "ok\n"} : http::Reply{500, "", why + "\n"};
+                    }},
+                   {"/readyz", [&d] {
+                      return d.synced() ? http::Reply{200, "", "ok\n"}
+                                        : http::Reply{503, "", "waiting for the first list of pods and events\n"};
+                    }}});
+  if (auto bound = health_server.listen("--health-probe-bind-address", o.health_probe_bind_address); !bound) {
+    std::cerr << "crashdiag run: " << bound.error() << "\n";
+    return 2;
+  }
+
+  std::unique_ptr<daemon::LeaderElector> elector;
+  if (o.leader_elect) {
+    auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
+    core::Random random = [rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(*rng); };
+    daemon::LeaderElectorOptions eo;
+    eo.election.namespace_ = lease_namespace;
+    eo.election.name = o.leader_election_id;
+    eo.election.identity = daemon::make_leader_identity(random);
+    eo.random = random;
+    eo.on_started_leading = [&d, &metrics] {
+      metrics.set_leader(true);
+      d.set_leading(true);
+    };
+    eo.on_stopped_leading = [&d, &metrics] {
+      metrics.set_leader(false);
+      d.set_leading(false);
+    };
+    if (auto bad = core::validate(eo.election)) {
+      std::cerr << "crashdiag run: leader election: " << *bad << "\n";
+      return 2;
+    }
+    elector = std::make_unique<daemon::LeaderElector>(ioc, client, std::move(eo));
+  } else {
+    metrics.set_leader(true);
+  }
   daemon::log(daemon::LogLevel::kInfo, "starting",
               {{"server", access.server},
                {"source", access.source},
-               {"rules", std::to_string(classifier->engine().rules().size())}});
+               {"rules", std::to_string(classifier->engine().rules().size())},
+               {"instance", options.instance},
+               {"leader_elect", o.leader_elect ? "true" : "false"}});
 
-  // SIGTERM (the kubelet stopping the pod) and SIGINT end the loops; in-flight requests are
-  // abandoned with the io_context, nothing here needs flushing yet.
+  // SIGTERM (the kubelet stopping the pod): stop watching, let the publisher finish the writes
+  // in flight, then release the lease so another replica takes over at once instead of after
+  // the lease expires. The whole shutdown is bounded to 10 s (the pod's default grace period is
+  // 30 s; the lease must be free well within it).
   boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  boost::asio::steady_timer shutdown_deadline(ioc);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     daemon::log(daemon::LogLevel::kInfo, "shutting down", {{"signal", std::to_string(sig)}});
     d.stop();
+    shutdown_deadline.expires_after(std::chrono::seconds(10));
+    shutdown_deadline.async_wait([&](const boost::system::error_code& tec) {
+      if (!tec) ioc.stop();
+    });
   });
-  boost::asio::co_spawn(ioc, d.run(), [&](const std::exception_ptr&) { ioc.stop(); });
+  bool elector_done = elector == nullptr;
+  bool daemon_done = false;
+  auto finish = [&] {
+    if (!daemon_done || !elector_done) return;
+    metrics_server.stop();
+    health_server.stop();
+    shutdown_deadline.cancel();
+    signals.cancel();
+  };
+  if (elector) {
+    boost::asio::co_spawn(ioc, elector->run(), [&](const std::exception_ptr&) {
+      elector_done = true;
+      finish();
+    });
+  }
+  boost::asio::co_spawn(ioc, d.run(), [&](const std::exception_ptr&) {
+    daemon_done = true;
+    if (elector) elector->stop();  // writes are done: release the lease
+    finish();
+  });
   ioc.run();
   daemon::log(daemon::LogLevel::kInfo, "stopped", {{"diagnoses", std::to_string(d.diagnoses())}});
   return 0;

@@ -15,6 +15,12 @@ struct RunOptions {
   double qps = 20;
   int burst = 30;
   std::vector<std::string> rules_dirs;
+  std::string metrics_bind_address = ":8080";       // "0" disables
+  std::string health_probe_bind_address = ":8081";  // "0" disables
+  bool leader_elect = false;
+  std::string leader_election_namespace;  // default: the pod's namespace in-cluster
+  std::string leader_election_id = "crashdiag-leader";
+  std::string resolve_after = "10m";
 };
 
 // Runs the daemon until SIGTERM/SIGINT. Startup problems (kubeconfig, rules, TLS material)

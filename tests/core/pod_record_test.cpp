@@ -63,6 +63,23 @@ TEST(PodRecord, ExpiredErrorEventCarriesTheStatusCode) {
   EXPECT_EQ(line->error_reason, "Expired");
 }
 
+// JSON objects are unordered: an event whose "object" precedes its "type" means the same.
+TEST(PodRecord, KeyOrderOfAWatchEventDoesNotMatter) {
+  auto error = parse_watch_line(
+      R"({"object":{"apiVersion":"v1","code":410,"kind":"Status","metadata":{},"reason":"Expired"},"type":"ERROR"})");
+  ASSERT_TRUE(error) << error.error().what;
+  EXPECT_EQ(error->error_code, 410);
+  EXPECT_EQ(error->error_reason, "Expired");
+  auto added = parse_watch_line(
+      R"({"object":{"kind":"Pod","metadata":{"name":"p","namespace":"n","uid":"u","resourceVersion":"7",)"
+      R"("annotations":{"crashdiag.io/rca":"r"}}},"type":"ADDED"})");
+  ASSERT_TRUE(added) << added.error().what;
+  ASSERT_TRUE(added->pod);
+  EXPECT_EQ(added->pod->name, "p");
+  EXPECT_EQ(added->pod->rca_annotation, "r");
+  EXPECT_EQ(added->resource_version, "7");
+}
+
 TEST(PodRecord, OwnerAndInitContainersFromAFullPod) {
   auto pod = parse_pod_record(crashdiag::testing::read_file(
       crashdiag::testing::source_path("tests/data/k8s/10-get-pod-owned-by-replicaset.json")));

@@ -292,9 +292,13 @@ TEST(FakeWrites, CreateConflictPatchAndCustomResources) {
                  "application/merge-patch+json")
                 ->status,
             404);
-  json rca = {{"apiVersion", "crashdiag.io/v1alpha1"},
-              {"kind", "RootCauseAnalysis"},
-              {"metadata", {{"name", "web-server-x"}, {"namespace", "shop"}}}};
+  json rca = {
+      {"apiVersion", "crashdiag.io/v1alpha1"},
+      {"kind", "RootCauseAnalysis"},
+      {"metadata", {{"name", "web-server-x"}, {"namespace", "shop"}}},
+      {"spec",
+       {{"signature", "StartError:128"},
+        {"target", {{"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"name", "web"}, {"container", "server"}}}}}};
   EXPECT_EQ(send(boost::beast::http::verb::post, "/apis/crashdiag.io/v1alpha1/namespaces/shop/rootcauseanalyses",
                  "rootcauseanalyses", rca)
                 ->status,

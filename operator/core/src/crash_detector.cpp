@@ -35,6 +35,18 @@ bool failed(const TerminationRecord& t, const PodRecord& pod, const ContainerRec
   return !c.init && pod.restart_policy == "Always";
 }
 
+// What "failing the same way" means. For crashes the termination tells failures apart (exit 1
+// versus OOMKilled are different diagnoses of one Deployment); the waiting reason does not, since
+// the kubelet shows the same termination first as a plain terminated state and then under
+// CrashLoopBackOff (pkg/kubelet/kuberuntime/kuberuntime_manager.go). Image and config errors have
+// no termination, and the kubelet alternates ErrImagePull and ImagePullBackOff for one failure
+// (pkg/kubelet/images/image_manager.go), so both are one signature.
+std::string failure_signature(const TerminationRecord* term, const std::string& waiting_reason) {
+  if (term != nullptr) return (term->reason.empty() ? "Exit" : term->reason) + ":" + std::to_string(term->exit_code);
+  if (waiting_reason == "ErrImagePull" || waiting_reason == "ImagePullBackOff") return "ImagePull";
+  return waiting_reason;
+}
+
 std::string workload_of(const PodRecord& pod) {
   if (!pod.owner_kind.empty()) return pod.owner_kind + "/" + pod.owner_name;
   return "Pod/" + pod.name;
@@ -81,27 +93,16 @@ std::vector<CrashSignal> detect_crashes(const PodRecord* old, const PodRecord& n
     s.init = c.init;
     s.restart_count = c.restart_count;
     s.workload = workload_of(now);
+    s.workload_uid = now.owner_kind.empty() ? now.uid : now.owner_uid;
     s.has_previous_termination = c.last_terminated.has_value();
     const std::string term_reason = term != nullptr ? term->reason : "";
     s.exit_code = term != nullptr ? term->exit_code : 0;
     s.reason = waiting_failure ? c.waiting_reason : term_reason;
-    // Image and config errors have no termination; for crashes the termination tells the
-    // failures apart (exit 1 versus OOMKilled are different diagnoses of one Deployment).
-    s.signature = s.reason + "|" + term_reason + "|" + (term != nullptr ? std::to_string(term->exit_code) : "");
+    s.first_sight = before == nullptr;
+    s.signature = failure_signature(term, c.waiting_reason);
     out.push_back(std::move(s));
   }
   return out;
-}
-
-DedupeDecision CrashDeduper::observe(const CrashSignal& signal) {
-  auto [it, inserted] = seen_.try_emplace(signal.dedupe_key(), 0);
-  ++it->second;
-  return inserted ? DedupeDecision::kDiagnose : DedupeDecision::kCountOnly;
-}
-
-std::uint64_t CrashDeduper::occurrences(const std::string& key) const {
-  auto it = seen_.find(key);
-  return it == seen_.end() ? 0 : it->second;
 }
 
 }  // namespace crashdiag::core

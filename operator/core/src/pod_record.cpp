@@ -112,6 +112,19 @@ simdjson::error_code read_pod(od::object pod, PodRecord& r, bool& is_pod) {
           if (auto err = read_string(m.value(), r.resource_version)) return err;
         } else if (mk == "deletionTimestamp") {
           r.deleting = true;
+        } else if (mk == "annotations") {
+          // Only crashdiag's own two: publishing patches them only when they would change.
+          od::object ann;
+          if (auto err = m.value().get_object().get(ann)) return err;
+          for (auto a : ann) {
+            std::string_view ak;
+            if (auto err = a.unescaped_key().get(ak)) return err;
+            if (ak == "crashdiag.io/rca") {
+              if (auto err = read_string(a.value(), r.rca_annotation)) return err;
+            } else if (ak == "crashdiag.io/root-cause") {
+              if (auto err = read_string(a.value(), r.root_cause_annotation)) return err;
+            }
+          }
         } else if (mk == "ownerReferences") {
           od::array owners;
           if (auto err = m.value().get_array().get(owners)) return err;
@@ -188,6 +201,39 @@ tl::expected<PodRecord, RecordError> parse_pod_record(std::string_view json) {
   return r;
 }
 
+namespace {
+
+// The event's object, once its type is known: a Status for ERROR, else a Pod.
+tl::expected<void, RecordError> read_event_object(od::object o, WatchLine& line) {
+  if (line.type == "ERROR") {
+    // A Status object (k8s.io/apimachinery/pkg/apis/meta/v1 Status): code and reason.
+    for (auto f : o) {
+      std::string_view k;
+      if (auto err = f.unescaped_key().get(k)) return tl::unexpected(RecordError{simdjson::error_message(err)});
+      if (k == "code") {
+        int64_t code = 0;
+        if (auto err = f.value().get_int64().get(code))
+          return tl::unexpected(RecordError{simdjson::error_message(err)});
+        line.error_code = static_cast<int>(code);
+      } else if (k == "reason") {
+        if (auto err = read_string(f.value(), line.error_reason))
+          return tl::unexpected(RecordError{simdjson::error_message(err)});
+      }
+    }
+    return {};
+  }
+  PodRecord r;
+  bool is_pod = true;
+  if (auto err = read_pod(o, r, is_pod))
+    return tl::unexpected(RecordError{"object: " + std::string(simdjson::error_message(err))});
+  line.resource_version = r.resource_version;
+  // A BOOKMARK's object is a Pod with only metadata.resourceVersion set.
+  if (line.type != "BOOKMARK") line.pod = std::move(r);
+  return {};
+}
+
+}  // namespace
+
 tl::expected<WatchLine, RecordError> parse_watch_line(std::string_view json) {
   simdjson::padded_string padded(json);
   od::document doc;
@@ -195,6 +241,9 @@ tl::expected<WatchLine, RecordError> parse_watch_line(std::string_view json) {
   od::object obj;
   if (auto err = doc.get_object().get(obj)) return tl::unexpected(RecordError{simdjson::error_message(err)});
   WatchLine line;
+  // The apiserver writes "type" before "object" (watch.Event's field order), but JSON objects
+  // are unordered: an object that comes first is kept raw and read once the type is known.
+  std::string_view deferred;
   for (auto field : obj) {
     std::string_view key;
     if (auto err = field.unescaped_key().get(key)) return tl::unexpected(RecordError{simdjson::error_message(err)});
@@ -205,31 +254,22 @@ tl::expected<WatchLine, RecordError> parse_watch_line(std::string_view json) {
       od::object o;
       if (auto err = field.value().get_object().get(o))
         return tl::unexpected(RecordError{"object: " + std::string(simdjson::error_message(err))});
-      if (line.type == "ERROR") {
-        // A Status object (k8s.io/apimachinery/pkg/apis/meta/v1 Status): code and reason.
-        for (auto f : o) {
-          std::string_view k;
-          if (auto err = f.unescaped_key().get(k)) return tl::unexpected(RecordError{simdjson::error_message(err)});
-          if (k == "code") {
-            int64_t code = 0;
-            if (auto err = f.value().get_int64().get(code))
-              return tl::unexpected(RecordError{simdjson::error_message(err)});
-            line.error_code = static_cast<int>(code);
-          } else if (k == "reason") {
-            if (auto err = read_string(f.value(), line.error_reason))
-              return tl::unexpected(RecordError{simdjson::error_message(err)});
-          }
-        }
-      } else {
-        PodRecord r;
-        bool is_pod = true;
-        if (auto err = read_pod(o, r, is_pod))
+      if (line.type.empty()) {
+        if (auto err = o.raw_json().get(deferred))
           return tl::unexpected(RecordError{"object: " + std::string(simdjson::error_message(err))});
-        line.resource_version = r.resource_version;
-        // A BOOKMARK's object is a Pod with only metadata.resourceVersion set.
-        if (line.type != "BOOKMARK") line.pod = std::move(r);
+        continue;
       }
+      if (auto done = read_event_object(o, line); !done) return tl::unexpected(done.error());
     }
+  }
+  if (!deferred.empty() && !line.type.empty()) {
+    const std::string copy(deferred);
+    simdjson::padded_string again(copy);
+    od::document d2;
+    od::object o;
+    if (auto err = tls_parser.iterate(again).get(d2)) return tl::unexpected(RecordError{simdjson::error_message(err)});
+    if (auto err = d2.get_object().get(o)) return tl::unexpected(RecordError{simdjson::error_message(err)});
+    if (auto done = read_event_object(o, line); !done) return tl::unexpected(done.error());
   }
   if (line.type.empty()) return tl::unexpected(RecordError{"watch event without type"});
   if (line.type != "ADDED" && line.type != "MODIFIED" && line.type != "DELETED" && line.type != "BOOKMARK" &&

@@ -13,6 +13,7 @@
 #include "crashdiag/model/log_tail.hpp"
 #include "crashdiag/model/parse.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
 
 namespace crashdiag::daemon {
 
@@ -50,8 +51,10 @@ void log_forbidden(const std::string& resource, const std::string& path) {
 void log_synced(const std::string& resource, std::size_t objects) {
   log(LogLevel::kInfo, "initial list synced", {{"resource", resource}, {"objects", std::to_string(objects)}});
 }
-void log_bad_line(const std::string& resource, const std::string& what) {
-  log(LogLevel::kWarn, "ignoring malformed watch event", {{"resource", resource}, {"error", what}});
+void log_bad_line(const std::string& resource, const std::string& what, std::string_view line = {}) {
+  // The start of the line (bounded) says which object it was without flooding the log.
+  log(LogLevel::kWarn, "ignoring malformed watch event",
+      {{"resource", resource}, {"error", what}, {"line", std::string(line.substr(0, 160))}});
 }
 void log_gather_failed(const core::CrashSignal& s, const std::string& what) {
   log(LogLevel::kWarn, "cannot gather evidence",
@@ -70,7 +73,9 @@ void log_diagnosis(const DiagnosisRecord& r) {
        {"category", top.category},
        {"confidence", conf},
        {"summary", top.summary},
-       {"rule", top.rule_id}});
+       {"rule", top.rule_id},
+       {"rca", r.rca},
+       {"change", std::string(core::to_string(r.change))}});
 }
 
 std::string url_encode(const std::string& s) {
@@ -166,6 +171,7 @@ class Daemon::EventHandler {
     if (!parsed || parsed->empty()) return;
     Event& e = parsed->front();
     if (e.involved_kind != "Pod" || e.involved_uid.empty()) return;
+    if (e.source_component == "crashdiag") return;  // our own RootCauseIdentified: a conclusion, not evidence
     const std::string name = j["metadata"].value("name", "");
     auto& events = map[e.involved_uid];
     events[name] = std::move(e);
@@ -190,13 +196,16 @@ class Daemon::PodHandler {
     auto vanished = d_.pods_.commit_snapshot([&](const core::PodRecord* old, const core::PodRecord& now) {
       for (const auto& s : core::detect_crashes(old, now)) d_.enqueue(s, "");
     });
-    for (const auto& gone : vanished) d_.event_handler_->forget_pod(gone.uid);  // deleted while we were not watching
+    for (const auto& gone : vanished) {  // deleted while we were not watching
+      d_.event_handler_->forget_pod(gone.uid);
+      d_.tracker_.forget_pod(gone.uid);
+    }
     return d_.pods_.size();
   }
   std::optional<core::WatchEvent> parse(std::string_view line, const std::string& resource) {
     auto parsed = core::parse_watch_line(line);
     if (!parsed) {
-      log_bad_line(resource, parsed.error().what);
+      log_bad_line(resource, parsed.error().what, line);
       return std::nullopt;
     }
     pending_ = std::move(*parsed);
@@ -216,6 +225,7 @@ class Daemon::PodHandler {
     if (pending_.type == "DELETED") {
       d_.pods_.remove(pending_.pod->key());
       d_.event_handler_->forget_pod(pending_.pod->uid);
+      d_.tracker_.forget_pod(pending_.pod->uid);
       return;
     }
     core::PodRecord now = *pending_.pod;
@@ -233,19 +243,49 @@ class Daemon::PodHandler {
 // ---- the daemon ---------------------------------------------------------------------------------
 
 Daemon::Daemon(asio::io_context& ioc, kube::KubeClient& client, const Classifier& classifier, DaemonOptions options)
-    : ioc_(ioc), client_(client), classifier_(classifier), options_(std::move(options)) {
+    : ioc_(ioc), client_(client), classifier_(classifier), options_(std::move(options)), tracker_(options_.rca) {
   if (!options_.random) {
     auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
     options_.random = [rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(*rng); };
   }
+  if (!options_.wall_clock) {
+    options_.wall_clock = [] {
+      return std::chrono::duration_cast<core::WallTime>(std::chrono::system_clock::now().time_since_epoch());
+    };
+  }
+  if (!options_.publisher.wall_clock) options_.publisher.wall_clock = options_.wall_clock;
   pod_handler_ = std::make_unique<PodHandler>(*this);
   event_handler_ = std::make_unique<EventHandler>(options_.max_events_per_pod);
+  publisher_ = std::make_unique<Publisher>(
+      ioc_, client_, tracker_, options_.publisher, options_.metrics,
+      [this](const std::string& ns, const std::string& pod) -> std::optional<std::pair<std::string, std::string>> {
+        const core::PodRecord* rec = pods_.find(ns + "/" + pod);
+        if (rec == nullptr) return std::nullopt;
+        return std::make_pair(rec->rca_annotation, rec->root_cause_annotation);
+      });
+  take_over_pending_ = options_.start_leading;
 }
 
 Daemon::~Daemon() = default;
 
 void Daemon::stop() {
   stopping_ = true;
+}
+
+void Daemon::set_leading(bool leading) {
+  if (leading) {
+    take_over_pending_ = true;  // run() reads the existing RCAs, then starts diagnosing
+    return;
+  }
+  take_over_pending_ = false;
+  if (!leading_) return;
+  leading_ = false;
+  queue_.clear();
+  waiting_.clear();
+  in_flight_.clear();
+  tracker_ = core::RcaTracker(options_.rca);
+  publisher_->reset();
+  log(LogLevel::kInfo, "stopped leading: no more writes from this replica");
 }
 
 std::size_t Daemon::pods_with_events() const {
@@ -256,10 +296,161 @@ bool Daemon::synced() const {
   return !synced_.empty() && std::all_of(synced_.begin(), synced_.end(), [](bool b) { return b; });
 }
 
-void Daemon::enqueue(const core::CrashSignal& signal, std::string pod_json) {
-  ++signals_;
-  if (dedupe_.observe(signal) == core::DedupeDecision::kCountOnly) return;
-  queue_.push_back(Job{signal, std::move(pod_json)});
+bool Daemon::healthy(std::string* why) const {
+  // The idle deadline restarts a silent watch; a request timeout bounds a list. A watch quiet
+  // for longer than both plus a grace period is wedged, and a restart of the process helps.
+  const core::Duration deadline = options_.idle_timeout + core::Duration(30'000) + core::Duration(30'000);
+  const core::TimePoint now = now_ms();
+  for (std::size_t i = 0; i < activity_.size(); ++i) {
+    if (now - activity_[i] > deadline) {
+      if (why != nullptr) {
+        *why = "watch " + watch_names_[i] + " made no progress for " +
+               std::to_string((now - activity_[i]).count() / 1000) + "s";
+      }
+      return false;
+    }
+  }
+  return true;
+}
+
+std::optional<core::WorkloadRef> Daemon::cached_workload(const core::CrashSignal& s) const {
+  const std::size_t slash = s.workload.find('/');
+  const std::string kind = s.workload.substr(0, slash);
+  if (kind != "ReplicaSet" && kind != "Job") return std::nullopt;  // resolved without a lookup, in the worker
+  auto it = owner_cache_.find(s.namespace_ + "/" + s.workload);
+  if (it == owner_cache_.end()) return std::nullopt;
+  return it->second;
+}
+
+namespace {
+
+core::RcaTarget make_target(const core::CrashSignal& s, const core::WorkloadRef& workload) {
+  return core::RcaTarget{s.namespace_, workload, s.container, s.init, s.signature};
+}
+
+core::Occurrence make_occurrence(const core::CrashSignal& s, const core::RcaTarget& target, core::WallTime now) {
+  core::Occurrence o;
+  o.target = target;
+  o.pod = s.pod;
+  o.pod_uid = s.pod_uid;
+  o.restart_count = s.restart_count;
+  o.reason = s.reason;
+  if (s.signature.find(':') != std::string::npos) o.exit_code = s.exit_code;
+  o.first_sight = s.first_sight;
+  o.now = now;
+  return o;
+}
+
+void log_take_over(std::size_t rcas, std::size_t pods) {
+  log(LogLevel::kInfo, "leading: taking over existing root-cause analyses",
+      {{"rcas", std::to_string(rcas)}, {"pods", std::to_string(pods)}});
+}
+
+void log_resolved(const core::RcaState& s) {
+  log(LogLevel::kInfo, "root cause resolved", {{"namespace", s.target.namespace_}, {"rca", s.name}});
+}
+
+}  // namespace
+
+void Daemon::record(const core::CrashSignal& s, const core::RcaTarget& target, const ContainerDiagnosis* diagnosis) {
+  const core::RcaUpdate update = tracker_.record(make_occurrence(s, target, wall_now()), diagnosis, options_.instance);
+  publisher_->submit(update);
+  if (update.change != core::RcaChange::kUnchanged && update.change != core::RcaChange::kRepeated)
+    update_active_gauge();
+}
+
+void Daemon::update_active_gauge() {
+  if (options_.metrics == nullptr) return;
+  auto counts = tracker_.active_counts();
+  // Series that drop to zero stay at zero rather than vanish: a vanished series reads as
+  // "no data" in alerts, zero reads as "resolved".
+  for (const auto& key : gauge_series_) {
+    if (counts.count(key) == 0) options_.metrics->set_active_rcas(key.first, key.second, 0);
+  }
+  for (const auto& [key, n] : counts) {
+    options_.metrics->set_active_rcas(key.first, key.second, n);
+    gauge_series_.insert(key);
+  }
+}
+
+bool Daemon::still_failing(const core::RcaState& rca) const {
+  for (const auto& p : rca.pods) {
+    const core::PodRecord* rec = pods_.find(rca.target.namespace_ + "/" + p.name);
+    if (rec == nullptr || rec->deleting) continue;
+    for (const auto& c : rec->containers) {
+      if (c.name != rca.target.container || c.init != rca.target.init) continue;
+      // Waiting in a failure reason (back-off between restarts, image pull retries) is still
+      // failing even though no new termination arrives (CrashLoopBackOff waits up to 5 min).
+      if (core::is_failure_waiting_reason(c.waiting_reason)) return true;
+    }
+  }
+  return false;
+}
+
+void Daemon::release_waiting(const std::string& key) {
+  in_flight_.erase(key);
+  auto it = waiting_.find(key);
+  if (it == waiting_.end()) return;
+  // Back to the front: now that the first one is recorded these only count.
+  for (auto j = it->second.rbegin(); j != it->second.rend(); ++j) queue_.push_front(std::move(*j));
+  waiting_.erase(it);
+}
+
+void Daemon::enqueue(const core::CrashSignal& signal, std::string pod_json, bool count) {
+  if (count) {
+    if (options_.on_signal) options_.on_signal(signal);
+    ++signals_;
+    if (options_.metrics != nullptr) options_.metrics->crash_signal(signal.reason);
+  }
+  if (!leading_) return;  // followers only keep their pod store warm
+  // Fast path: a failure already diagnosed recently only counts. No evidence, no queue.
+  if (auto workload = cached_workload(signal)) {
+    const core::RcaTarget target = make_target(signal, *workload);
+    if (!tracker_.needs_diagnosis(target, wall_now())) {
+      record(signal, target, nullptr);
+      return;
+    }
+  }
+  // One diagnosis per failure at a time: replicas failing the same way while it is gathered
+  // wait for it, then only count.
+  const std::string key = signal.dedupe_key();
+  if (!in_flight_.insert(key).second) {
+    waiting_[key].push_back(Job{signal, "", true});  // the pod JSON is not needed to count
+    return;
+  }
+  queue_.push_back(Job{signal, std::move(pod_json), false});
+}
+
+asio::awaitable<void> Daemon::take_over() {
+  // Read what earlier leaders wrote so occurrences, firstSeen and history continue.
+  std::size_t seeded = 0;
+  std::string cont;
+  for (int page = 0; page < 100; ++page) {
+    std::string target = "/apis/crashdiag.io/v1alpha1/rootcauseanalyses?limit=500";
+    if (!cont.empty()) target += "&continue=" + url_encode(cont);
+    kube::Request list_req{http::verb::get, target, "rootcauseanalyses", "", ""};  // named: GCC 12 PR 99576
+    auto res = co_await client_.request(std::move(list_req));
+    if (!res || res->status != 200) break;  // no CRD yet, or no permission: start from scratch
+    json body = json::parse(res->body, nullptr, false);
+    if (!body.is_object() || !body.contains("items") || !body["items"].is_array()) break;
+    for (const auto& item : body["items"]) {
+      tracker_.seed(item);
+      ++seeded;
+    }
+    cont = body.contains("metadata") && body["metadata"].is_object() ? body["metadata"].value("continue", "") : "";
+    if (cont.empty()) break;
+  }
+  if (!take_over_pending_) co_return;  // lost it again while reading
+  take_over_pending_ = false;
+  leading_ = true;
+  update_active_gauge();
+  // Failures that are going on right now: the pod store knows them already.
+  std::size_t walked = 0;
+  pods_.for_each([&](const core::PodRecord& pod) {
+    ++walked;
+    for (const auto& sig : core::detect_crashes(nullptr, pod)) enqueue(sig, "", false);
+  });
+  log_take_over(seeded, walked);
 }
 
 asio::awaitable<void> Daemon::run() {
@@ -280,9 +471,31 @@ asio::awaitable<void> Daemon::run() {
                    asio::detached);
   }
   for (int i = 0; i < options_.max_concurrent_diagnoses; ++i) asio::co_spawn(ioc_, worker(), asio::detached);
+  // Shared: the completion may run after this frame is gone if the io_context is torn down.
+  auto publisher_done = std::make_shared<bool>(false);
+  asio::co_spawn(ioc_, publisher_->run([this] { return leading_; }),
+                 [publisher_done](const std::exception_ptr&) { *publisher_done = true; });
   asio::steady_timer t(ioc_);
+  core::WallTime next_resolve = wall_now();
   while (!stopping_) {
+    if (take_over_pending_) co_await take_over();
+    if (leading_ && wall_now() >= next_resolve) {
+      next_resolve = wall_now() + options_.resolve_check_interval;
+      auto resolved = tracker_.resolve_idle(wall_now(), [this](const core::RcaState& r) { return still_failing(r); });
+      for (const auto& name : resolved) {
+        publisher_->resolved(name);
+        log_resolved(*tracker_.find(name));
+      }
+      if (!resolved.empty()) update_active_gauge();
+    }
+    if (options_.metrics != nullptr) options_.metrics->set_watched_pods(static_cast<double>(pods_.size()));
     t.expires_after(std::chrono::milliseconds(50));
+    co_await t.async_wait(kNoThrow);
+  }
+  // Finish the writes in flight (the caller bounds how long by stopping the io_context).
+  publisher_->stop();
+  while (!*publisher_done) {
+    t.expires_after(std::chrono::milliseconds(10));
     co_await t.async_wait(kNoThrow);
   }
 }
@@ -294,6 +507,11 @@ asio::awaitable<void> Daemon::watch_loop(std::string resource, std::string path,
   core::WatchMachine machine(options_.watch, options_.random);
   const std::size_t watch_index = synced_.size();
   synced_.push_back(false);
+  activity_.push_back(now_ms());
+  watch_names_.push_back(path);
+  auto restarted = [this, &resource](const char* why) {
+    if (options_.metrics != nullptr) options_.metrics->watch_restart(resource, why);
+  };
   auto begin = [&] { pods ? pods->begin() : events->begin(); };
   auto stage = [&](std::string_view item) { pods ? pods->stage(item) : events->stage(item); };
   auto discard = [&] { pods ? pods->discard() : events->discard(); };
@@ -308,6 +526,7 @@ asio::awaitable<void> Daemon::watch_loop(std::string resource, std::string path,
 
   std::deque<core::Command> commands;
   auto feed = [&](const core::Input& in) {
+    activity_[watch_index] = now_ms();
     for (auto& c : machine.step(in, now_ms())) commands.push_back(std::move(c));
   };
   // The server answered, but not with 200: tell the machine (it backs off, or relists on 410).
@@ -315,6 +534,7 @@ asio::awaitable<void> Daemon::watch_loop(std::string resource, std::string path,
     if (res.status == 403 && warned_forbidden_.insert(resource).second) log_forbidden(resource, path);
     const std::string reason = status_reason(res.body);
     log_watch_failure(resource, res.status, reason);
+    restarted(res.status == 410 ? "expired" : "http");
     feed(core::RequestFailed{res.status, res.retry_after, reason});
   };
   feed(core::Start{});
@@ -390,8 +610,10 @@ asio::awaitable<void> Daemon::watch_loop(std::string resource, std::string path,
       auto res = co_await client_.watch(
           std::move(watch_req),
           [&](std::string_view line) {
+            activity_[watch_index] = now_ms();
             auto ev = parse(line);
             if (!ev) return true;
+            if (ev->type == core::WatchEventType::kError) restarted(ev->error_code == 410 ? "expired" : "error");
             for (auto& c : machine.step(*ev, now_ms())) {
               if (std::holds_alternative<core::ApplyEvent>(c)) {
                 apply();
@@ -407,6 +629,7 @@ asio::awaitable<void> Daemon::watch_loop(std::string resource, std::string path,
           options_.idle_timeout);
       if (!commands.empty() || stopping_) continue;  // the machine already decided what is next
       if (!res) {
+        restarted(res.error().what == "idle" ? "idle" : "error");
         feed(res.error().what == "idle" ? core::Input{core::IdleDeadline{}}
                                         : core::Input{core::RequestFailed{0, std::nullopt, res.error().what}});
         continue;
@@ -415,6 +638,7 @@ asio::awaitable<void> Daemon::watch_loop(std::string resource, std::string path,
         refused(*res);
         continue;
       }
+      restarted("closed");
       feed(core::WatchClosed{});
     } else if (auto* sleep = std::get_if<core::SleepCommand>(&cmd)) {
       asio::steady_timer timer(ioc_, std::chrono::duration_cast<std::chrono::steady_clock::duration>(sleep->delay));
@@ -443,14 +667,43 @@ asio::awaitable<void> Daemon::worker() {
     }
     Job job = std::move(queue_.front());
     queue_.pop_front();
+    const bool waited = job.waited;
+    std::string key = job.signal.dedupe_key();
     co_await diagnose(std::move(job));
+    if (!waited) release_waiting(key);
   }
 }
 
-asio::awaitable<std::string> Daemon::top_level_workload(std::string ns, std::string kind, std::string name) {
+namespace {
+
+std::string api_version_of(const std::string& kind) {
+  if (kind == "Deployment" || kind == "ReplicaSet" || kind == "StatefulSet" || kind == "DaemonSet") return "apps/v1";
+  if (kind == "Job" || kind == "CronJob") return "batch/v1";
+  if (kind == "Pod") return "v1";
+  return "";  // another controller's kind: named, but no ownerReference (its group is unknown)
+}
+
+core::WorkloadRef owner_of(const std::string& body, core::WorkloadRef fallback) {
+  json obj = json::parse(body, nullptr, false);
+  if (!obj.is_object() || !obj.contains("metadata") || !obj["metadata"].is_object()) return fallback;
+  const json& meta = obj["metadata"];
+  if (fallback.uid.empty()) fallback.uid = meta.value("uid", "");
+  if (!meta.contains("ownerReferences") || !meta["ownerReferences"].is_array()) return fallback;
+  for (const auto& o : meta["ownerReferences"]) {
+    if (!o.is_object() || !o.value("controller", false)) continue;
+    return core::WorkloadRef{o.value("apiVersion", ""), o.value("kind", ""), o.value("name", ""), o.value("uid", "")};
+  }
+  return fallback;
+}
+
+}  // namespace
+
+asio::awaitable<core::WorkloadRef> Daemon::top_level_workload(std::string ns, std::string kind, std::string name,
+                                                              std::string uid) {
   // ReplicaSet -> Deployment and Job -> CronJob: the controllers users know. Looked up on
-  // demand and cached: one GET per workload, not per failure.
-  if (kind != "ReplicaSet" && kind != "Job") co_return kind + "/" + name;
+  // demand and cached: one GET per ReplicaSet or Job, not per failure.
+  core::WorkloadRef direct{api_version_of(kind), kind, name, uid};
+  if (kind != "ReplicaSet" && kind != "Job") co_return direct;
   const std::string key = ns + "/" + kind + "/" + name;
   if (auto it = owner_cache_.find(key); it != owner_cache_.end()) co_return it->second;
   const std::string plural = kind == "ReplicaSet" ? "replicasets" : "jobs";
@@ -458,20 +711,31 @@ asio::awaitable<std::string> Daemon::top_level_workload(std::string ns, std::str
   kube::Request res_req{http::verb::get, group + "/namespaces/" + ns + "/" + plural + "/" + name, plural, "",
                         ""};  // named: GCC 12 PR 99576 double-destroys temporaries in co_await
   auto res = co_await client_.request(std::move(res_req));
-  std::string top = kind + "/" + name;
-  if (res && res->status == 200) {
-    json obj = json::parse(res->body, nullptr, false);
-    if (obj.is_object() && obj["metadata"].contains("ownerReferences")) {
-      for (const auto& o : obj["metadata"]["ownerReferences"]) {
-        if (o.value("controller", false)) top = o.value("kind", "") + "/" + o.value("name", "");
-      }
-    }
-  }
+  if (!res || res->status != 200) co_return direct;  // not cached: try again next time
+  core::WorkloadRef top = owner_of(res->body, direct);
   owner_cache_[key] = top;
   co_return top;
 }
 
 asio::awaitable<void> Daemon::diagnose(Job job) {
+  const core::CrashSignal& s = job.signal;
+  const std::size_t slash = s.workload.find('/');
+  std::string owner_kind = s.workload.substr(0, slash);
+  std::string owner_name = s.workload.substr(slash + 1);
+  std::string ns = s.namespace_;
+  std::string owner_uid = s.workload_uid;
+  const core::WorkloadRef workload =
+      co_await top_level_workload(std::move(ns), std::move(owner_kind), std::move(owner_name), std::move(owner_uid));
+  if (!leading_) co_return;
+  const core::RcaTarget target = make_target(s, workload);
+  if (!tracker_.needs_diagnosis(target, wall_now())) {
+    record(s, target, nullptr);  // diagnosed meanwhile (a replica of the same failure)
+    co_return;
+  }
+  co_await gather_and_classify(std::move(job), target);
+}
+
+asio::awaitable<void> Daemon::gather_and_classify(Job job, core::RcaTarget target) {
   const core::CrashSignal& s = job.signal;
   if (options_.evidence_delay.count() > 0) {
     asio::steady_timer wait(ioc_,
@@ -524,17 +788,28 @@ asio::awaitable<void> Daemon::diagnose(Job job) {
     if (res && res->status == 200) ev.logs = make_log_tail(res->body);
   }
   ev.events = events_for_pod(event_handler_->for_pod(ev.pod.uid), ev.pod);
-  DiagnosisRecord record;
-  record.signal = s;
-  record.diagnosis = classifier_.diagnose(ev);
-  const std::size_t slash = s.workload.find('/');
-  std::string owner_kind = s.workload.substr(0, slash);
-  std::string owner_name = s.workload.substr(slash + 1);
-  record.workload = co_await top_level_workload(s.namespace_, owner_kind, owner_name);
-  record.occurrences = dedupe_.occurrences(s.dedupe_key());
+  const auto started = std::chrono::steady_clock::now();
+  ContainerDiagnosis diagnosis = classifier_.diagnose(ev);
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+  if (!leading_ || diagnosis.hypotheses.empty()) co_return;  // lost leadership while gathering
+  if (options_.metrics != nullptr) {
+    options_.metrics->classification_duration(took.count());
+    options_.metrics->diagnosis(diagnosis.hypotheses.front().category);
+  }
+  const core::RcaUpdate update = tracker_.record(make_occurrence(s, target, wall_now()), &diagnosis, options_.instance);
+  publisher_->submit(update);
+  update_active_gauge();
+  DiagnosisRecord rec;
+  rec.signal = s;
+  rec.workload = target.workload.display();
+  rec.diagnosis = std::move(diagnosis);
+  rec.rca = update.name;
+  rec.change = update.change;
+  const core::RcaState* state = tracker_.find(update.name);
+  rec.occurrences = state != nullptr ? state->occurrences : 1;
   ++diagnoses_;
-  log_diagnosis(record);
-  if (options_.on_diagnosis) options_.on_diagnosis(record);
+  log_diagnosis(rec);
+  if (options_.on_diagnosis) options_.on_diagnosis(rec);
 }
 
 }  // namespace crashdiag::daemon

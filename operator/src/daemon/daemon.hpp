@@ -1,6 +1,7 @@
 // `crashdiag run`: watches Pods and Events, detects new failures, gathers their evidence once
-// and diagnoses them. Thin I/O around the pure core (WatchMachine, PodStore, detect_crashes,
-// CrashDeduper, Classifier); until publishing lands each diagnosis is one structured log line.
+// per failure, diagnoses it and publishes the result. Thin I/O around the pure core
+// (WatchMachine, PodStore, detect_crashes, RcaTracker, Classifier); the writes themselves are the
+// Publisher's. Every replica watches; only the leader diagnoses and writes (set_leading).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -17,8 +18,10 @@
 #include "crashdiag/classifiers/classifier.hpp"
 #include "crashdiag/core/crash_detector.hpp"
 #include "crashdiag/core/pod_store.hpp"
+#include "crashdiag/core/rca.hpp"
 #include "crashdiag/core/watch_machine.hpp"
 #include "crashdiag/model/evidence.hpp"
+#include "publisher.hpp"
 
 namespace crashdiag::daemon {
 
@@ -27,6 +30,8 @@ struct DiagnosisRecord {
   std::string workload;  // top-level owner: "Deployment/web", "CronJob/nightly", "Pod/debug"
   ContainerDiagnosis diagnosis;
   std::uint64_t occurrences = 1;
+  std::string rca;  // the RootCauseAnalysis it was published as
+  core::RcaChange change = core::RcaChange::kIdentified;
 };
 
 struct DaemonOptions {
@@ -40,7 +45,16 @@ struct DaemonOptions {
   std::size_t max_events_per_pod = 64;
   core::Random random;  // injected; defaults to a seeded PRNG
   std::function<void(const DiagnosisRecord&)> on_diagnosis;
+  std::function<void(const core::CrashSignal&)> on_signal;  // a watch event revealed a failure (benchmarks)
   core::WatchMachineConfig watch;
+  // Publishing.
+  bool start_leading = true;           // false with --leader-elect: wait for set_leading(true)
+  std::string instance = "crashdiag";  // reportingInstance of Events (the pod name in a cluster)
+  core::RcaOptions rca;
+  PublisherOptions publisher;
+  std::function<core::WallTime()> wall_clock;  // injected; defaults to the system clock
+  core::Duration resolve_check_interval{1'000};
+  metrics::Metrics* metrics = nullptr;
 };
 
 class Daemon {
@@ -48,11 +62,21 @@ class Daemon {
   Daemon(boost::asio::io_context& ioc, kube::KubeClient& client, const Classifier& classifier, DaemonOptions options);
   ~Daemon();
 
-  // Runs the watches and the diagnosis workers until stop().
+  // Runs the watches, the diagnosis workers and the publisher until stop(). After stop() the
+  // leader finishes the writes in flight before run() returns.
   boost::asio::awaitable<void> run();
   void stop();
+  // Leader election: only the leader diagnoses and writes. Taking over reads the RCAs that exist
+  // so counts continue; losing it forgets everything queued.
+  void set_leading(bool leading);
+  [[nodiscard]] bool leading() const { return leading_; }
 
   [[nodiscard]] bool synced() const;
+  // A watch that made no progress for longer than its idle deadline plus a grace period is stuck
+  // (the idle timer should have restarted it); `why` names it.
+  [[nodiscard]] bool healthy(std::string* why = nullptr) const;
+  [[nodiscard]] const core::RcaTracker& tracker() const { return tracker_; }
+  [[nodiscard]] const Publisher& publisher() const { return *publisher_; }
   [[nodiscard]] std::size_t pods() const { return pods_.size(); }
   [[nodiscard]] std::uint64_t diagnoses() const { return diagnoses_; }
   [[nodiscard]] std::uint64_t signals() const { return signals_; }
@@ -61,6 +85,7 @@ class Daemon {
   struct Job {
     core::CrashSignal signal;
     std::string pod_json;  // the object that revealed the failure; empty: GET it
+    bool waited = false;   // queued behind a diagnosis of the same failure: only counts
   };
   class PodHandler;
   class EventHandler;
@@ -70,20 +95,38 @@ class Daemon {
                                           EventHandler* events);
   boost::asio::awaitable<void> worker();
   boost::asio::awaitable<void> diagnose(Job job);
-  boost::asio::awaitable<std::string> top_level_workload(std::string ns, std::string kind, std::string name);
-  void enqueue(const core::CrashSignal& signal, std::string pod_json);
+  boost::asio::awaitable<void> gather_and_classify(Job job, core::RcaTarget target);
+  boost::asio::awaitable<core::WorkloadRef> top_level_workload(std::string ns, std::string kind, std::string name,
+                                                               std::string uid);
+  boost::asio::awaitable<void> take_over();
+  // `count`: a failure observed now (false when re-walking the store after taking over).
+  void enqueue(const core::CrashSignal& signal, std::string pod_json, bool count = true);
+  [[nodiscard]] std::optional<core::WorkloadRef> cached_workload(const core::CrashSignal& s) const;
+  void record(const core::CrashSignal& s, const core::RcaTarget& target, const ContainerDiagnosis* diagnosis);
+  void release_waiting(const std::string& key);
+  [[nodiscard]] bool still_failing(const core::RcaState& rca) const;
+  void update_active_gauge();
+  [[nodiscard]] core::WallTime wall_now() const { return options_.wall_clock(); }
 
   boost::asio::io_context& ioc_;
   kube::KubeClient& client_;
   const Classifier& classifier_;
   DaemonOptions options_;
   core::PodStore pods_;
-  core::CrashDeduper dedupe_;
   std::unique_ptr<PodHandler> pod_handler_;
   std::unique_ptr<EventHandler> event_handler_;
   std::deque<Job> queue_;
-  std::map<std::string, std::string> owner_cache_;
-  std::vector<bool> synced_;  // per watch: the first list has been committed (readiness)
+  std::map<std::string, core::WorkloadRef> owner_cache_;  // "ns/ReplicaSet/name" -> top-level workload
+  std::set<std::string> in_flight_;                       // dedupe keys being diagnosed
+  std::map<std::string, std::vector<Job>> waiting_;       // signals that arrived meanwhile
+  core::RcaTracker tracker_;
+  std::unique_ptr<Publisher> publisher_;
+  std::set<std::pair<std::string, std::string>> gauge_series_;  // (namespace, category) ever set
+  std::vector<bool> synced_;               // per watch: the first list has been committed (readiness)
+  std::vector<core::TimePoint> activity_;  // per watch: last sign of life
+  std::vector<std::string> watch_names_;
+  bool leading_ = false;
+  bool take_over_pending_ = false;
   bool stopping_ = false;
   std::uint64_t diagnoses_ = 0;
   std::uint64_t signals_ = 0;

@@ -47,6 +47,8 @@ const char* level_name(LogLevel l) {
 
 void configure_logging(LogFormat format, LogLevel level) {
   g_format = format;
+  // Reconfiguring replaces the logger: spdlog refuses to register a second one with the same name.
+  spdlog::drop("crashdiag");
   auto logger = spdlog::stderr_logger_mt("crashdiag");
   // Text: a timestamp and the level, then the key=value line; JSON: the line is the object.
   logger->set_pattern(format == LogFormat::kJson ? "%v" : "%Y-%m-%dT%H:%M:%S.%eZ %l %v",

@@ -3,12 +3,12 @@
 // waiting reason that marks a failure appearing. Failures of containers whose pod is being
 // deleted are not signals (the kubelet kills them on purpose, exit 137/143 included).
 //
-// Signals are then deduplicated per workload, container and failure signature, so a 100-replica
-// Deployment crash-looping one way yields one diagnosis; later occurrences only count.
+// Signals are then grouped per workload, container and failure signature by the RcaTracker
+// (rca.hpp), so a 100-replica Deployment crash-looping one way yields one diagnosis; later
+// occurrences only count.
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -26,8 +26,10 @@ struct CrashSignal {
   int exit_code = 0;   // of the failure's termination, if any
   int restart_count = 0;
   std::string workload;                   // "ReplicaSet/web-7d9f" (controller owner), or "Pod/<name>" for bare pods
-  std::string signature;                  // reason|terminated reason|exit code: what "failing the same way" means
+  std::string workload_uid;               // that owner's uid (the pod's own for bare pods)
+  std::string signature;                  // "Error:1", "OOMKilled:137", "ImagePull": what "failing the same way" means
   bool has_previous_termination = false;  // previous logs exist only then
+  bool first_sight = false;               // the pod was not known before (initial list, ADDED, relist)
   [[nodiscard]] std::string dedupe_key() const {
     return namespace_ + "/" + workload + "/" + container + "/" + signature;
   }
@@ -40,19 +42,5 @@ struct CrashSignal {
 // Waiting reasons the kubelet uses for failures (pkg/kubelet/images/types.go,
 // pkg/kubelet/kuberuntime/kuberuntime_container.go, pkg/kubelet/container/sync_result.go).
 [[nodiscard]] bool is_failure_waiting_reason(std::string_view reason);
-
-enum class DedupeDecision { kDiagnose, kCountOnly };
-
-// Remembers which (workload, container, signature) keys were diagnosed.
-class CrashDeduper {
- public:
-  [[nodiscard]] DedupeDecision observe(const CrashSignal& signal);
-  [[nodiscard]] std::uint64_t occurrences(const std::string& key) const;
-  void forget(const std::string& key) { seen_.erase(key); }
-  [[nodiscard]] std::size_t size() const { return seen_.size(); }
-
- private:
-  std::map<std::string, std::uint64_t> seen_;
-};
 
 }  // namespace crashdiag::core

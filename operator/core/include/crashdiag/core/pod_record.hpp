@@ -38,7 +38,9 @@ struct PodRecord {
   std::string owner_name;
   std::string owner_uid;
   std::string restart_policy = "Always";
-  bool deleting = false;  // metadata.deletionTimestamp is set
+  bool deleting = false;              // metadata.deletionTimestamp is set
+  std::string rca_annotation;         // crashdiag.io/rca, as last written
+  std::string root_cause_annotation;  // crashdiag.io/root-cause
   std::vector<ContainerRecord> containers;
 
   [[nodiscard]] std::string key() const { return namespace_ + "/" + name; }

@@ -30,6 +30,9 @@ class PodStore {
       const std::function<void(const PodRecord* old, const PodRecord& now)>& on_change);
 
   [[nodiscard]] const PodRecord* find(const std::string& key) const;
+  void for_each(const std::function<void(const PodRecord&)>& f) const {
+    for (const auto& [key, pod] : pods_) f(pod);
+  }
   [[nodiscard]] std::size_t size() const { return pods_.size(); }
   [[nodiscard]] std::size_t staged() const { return staging_.size(); }
   [[nodiscard]] bool snapshot_in_progress() const { return staging_active_; }

@@ -1,0 +1,227 @@
+// Publishing under a burst: N workloads (1,000 by default; one Deployment -> ReplicaSet -> pod
+// each) start failing at once. A fake API server in a child process serves them over TLS; the
+// daemon diagnoses and publishes every one. Reported: latency from the watch event that
+// reveals the failure (the daemon reads it) to the RCA write being accepted by the server
+// (p50/p99/max), API requests per diagnosed incident by verb and resource, and resident memory.
+// The deliberate evidence delay (DaemonOptions::evidence_delay, 2 s by default, which waits for
+// the kubelet's Events) is set to 0 here: it is a wait, not work.
+// Usage: crashdiag_publish_bench [workloads]
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <future>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "crashdiag/core/rca.hpp"
+#include "daemon.hpp"
+#include "fake_apiserver.hpp"
+#include "log.hpp"
+#include "rule_loader.hpp"
+#include "tls.hpp"
+
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+long rss_kib() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
+}
+
+std::string ns_of(int i) {
+  return "team-" + std::to_string(i % 20);
+}
+std::string workload_of(int i) {
+  return "svc-" + std::to_string(i);
+}
+
+json workload_pod(int i, bool crashing) {
+  const std::string app = workload_of(i);
+  json container = {{"name", "app"},
+                    {"image", "registry.example.com/" + app + ":1.4"},
+                    {"resources", {{"limits", {{"memory", "256Mi"}}}}}};
+  json owner = {{"apiVersion", "apps/v1"},
+                {"kind", "ReplicaSet"},
+                {"name", app + "-6f7d8c9b5"},
+                {"uid", "rs-" + app},
+                {"controller", true}};
+  json pod = crashdiag::fake::make_pod(ns_of(i), app + "-6f7d8c9b5-x" + std::to_string(i), container, owner);
+  json st = {{"name", "app"},
+             {"ready", !crashing},
+             {"restartCount", crashing ? 1 : 0},
+             {"image", "registry.example.com/" + app + ":1.4"},
+             {"state", {{"running", {{"startedAt", "2026-11-22T04:00:00Z"}}}}},
+             {"lastState", json::object()}};
+  if (crashing) {
+    st["state"] = {{"waiting", {{"reason", "CrashLoopBackOff"}, {"message", "back-off 10s"}}}};
+    st["lastState"] = {
+        {"terminated", {{"exitCode", 137}, {"reason", "OOMKilled"}, {"finishedAt", "2026-11-22T04:01:00Z"}}}};
+  }
+  pod["status"]["containerStatuses"] = json::array({st});
+  return pod;
+}
+
+json replicaset(int i) {
+  const std::string app = workload_of(i);
+  return json{{"kind", "ReplicaSet"},
+              {"apiVersion", "apps/v1"},
+              {"metadata",
+               {{"name", app + "-6f7d8c9b5"},
+                {"namespace", ns_of(i)},
+                {"uid", "rs-" + app},
+                {"ownerReferences", json::array({{{"apiVersion", "apps/v1"},
+                                                  {"kind", "Deployment"},
+                                                  {"name", app},
+                                                  {"uid", "dep-" + app},
+                                                  {"controller", true}}})}}}};
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const auto idx = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(idx, v.size() - 1)];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int n = argc > 1 ? std::atoi(argv[1]) : 1000;
+  int to_child[2];
+  int from_child[2];
+  if (pipe(to_child) != 0 || pipe(from_child) != 0) return 1;
+  const pid_t child = fork();
+  if (child == 0) {
+    close(to_child[1]);
+    close(from_child[0]);
+    crashdiag::fake::FakeOptions options;
+    options.bookmark_interval = std::chrono::milliseconds(60000);
+    crashdiag::fake::FakeApiServer server(options);
+    for (int i = 0; i < n; ++i) {
+      server.put_object("/apis/apps/v1", "replicasets", replicaset(i));
+      server.apply_pod(workload_pod(i, false));
+    }
+    const std::string ca = server.ca_pem();
+    std::string hello = std::to_string(server.port()) + "\n" + std::to_string(ca.size()) + "\n" + ca;
+    (void)write(from_child[1], hello.data(), hello.size());
+    char cmd = 0;
+    while (read(to_child[0], &cmd, 1) == 1) {
+      if (cmd == 'c') {
+        for (int i = 0; i < n; ++i) {
+          json p = workload_pod(i, true);
+          server.set_logs(ns_of(i), p["metadata"]["name"], "app", true, "INFO start\nINFO loading 2 GiB index\n");
+          server.apply_pod(p);
+        }
+      }
+      if (cmd == 'q') break;
+    }
+    _exit(0);
+  }
+  close(to_child[0]);
+  close(from_child[1]);
+  FILE* in = fdopen(from_child[0], "r");
+  int port = 0;
+  std::size_t ca_size = 0;
+  if (std::fscanf(in, "%d\n%zu\n", &port, &ca_size) != 2) return 1;
+  std::string ca(ca_size, '\0');
+  if (std::fread(ca.data(), 1, ca_size, in) != ca_size) return 1;
+
+  crashdiag::daemon::configure_logging(crashdiag::daemon::LogFormat::kText, crashdiag::daemon::LogLevel::kError);
+  auto classifier = crashdiag::make_classifier({});
+  if (!classifier) return 1;
+  boost::asio::io_context ioc(1);
+  crashdiag::core::ClusterAccess access;
+  access.ca_pem = ca;
+  auto tls = crashdiag::kube::make_client_tls(access, "", "");
+  crashdiag::kube::ClientOptions client_options;
+  client_options.qps = 100000;  // measure the pipeline, not the client-side rate limiter
+  client_options.burst = 100000;
+  crashdiag::kube::KubeClient client(ioc.get_executor(), {"127.0.0.1", std::to_string(port), ""}, *tls,
+                                     std::make_shared<crashdiag::kube::StaticToken>("test-token"), client_options);
+
+  std::mutex mu;
+  std::map<std::string, Clock::time_point> revealed;  // RCA name -> when the daemon read the failure
+  std::map<std::string, Clock::time_point> written;   // RCA name -> when the server accepted it
+  crashdiag::daemon::DaemonOptions options;
+  options.evidence_delay = std::chrono::milliseconds(0);
+  options.on_signal = [&](const crashdiag::core::CrashSignal& s) {
+    const std::string app = s.workload.substr(s.workload.find('/') + 1, s.workload.find("-6f7d") - 11);
+    crashdiag::core::RcaTarget t{
+        s.namespace_, {"apps/v1", "Deployment", app, "dep-" + app}, s.container, s.init, s.signature};
+    std::lock_guard lock(mu);
+    revealed.try_emplace(crashdiag::core::rca_name(t), Clock::now());
+  };
+  options.publisher.on_rca_written = [&](const std::string& name) {
+    std::lock_guard lock(mu);
+    written.try_emplace(name, Clock::now());
+  };
+  crashdiag::daemon::Daemon daemon(ioc, client, *classifier, options);
+  boost::asio::co_spawn(ioc, daemon.run(), boost::asio::detached);
+  std::thread runner([&] { ioc.run(); });
+  for (bool synced = false; !synced;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::promise<bool> p;
+    boost::asio::post(ioc, [&] { p.set_value(daemon.synced() && daemon.leading()); });
+    synced = p.get_future().get();
+  }
+  const long rss_before = rss_kib();
+  const std::uint64_t requests_before = client.stats().total();
+  const auto snapshot_before = client.stats().snapshot();
+  long rss_peak = rss_before;
+  (void)write(to_child[1], "c", 1);
+  const auto start = Clock::now();
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    rss_peak = std::max(rss_peak, rss_kib());
+    std::lock_guard lock(mu);
+    if (static_cast<int>(written.size()) >= n || Clock::now() - start > std::chrono::seconds(300)) break;
+  }
+  const double burst_s = std::chrono::duration<double>(Clock::now() - start).count();
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // let annotations and Events finish
+  const std::uint64_t requests = client.stats().total() - requests_before;
+  auto snapshot_after = client.stats().snapshot();
+  (void)write(to_child[1], "q", 1);
+  boost::asio::post(ioc, [&] { daemon.stop(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ioc.stop();
+  runner.join();
+  kill(child, SIGTERM);
+  waitpid(child, nullptr, 0);
+
+  std::vector<double> ms;
+  for (const auto& [name, t] : written) {
+    auto r = revealed.find(name);
+    if (r != revealed.end()) ms.push_back(std::chrono::duration<double, std::milli>(t - r->second).count());
+  }
+  std::printf("workloads failing at once: %d\nRCAs written: %zu in %.2f s\n", n, written.size(), burst_s);
+  std::printf("watch event -> RCA accepted: p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", percentile(ms, 0.5),
+              percentile(ms, 0.99), percentile(ms, 1.0));
+  std::printf("API requests: %llu => %.2f per incident\n", static_cast<unsigned long long>(requests),
+              static_cast<double>(requests) / std::max<std::size_t>(1, written.size()));
+  for (const auto& [k, v] : snapshot_after) {
+    const auto before = snapshot_before.count(k) > 0 ? snapshot_before.at(k) : 0;
+    if (v > before) {
+      std::printf("  %s %s %d: %llu\n", std::get<0>(k).c_str(), std::get<1>(k).c_str(), std::get<2>(k),
+                  static_cast<unsigned long long>(v - before));
+    }
+  }
+  std::printf("rss: %.1f MiB before the burst, %.1f MiB peak during it\n", rss_before / 1024.0, rss_peak / 1024.0);
+  return 0;
+}

@@ -1,0 +1,215 @@
+// RootCauseAnalysis bookkeeping (pure): which RCA an occurrence of a failure belongs to, its
+// lifecycle (Active, Resolved, reopened, cause changed), and the exact objects crashdiag writes
+// for it: the RCA (server-side apply), its status, pod annotations and Kubernetes Events.
+//
+// One RCA per namespace, top-level workload, container and failure signature: the replicas of a
+// Deployment failing the same way roll up into one object. Nothing here performs I/O or reads a
+// clock; the daemon passes wall-clock time in and executes the writes (daemon/publisher.cpp).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crashdiag/core/backoff.hpp"
+#include "crashdiag/model/hypothesis.hpp"
+
+namespace crashdiag::core {
+
+using WallTime = std::chrono::milliseconds;  // since the Unix epoch, injected
+
+// RFC 3339 in UTC with second precision, as metav1.Time serialises ("2026-11-22T03:24:13Z").
+[[nodiscard]] std::string format_time(WallTime t);
+// Parses metav1.Time / MicroTime ("...Z", optional fraction); nullopt when malformed.
+[[nodiscard]] std::optional<WallTime> parse_time(std::string_view text);
+
+// Go's time.ParseDuration subset that flags use: "10m", "90s", "1h30m", "500ms". nullopt for
+// anything else (negative, unitless other than "0", unknown units).
+[[nodiscard]] std::optional<Duration> parse_duration(std::string_view text);
+
+struct WorkloadRef {
+  std::string api_version;  // "apps/v1", "batch/v1", "v1"
+  std::string kind;         // Deployment, StatefulSet, DaemonSet, CronJob, Job, ReplicaSet, Pod
+  std::string name;
+  std::string uid;  // empty when unknown: then no ownerReference is written
+  [[nodiscard]] std::string display() const { return kind + "/" + name; }
+};
+
+struct RcaTarget {
+  std::string namespace_;
+  WorkloadRef workload;
+  std::string container;
+  bool init = false;
+  std::string signature;  // CrashSignal::signature
+};
+
+// Deterministic, DNS-1123 label-safe (so also a valid object name and label value) name:
+// "<kind>-<workload>-<container>-<8 hex of a hash of everything>", the readable part cut so the
+// whole fits in 63 characters. Replicas, restarts of crashdiag and other replicas of crashdiag
+// all arrive at the same name, which is what makes leader failover write no duplicates.
+[[nodiscard]] std::string rca_name(const RcaTarget& target);
+
+// FNV-1a 64: stable across runs and platforms (std::hash is neither).
+[[nodiscard]] std::uint64_t stable_hash(std::string_view s);
+
+struct RcaOptions {
+  Duration resolve_after{600'000};     // the kubelet resets crash back-off after 10 min of running
+  Duration rediagnose_after{300'000};  // repeats of one signature are diagnosed again at most this often
+  std::size_t max_pods = 5;            // pods listed in status.pods
+  std::size_t max_tracked_pods = 64;   // pods remembered per RCA for annotations and Events
+  std::size_t max_history = 10;
+  std::size_t max_hypotheses = 5;
+  std::size_t max_evidence = 8;
+  std::size_t max_excerpt_bytes = 2048;
+  std::size_t max_text_bytes = 4096;
+};
+
+struct PodSeen {
+  std::string name;
+  std::string uid;
+  int restart_count = 0;
+  WallTime last_seen{0};
+};
+
+struct HistoryEntry {
+  WallTime time{0};
+  std::string change;  // Identified, Changed, Resolved, Reopened
+  std::string category;
+  std::string summary;
+};
+
+// What has been told to one pod about this RCA (annotation and Event), so repeats aggregate.
+struct PodMark {
+  std::string name;
+  std::string evented_category;   // category of the last Event created for this pod
+  std::string event_reason;       // RootCauseIdentified or RootCauseChanged
+  std::uint64_t event_count = 0;  // occurrences on this pod since that Event
+  WallTime first_event{0};
+  WallTime last_occurrence{0};
+};
+
+struct RcaState {
+  RcaTarget target;
+  std::string name;
+  bool active = true;
+  ContainerDiagnosis diagnosis;  // the latest, bounded
+  std::string reason;            // kubelet reason of the latest occurrence
+  std::optional<int> exit_code;
+  std::uint64_t occurrences = 0;
+  int restart_count = 0;
+  WallTime first_seen{0};
+  WallTime last_seen{0};
+  WallTime last_diagnosed{0};
+  WallTime phase_since{0};   // the Resolved condition's lastTransitionTime
+  std::deque<PodSeen> pods;  // newest first, at most max_pods
+  std::deque<HistoryEntry> history;
+  std::map<std::string, PodMark> marks;  // pod uid -> mark, at most max_tracked_pods
+  bool seeded = false;                   // read back from the cluster, not diagnosed here
+
+  [[nodiscard]] const Hypothesis* top() const {
+    return diagnosis.hypotheses.empty() ? nullptr : &diagnosis.hypotheses.front();
+  }
+};
+
+struct Occurrence {
+  RcaTarget target;
+  std::string pod;
+  std::string pod_uid;
+  int restart_count = 0;
+  std::string reason;
+  std::optional<int> exit_code;
+  bool first_sight = false;  // seen in an initial list: may already be counted in a seeded RCA
+  WallTime now{0};
+};
+
+enum class RcaChange { kIdentified, kChanged, kRepeated, kResolved, kReopened, kUnchanged };
+[[nodiscard]] std::string_view to_string(RcaChange change);
+
+// An Event to create (count 1) or to bump (count > 1) on one pod.
+struct EventWrite {
+  std::string name;  // deterministic: "<pod>.<16 hex>"
+  std::string reason;
+  std::uint64_t count = 1;
+  // The occurrence is new: if the Event exists already (409), raise its count. False for a pod
+  // re-seen after a leader change, whose Event the previous leader already counted.
+  bool counts = true;
+  nlohmann::json object;  // the full core/v1 Event, count included
+  [[nodiscard]] bool create() const { return count == 1; }
+};
+
+struct PodWrites {
+  std::string namespace_;
+  std::string pod;
+  std::string pod_uid;
+  std::string rca;         // annotation crashdiag.io/rca
+  std::string root_cause;  // annotation crashdiag.io/root-cause
+  std::optional<EventWrite> event;
+};
+
+struct RcaUpdate {
+  std::string name;
+  RcaChange change = RcaChange::kUnchanged;
+  std::optional<PodWrites> pod;  // annotation and Event for the pod of the occurrence
+};
+
+inline constexpr std::string_view kRcaAnnotation = "crashdiag.io/rca";
+inline constexpr std::string_view kRootCauseAnnotation = "crashdiag.io/root-cause";
+inline constexpr std::string_view kReportingController = "crashdiag.io/crashdiag";
+inline constexpr std::size_t kEventNoteLimit = 1024;  // events.k8s.io/v1 note limit (validation.go)
+
+class RcaTracker {
+ public:
+  explicit RcaTracker(RcaOptions options = {}) : options_(options) {}
+
+  // Does this occurrence need a fresh diagnosis (evidence gathering), or only counting?
+  [[nodiscard]] bool needs_diagnosis(const RcaTarget& target, WallTime now) const;
+
+  // Records one occurrence; `diagnosis` is set when it was diagnosed. `instance` names this
+  // crashdiag replica in Events (reportingInstance).
+  RcaUpdate record(const Occurrence& occurrence, const ContainerDiagnosis* diagnosis, const std::string& instance);
+
+  // Active RCAs whose last failure is older than resolve_after and whose pods do not fail now
+  // (`still_failing` asks the pod store) become Resolved. Returns their names.
+  std::vector<std::string> resolve_idle(WallTime now, const std::function<bool(const RcaState&)>& still_failing);
+
+  // Takes over an RCA that already exists in the cluster (after a restart or a leader change), so
+  // occurrences and firstSeen continue instead of restarting from zero. Ignores malformed objects.
+  void seed(const nlohmann::json& object);
+
+  // A pod is gone: stop remembering it for Events.
+  void forget_pod(const std::string& uid);
+
+  [[nodiscard]] const RcaState* find(const std::string& name) const;
+  [[nodiscard]] std::size_t size() const { return rcas_.size(); }
+  [[nodiscard]] const std::map<std::string, RcaState>& all() const { return rcas_; }
+  // Active RCAs per (namespace, category): the crashdiag_active_rcas gauge.
+  [[nodiscard]] std::map<std::pair<std::string, std::string>, int> active_counts() const;
+
+  // The objects written for an RCA: metadata and spec (server-side apply on the resource) and
+  // the status (server-side apply on the status subresource).
+  [[nodiscard]] nlohmann::json apply_object(const RcaState& state) const;
+  [[nodiscard]] nlohmann::json status_object(const RcaState& state) const;
+
+  [[nodiscard]] const RcaOptions& options() const { return options_; }
+
+ private:
+  ContainerDiagnosis bounded(const ContainerDiagnosis& d) const;
+  void add_history(RcaState& s, WallTime t, std::string change);
+  std::optional<PodWrites> pod_writes(RcaState& s, const Occurrence& o, const std::string& instance);
+
+  RcaOptions options_;
+  std::map<std::string, RcaState> rcas_;
+};
+
+// The Event note: the summary and how to read the analysis, at most kEventNoteLimit bytes.
+[[nodiscard]] std::string event_note(const RcaState& state);
+// The crashdiag.io/root-cause annotation value: "<category>: <summary>".
+[[nodiscard]] std::string root_cause_value(const RcaState& state);
+
+}  // namespace crashdiag::core

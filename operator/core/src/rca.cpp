@@ -1,0 +1,559 @@
+#include "crashdiag/core/rca.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+#include "crashdiag/model/utf8.hpp"
+
+namespace crashdiag::core {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::string_view kApiVersion = "crashdiag.io/v1alpha1";
+constexpr std::string_view kKind = "RootCauseAnalysis";
+constexpr std::size_t kMaxNameLength = 63;  // DNS-1123 label: also a valid label value
+constexpr std::size_t kSummaryLimit = 512;  // CRD maxLength of summary fields
+constexpr std::size_t kTitleLimit = 256;
+constexpr std::size_t kFieldLimit = 256;
+
+std::string cut(std::string_view s, std::size_t max_bytes) {
+  return std::string(utf8_prefix(s, max_bytes));
+}
+
+// Lower-case alphanumerics and single dashes: what survives in a DNS-1123 label.
+std::string slug(std::string_view s) {
+  std::string out;
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (std::isalnum(c) != 0) {
+      out.push_back(static_cast<char>(std::tolower(c)));
+    } else if (!out.empty() && out.back() != '-') {
+      out.push_back('-');
+    }
+  }
+  while (!out.empty() && out.back() == '-') out.pop_back();
+  return out;
+}
+
+std::string hex(std::uint64_t v, int digits) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return std::string(buf + 16 - digits);
+}
+
+// Label values: at most 63 characters of [A-Za-z0-9_.-], beginning and ending alphanumeric
+// (apimachinery validation.IsValidLabelValue).
+bool valid_label_value(std::string_view v) {
+  if (v.empty() || v.size() > 63) return false;
+  auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+  if (!alnum(v.front()) || !alnum(v.back())) return false;
+  return std::all_of(v.begin(), v.end(), [&](char c) { return alnum(c) || c == '-' || c == '_' || c == '.'; });
+}
+
+double clamp01(double v) {
+  return std::clamp(v, 0.0, 1.0);
+}
+
+// Two decimals, like the explain output: a judgement, not a measurement.
+double round2(double v) {
+  return static_cast<double>(std::lround(clamp01(v) * 100.0)) / 100.0;
+}
+
+std::string str(const json& j, const char* key) {
+  if (!j.is_object()) return {};
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::int64_t num(const json& j, const char* key) {
+  if (!j.is_object()) return 0;
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
+}
+
+}  // namespace
+
+std::string format_time(WallTime t) {
+  using namespace std::chrono;
+  const sys_seconds secs{duration_cast<seconds>(t)};
+  const auto day = floor<days>(secs);
+  const year_month_day ymd{day};
+  const hh_mm_ss hms{secs - day};
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                static_cast<int>(hms.seconds().count()));
+  return buf;
+}
+
+std::optional<WallTime> parse_time(std::string_view text) {
+  int y = 0;
+  unsigned mo = 0;
+  unsigned d = 0;
+  int h = 0;
+  int mi = 0;
+  int s = 0;
+  if (text.size() < 20 || text.back() != 'Z') return std::nullopt;
+  const std::string copy(text);
+  if (std::sscanf(copy.c_str(), "%4d-%2u-%2uT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &s) != 6) return std::nullopt;
+  using namespace std::chrono;
+  const year_month_day ymd{year{y}, month{mo}, day{d}};
+  if (!ymd.ok() || h > 23 || mi > 59 || s > 60) return std::nullopt;
+  const auto tp = sys_days{ymd} + hours{h} + minutes{mi} + seconds{s};
+  return duration_cast<WallTime>(tp.time_since_epoch());
+}
+
+std::optional<Duration> parse_duration(std::string_view text) {
+  if (text == "0") return Duration{0};
+  if (text.empty()) return std::nullopt;
+  double total_ms = 0;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::size_t start = i;
+    while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) ++i;
+    if (i == start) return std::nullopt;
+    const double value = std::strtod(std::string(text.substr(start, i - start)).c_str(), nullptr);
+    start = i;
+    while (i < text.size() && !((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) ++i;
+    const std::string_view unit = text.substr(start, i - start);
+    const double scale = unit == "ms" ? 1.0 : unit == "s" ? 1e3 : unit == "m" ? 60e3 : unit == "h" ? 3600e3 : -1.0;
+    if (scale < 0) return std::nullopt;
+    total_ms += value * scale;
+  }
+  return Duration{static_cast<Duration::rep>(total_ms)};
+}
+
+std::uint64_t stable_hash(std::string_view s) {
+  std::uint64_t h = 14695981039346656037ULL;
+  for (char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+std::string rca_name(const RcaTarget& t) {
+  const std::string identity = t.namespace_ + "/" + t.workload.kind + "/" + t.workload.name + "/" + t.container +
+                               (t.init ? "/init" : "") + "/" + t.signature;
+  std::string suffix = slug(t.signature).substr(0, 24);
+  while (!suffix.empty() && suffix.back() == '-') suffix.pop_back();
+  suffix += (suffix.empty() ? "" : "-") + hex(stable_hash(identity), 8);
+  std::string readable = slug(t.workload.kind + "-" + t.workload.name + "-" + t.container);
+  const std::size_t room = kMaxNameLength - suffix.size() - 1;
+  if (readable.size() > room) readable.resize(room);
+  while (!readable.empty() && readable.back() == '-') readable.pop_back();
+  return readable.empty() ? suffix : readable + "-" + suffix;
+}
+
+std::string_view to_string(RcaChange change) {
+  switch (change) {
+    case RcaChange::kIdentified:
+      return "Identified";
+    case RcaChange::kChanged:
+      return "Changed";
+    case RcaChange::kRepeated:
+      return "Repeated";
+    case RcaChange::kResolved:
+      return "Resolved";
+    case RcaChange::kReopened:
+      return "Reopened";
+    case RcaChange::kUnchanged:
+      return "Unchanged";
+  }
+  return "Unchanged";
+}
+
+std::string root_cause_value(const RcaState& s) {
+  const Hypothesis* top = s.top();
+  if (top == nullptr) return {};
+  return top->category + ": " + top->summary;
+}
+
+std::string event_note(const RcaState& s) {
+  const Hypothesis* top = s.top();
+  const std::string tail = " (kubectl get rca -n " + s.target.namespace_ + " " + s.name + ")";
+  std::string head = top == nullptr ? std::string("root cause unknown") : top->category + ": " + top->summary;
+  if (head.size() + tail.size() > kEventNoteLimit) head = cut(head, kEventNoteLimit - tail.size());
+  return cut(head + tail, kEventNoteLimit);
+}
+
+ContainerDiagnosis RcaTracker::bounded(const ContainerDiagnosis& d) const {
+  ContainerDiagnosis out = d;
+  if (out.hypotheses.size() > options_.max_hypotheses) out.hypotheses.resize(options_.max_hypotheses);
+  for (auto& h : out.hypotheses) {
+    h.confidence = clamp01(h.confidence);
+    h.summary = cut(h.summary, kSummaryLimit);
+    h.title = cut(h.title, kTitleLimit);
+    h.explanation = cut(h.explanation, options_.max_text_bytes);
+    h.remediation = cut(h.remediation, options_.max_text_bytes);
+    if (h.evidence.size() > options_.max_evidence) h.evidence.resize(options_.max_evidence);
+    for (auto& e : h.evidence) {
+      e.field = cut(e.field, kFieldLimit);
+      e.excerpt = cut(e.excerpt, options_.max_excerpt_bytes);
+    }
+  }
+  return out;
+}
+
+void RcaTracker::add_history(RcaState& s, WallTime t, std::string change) {
+  const Hypothesis* top = s.top();
+  s.history.push_back(HistoryEntry{t, std::move(change), top ? top->category : "", top ? top->summary : ""});
+  while (s.history.size() > options_.max_history) s.history.pop_front();
+}
+
+bool RcaTracker::needs_diagnosis(const RcaTarget& target, WallTime now) const {
+  auto it = rcas_.find(rca_name(target));
+  if (it == rcas_.end()) return true;
+  const RcaState& s = it->second;
+  if (!s.active || s.top() == nullptr) return true;
+  return now - s.last_diagnosed >= options_.rediagnose_after;
+}
+
+RcaUpdate RcaTracker::record(const Occurrence& o, const ContainerDiagnosis* diagnosis, const std::string& instance) {
+  RcaUpdate update;
+  update.name = rca_name(o.target);
+  auto it = rcas_.find(update.name);
+  bool counted = true;
+  if (it == rcas_.end()) {
+    if (diagnosis == nullptr || diagnosis->hypotheses.empty()) return update;  // nothing to publish yet
+    RcaState s;
+    s.target = o.target;
+    s.name = update.name;
+    s.first_seen = o.now;
+    s.phase_since = o.now;
+    s.diagnosis = bounded(*diagnosis);
+    s.last_diagnosed = o.now;
+    add_history(s, o.now, "Identified");
+    it = rcas_.emplace(update.name, std::move(s)).first;
+    update.change = RcaChange::kIdentified;
+  } else {
+    RcaState& s = it->second;
+    // A pod already listed in an RCA read back from the cluster, seen again in our first list:
+    // that failure is already counted.
+    const bool known_pod = std::any_of(s.pods.begin(), s.pods.end(), [&](const PodSeen& p) {
+      return p.uid == o.pod_uid && p.restart_count >= o.restart_count;
+    });
+    counted = !(o.first_sight && known_pod && s.active);
+    update.change = counted ? RcaChange::kRepeated : RcaChange::kUnchanged;
+    if (!s.active) {
+      s.active = true;
+      s.phase_since = o.now;
+      update.change = RcaChange::kReopened;
+      counted = true;
+    }
+    if (diagnosis != nullptr && !diagnosis->hypotheses.empty()) {
+      const std::string before = s.top() ? s.top()->category : "";
+      s.diagnosis = bounded(*diagnosis);
+      s.last_diagnosed = o.now;
+      if (update.change == RcaChange::kReopened) {
+        add_history(s, o.now, "Reopened");
+      } else if (before != s.top()->category) {
+        add_history(s, o.now, "Changed");
+        update.change = RcaChange::kChanged;
+      }
+    } else if (update.change == RcaChange::kReopened) {
+      add_history(s, o.now, "Reopened");
+    }
+  }
+  RcaState& s = it->second;
+  if (counted) {
+    ++s.occurrences;
+    s.last_seen = o.now;
+  }
+  if (!o.reason.empty()) s.reason = o.reason;
+  if (o.exit_code) s.exit_code = o.exit_code;
+  s.restart_count = std::max(s.restart_count, o.restart_count);
+  if (!o.pod_uid.empty()) {
+    auto p = std::find_if(s.pods.begin(), s.pods.end(), [&](const PodSeen& x) { return x.uid == o.pod_uid; });
+    PodSeen seen{o.pod, o.pod_uid, o.restart_count, counted ? o.now : s.last_seen};
+    if (p != s.pods.end()) {
+      seen.restart_count = std::max(seen.restart_count, p->restart_count);
+      s.pods.erase(p);
+    }
+    s.pods.push_front(std::move(seen));
+    while (s.pods.size() > options_.max_pods) s.pods.pop_back();
+  }
+  update.pod = pod_writes(s, o, instance);
+  if (update.pod && update.pod->event && !counted) {
+    if (update.pod->event->count > 1) {
+      update.pod->event.reset();  // nothing new happened on this pod
+    } else {
+      update.pod->event->counts = false;  // make sure it exists, do not count it again
+    }
+  }
+  return update;
+}
+
+std::optional<PodWrites> RcaTracker::pod_writes(RcaState& s, const Occurrence& o, const std::string& instance) {
+  const Hypothesis* top = s.top();
+  if (o.pod_uid.empty() || top == nullptr) return std::nullopt;
+  if (s.marks.count(o.pod_uid) == 0 && s.marks.size() >= options_.max_tracked_pods) {
+    auto oldest = std::min_element(s.marks.begin(), s.marks.end(), [](const auto& a, const auto& b) {
+      return a.second.last_occurrence < b.second.last_occurrence;
+    });
+    s.marks.erase(oldest);
+  }
+  PodMark& mark = s.marks[o.pod_uid];
+  mark.name = o.pod;
+  mark.last_occurrence = o.now;
+  PodWrites w;
+  w.namespace_ = s.target.namespace_;
+  w.pod = o.pod;
+  w.pod_uid = o.pod_uid;
+  w.rca = s.name;
+  w.root_cause = root_cause_value(s);
+
+  // One Event per pod and cause; further occurrences raise its count, as the kubelet's own
+  // events do (client-go tools/record EventCorrelator aggregates identical events the same way).
+  const bool fresh = mark.evented_category != top->category;
+  if (fresh) {
+    mark.event_reason = mark.evented_category.empty() ? "RootCauseIdentified" : "RootCauseChanged";
+    mark.evented_category = top->category;
+    mark.event_count = 1;
+    mark.first_event = o.now;
+  } else {
+    ++mark.event_count;
+  }
+  // Event names must be DNS subdomains (253); the hash keeps them unique per pod, RCA and cause
+  // and identical across crashdiag replicas, so a new leader re-creating one gets 409, not a copy.
+  const std::string hash = hex(stable_hash(s.name + "/" + mark.event_reason + "/" + top->category), 16);
+  std::string pod_part = o.pod.substr(0, 253 - hash.size() - 1);
+  EventWrite ev;
+  ev.name = pod_part + "." + hash;
+  ev.reason = mark.event_reason;
+  ev.count = mark.event_count;
+  const std::string field =
+      std::string(s.target.init ? "spec.initContainers{" : "spec.containers{") + s.target.container + "}";
+  // The whole Event every time: a bump whose Event has expired (the apiserver's --event-ttl,
+  // 1 h by default) is created again from it.
+  ev.object = json{
+      {"apiVersion", "v1"},
+      {"kind", "Event"},
+      {"metadata", {{"name", ev.name}, {"namespace", s.target.namespace_}}},
+      {"involvedObject",
+       {{"apiVersion", "v1"},
+        {"kind", "Pod"},
+        {"name", o.pod},
+        {"namespace", s.target.namespace_},
+        {"uid", o.pod_uid},
+        {"fieldPath", field}}},
+      {"related", {{"apiVersion", kApiVersion}, {"kind", kKind}, {"name", s.name}, {"namespace", s.target.namespace_}}},
+      {"reason", ev.reason},
+      {"message", event_note(s)},
+      {"type", "Warning"},
+      {"source", {{"component", "crashdiag"}}},
+      {"reportingComponent", kReportingController},
+      {"reportingInstance", instance},
+      {"action", "Diagnose"},
+      {"firstTimestamp", format_time(mark.first_event)},
+      {"lastTimestamp", format_time(o.now)},
+      {"count", ev.count}};
+  w.event = std::move(ev);
+  return w;
+}
+
+std::vector<std::string> RcaTracker::resolve_idle(WallTime now,
+                                                  const std::function<bool(const RcaState&)>& still_failing) {
+  std::vector<std::string> out;
+  for (auto& [name, s] : rcas_) {
+    if (!s.active || now - s.last_seen < options_.resolve_after) continue;
+    if (still_failing && still_failing(s)) continue;
+    s.active = false;
+    s.phase_since = now;
+    add_history(s, now, "Resolved");
+    out.push_back(name);
+  }
+  return out;
+}
+
+void RcaTracker::forget_pod(const std::string& uid) {
+  for (auto& [name, s] : rcas_) s.marks.erase(uid);
+}
+
+const RcaState* RcaTracker::find(const std::string& name) const {
+  auto it = rcas_.find(name);
+  return it == rcas_.end() ? nullptr : &it->second;
+}
+
+std::map<std::pair<std::string, std::string>, int> RcaTracker::active_counts() const {
+  std::map<std::pair<std::string, std::string>, int> out;
+  for (const auto& [name, s] : rcas_) {
+    if (s.active && s.top() != nullptr) ++out[{s.target.namespace_, s.top()->category}];
+  }
+  return out;
+}
+
+void RcaTracker::seed(const json& obj) {
+  if (!obj.is_object() || !obj.contains("spec") || !obj.contains("metadata")) return;
+  const json& spec = obj["spec"];
+  const json& target = spec.is_object() && spec.contains("target") ? spec["target"] : json();
+  RcaState s;
+  s.target.namespace_ = str(obj["metadata"], "namespace");
+  s.target.workload =
+      WorkloadRef{str(target, "apiVersion"), str(target, "kind"), str(target, "name"), str(target, "uid")};
+  s.target.container = str(target, "container");
+  s.target.init = target.is_object() && target.value("initContainer", false);
+  s.target.signature = str(spec, "signature");
+  if (s.target.namespace_.empty() || s.target.workload.kind.empty() || s.target.container.empty()) return;
+  s.name = rca_name(s.target);
+  if (s.name != str(obj["metadata"], "name")) return;  // not one of ours (or another naming scheme)
+  if (rcas_.count(s.name) > 0) return;                 // what this replica saw itself is newer
+  const json st = obj.contains("status") && obj["status"].is_object() ? obj["status"] : json::object();
+  s.seeded = true;
+  s.active = str(st, "phase") != "Resolved";
+  s.reason = str(st, "reason");
+  if (st.contains("exitCode") && st["exitCode"].is_number_integer()) s.exit_code = st["exitCode"].get<int>();
+  s.occurrences = static_cast<std::uint64_t>(std::max<std::int64_t>(0, num(st, "occurrences")));
+  s.restart_count = static_cast<int>(num(st, "restartCount"));
+  s.first_seen = parse_time(str(st, "firstSeen")).value_or(WallTime{0});
+  s.last_seen = parse_time(str(st, "lastSeen")).value_or(s.first_seen);
+  s.last_diagnosed = s.last_seen;
+  s.phase_since = s.last_seen;
+  s.diagnosis.name = s.target.container;
+  s.diagnosis.init = s.target.init;
+  s.diagnosis.image = str(st, "image");
+  if (st.contains("hypotheses") && st["hypotheses"].is_array()) {
+    for (const auto& h : st["hypotheses"]) {
+      Hypothesis hyp;
+      hyp.category = str(h, "category");
+      hyp.confidence = h.is_object() && h.contains("confidence") && h["confidence"].is_number()
+                           ? h["confidence"].get<double>()
+                           : 0.0;
+      hyp.rule_id = str(h, "rule");
+      hyp.title = str(h, "title");
+      hyp.summary = str(h, "summary");
+      hyp.explanation = str(h, "explanation");
+      hyp.remediation = str(h, "remediation");
+      if (h.is_object() && h.contains("evidence") && h["evidence"].is_array()) {
+        for (const auto& e : h["evidence"]) {
+          const std::string src = str(e, "source");
+          EvidenceItem item;
+          item.source = src == "logs"     ? EvidenceSource::kLogs
+                        : src == "events" ? EvidenceSource::kEvents
+                        : src == "spec"   ? EvidenceSource::kSpec
+                                          : EvidenceSource::kStatus;
+          item.field = str(e, "field");
+          item.excerpt = str(e, "excerpt");
+          hyp.evidence.push_back(std::move(item));
+        }
+      }
+      if (!hyp.category.empty()) s.diagnosis.hypotheses.push_back(std::move(hyp));
+    }
+  }
+  s.diagnosis = bounded(s.diagnosis);
+  if (st.contains("pods") && st["pods"].is_array()) {
+    for (const auto& p : st["pods"]) {
+      s.pods.push_back(PodSeen{str(p, "name"), str(p, "uid"), static_cast<int>(num(p, "restartCount")),
+                               parse_time(str(p, "lastSeen")).value_or(s.last_seen)});
+    }
+  }
+  if (st.contains("history") && st["history"].is_array()) {
+    for (const auto& h : st["history"]) {
+      s.history.push_back(HistoryEntry{parse_time(str(h, "time")).value_or(WallTime{0}), str(h, "change"),
+                                       str(h, "category"), str(h, "summary")});
+    }
+  }
+  if (st.contains("conditions") && st["conditions"].is_array()) {
+    for (const auto& c : st["conditions"]) {
+      if (str(c, "type") == "Resolved")
+        s.phase_since = parse_time(str(c, "lastTransitionTime")).value_or(s.phase_since);
+    }
+  }
+  rcas_.emplace(s.name, std::move(s));
+}
+
+json RcaTracker::apply_object(const RcaState& s) const {
+  const RcaTarget& t = s.target;
+  json labels = {{"app.kubernetes.io/managed-by", "crashdiag"}};
+  if (valid_label_value(t.workload.kind)) labels["crashdiag.io/workload-kind"] = t.workload.kind;
+  if (valid_label_value(t.workload.name)) labels["crashdiag.io/workload"] = t.workload.name;
+  if (valid_label_value(t.container)) labels["crashdiag.io/container"] = t.container;
+  json meta = {{"name", s.name}, {"namespace", t.namespace_}, {"labels", labels}};
+  // Garbage collection removes the RCA with its workload. Not a controller reference: crashdiag
+  // does not control the workload, and blockOwnerDeletion is left unset because setting it needs
+  // update permission on the owner's finalizers (OwnerReferencesPermissionEnforcement).
+  if (!t.workload.uid.empty()) {
+    meta["ownerReferences"] = json::array({json{{"apiVersion", t.workload.api_version},
+                                                {"kind", t.workload.kind},
+                                                {"name", t.workload.name},
+                                                {"uid", t.workload.uid}}});
+  }
+  json target = {{"apiVersion", t.workload.api_version},
+                 {"kind", t.workload.kind},
+                 {"name", t.workload.name},
+                 {"container", t.container},
+                 {"initContainer", t.init}};
+  if (!t.workload.uid.empty()) target["uid"] = t.workload.uid;
+  return json{{"apiVersion", kApiVersion},
+              {"kind", kKind},
+              {"metadata", meta},
+              {"spec", {{"target", target}, {"signature", cut(t.signature, 128)}}}};
+}
+
+json RcaTracker::status_object(const RcaState& s) const {
+  json st = json::object();
+  st["phase"] = s.active ? "Active" : "Resolved";
+  st["workload"] = s.target.workload.display();
+  if (const Hypothesis* top = s.top()) {
+    st["category"] = top->category;
+    st["confidence"] = round2(top->confidence);
+    st["summary"] = top->summary;
+    st["rule"] = top->rule_id;
+  }
+  if (!s.reason.empty()) st["reason"] = cut(s.reason, 128);
+  if (s.exit_code) st["exitCode"] = *s.exit_code;
+  if (!s.diagnosis.image.empty()) st["image"] = cut(s.diagnosis.image, 512);
+  st["occurrences"] = s.occurrences;
+  st["restartCount"] = std::max(0, s.restart_count);
+  st["firstSeen"] = format_time(s.first_seen);
+  st["lastSeen"] = format_time(s.last_seen);
+  json pods = json::array();
+  for (const auto& p : s.pods) {
+    json pod = {
+        {"name", p.name}, {"restartCount", std::max(0, p.restart_count)}, {"lastSeen", format_time(p.last_seen)}};
+    if (!p.uid.empty()) pod["uid"] = p.uid;
+    pods.push_back(std::move(pod));
+  }
+  st["pods"] = std::move(pods);
+  json hyps = json::array();
+  for (const auto& h : s.diagnosis.hypotheses) {
+    json evidence = json::array();
+    for (const auto& e : h.evidence) {
+      evidence.push_back(
+          json{{"source", std::string(to_string(e.source))}, {"field", e.field}, {"excerpt", e.excerpt}});
+    }
+    hyps.push_back(json{{"category", h.category},
+                        {"confidence", round2(h.confidence)},
+                        {"rule", h.rule_id},
+                        {"title", h.title},
+                        {"summary", h.summary},
+                        {"explanation", h.explanation},
+                        {"remediation", h.remediation},
+                        {"evidence", std::move(evidence)}});
+  }
+  st["hypotheses"] = std::move(hyps);
+  json history = json::array();
+  for (const auto& h : s.history) {
+    history.push_back(
+        json{{"time", format_time(h.time)}, {"change", h.change}, {"category", h.category}, {"summary", h.summary}});
+  }
+  st["history"] = std::move(history);
+  const std::string since = format_time(s.phase_since);
+  st["conditions"] = json::array({json{{"type", "Resolved"},
+                                       {"status", s.active ? "False" : "True"},
+                                       {"reason", s.active ? "FailureOngoing" : "NoRecentFailures"},
+                                       {"message", s.active ? "the container keeps failing with " + s.target.signature
+                                                            : "no new failure since " + format_time(s.last_seen)},
+                                       {"lastTransitionTime", since}}});
+  return json{{"apiVersion", kApiVersion},
+              {"kind", kKind},
+              {"metadata", {{"name", s.name}, {"namespace", s.target.namespace_}}},
+              {"status", std::move(st)}};
+}
+
+}  // namespace crashdiag::core

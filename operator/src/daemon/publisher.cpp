@@ -1,0 +1,360 @@
+#include "publisher.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <nlohmann/json.hpp>
+
+#include "log.hpp"
+#include "metrics.hpp"
+
+namespace crashdiag::daemon {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using nlohmann::json;
+
+namespace {
+
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::string_view kApplyType = "application/apply-patch+yaml";
+constexpr std::string_view kMergeType = "application/merge-patch+json";
+constexpr std::size_t kMaxAnnotatedMemory = 10'000;
+
+std::string server_message(const std::string& body) {
+  json j = json::parse(body, nullptr, false);
+  if (j.is_object() && j.contains("message") && j["message"].is_string()) return j["message"].get<std::string>();
+  return body.substr(0, 300);
+}
+
+std::string rca_path(const std::string& ns, const std::string& name) {
+  return "/apis/crashdiag.io/v1alpha1/namespaces/" + ns + "/rootcauseanalyses/" + name;
+}
+
+// Server-side apply: fieldManager is required; force because crashdiag is the only writer of
+// these fields and must win over a stale manager (e.g. a kubectl edit); Strict so a field the
+// CRD does not know is an error instead of being pruned silently.
+std::string apply_query(const std::string& manager) {
+  return "?fieldManager=" + manager + "&force=true&fieldValidation=Strict";
+}
+
+std::string annotation_patch(const core::PodWrites& w) {
+  json patch;
+  patch["metadata"]["annotations"][std::string(core::kRcaAnnotation)] = w.rca;
+  patch["metadata"]["annotations"][std::string(core::kRootCauseAnnotation)] = w.root_cause;
+  return patch.dump();
+}
+
+std::string event_bump(const json& event, std::uint64_t count) {
+  json patch;
+  patch["count"] = count;
+  patch["lastTimestamp"] = event.value("lastTimestamp", "");
+  return patch.dump();
+}
+
+std::uint64_t existing_count(const std::string& body) {
+  json j = json::parse(body, nullptr, false);
+  if (j.is_object() && j.contains("count") && j["count"].is_number_unsigned()) return j["count"].get<std::uint64_t>();
+  return 1;
+}
+
+void log_rejected(const std::string& object, const std::string& name, int status, const std::string& message) {
+  log(LogLevel::kWarn, "write rejected by the API server",
+      {{"object", object}, {"name", name}, {"status", std::to_string(status)}, {"message", message}});
+}
+void log_giving_up(const std::string& object, const std::string& name, int attempts, const std::string& what) {
+  log(LogLevel::kWarn, "giving up on a write",
+      {{"object", object}, {"name", name}, {"attempts", std::to_string(attempts)}, {"last_error", what}});
+}
+void log_published(const std::string& name, const std::string& ns, const std::string& phase) {
+  log(LogLevel::kInfo, "published root-cause analysis", {{"namespace", ns}, {"rca", name}, {"phase", phase}});
+}
+
+kube::Request make_request(http::verb verb, std::string target, std::string resource, std::string body,
+                           std::string_view content_type) {
+  return kube::Request{verb, std::move(target), std::move(resource), std::move(body), std::string(content_type)};
+}
+
+}  // namespace
+
+Publisher::Publisher(asio::io_context& ioc, kube::KubeClient& client, core::RcaTracker& tracker,
+                     PublisherOptions options, metrics::Metrics* metrics, AnnotationLookup annotations)
+    : ioc_(ioc),
+      client_(client),
+      tracker_(tracker),
+      options_(std::move(options)),
+      metrics_(metrics),
+      annotations_(std::move(annotations)) {
+  if (!options_.wall_clock) {
+    options_.wall_clock = [] {
+      return std::chrono::duration_cast<core::WallTime>(std::chrono::system_clock::now().time_since_epoch());
+    };
+  }
+}
+
+void Publisher::submit(const core::RcaUpdate& update) {
+  if (update.change == core::RcaChange::kUnchanged && !update.pod) return;
+  const core::WallTime now = options_.wall_clock();
+  if (update.change != core::RcaChange::kUnchanged) {
+    auto [it, inserted] = dirty_.try_emplace(update.name);
+    // Repeats only move counters and lastSeen: coalesce them. Everything else is news.
+    core::WallTime due = now;
+    if (update.change == core::RcaChange::kRepeated) {
+      auto last = last_status_.find(update.name);
+      if (last != last_status_.end()) due = std::max(now, last->second + options_.status_interval);
+    }
+    if (inserted || due < it->second.not_before) it->second.not_before = due;
+  }
+  if (update.pod) {
+    PodJob job{*update.pod, now, 0, false};
+    if (job.writes.event && !job.writes.event->create()) {
+      // A bump: keep only the newest per Event, no earlier than event_interval after the last write.
+      auto last = event_written_.find(job.writes.event->name);
+      if (last != event_written_.end()) job.not_before = std::max(now, last->second + options_.event_interval);
+      for (auto& queued : pods_) {
+        if (queued.writes.event && queued.writes.event->name == job.writes.event->name) {
+          queued.writes = job.writes;
+          return;
+        }
+      }
+    }
+    pods_.push_back(std::move(job));
+  }
+}
+
+void Publisher::resolved(const std::string& name) {
+  dirty_[name].not_before = core::WallTime{0};
+}
+
+void Publisher::reset() {
+  dirty_.clear();
+  written_.clear();
+  statuses_.clear();
+  last_status_.clear();
+  pods_.clear();
+  event_written_.clear();
+}
+
+bool Publisher::idle() const {
+  return dirty_.empty() && pods_.empty() && !busy_;
+}
+
+void Publisher::schedule_retry(Pending& p, core::WallTime now) {
+  ++p.attempts;
+  auto delay = options_.retry_base * (1LL << std::min(p.attempts - 1, 10));
+  p.not_before = now + std::min<core::Duration>(delay, options_.retry_cap);
+}
+
+Publisher::Outcome Publisher::classify(const std::string& object, const std::string& name, int status,
+                                       const std::string& body) {
+  if (metrics_ != nullptr) metrics_->publish_failure(object, status);
+  // Throttling, server trouble and lost connections pass; 409 means someone else wrote in
+  // between (the caller has re-read). Anything else is the server refusing this content: sending
+  // it again cannot help.
+  if (status == 0 || status == 409 || status == 429 || status >= 500) return Outcome::kRetry;
+  log_rejected(object, name, status, server_message(body));
+  ++stats_.rejected;
+  return Outcome::kGiveUp;
+}
+
+asio::awaitable<Publisher::Outcome> Publisher::write_rca(std::string name) {
+  const core::RcaState* s = tracker_.find(name);
+  if (s == nullptr) co_return Outcome::kDone;
+  const std::string ns = s->target.namespace_;
+  const std::string path = rca_path(ns, name);
+  std::string body = tracker_.apply_object(*s).dump();
+  std::size_t hash = std::hash<std::string>{}(body);
+  if (written_[name] != hash) {
+    for (int round = 0;; ++round) {
+      auto req = make_request(http::verb::patch, path + apply_query(options_.field_manager), "rootcauseanalyses", body,
+                              kApplyType);
+      auto res = co_await client_.request(std::move(req));
+      const int status = res ? res->status : 0;
+      if (status == 200 || status == 201) {
+        written_[name] = hash;
+        ++stats_.rca_writes;
+        if (options_.on_rca_written) options_.on_rca_written(name);
+        if (metrics_ != nullptr) metrics_->publish_write("rca");
+        break;
+      }
+      if (status == 409 && round == 0) {
+        // Re-read, then apply again: with force=true a conflict can only come from something
+        // between us and etcd (a webhook, a stale cache); one fresh attempt settles it.
+        auto get = make_request(http::verb::get, path, "rootcauseanalyses", "", "");
+        auto current = co_await client_.request(std::move(get));
+        if (current && current->status == 200) continue;
+      }
+      const Outcome out = classify("rca", name, status, res ? res->body : res.error().what);
+      if (out == Outcome::kGiveUp) written_[name] = hash;  // do not send this content again
+      co_return out;
+    }
+  } else {
+    ++stats_.skipped;
+    if (metrics_ != nullptr) metrics_->publish_skipped("rca");
+  }
+  s = tracker_.find(name);  // the tracker may have changed while we waited
+  if (s == nullptr) co_return Outcome::kDone;
+  const bool active = s->active;
+  body = tracker_.status_object(*s).dump();
+  hash = std::hash<std::string>{}(body);
+  if (statuses_[name] == hash) {
+    ++stats_.skipped;
+    if (metrics_ != nullptr) metrics_->publish_skipped("rca_status");
+    co_return Outcome::kDone;
+  }
+  auto req = make_request(http::verb::patch, path + "/status" + apply_query(options_.field_manager),
+                          "rootcauseanalyses/status", body, kApplyType);
+  auto res = co_await client_.request(std::move(req));
+  const int status = res ? res->status : 0;
+  if (status == 200 || status == 201) {
+    statuses_[name] = hash;
+    last_status_[name] = options_.wall_clock();
+    ++stats_.status_writes;
+    if (metrics_ != nullptr) metrics_->publish_write("rca_status");
+    log_published(name, ns, active ? "Active" : "Resolved");
+    co_return Outcome::kDone;
+  }
+  if (status == 404) {
+    // Deleted since we wrote it (by a user, or garbage collected): create it again.
+    written_.erase(name);
+    co_return Outcome::kRetry;
+  }
+  const Outcome out = classify("rca_status", name, status, res ? res->body : res.error().what);
+  if (out == Outcome::kGiveUp) statuses_[name] = hash;
+  co_return out;
+}
+
+asio::awaitable<Publisher::Outcome> Publisher::write_event(core::PodWrites& w) {
+  core::EventWrite& ev = *w.event;
+  const std::string collection = "/api/v1/namespaces/" + w.namespace_ + "/events";
+  const std::string path = collection + "/" + ev.name;
+  std::uint64_t count = ev.count;
+  bool create = ev.create();
+  if (!create) {
+    auto req = make_request(http::verb::patch, path, "events", event_bump(ev.object, count), kMergeType);
+    auto res = co_await client_.request(std::move(req));
+    const int status = res ? res->status : 0;
+    if (status == 200) {
+      ++stats_.event_updates;
+      if (metrics_ != nullptr) metrics_->publish_write("event");
+      co_return Outcome::kDone;
+    }
+    if (status != 404) co_return classify("event", ev.name, status, res ? res->body : res.error().what);
+    create = true;  // expired (event TTL): make it again, count included
+  }
+  auto req = make_request(http::verb::post, collection, "events", ev.object.dump(), "application/json");
+  auto res = co_await client_.request(std::move(req));
+  const int status = res ? res->status : 0;
+  if (status == 201) {
+    ++stats_.event_creates;
+    if (metrics_ != nullptr) metrics_->publish_write("event");
+    co_return Outcome::kDone;
+  }
+  if (status == 409) {
+    // Same deterministic name: this Event exists already (written by a previous leader or a
+    // previous run). Aggregate into it instead of creating a copy.
+    if (!ev.counts) co_return Outcome::kDone;
+    auto get = make_request(http::verb::get, path, "events", "", "");
+    auto current = co_await client_.request(std::move(get));
+    if (current && current->status == 200) {
+      count = existing_count(current->body) + 1;
+      auto bump = make_request(http::verb::patch, path, "events", event_bump(ev.object, count), kMergeType);
+      auto patched = co_await client_.request(std::move(bump));
+      if (patched && patched->status == 200) {
+        ++stats_.event_updates;
+        if (metrics_ != nullptr) metrics_->publish_write("event");
+        co_return Outcome::kDone;
+      }
+    }
+    co_return Outcome::kRetry;
+  }
+  co_return classify("event", ev.name, status, res ? res->body : res.error().what);
+}
+
+asio::awaitable<Publisher::Outcome> Publisher::write_pod(PodJob& job) {
+  core::PodWrites& w = job.writes;
+  auto current = annotations_ ? annotations_(w.namespace_, w.pod) : std::nullopt;
+  if (!current) co_return Outcome::kDone;  // the pod is gone: nothing to annotate or report on
+  if (!job.annotated) {
+    if (current->first == w.rca && current->second == w.root_cause) {
+      ++stats_.skipped;
+      if (metrics_ != nullptr) metrics_->publish_skipped("annotation");
+      job.annotated = true;
+    } else {
+      auto req = make_request(http::verb::patch, "/api/v1/namespaces/" + w.namespace_ + "/pods/" + w.pod, "pods",
+                              annotation_patch(w), kMergeType);
+      auto res = co_await client_.request(std::move(req));
+      const int status = res ? res->status : 0;
+      if (status == 404) co_return Outcome::kDone;
+      if (status != 200) co_return classify("annotation", w.pod, status, res ? res->body : res.error().what);
+      job.annotated = true;
+      ++stats_.annotation_writes;
+      if (metrics_ != nullptr) metrics_->publish_write("annotation");
+    }
+  }
+  if (!w.event) co_return Outcome::kDone;
+  const Outcome out = co_await write_event(w);
+  if (out == Outcome::kDone) event_written_[w.event->name] = options_.wall_clock();
+  if (event_written_.size() > kMaxAnnotatedMemory) event_written_.erase(event_written_.begin());
+  co_return out;
+}
+
+asio::awaitable<void> Publisher::run(std::function<bool()> may_write) {
+  asio::steady_timer timer(ioc_);
+  while (!stopping_ || !idle()) {
+    if (!may_write()) {
+      if (stopping_) break;  // not the leader: nothing of ours to finish
+      timer.expires_after(std::chrono::milliseconds(50));
+      co_await timer.async_wait(kNoThrow);
+      continue;
+    }
+    const core::WallTime now = options_.wall_clock();
+    bool worked = false;
+    for (auto it = dirty_.begin(); it != dirty_.end(); ++it) {
+      if (it->second.not_before > now && !stopping_) continue;
+      std::string name = it->first;
+      busy_ = true;
+      const Outcome out = co_await write_rca(name);
+      busy_ = false;
+      auto again = dirty_.find(name);
+      if (again != dirty_.end()) {
+        if (out == Outcome::kRetry && again->second.attempts + 1 < options_.max_attempts && !stopping_) {
+          schedule_retry(again->second, options_.wall_clock());
+        } else {
+          if (out == Outcome::kRetry) log_giving_up("rca", name, again->second.attempts + 1, "retries exhausted");
+          dirty_.erase(again);
+        }
+      }
+      worked = true;
+      break;  // the map may have changed while we waited
+    }
+    if (!worked) {
+      for (std::size_t i = 0; i < pods_.size(); ++i) {
+        if (pods_[i].not_before > now && !stopping_) continue;
+        PodJob job = std::move(pods_[i]);
+        pods_.erase(pods_.begin() + static_cast<std::ptrdiff_t>(i));
+        busy_ = true;
+        const Outcome out = co_await write_pod(job);
+        busy_ = false;
+        if (out == Outcome::kRetry && job.attempts + 1 < options_.max_attempts && !stopping_) {
+          Pending p{job.not_before, job.attempts};
+          schedule_retry(p, options_.wall_clock());
+          job.not_before = p.not_before;
+          job.attempts = p.attempts;
+          pods_.push_back(std::move(job));
+        } else if (out == Outcome::kRetry) {
+          log_giving_up("pod", job.writes.pod, job.attempts + 1, "retries exhausted");
+        }
+        worked = true;
+        break;
+      }
+    }
+    if (!worked) {
+      if (stopping_) break;
+      timer.expires_after(std::chrono::milliseconds(10));
+      co_await timer.async_wait(kNoThrow);
+    }
+  }
+}
+
+}  // namespace crashdiag::daemon

@@ -1,0 +1,110 @@
+// Executes the writes the pure RcaTracker asks for: the RootCauseAnalysis (server-side apply,
+// fieldManager crashdiag), its status (server-side apply on the status subresource), the pod
+// annotations (JSON merge patch, only when they change) and the Kubernetes Events (created once
+// per pod and cause, then their count raised).
+//
+// Failure policy, per write: 409 → re-read, then apply again; 400/422 → the server's message is
+// logged and counted and that exact content is not sent again; 429/5xx/transport → retried
+// with exponential back-off at most `max_attempts` times. Content identical to what was last
+// written is not sent at all.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "client.hpp"
+#include "crashdiag/core/rca.hpp"
+
+namespace crashdiag::metrics {
+class Metrics;
+}
+
+namespace crashdiag::daemon {
+
+struct PublisherOptions {
+  std::string field_manager = "crashdiag";
+  core::Duration status_interval{10'000};  // repeats update the status at most this often
+  core::Duration event_interval{60'000};   // and an Event's count at most this often
+  int max_attempts = 5;
+  core::Duration retry_base{1'000};
+  core::Duration retry_cap{30'000};
+  std::function<core::WallTime()> wall_clock;                  // injected
+  std::function<void(const std::string& rca)> on_rca_written;  // the server accepted an RCA write (benchmarks)
+};
+
+// The annotations a pod carries now (from the pod store), so unchanged ones are not patched.
+using AnnotationLookup =
+    std::function<std::optional<std::pair<std::string, std::string>>(const std::string& ns, const std::string& pod)>;
+
+struct PublishStats {
+  std::uint64_t rca_writes = 0;
+  std::uint64_t status_writes = 0;
+  std::uint64_t annotation_writes = 0;
+  std::uint64_t event_creates = 0;
+  std::uint64_t event_updates = 0;
+  std::uint64_t skipped = 0;
+  std::uint64_t rejected = 0;  // 400/422 or out of attempts
+};
+
+class Publisher {
+ public:
+  Publisher(boost::asio::io_context& ioc, kube::KubeClient& client, core::RcaTracker& tracker, PublisherOptions options,
+            metrics::Metrics* metrics, AnnotationLookup annotations);
+
+  // Queues what an occurrence changed. Identified/Changed/Reopened/Resolved are written at once;
+  // plain repeats wait for status_interval.
+  void submit(const core::RcaUpdate& update);
+  void resolved(const std::string& name);
+
+  // Writes until stop(); nothing is written while `may_write()` is false (not the leader).
+  boost::asio::awaitable<void> run(std::function<bool()> may_write);
+  void stop() { stopping_ = true; }
+  // Leadership lost: forget everything queued and written (a new term starts from the cluster).
+  void reset();
+
+  [[nodiscard]] bool idle() const;  // nothing queued and nothing in flight
+  [[nodiscard]] const PublishStats& stats() const { return stats_; }
+
+ private:
+  struct Pending {
+    core::WallTime not_before{0};
+    int attempts = 0;
+  };
+  struct PodJob {
+    core::PodWrites writes;
+    core::WallTime not_before{0};
+    int attempts = 0;
+    bool annotated = false;
+  };
+  enum class Outcome { kDone, kRetry, kGiveUp };
+
+  boost::asio::awaitable<Outcome> write_rca(std::string name);
+  boost::asio::awaitable<Outcome> write_pod(PodJob& job);
+  boost::asio::awaitable<Outcome> write_event(core::PodWrites& writes);
+  Outcome classify(const std::string& object, const std::string& name, int status, const std::string& body);
+  void schedule_retry(Pending& p, core::WallTime now);
+
+  boost::asio::io_context& ioc_;
+  kube::KubeClient& client_;
+  core::RcaTracker& tracker_;
+  PublisherOptions options_;
+  metrics::Metrics* metrics_;
+  AnnotationLookup annotations_;
+  std::map<std::string, Pending> dirty_;         // RCA name -> when to write
+  std::map<std::string, std::size_t> written_;   // RCA name -> hash of the last applied object
+  std::map<std::string, std::size_t> statuses_;  // RCA name -> hash of the last applied status
+  std::map<std::string, core::WallTime> last_status_;
+  std::deque<PodJob> pods_;
+  std::map<std::string, core::WallTime> event_written_;  // event name -> last write
+  bool busy_ = false;
+  bool stopping_ = false;
+  PublishStats stats_;
+};
+
+}  // namespace crashdiag::daemon

@@ -1,0 +1,321 @@
+#include "crashdiag/core/rca.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+namespace crashdiag::core {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr WallTime kT0{1'795'000'000'000};  // 2026-11-18T...Z
+
+RcaTarget web(std::string signature = "Error:1") {
+  return RcaTarget{"shop", WorkloadRef{"apps/v1", "Deployment", "web", "uid-web"}, "app", false, std::move(signature)};
+}
+
+ContainerDiagnosis diagnosis(const std::string& category, double confidence = 0.9) {
+  ContainerDiagnosis d;
+  d.name = "app";
+  d.image = "ghcr.io/acme/web:1.2";
+  Hypothesis h;
+  h.category = category;
+  h.confidence = confidence;
+  h.rule_id = "rule." + category;
+  h.title = "title";
+  h.summary = "summary of " + category;
+  h.explanation = "because";
+  h.remediation = "fix it";
+  h.evidence.push_back(EvidenceItem{EvidenceSource::kLogs, "logs[3]", "boom"});
+  d.hypotheses.push_back(h);
+  return d;
+}
+
+Occurrence occ(const std::string& pod, WallTime now, int restarts = 1, const RcaTarget& t = web()) {
+  Occurrence o;
+  o.target = t;
+  o.pod = pod;
+  o.pod_uid = "uid-" + pod;
+  o.restart_count = restarts;
+  o.reason = "CrashLoopBackOff";
+  o.exit_code = 1;
+  o.now = now;
+  return o;
+}
+
+// ---- names -------------------------------------------------------------------------------------
+
+bool is_dns_label(const std::string& s) {
+  auto ok = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (s.empty() || s.size() > 63 || !ok(s.front()) || !ok(s.back())) return false;
+  return std::all_of(s.begin(), s.end(), [&](char c) { return ok(c) || c == '-'; });
+}
+
+struct NameCase {
+  const char* label;
+  RcaTarget target;
+  const char* expected_prefix;
+};
+
+class RcaNameTest : public ::testing::TestWithParam<NameCase> {};
+
+TEST_P(RcaNameTest, DeterministicDnsLabel) {
+  const auto& c = GetParam();
+  const std::string name = rca_name(c.target);
+  EXPECT_EQ(name, rca_name(c.target)) << "not deterministic";
+  EXPECT_LE(name.size(), 63U);
+  EXPECT_TRUE(is_dns_label(name)) << name;
+  EXPECT_EQ(name.rfind(c.expected_prefix, 0), 0U) << name;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Names, RcaNameTest,
+    ::testing::Values(NameCase{"deployment", web(), "deployment-web-app-error-1-"},
+                      NameCase{"image_pull", web("ImagePull"), "deployment-web-app-imagepull-"},
+                      NameCase{"oom", web("OOMKilled:137"), "deployment-web-app-oomkilled-137-"},
+                      NameCase{"long_name",
+                               RcaTarget{"ns", WorkloadRef{"apps/v1", "StatefulSet", std::string(200, 'x') + ".y", ""},
+                                         "c", false, "Error:1"},
+                               "statefulset-xxxx"},
+                      NameCase{"odd_chars",
+                               RcaTarget{"ns", WorkloadRef{"v1", "Pod", "My_Pod..1", ""}, "C", true, "StartError:128"},
+                               "pod-my-pod-1-c-starterror-128-"}),
+    [](const auto& info) { return std::string(info.param.label); });
+
+TEST(RcaName, DiffersByEveryPartOfTheIdentity) {
+  RcaTarget base = web();
+  std::set<std::string> names{rca_name(base)};
+  RcaTarget t = base;
+  t.namespace_ = "other";
+  names.insert(rca_name(t));
+  t = base;
+  t.container = "sidecar";
+  names.insert(rca_name(t));
+  t = base;
+  t.signature = "Error:2";
+  names.insert(rca_name(t));
+  t = base;
+  t.init = true;
+  names.insert(rca_name(t));
+  t = base;
+  t.workload.kind = "StatefulSet";
+  names.insert(rca_name(t));
+  EXPECT_EQ(names.size(), 6U);
+}
+
+TEST(RcaTime, FormatsAndParsesRfc3339) {
+  EXPECT_EQ(format_time(WallTime{0}), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(format_time(WallTime{1'795'317'895'999}), "2026-11-22T03:24:55Z");  // truncated, not rounded
+  EXPECT_EQ(parse_time("2026-11-22T03:24:55Z"), WallTime{1'795'317'895'000});
+  EXPECT_EQ(parse_time("2026-11-22T03:24:13.123456Z"), WallTime{1'795'317'853'000});
+  EXPECT_EQ(parse_time("2026-13-22T03:24:55Z"), std::nullopt);
+  EXPECT_EQ(parse_time("yesterday"), std::nullopt);
+}
+
+TEST(Duration, ParsesGoDurations) {
+  struct Case {
+    const char* text;
+    std::optional<Duration> expected;
+  };
+  for (const auto& c : {Case{"10m", Duration{600'000}}, Case{"90s", Duration{90'000}},
+                        Case{"1h30m", Duration{5'400'000}}, Case{"500ms", Duration{500}}, Case{"1.5s", Duration{1'500}},
+                        Case{"0", Duration{0}}, Case{"", std::nullopt}, Case{"10", std::nullopt},
+                        Case{"-5m", std::nullopt}, Case{"5 minutes", std::nullopt}, Case{"m", std::nullopt}}) {
+    EXPECT_EQ(parse_duration(c.text), c.expected) << c.text;
+  }
+}
+
+// ---- lifecycle ----------------------------------------------------------------------------------
+
+TEST(RcaTracker, ReplicasRollUpIntoOneRca) {
+  RcaTracker t;
+  auto d = diagnosis("entrypoint_override");
+  EXPECT_TRUE(t.needs_diagnosis(web(), kT0));
+  auto u1 = t.record(occ("web-1", kT0), &d, "me");
+  EXPECT_EQ(u1.change, RcaChange::kIdentified);
+  EXPECT_FALSE(t.needs_diagnosis(web(), kT0 + 1s));
+  auto u2 = t.record(occ("web-2", kT0 + 1s), nullptr, "me");
+  auto u3 = t.record(occ("web-3", kT0 + 2s), nullptr, "me");
+  EXPECT_EQ(u2.change, RcaChange::kRepeated);
+  EXPECT_EQ(u1.name, u3.name);
+  ASSERT_EQ(t.size(), 1U);
+  const RcaState& s = *t.find(u1.name);
+  EXPECT_EQ(s.occurrences, 3U);
+  ASSERT_EQ(s.pods.size(), 3U);
+  EXPECT_EQ(s.pods.front().name, "web-3");  // newest first
+  // Each pod gets its own Event, created once.
+  for (const auto* u : {&u1, &u2, &u3}) {
+    ASSERT_TRUE(u->pod && u->pod->event);
+    EXPECT_TRUE(u->pod->event->create());
+    EXPECT_EQ(u->pod->event->reason, "RootCauseIdentified");
+    EXPECT_EQ(u->pod->rca, u1.name);
+    EXPECT_EQ(u->pod->root_cause, "entrypoint_override: summary of entrypoint_override");
+  }
+}
+
+TEST(RcaTracker, RepeatsOnOnePodAggregateIntoOneEvent) {
+  RcaTracker t;
+  auto d = diagnosis("oom_killed");
+  auto u1 = t.record(occ("web-1", kT0, 1), &d, "me");
+  auto u2 = t.record(occ("web-1", kT0 + 30s, 2), nullptr, "me");
+  auto u3 = t.record(occ("web-1", kT0 + 60s, 3), nullptr, "me");
+  ASSERT_TRUE(u3.pod && u3.pod->event);
+  EXPECT_EQ(u1.pod->event->name, u3.pod->event->name);
+  EXPECT_FALSE(u3.pod->event->create());
+  EXPECT_EQ(u3.pod->event->count, 3U);
+  EXPECT_EQ(u3.pod->event->object["count"], 3);
+  EXPECT_EQ(u3.pod->event->object["firstTimestamp"], format_time(kT0));
+  EXPECT_EQ(u3.pod->event->object["lastTimestamp"], format_time(kT0 + 60s));
+  EXPECT_EQ(t.find(u1.name)->restart_count, 3);
+}
+
+TEST(RcaTracker, ResolvesAfterQuietPeriodAndReopens) {
+  RcaOptions o;
+  o.resolve_after = 10min;
+  RcaTracker t(o);
+  auto d = diagnosis("oom_killed");
+  const std::string name = t.record(occ("web-1", kT0), &d, "me").name;
+  EXPECT_TRUE(t.resolve_idle(kT0 + 9min, nullptr).empty());
+  EXPECT_TRUE(t.resolve_idle(kT0 + 11min, [](const RcaState&) { return true; }).empty()) << "pod still failing";
+  auto resolved = t.resolve_idle(kT0 + 11min, [](const RcaState&) { return false; });
+  ASSERT_EQ(resolved, std::vector<std::string>{name});
+  EXPECT_FALSE(t.find(name)->active);
+  EXPECT_EQ(t.status_object(*t.find(name))["status"]["phase"], "Resolved");
+  EXPECT_EQ(t.status_object(*t.find(name))["status"]["conditions"][0]["status"], "True");
+  EXPECT_TRUE(t.needs_diagnosis(web(), kT0 + 12min)) << "a returning failure is diagnosed again";
+  auto u = t.record(occ("web-9", kT0 + 12min), &d, "me");
+  EXPECT_EQ(u.change, RcaChange::kReopened);
+  const RcaState& s = *t.find(name);
+  EXPECT_TRUE(s.active);
+  EXPECT_EQ(s.occurrences, 2U);
+  ASSERT_EQ(s.history.size(), 3U);
+  EXPECT_EQ(s.history[1].change, "Resolved");
+  EXPECT_EQ(s.history[2].change, "Reopened");
+  EXPECT_EQ(t.status_object(s)["status"]["conditions"][0]["lastTransitionTime"], format_time(kT0 + 12min));
+}
+
+TEST(RcaTracker, ADifferentCauseUpdatesTheRcaAndRecordsTheChange) {
+  RcaOptions o;
+  o.rediagnose_after = 5min;
+  RcaTracker t(o);
+  auto first = diagnosis("config_error");
+  auto second = diagnosis("missing_secret");
+  const std::string name = t.record(occ("web-1", kT0), &first, "me").name;
+  EXPECT_FALSE(t.needs_diagnosis(web(), kT0 + 4min));
+  EXPECT_TRUE(t.needs_diagnosis(web(), kT0 + 5min));
+  auto u = t.record(occ("web-1", kT0 + 5min, 2), &second, "me");
+  EXPECT_EQ(u.change, RcaChange::kChanged);
+  ASSERT_TRUE(u.pod && u.pod->event);
+  EXPECT_EQ(u.pod->event->reason, "RootCauseChanged");
+  EXPECT_TRUE(u.pod->event->create());
+  const RcaState& s = *t.find(name);
+  EXPECT_EQ(s.top()->category, "missing_secret");
+  EXPECT_EQ(s.history.back().change, "Changed");
+  EXPECT_EQ(s.history.back().category, "missing_secret");
+  // The same cause found again is not a change.
+  EXPECT_EQ(t.record(occ("web-1", kT0 + 11min, 3), &second, "me").change, RcaChange::kRepeated);
+}
+
+TEST(RcaTracker, SeedContinuesCountsWithoutDoubleCounting) {
+  RcaTracker writer;
+  auto d = diagnosis("oom_killed");
+  const std::string name = writer.record(occ("web-1", kT0, 4), &d, "a").name;
+  writer.record(occ("web-2", kT0 + 10s, 2), nullptr, "a");
+  nlohmann::json object = writer.apply_object(*writer.find(name));
+  object["status"] = writer.status_object(*writer.find(name))["status"];
+
+  RcaTracker next;
+  next.seed(object);
+  const RcaState* s = next.find(name);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->occurrences, 2U);
+  EXPECT_EQ(s->first_seen, kT0);
+  EXPECT_EQ(s->top()->category, "oom_killed");
+  EXPECT_FALSE(next.needs_diagnosis(web(), kT0 + 20s));
+  // The first list shows web-1 still failing at the same restart: already counted.
+  Occurrence again = occ("web-1", kT0 + 20s, 4);
+  again.first_sight = true;
+  EXPECT_EQ(next.record(again, nullptr, "b").change, RcaChange::kUnchanged);
+  EXPECT_EQ(next.find(name)->occurrences, 2U);
+  // A new restart counts.
+  EXPECT_EQ(next.record(occ("web-1", kT0 + 40s, 5), nullptr, "b").change, RcaChange::kRepeated);
+  EXPECT_EQ(next.find(name)->occurrences, 3U);
+}
+
+TEST(RcaTracker, SeedIgnoresForeignOrMalformedObjects) {
+  RcaTracker t;
+  t.seed(nlohmann::json::parse(R"({"metadata":{"name":"x","namespace":"n"},"spec":{}})"));
+  t.seed(nlohmann::json::parse(R"([1,2])"));
+  t.seed(nlohmann::json::parse(
+      R"({"metadata":{"name":"hand-made","namespace":"shop"},"spec":{"signature":"Error:1","target":{"apiVersion":"apps/v1","kind":"Deployment","name":"web","container":"app"}}})"));
+  EXPECT_EQ(t.size(), 0U);
+}
+
+TEST(RcaTracker, ObjectsAreBoundedAndRedactedContentKept) {
+  RcaTracker t;
+  ContainerDiagnosis d = diagnosis("config_error");
+  d.hypotheses.front().evidence.clear();
+  for (int i = 0; i < 20; ++i) {
+    d.hypotheses.front().evidence.push_back(
+        EvidenceItem{EvidenceSource::kLogs, "logs[" + std::to_string(i) + "]", std::string(100'000, 'x') + "é"});
+  }
+  d.hypotheses.front().explanation = std::string(50'000, 'y');
+  for (int i = 0; i < 9; ++i) d.hypotheses.push_back(diagnosis("unknown", 0.1).hypotheses.front());
+  const std::string name = t.record(occ("web-1", kT0), &d, "me").name;
+  for (int i = 0; i < 100; ++i) t.record(occ("web-" + std::to_string(i), kT0 + std::chrono::seconds(i)), nullptr, "me");
+  const RcaState& s = *t.find(name);
+  const nlohmann::json status = t.status_object(s)["status"];
+  EXPECT_EQ(status["hypotheses"].size(), 5U);
+  EXPECT_EQ(status["hypotheses"][0]["evidence"].size(), 8U);
+  EXPECT_LE(status["hypotheses"][0]["evidence"][0]["excerpt"].get<std::string>().size(), 2048U);
+  EXPECT_LE(status["hypotheses"][0]["explanation"].get<std::string>().size(), 4096U);
+  EXPECT_EQ(status["pods"].size(), 5U);
+  EXPECT_LE(s.marks.size(), 64U);
+  EXPECT_LT(status.dump().size(), 128U * 1024U) << "far below the 1.5 MiB object limit";
+}
+
+TEST(RcaTracker, ApplyObjectOwnsTheRcaThroughTheWorkload) {
+  RcaTracker t;
+  auto d = diagnosis("oom_killed");
+  const std::string name = t.record(occ("web-1", kT0), &d, "me").name;
+  const nlohmann::json obj = t.apply_object(*t.find(name));
+  EXPECT_EQ(obj["apiVersion"], "crashdiag.io/v1alpha1");
+  EXPECT_EQ(obj["kind"], "RootCauseAnalysis");
+  EXPECT_EQ(obj["metadata"]["ownerReferences"][0]["uid"], "uid-web");
+  EXPECT_EQ(obj["metadata"]["ownerReferences"][0]["kind"], "Deployment");
+  EXPECT_EQ(obj["spec"]["target"]["container"], "app");
+  EXPECT_EQ(obj["spec"]["signature"], "Error:1");
+  EXPECT_FALSE(obj.contains("status")) << "status goes through the status subresource";
+  // No uid, no ownerReference (an owner reference without uid is invalid).
+  RcaTarget bare = web();
+  bare.workload.name = "unowned";
+  bare.workload.uid.clear();
+  const std::string n2 = t.record(occ("p", kT0, 1, bare), &d, "me").name;
+  EXPECT_FALSE(t.apply_object(*t.find(n2))["metadata"].contains("ownerReferences"));
+}
+
+TEST(RcaTracker, EventNoteIsBoundedAndSaysHowToReadTheRca) {
+  RcaTracker t;
+  ContainerDiagnosis d = diagnosis("config_error");
+  d.hypotheses.front().summary = std::string(5000, 's');
+  const std::string name = t.record(occ("web-1", kT0), &d, "me").name;
+  const std::string note = event_note(*t.find(name));
+  EXPECT_LE(note.size(), kEventNoteLimit);
+  EXPECT_NE(note.find("kubectl get rca -n shop " + name), std::string::npos) << note;
+}
+
+TEST(RcaTracker, ActiveCountsFollowPhase) {
+  RcaOptions o;
+  o.resolve_after = 1min;
+  RcaTracker t(o);
+  auto d = diagnosis("oom_killed");
+  t.record(occ("a", kT0), &d, "me");
+  t.record(occ("b", kT0, 1, web("Error:2")), &d, "me");
+  EXPECT_EQ((t.active_counts()[{"shop", "oom_killed"}]), 2);
+  t.resolve_idle(kT0 + 2min, nullptr);
+  EXPECT_TRUE(t.active_counts().empty());
+}
+
+}  // namespace
+}  // namespace crashdiag::core

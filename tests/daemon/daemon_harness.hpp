@@ -1,0 +1,167 @@
+// The daemon running on its own thread against the fake API server, and the scripted cluster the
+// daemon tests share: a Deployment "web" (ReplicaSet web-7d9f) whose pods fail to start, and a
+// bare pod "api" that is OOM-killed.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <future>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "daemon.hpp"
+#include "fake_apiserver.hpp"
+#include "log.hpp"
+#include "test_support.hpp"
+#include "tls.hpp"
+
+namespace crashdiag::daemon::harness {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+inline json owner(const std::string& kind, const std::string& name) {
+  return json{{"apiVersion", kind == "ReplicaSet" ? "apps/v1" : "batch/v1"},
+              {"kind", kind},
+              {"name", name},
+              {"uid", "uid-" + name},
+              {"controller", true}};
+}
+
+// A pod whose container failed `restarts` times with the given last termination.
+inline json failing_pod(const std::string& ns, const std::string& name, const json& container, const json& own,
+                        int restarts, int exit_code, const std::string& reason, const std::string& message = "") {
+  json pod = fake::make_pod(ns, name, container, own);
+  json term = {{"exitCode", exit_code},
+               {"reason", reason},
+               {"startedAt", "2026-11-22T03:00:00Z"},
+               {"finishedAt", "2026-11-22T03:00:" + std::to_string(10 + restarts) + "Z"}};
+  if (!message.empty()) term["message"] = message;
+  pod["status"]["containerStatuses"] =
+      json::array({{{"name", container["name"]},
+                    {"ready", false},
+                    {"restartCount", restarts},
+                    {"image", container["image"]},
+                    {"state", {{"waiting", {{"reason", "CrashLoopBackOff"}, {"message", "back-off 40s"}}}}},
+                    {"lastState", {{"terminated", term}}}}});
+  return pod;
+}
+
+inline const char* kStartError =
+    "failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: "
+    "unable to start "
+    "container process: exec: \"server\": executable file not found in $PATH: unknown";
+
+struct Cluster {
+  explicit Cluster(fake::FakeOptions options = {}) : server(std::move(options)) {
+    server.put_object("/apis/apps/v1", "replicasets",
+                      json{{"kind", "ReplicaSet"},
+                           {"apiVersion", "apps/v1"},
+                           {"metadata",
+                            {{"name", "web-7d9f"},
+                             {"namespace", "shop"},
+                             {"uid", "uid-web-7d9f"},
+                             {"ownerReferences", json::array({{{"apiVersion", "apps/v1"},
+                                                               {"kind", "Deployment"},
+                                                               {"name", "web"},
+                                                               {"uid", "uid-web"},
+                                                               {"controller", true}}})}}}});
+  }
+  json web_container() const {
+    return {{"name", "server"}, {"image", "ghcr.io/goauthentik/server:2024.2.1"}, {"command", json::array({"server"})}};
+  }
+  json api_container() const {
+    return {{"name", "api"}, {"image", "eclipse-temurin:21"}, {"resources", {{"limits", {{"memory", "512Mi"}}}}}};
+  }
+  void web_replicas(int restarts) {
+    for (int i = 0; i < 3; ++i) {
+      server.apply_pod(failing_pod("shop", "web-7d9f-" + std::to_string(i), web_container(),
+                                   owner("ReplicaSet", "web-7d9f"), restarts, 128, "StartError", kStartError));
+    }
+  }
+  void api_oom(int restarts) {
+    server.apply_pod(failing_pod("shop", "api", api_container(), nullptr, restarts, 137, "OOMKilled"));
+    server.set_logs("shop", "api", "api", true, "INFO starting\nINFO loading cache\n");
+  }
+  fake::FakeApiServer server;
+};
+
+struct Running {
+  Running(Cluster& c, DaemonOptions options) : cluster(c) {
+    core::ClusterAccess access;
+    access.ca_pem = c.server.ca_pem();
+    auto tls = kube::make_client_tls(access, "", "");
+    client = std::make_unique<kube::KubeClient>(ioc.get_executor(),
+                                                kube::Endpoint{"127.0.0.1", std::to_string(c.server.port()), ""}, *tls,
+                                                std::make_shared<kube::StaticToken>("test-token"));
+    options.on_diagnosis = [this](const DiagnosisRecord& r) {
+      std::lock_guard lock(mu);
+      records.push_back(r);
+    };
+    options.random = [] { return 0.0; };
+    options.evidence_delay = 50ms;
+    options.idle_timeout = 1500ms;
+    options.watch.min_watch_timeout_seconds = 1;
+    options.watch.backoff.initial = 50ms;
+    options.watch.backoff.cap = 400ms;
+    daemon = std::make_unique<Daemon>(ioc, *client, testing::shipped_classifier(), options);
+    boost::asio::co_spawn(ioc, daemon->run(), boost::asio::detached);
+    thread = std::thread([this] { ioc.run(); });
+  }
+  ~Running() {
+    boost::asio::post(ioc, [this] { daemon->stop(); });
+    std::this_thread::sleep_for(100ms);
+    ioc.stop();
+    thread.join();
+  }
+  bool wait_for(std::size_t n, std::chrono::milliseconds timeout = 8000ms) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      {
+        std::lock_guard lock(mu);
+        if (records.size() >= n) return true;
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  }
+  std::vector<DiagnosisRecord> snapshot() {
+    std::lock_guard lock(mu);
+    return records;
+  }
+  // Reads daemon state on its own thread (the daemon is single-threaded by design).
+  template <typename F>
+  auto on_loop(F read) {
+    std::promise<decltype(read())> p;
+    boost::asio::post(ioc, [&] { p.set_value(read()); });
+    return p.get_future().get();
+  }
+  bool synced() {
+    return on_loop([this] { return daemon->synced(); });
+  }
+  Cluster& cluster;
+  boost::asio::io_context ioc{1};
+  std::unique_ptr<kube::KubeClient> client;
+  std::unique_ptr<Daemon> daemon;
+  std::thread thread;
+  std::mutex mu;
+  std::vector<DiagnosisRecord> records;
+};
+
+inline void quiet_logs() {
+  static bool done = [] {
+    // CRASHDIAG_TEST_LOG=debug|info shows the daemon's log when a test needs explaining.
+    LogLevel level = LogLevel::kError;
+    if (const char* env = std::getenv("CRASHDIAG_TEST_LOG"); env != nullptr) (void)parse_log_level(env, level);
+    configure_logging(LogFormat::kText, level);
+    return true;
+  }();
+  (void)done;
+}
+
+}  // namespace crashdiag::daemon::harness

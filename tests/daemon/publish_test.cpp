@@ -1,0 +1,411 @@
+// Publishing against the fake API server: what a user sees (`kubectl get rca`, the pod's
+// annotations and Events, the metrics) for the scenarios of issue 4, including a server that
+// rejects or fails writes. The fake validates every RCA against the shipped CRD's schema, so a
+// passing test also means the CRD and the writer agree.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "crashdiag/classifiers/categories.hpp"
+#include "daemon_harness.hpp"
+#include "leader_elector.hpp"
+#include "metrics.hpp"
+
+namespace crashdiag::daemon {
+namespace {
+
+using namespace harness;  // NOLINT(google-build-using-namespace)
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr const char* kRcas = "crashdiag.io/v1alpha1/rootcauseanalyses";
+constexpr core::WallTime kFixedNow{1'795'316'400'000};  // 2026-11-22T02:46:40Z
+
+std::vector<std::string> category_ids() {
+  std::vector<std::string> out;
+  for (const auto& c : categories()) out.emplace_back(c.id);
+  return out;
+}
+
+template <typename F>
+bool eventually(F cond, std::chrono::milliseconds timeout = 10'000ms) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return cond();
+}
+
+std::vector<json> events_with_reason(const fake::FakeApiServer& server, const std::string& reason) {
+  std::vector<json> out;
+  for (const auto& e : server.list_objects("events", "shop")) {
+    if (e.value("reason", "") == reason) out.push_back(e);
+  }
+  return out;
+}
+
+// What the golden file holds: the object as `kubectl get rca -o json` shows it, minus what the
+// server invents per run (uid, resourceVersion, timestamps of its own, managedFields times).
+json normalized(json rca) {
+  auto& meta = rca["metadata"];
+  meta.erase("uid");
+  meta.erase("resourceVersion");
+  meta.erase("creationTimestamp");
+  if (meta.contains("managedFields")) {
+    for (auto& f : meta["managedFields"]) f.erase("time");
+  }
+  auto& pods = rca["status"]["pods"];
+  std::sort(pods.begin(), pods.end(), [](const json& a, const json& b) { return a["name"] < b["name"]; });
+  return rca;
+}
+
+void expect_golden(const json& actual, const std::string& name) {
+  const std::string path = std::string(CRASHDIAG_SOURCE_DIR) + "/tests/golden/publish/" + name;
+  const std::string text = actual.dump(2) + "\n";
+  if (std::getenv("CRASHDIAG_UPDATE_GOLDEN") != nullptr) {
+    std::ofstream(path) << text;
+    return;
+  }
+  std::ifstream in(path);
+  ASSERT_TRUE(in) << "missing golden file " << path << " (CRASHDIAG_UPDATE_GOLDEN=1 writes it)";
+  std::stringstream expected;
+  expected << in.rdbuf();
+  EXPECT_EQ(text, expected.str()) << "golden " << path << " differs (CRASHDIAG_UPDATE_GOLDEN=1 rewrites it)";
+}
+
+int count_requests(const fake::FakeApiServer& server, const std::string& method, const std::string& needle) {
+  int n = 0;
+  for (const auto& r : server.requests()) n += r.method == method && r.target.find(needle) != std::string::npos;
+  return n;
+}
+
+DaemonOptions publishing_options(metrics::Metrics* m) {
+  DaemonOptions o;
+  o.metrics = m;
+  o.instance = "crashdiag-test-0";
+  o.publisher.status_interval = 200ms;
+  o.publisher.event_interval = 200ms;
+  o.publisher.retry_base = 50ms;
+  o.publisher.retry_cap = 200ms;
+  o.resolve_check_interval = 100ms;
+  return o;
+}
+
+TEST(Publish, ThreeCrashLoopingReplicasGiveOneRcaTheirAnnotationsAndOneEventEach) {
+  quiet_logs();
+  fake::FakeOptions fo;
+  fo.clock = [] { return std::string("2026-11-22T02:46:40Z"); };
+  Cluster c(fo);
+  c.web_replicas(3);
+  metrics::Metrics m(category_ids(), "test");
+  DaemonOptions o = publishing_options(&m);
+  o.wall_clock = [] { return kFixedNow; };
+  Running r(c, o);
+
+  ASSERT_TRUE(eventually([&] { return events_with_reason(c.server, "RootCauseIdentified").size() == 3; }));
+  const auto rcas = c.server.list_objects(kRcas, "shop");
+  ASSERT_EQ(rcas.size(), 1U) << "replicas must roll up into one RCA";
+  const std::string name = rcas[0]["metadata"]["name"];
+  ASSERT_TRUE(eventually([&] {
+    auto rca = c.server.get_object(kRcas, "shop", name);
+    return rca && (*rca)["status"].value("occurrences", 0) == 3;
+  }));
+  const json rca = *c.server.get_object(kRcas, "shop", name);
+  EXPECT_EQ(rca["status"]["category"], "entrypoint_override");
+  EXPECT_EQ(rca["status"]["workload"], "Deployment/web");
+  EXPECT_EQ(rca["metadata"]["ownerReferences"][0]["uid"], "uid-web");
+  expect_golden(normalized(rca), "deployment-web-start-error.json");
+
+  for (int i = 0; i < 3; ++i) {
+    const std::string pod = "web-7d9f-" + std::to_string(i);
+    ASSERT_TRUE(eventually([&] {
+      auto p = c.server.get_object("pods", "shop", pod);
+      return p && p->contains("metadata") && (*p)["metadata"].contains("annotations");
+    })) << pod;
+    const json ann = (*c.server.get_object("pods", "shop", pod))["metadata"]["annotations"];
+    EXPECT_EQ(ann.value("crashdiag.io/rca", ""), name);
+    EXPECT_EQ(ann.value("crashdiag.io/root-cause", "").rfind("entrypoint_override: ", 0), 0U);
+  }
+  std::set<std::string> evented;
+  for (const auto& e : events_with_reason(c.server, "RootCauseIdentified")) {
+    evented.insert(e["involvedObject"]["name"].get<std::string>());
+    EXPECT_EQ(e["type"], "Warning");
+    EXPECT_EQ(e["reportingComponent"], "crashdiag.io/crashdiag");
+    EXPECT_EQ(e["reportingInstance"], "crashdiag-test-0");
+    const std::string note = e["message"];
+    EXPECT_LE(note.size(), 1024U);
+    EXPECT_NE(note.find("kubectl get rca -n shop " + name), std::string::npos) << note;
+  }
+  EXPECT_EQ(evented.size(), 3U) << "one Event per pod";
+
+  const std::string text = m.serialize();
+  EXPECT_NE(text.find("crashdiag_diagnoses_total{category=\"entrypoint_override\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("crashdiag_active_rcas{category=\"entrypoint_override\",namespace=\"shop\"} 1"),
+            std::string::npos);
+  EXPECT_NE(text.find("crashdiag_crash_signals_total{reason=\"CrashLoopBackOff\"} 3"), std::string::npos);
+
+  // Nothing changes any more: no further writes.
+  std::this_thread::sleep_for(600ms);
+  const int applies = count_requests(c.server, "PATCH", "/rootcauseanalyses/");
+  const int annotations = count_requests(c.server, "PATCH", "/pods/");
+  std::this_thread::sleep_for(600ms);
+  EXPECT_EQ(count_requests(c.server, "PATCH", "/rootcauseanalyses/"), applies);
+  EXPECT_EQ(count_requests(c.server, "PATCH", "/pods/"), annotations);
+  EXPECT_EQ(annotations, 3) << "each pod annotated once";
+  EXPECT_EQ(count_requests(c.server, "GET", "/log?"), 0) << "StartError containers never ran: no logs to read";
+}
+
+json running_pod(const json& failing) {
+  json pod = failing;
+  auto& st = pod["status"]["containerStatuses"][0];
+  st["state"] = json{{"running", {{"startedAt", "2026-11-22T03:10:00Z"}}}};
+  st["ready"] = true;
+  pod["status"]["phase"] = "Running";
+  return pod;
+}
+
+TEST(Publish, RecoveredPodsResolveTheRcaAndAReturningFailureReopensIt) {
+  quiet_logs();
+  Cluster c;
+  c.api_oom(2);
+  metrics::Metrics m(category_ids(), "test");
+  DaemonOptions o = publishing_options(&m);
+  o.rca.resolve_after = 1500ms;
+  Running r(c, o);
+
+  std::string name;
+  ASSERT_TRUE(eventually([&] {
+    auto rcas = c.server.list_objects(kRcas, "shop");
+    if (rcas.size() != 1 || !rcas[0].contains("status")) return false;
+    name = rcas[0]["metadata"]["name"];
+    return rcas[0]["status"].value("phase", "") == "Active";
+  }));
+  EXPECT_EQ((*c.server.get_object(kRcas, "shop", name))["status"]["category"], "oom_killed");
+
+  const json failing = *c.server.get_object("pods", "shop", "api");
+  c.server.apply_pod(running_pod(failing));
+  ASSERT_TRUE(eventually([&] {
+    return (*c.server.get_object(kRcas, "shop", name))["status"].value("phase", "") == "Resolved";
+  })) << "the pod has run for longer than --resolve-after";
+  json resolved = *c.server.get_object(kRcas, "shop", name);
+  EXPECT_EQ(resolved["status"]["conditions"][0]["type"], "Resolved");
+  EXPECT_EQ(resolved["status"]["conditions"][0]["status"], "True");
+  EXPECT_EQ(resolved["status"]["history"].back()["change"], "Resolved");
+  const int before = resolved["status"]["occurrences"];
+  EXPECT_TRUE(eventually([&] {
+    return m.serialize().find("crashdiag_active_rcas{category=\"oom_killed\",namespace=\"shop\"} 0") !=
+           std::string::npos;
+  }));
+
+  c.api_oom(3);  // OOM-killed again
+  ASSERT_TRUE(eventually([&] {
+    auto rca = *c.server.get_object(kRcas, "shop", name);
+    return rca["status"].value("phase", "") == "Active" && rca["status"].value("occurrences", 0) > before;
+  })) << "the failure returned";
+  json reopened = *c.server.get_object(kRcas, "shop", name);
+  EXPECT_EQ(reopened["status"]["history"].back()["change"], "Reopened");
+  EXPECT_EQ(reopened["status"]["conditions"][0]["status"], "False");
+  EXPECT_EQ(c.server.list_objects(kRcas, "shop").size(), 1U) << "the same RCA, not a new one";
+}
+
+struct WriteFault {
+  const char* name;
+  fake::FaultKind kind;
+  int times;
+  bool eventually_written;  // transient: retried until written; permanent: reported, not retried forever
+  const char* metric;       // the failure counted
+};
+
+void PrintTo(const WriteFault& f, std::ostream* os) {
+  *os << f.name;
+}
+
+class PublishUnderWriteFault : public ::testing::TestWithParam<WriteFault> {};
+
+TEST_P(PublishUnderWriteFault, IsRetriedOrReportedAndTheDaemonKeepsGoing) {
+  quiet_logs();
+  const WriteFault& f = GetParam();
+  Cluster c;
+  fake::Fault fault;
+  fault.kind = f.kind;
+  fault.path_contains = "/rootcauseanalyses/";
+  fault.times = f.times;
+  fault.retry_after_seconds = 0;
+  c.server.inject(fault);
+  c.api_oom(2);
+  metrics::Metrics m(category_ids(), "test");
+  Running r(c, publishing_options(&m));
+
+  ASSERT_TRUE(r.wait_for(1));
+  ASSERT_TRUE(eventually([&] { return m.serialize().find(f.metric) != std::string::npos; }))
+      << "failure not counted: " << f.metric << "\n"
+      << m.serialize();
+  if (f.eventually_written) {
+    EXPECT_TRUE(eventually([&] {
+      auto rcas = c.server.list_objects(kRcas, "shop");
+      return rcas.size() == 1 && rcas[0].contains("status");
+    })) << "a transient failure must be retried";
+  } else {
+    std::this_thread::sleep_for(1500ms);
+    const int attempts = count_requests(c.server, "PATCH", "/rootcauseanalyses/");
+    std::this_thread::sleep_for(1000ms);
+    EXPECT_EQ(count_requests(c.server, "PATCH", "/rootcauseanalyses/"), attempts) << "retried forever";
+    EXPECT_LE(attempts, 5);
+  }
+  // The daemon keeps going: the pod is annotated and a new failure elsewhere is published.
+  EXPECT_TRUE(eventually([&] {
+    auto p = c.server.get_object("pods", "shop", "api");
+    return p && (*p)["metadata"].contains("annotations");
+  }));
+  c.web_replicas(1);
+  EXPECT_TRUE(r.wait_for(2));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Faults, PublishUnderWriteFault,
+    ::testing::Values(WriteFault{"internal_error_500", fake::FaultKind::kInternalError, 2, true,
+                                 "crashdiag_publish_failures_total{code=\"500\",object=\"rca\"} 2"},
+                      WriteFault{"too_many_requests_429", fake::FaultKind::kTooManyRequests, 5, true,
+                                 "crashdiag_publish_failures_total{code=\"429\",object=\"rca\"} 1"},
+                      WriteFault{"conflict_409", fake::FaultKind::kConflict, 2, true,
+                                 "crashdiag_publish_failures_total{code=\"409\",object=\"rca\"} 1"},
+                      WriteFault{"invalid_422", fake::FaultKind::kInvalid, 100, false,
+                                 "crashdiag_publish_failures_total{code=\"422\",object=\"rca\"} 1"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+// One crashdiag replica with leader election: its own io_context, thread, client, daemon and
+// elector, as separate pods would have. Short lease timings keep the test fast; the algorithm is
+// the same as with 15 s / 10 s / 2 s.
+struct Replica {
+  Replica(Cluster& c, const std::string& identity) {
+    core::ClusterAccess access;
+    access.ca_pem = c.server.ca_pem();
+    auto tls = kube::make_client_tls(access, "", "");
+    client = std::make_unique<kube::KubeClient>(ioc.get_executor(),
+                                                kube::Endpoint{"127.0.0.1", std::to_string(c.server.port()), ""}, *tls,
+                                                std::make_shared<kube::StaticToken>("test-token"));
+    DaemonOptions o = publishing_options(nullptr);
+    o.start_leading = false;
+    o.instance = identity;
+    o.evidence_delay = 50ms;
+    o.random = [] { return 0.0; };
+    o.on_diagnosis = [this](const DiagnosisRecord&) { ++diagnoses; };
+    daemon = std::make_unique<Daemon>(ioc, *client, testing::shipped_classifier(), o);
+    LeaderElectorOptions eo;
+    eo.election.namespace_ = "crashdiag-system";
+    eo.election.name = "crashdiag-leader";
+    eo.election.identity = identity;
+    eo.election.lease_duration = 3000ms;
+    eo.election.renew_deadline = 2000ms;
+    eo.election.retry_period = 500ms;
+    eo.random = [] { return 0.5; };
+    eo.on_started_leading = [this] { daemon->set_leading(true); };
+    eo.on_stopped_leading = [this] { daemon->set_leading(false); };
+    elector = std::make_unique<LeaderElector>(ioc, *client, std::move(eo));
+    boost::asio::co_spawn(ioc, daemon->run(), [this](const std::exception_ptr&) {
+      daemon_done = true;
+      elector->stop();  // writes finished: release the lease
+    });
+    boost::asio::co_spawn(ioc, elector->run(), [this](const std::exception_ptr&) { elector_done = true; });
+    thread = std::thread([this] { ioc.run(); });
+  }
+  ~Replica() { kill(); }
+  bool leading() {
+    if (killed) return false;
+    std::promise<bool> p;
+    boost::asio::post(ioc, [&] { p.set_value(elector->is_leader() && daemon->leading()); });
+    return p.get_future().get();
+  }
+  // SIGTERM: stop, finish writes, release the lease.
+  void terminate() {
+    boost::asio::post(ioc, [this] { daemon->stop(); });
+    eventually([this] { return daemon_done.load() && elector_done.load(); });
+    kill();
+  }
+  // The process dies: no release, the lease has to expire.
+  void kill() {
+    if (killed) return;
+    killed = true;
+    ioc.stop();
+    thread.join();
+  }
+  boost::asio::io_context ioc{1};
+  std::unique_ptr<kube::KubeClient> client;
+  std::unique_ptr<Daemon> daemon;
+  std::unique_ptr<LeaderElector> elector;
+  std::thread thread;
+  std::atomic<int> diagnoses{0};
+  std::atomic<bool> daemon_done{false};
+  std::atomic<bool> elector_done{false};
+  bool killed = false;
+};
+
+struct Failover {
+  const char* name;
+  bool graceful;  // SIGTERM (lease released) or a crash (lease expires)
+};
+
+void PrintTo(const Failover& f, std::ostream* os) {
+  *os << f.name;
+}
+
+class LeaderFailover : public ::testing::TestWithParam<Failover> {};
+
+TEST_P(LeaderFailover, OneWriterAndTheOtherTakesOverWithoutDuplicates) {
+  quiet_logs();
+  Cluster c;
+  c.web_replicas(3);
+  Replica a(c, "replica-a");
+  Replica b(c, "replica-b");
+  ASSERT_TRUE(eventually([&] { return events_with_reason(c.server, "RootCauseIdentified").size() == 3; }));
+  ASSERT_TRUE(eventually([&] { return a.leading() != b.leading(); })) << "exactly one leader";
+  Replica& leader = a.leading() ? a : b;
+  Replica& follower = a.leading() ? b : a;
+  EXPECT_EQ(follower.diagnoses.load(), 0) << "a follower neither diagnoses nor writes";
+  EXPECT_EQ(c.server.list_objects(kRcas, "shop").size(), 1U);
+
+  const auto stopped = std::chrono::steady_clock::now();
+  if (GetParam().graceful) {
+    leader.terminate();
+  } else {
+    leader.kill();
+  }
+  c.api_oom(2);  // a new failure only the new leader can publish
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (const auto& r : c.server.list_objects(kRcas, "shop")) {
+          if (r["spec"]["target"]["name"] == "api" && r.contains("status")) return true;
+        }
+        return false;
+      },
+      15'000ms))
+      << "the other replica must write within 15 s";
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - stopped).count();
+  EXPECT_TRUE(follower.leading());
+  if (GetParam().graceful) {
+    EXPECT_LT(took, 3.0) << "a released lease is taken within a retry period";
+  }
+  // Let the new leader re-walk the crash-looping web pods: nothing may be duplicated.
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(c.server.list_objects(kRcas, "shop").size(), 2U);
+  auto web_events = events_with_reason(c.server, "RootCauseIdentified");
+  std::set<std::string> names;
+  for (const auto& e : web_events) names.insert(e["metadata"]["name"].get<std::string>());
+  EXPECT_EQ(web_events.size(), 4U) << "3 web pods + api, each once";
+  EXPECT_EQ(names.size(), web_events.size());
+  for (const auto& e : web_events) EXPECT_EQ(e["count"], 1) << "a takeover is not a new occurrence";
+  const json web = c.server.list_objects(kRcas, "shop")[0]["spec"]["target"]["name"] == "web"
+                       ? c.server.list_objects(kRcas, "shop")[0]
+                       : c.server.list_objects(kRcas, "shop")[1];
+  EXPECT_EQ(web["status"]["occurrences"], 3) << "counts continue, not restart or double";
+}
+
+INSTANTIATE_TEST_SUITE_P(Leaders, LeaderFailover,
+                         ::testing::Values(Failover{"sigterm_releases_the_lease", true},
+                                           Failover{"crash_lease_expires", false}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace crashdiag::daemon
