@@ -1734,9 +1734,7 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
         if (ev.value("type", "") != "BOOKMARK" && ev.value("type", "") != "ERROR") first_table_event = false;
       }
       auto chunk = http::make_chunk(asio::buffer(line));
-      if (std::getenv("FAKE_DEBUG")) fprintf(stderr, "send %zu bytes\n", line.size());
       auto [ec, n] = co_await asio::async_write(stream, chunk, kNoThrow);
-      if (std::getenv("FAKE_DEBUG")) fprintf(stderr, "sent ec=%d\n", ec.value());
       co_return !ec;
     };
     std::uint64_t last = from;
@@ -1795,7 +1793,6 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
       }
       if (last < current) last = current;
       const auto now = std::chrono::steady_clock::now();
-      if (std::getenv("FAKE_DEBUG")) fprintf(stderr, "watch %s tick last=%llu events=%zu\n", target.c_str(), (unsigned long long)last, events.size());
       if (now >= deadline || impl.close_generation.load() != generation) break;
       if (bookmarks && now >= next_bookmark) {
         const json bm = bookmark_event(r->kind, r->api_version, last);
