@@ -385,7 +385,7 @@ TEST(LeaderElection, ValidatesTheDurationsAsClientGo) {
 }
 
 TEST(Lease, ParsesTheApiserverFixtures) {
-  const std::string dir = std::string(CRASHDIAG_SHARED_DIR) + "/k8s-fixtures/";
+  const std::string dir = std::string(CRASHDIAG_SOURCE_DIR) + "/tests/data/k8s/";
   auto got = parse_lease(testing::read_file(dir + "09-get-lease.json"));
   ASSERT_TRUE(got) << got.error();
   EXPECT_EQ(got->holder, "crash-watcher-7d9f8-abcde_5b1f6a2e-3c4d-4e5f-8a9b-0c1d2e3f4a5b");

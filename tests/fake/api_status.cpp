@@ -1,11 +1,11 @@
 #include "api_status.hpp"
 
+#include <re2/re2.h>
 #include <algorithm>
 #include <array>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
-#include <regex>
 #include <set>
 
 namespace crashdiag::fake {
@@ -275,9 +275,11 @@ const std::string kDns1123SubdomainFmt = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0
 const std::string kQualifiedNameFmt = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
 const std::string kLabelValueFmt = "(" + kQualifiedNameFmt + ")?";
 
+// RE2, as everywhere in the project (linear time; Go's regexp, which apimachinery uses, has the
+// same syntax).
 bool full_match(const std::string& value, const std::string& pattern) {
-  const std::regex re("^" + pattern + "$");
-  return std::regex_match(value, re);
+  const RE2 re(pattern);
+  return RE2::FullMatch(value, re);
 }
 
 std::string max_len_error(int n) {

@@ -2,10 +2,10 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <re2/re2.h>
 #include <algorithm>
 #include <charconv>
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -26,21 +26,21 @@ json resolve_plain_scalar(const std::string& s) {
   if (kNull.count(s) > 0) return nullptr;
   if (kTrue.count(s) > 0) return true;
   if (kFalse.count(s) > 0) return false;
-  static const std::regex kInt("[-+]?[0-9]+");
-  static const std::regex kHex("0x[0-9a-fA-F]+");
-  static const std::regex kFloat("[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?");
-  if (std::regex_match(s, kInt)) {
+  static const RE2 kInt("[-+]?[0-9]+");
+  static const RE2 kHex("0x[0-9a-fA-F]+");
+  static const RE2 kFloat("[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?");
+  if (RE2::FullMatch(s, kInt)) {
     std::int64_t v = 0;
     const char* begin = s.data() + (s[0] == '+' ? 1 : 0);
     auto [ptr, ec] = std::from_chars(begin, s.data() + s.size(), v);
     if (ec == std::errc() && ptr == s.data() + s.size()) return v;
   }
-  if (std::regex_match(s, kHex)) {
+  if (RE2::FullMatch(s, kHex)) {
     std::int64_t v = 0;
     auto [ptr, ec] = std::from_chars(s.data() + 2, s.data() + s.size(), v, 16);
     if (ec == std::errc() && ptr == s.data() + s.size()) return v;
   }
-  if (std::regex_match(s, kFloat)) {
+  if (RE2::FullMatch(s, kFloat)) {
     try {
       return std::stod(s);
     } catch (const std::exception&) {

@@ -46,7 +46,7 @@ T run(asio::io_context& ioc, asio::awaitable<T> aw) {
 }
 
 json fixture(const std::string& name) {
-  std::ifstream in(std::string(CRASHDIAG_SHARED_DIR) + "/k8s-fixtures/" + name);
+  std::ifstream in(std::string(CRASHDIAG_SOURCE_DIR) + "/tests/data/k8s/" + name);
   std::stringstream s;
   s << in.rdbuf();
   return json::parse(s.str());
