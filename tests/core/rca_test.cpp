@@ -108,7 +108,8 @@ TEST(RcaTime, FormatsAndParsesRfc3339) {
   EXPECT_EQ(format_time(WallTime{0}), "1970-01-01T00:00:00Z");
   EXPECT_EQ(format_time(WallTime{1'795'317'895'999}), "2026-11-22T03:24:55Z");  // truncated, not rounded
   EXPECT_EQ(parse_time("2026-11-22T03:24:55Z"), WallTime{1'795'317'895'000});
-  EXPECT_EQ(parse_time("2026-11-22T03:24:13.123456Z"), WallTime{1'795'317'853'000});
+  EXPECT_EQ(parse_time("2026-11-22T03:24:13.123456Z"), WallTime{1'795'317'853'123});  // MicroTime, to the ms
+  EXPECT_EQ(parse_time("2026-11-22T04:24:55+01:00"), WallTime{1'795'317'895'000});
   EXPECT_EQ(parse_time("2026-13-22T03:24:55Z"), std::nullopt);
   EXPECT_EQ(parse_time("yesterday"), std::nullopt);
 }

@@ -77,37 +77,6 @@ std::int64_t num(const json& j, const char* key) {
 
 }  // namespace
 
-std::string format_time(WallTime t) {
-  using namespace std::chrono;
-  const sys_seconds secs{duration_cast<seconds>(t)};
-  const auto day = floor<days>(secs);
-  const year_month_day ymd{day};
-  const hh_mm_ss hms{secs - day};
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                static_cast<int>(hms.seconds().count()));
-  return buf;
-}
-
-std::optional<WallTime> parse_time(std::string_view text) {
-  int y = 0;
-  unsigned mo = 0;
-  unsigned d = 0;
-  int h = 0;
-  int mi = 0;
-  int s = 0;
-  if (text.size() < 20 || text.back() != 'Z') return std::nullopt;
-  const std::string copy(text);
-  if (std::sscanf(copy.c_str(), "%4d-%2u-%2uT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &s) != 6) return std::nullopt;
-  using namespace std::chrono;
-  const year_month_day ymd{year{y}, month{mo}, day{d}};
-  if (!ymd.ok() || h > 23 || mi > 59 || s > 60) return std::nullopt;
-  const auto tp = sys_days{ymd} + hours{h} + minutes{mi} + seconds{s};
-  return duration_cast<WallTime>(tp.time_since_epoch());
-}
-
 std::optional<Duration> parse_duration(std::string_view text) {
   if (text == "0") return Duration{0};
   if (text.empty()) return std::nullopt;

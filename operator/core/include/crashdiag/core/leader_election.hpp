@@ -33,6 +33,7 @@
 #include <variant>
 
 #include "crashdiag/core/backoff.hpp"
+#include "crashdiag/core/time.hpp"
 
 namespace crashdiag::core {
 
@@ -70,11 +71,6 @@ struct LeaseRecord {
 
 // A Lease object (GET/POST/PUT response body).
 [[nodiscard]] tl::expected<LeaseRecord, std::string> parse_lease(std::string_view body);
-
-// metav1.MicroTime: RFC 3339 in UTC with 6 fractional digits, "2026-11-22T03:24:13.123456Z".
-[[nodiscard]] std::string format_micro_time(TimePoint t);
-// Accepts RFC 3339 with or without a fraction and with Z or a numeric offset.
-[[nodiscard]] std::optional<TimePoint> parse_micro_time(std::string_view text);
 
 // The Lease body for a create or update (resourceVersion set when non-empty).
 [[nodiscard]] nlohmann::json lease_body(const LeaderElectionConfig& config, const LeaseRecord& record);

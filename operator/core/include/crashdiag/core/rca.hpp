@@ -18,16 +18,10 @@
 #include <vector>
 
 #include "crashdiag/core/backoff.hpp"
+#include "crashdiag/core/time.hpp"
 #include "crashdiag/model/hypothesis.hpp"
 
 namespace crashdiag::core {
-
-using WallTime = std::chrono::milliseconds;  // since the Unix epoch, injected
-
-// RFC 3339 in UTC with second precision, as metav1.Time serialises ("2026-11-22T03:24:13Z").
-[[nodiscard]] std::string format_time(WallTime t);
-// Parses metav1.Time / MicroTime ("...Z", optional fraction); nullopt when malformed.
-[[nodiscard]] std::optional<WallTime> parse_time(std::string_view text);
 
 // Go's time.ParseDuration subset that flags use: "10m", "90s", "1h30m", "500ms". nullopt for
 // anything else (negative, unitless other than "0", unknown units).
