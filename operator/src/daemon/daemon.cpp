@@ -1,4 +1,5 @@
 #include "daemon.hpp"
+#include "no_throw.hpp"
 
 #include <simdjson.h>
 
@@ -23,16 +24,8 @@ using nlohmann::json;
 
 namespace {
 
-constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
-
 core::TimePoint now_ms() {
   return std::chrono::duration_cast<core::Duration>(std::chrono::steady_clock::now().time_since_epoch());
-}
-
-std::string status_reason(const std::string& body) {
-  json j = json::parse(body, nullptr, false);
-  if (j.is_object() && j.contains("message") && j["message"].is_string()) return j["message"].get<std::string>();
-  return body.substr(0, 200);
 }
 
 // Log helpers live outside coroutines (GCC 12 mishandles initializer lists of string literals
@@ -532,7 +525,7 @@ asio::awaitable<void> Daemon::watch_loop(std::string resource, std::string path,
   // The server answered, but not with 200: tell the machine (it backs off, or relists on 410).
   auto refused = [&](const kube::Response& res) {
     if (res.status == 403 && warned_forbidden_.insert(resource).second) log_forbidden(resource, path);
-    const std::string reason = status_reason(res.body);
+    const std::string reason = kube::status_message(res.body);
     log_watch_failure(resource, res.status, reason);
     restarted(res.status == 410 ? "expired" : "http");
     feed(core::RequestFailed{res.status, res.retry_after, reason});

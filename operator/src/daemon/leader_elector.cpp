@@ -1,4 +1,5 @@
 #include "leader_elector.hpp"
+#include "no_throw.hpp"
 
 #include <unistd.h>
 
@@ -23,8 +24,6 @@ using nlohmann::json;
 
 namespace {
 
-constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
-
 LeaderElectorOptions with_defaults(LeaderElectorOptions options) {
   if (!options.clock) {
     options.clock = [] {
@@ -46,12 +45,6 @@ std::string lease_path(const core::LeaderElectionConfig& c) {
   return lease_collection(c) + "/" + c.name;
 }
 
-std::string status_message(const std::string& body) {
-  const json j = json::parse(body, nullptr, false);
-  if (j.is_object() && j.contains("message") && j["message"].is_string()) return j["message"].get<std::string>();
-  return body.substr(0, 200);
-}
-
 // The HTTP answer as the machine's input: 404 and 409 matter to it, everything else is a failure.
 core::LeaseOutcome to_outcome(const tl::expected<kube::Response, kube::TransportError>& res) {
   if (!res) return core::LeaseError{0, res.error().what};
@@ -67,7 +60,7 @@ core::LeaseOutcome to_outcome(const tl::expected<kube::Response, kube::Transport
     case 409:
       return core::LeaseConflict{};
     default:
-      return core::LeaseError{res->status, status_message(res->body)};
+      return core::LeaseError{res->status, kube::status_message(res->body)};
   }
 }
 

@@ -1,4 +1,5 @@
 #include "publisher.hpp"
+#include "no_throw.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -16,16 +17,9 @@ using nlohmann::json;
 
 namespace {
 
-constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::string_view kApplyType = "application/apply-patch+yaml";
 constexpr std::string_view kMergeType = "application/merge-patch+json";
 constexpr std::size_t kMaxAnnotatedMemory = 10'000;
-
-std::string server_message(const std::string& body) {
-  json j = json::parse(body, nullptr, false);
-  if (j.is_object() && j.contains("message") && j["message"].is_string()) return j["message"].get<std::string>();
-  return body.substr(0, 300);
-}
 
 std::string rca_path(const std::string& ns, const std::string& name) {
   return "/apis/crashdiag.io/v1alpha1/namespaces/" + ns + "/rootcauseanalyses/" + name;
@@ -152,7 +146,7 @@ Publisher::Outcome Publisher::classify(const std::string& object, const std::str
   // between (the caller has re-read). Anything else is the server refusing this content: sending
   // it again cannot help.
   if (status == 0 || status == 409 || status == 429 || status >= 500) return Outcome::kRetry;
-  log_rejected(object, name, status, server_message(body));
+  log_rejected(object, name, status, kube::status_message(body));
   ++stats_.rejected;
   return Outcome::kGiveUp;
 }

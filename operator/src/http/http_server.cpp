@@ -1,4 +1,5 @@
 #include "http_server.hpp"
+#include "no_throw.hpp"
 
 #include <array>
 #include <boost/asio/as_tuple.hpp>
@@ -25,7 +26,6 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::string_view kTextPlain = "text/plain; charset=utf-8";
 // After an accept error (EMFILE, ENOBUFS) retrying at once would spin; wait for resources to free.
 constexpr std::chrono::milliseconds kAcceptBackoff{100};

@@ -1,4 +1,7 @@
 #include "client.hpp"
+#include "no_throw.hpp"
+
+#include <nlohmann/json.hpp>
 
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -16,6 +19,12 @@
 
 namespace crashdiag::kube {
 
+std::string status_message(const std::string& body) {
+  const nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_object() && j.contains("message") && j["message"].is_string()) return j["message"].get<std::string>();
+  return body.substr(0, 300);
+}
+
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -24,7 +33,6 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kChunkBytes = std::size_t{64} * 1024;    // one read of a watch body
 constexpr std::size_t kMaxErrorBody = std::size_t{64} * 1024;  // a refused watch's Status body
 

@@ -50,6 +50,10 @@ struct Response {
   std::optional<core::Duration> retry_after;
 };
 
+// The message of a Status body (the apiserver's error answers), else the start of the body: what
+// to show an operator when a request is refused.
+[[nodiscard]] std::string status_message(const std::string& body);
+
 struct TransportError {
   std::string what;
 };
