@@ -16,6 +16,7 @@
 
 #include "daemon.hpp"
 #include "fake_apiserver.hpp"
+#include "fake_client.hpp"
 #include "log.hpp"
 #include "test_support.hpp"
 #include "tls.hpp"
@@ -93,12 +94,7 @@ struct Cluster {
 
 struct Running {
   Running(Cluster& c, DaemonOptions options) : cluster(c) {
-    core::ClusterAccess access;
-    access.ca_pem = c.server.ca_pem();
-    auto tls = kube::make_client_tls(access, "", "");
-    client = std::make_unique<kube::KubeClient>(ioc.get_executor(),
-                                                kube::Endpoint{"127.0.0.1", std::to_string(c.server.port()), ""}, *tls,
-                                                std::make_shared<kube::StaticToken>("test-token"));
+    client = testing::client_for(ioc, c.server);
     options.on_diagnosis = [this](const DiagnosisRecord& r) {
       std::lock_guard lock(mu);
       records.push_back(r);

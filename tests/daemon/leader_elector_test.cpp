@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "fake_apiserver.hpp"
+#include "fake_client.hpp"
 #include "log.hpp"
 #include "tls.hpp"
 
@@ -54,15 +55,9 @@ bool poll(Pred pred, std::chrono::milliseconds timeout = 15'000ms) {
 }
 
 std::unique_ptr<kube::KubeClient> make_client(asio::io_context& ioc, const fake::FakeApiServer& server) {
-  core::ClusterAccess access;
-  access.ca_pem = server.ca_pem();
-  auto tls = kube::make_client_tls(access, "", "");
-  EXPECT_TRUE(tls) << (tls ? "" : tls.error());
   kube::ClientOptions options;
   options.request_timeout = core::Duration(10'000);
-  return std::make_unique<kube::KubeClient>(ioc.get_executor(),
-                                            kube::Endpoint{"127.0.0.1", std::to_string(server.port()), ""}, *tls,
-                                            std::make_shared<kube::StaticToken>("test-token"), options);
+  return testing::client_for(ioc, server, options);
 }
 
 // One replica of the operator: its own event loop, client and elector.

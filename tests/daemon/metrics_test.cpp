@@ -23,6 +23,7 @@
 #include "client.hpp"
 #include "crashdiag/classifiers/categories.hpp"
 #include "fake_apiserver.hpp"
+#include "fake_client.hpp"
 #include "tls.hpp"
 
 namespace crashdiag::metrics {
@@ -322,18 +323,13 @@ T run(boost::asio::io_context& ioc, boost::asio::awaitable<T> aw) {
 
 std::unique_ptr<kube::KubeClient> client_for(boost::asio::io_context& ioc, const fake::FakeApiServer& server,
                                              std::uint16_t port, std::vector<Observed>& seen, Metrics& metrics) {
-  core::ClusterAccess access;
-  access.ca_pem = server.ca_pem();
-  auto tls = kube::make_client_tls(access, "", "");
-  EXPECT_TRUE(tls) << (tls ? "" : tls.error());
   kube::ClientOptions options;
   options.on_request = [&seen, &metrics](std::string_view verb, std::string_view resource, int code, double seconds) {
     seen.push_back(Observed{std::string(verb), std::string(resource), code});
     EXPECT_GE(seconds, 0);
     metrics.api_request(verb, resource, code, seconds);
   };
-  return std::make_unique<kube::KubeClient>(ioc.get_executor(), kube::Endpoint{"127.0.0.1", std::to_string(port), ""},
-                                            *tls, std::make_shared<kube::StaticToken>("test-token"), options);
+  return testing::client_for(ioc, server, options, port);
 }
 
 TEST(KubeClientObserver, FeedsApiRequestMetrics) {

@@ -280,12 +280,7 @@ INSTANTIATE_TEST_SUITE_P(
 // the same as with 15 s / 10 s / 2 s.
 struct Replica {
   Replica(Cluster& c, const std::string& identity) {
-    core::ClusterAccess access;
-    access.ca_pem = c.server.ca_pem();
-    auto tls = kube::make_client_tls(access, "", "");
-    client = std::make_unique<kube::KubeClient>(ioc.get_executor(),
-                                                kube::Endpoint{"127.0.0.1", std::to_string(c.server.port()), ""}, *tls,
-                                                std::make_shared<kube::StaticToken>("test-token"));
+    client = testing::client_for(ioc, c.server);
     DaemonOptions o = publishing_options(nullptr);
     o.start_leading = false;
     o.instance = identity;
