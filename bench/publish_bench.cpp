@@ -6,9 +6,6 @@
 // The deliberate evidence delay (DaemonOptions::evidence_delay, 2 s by default, which waits for
 // the kubelet's Events) is set to 0 here: it is a wait, not work.
 // Usage: crashdiag_publish_bench [workloads]
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
@@ -17,7 +14,6 @@
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <future>
 #include <map>
 #include <mutex>
@@ -27,23 +23,14 @@
 #include "crashdiag/core/rca.hpp"
 #include "daemon.hpp"
 #include "fake_apiserver.hpp"
+#include "forked_fake.hpp"
 #include "log.hpp"
 #include "rule_loader.hpp"
-#include "tls.hpp"
 
 namespace {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-long rss_kib() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return 0;
-}
 
 std::string ns_of(int i) {
   return "team-" + std::to_string(i % 20);
@@ -104,57 +91,29 @@ double percentile(std::vector<double> v, double p) {
 
 int main(int argc, char** argv) {
   const int n = argc > 1 ? std::atoi(argv[1]) : 1000;
-  int to_child[2];
-  int from_child[2];
-  if (pipe(to_child) != 0 || pipe(from_child) != 0) return 1;
-  const pid_t child = fork();
-  if (child == 0) {
-    close(to_child[1]);
-    close(from_child[0]);
-    crashdiag::fake::FakeOptions options;
-    options.bookmark_interval = std::chrono::milliseconds(60000);
-    crashdiag::fake::FakeApiServer server(options);
-    for (int i = 0; i < n; ++i) {
-      server.put_object("/apis/apps/v1", "replicasets", replicaset(i));
-      server.apply_pod(workload_pod(i, false));
-    }
-    const std::string ca = server.ca_pem();
-    std::string hello = std::to_string(server.port()) + "\n" + std::to_string(ca.size()) + "\n" + ca;
-    (void)write(from_child[1], hello.data(), hello.size());
-    char cmd = 0;
-    while (read(to_child[0], &cmd, 1) == 1) {
-      if (cmd == 'c') {
+  auto fake = crashdiag::bench::ForkedFake::start(
+      [n](crashdiag::fake::FakeApiServer& server) {
+        for (int i = 0; i < n; ++i) {
+          server.put_object("/apis/apps/v1", "replicasets", replicaset(i));
+          server.apply_pod(workload_pod(i, false));
+        }
+      },
+      [n](crashdiag::fake::FakeApiServer& server, char cmd) {
+        if (cmd != 'c') return;
         for (int i = 0; i < n; ++i) {
           json p = workload_pod(i, true);
           server.set_logs(ns_of(i), p["metadata"]["name"], "app", true, "INFO start\nINFO loading 2 GiB index\n");
           server.apply_pod(p);
         }
-      }
-      if (cmd == 'q') break;
-    }
-    _exit(0);
-  }
-  close(to_child[0]);
-  close(from_child[1]);
-  FILE* in = fdopen(from_child[0], "r");
-  int port = 0;
-  std::size_t ca_size = 0;
-  if (std::fscanf(in, "%d\n%zu\n", &port, &ca_size) != 2) return 1;
-  std::string ca(ca_size, '\0');
-  if (std::fread(ca.data(), 1, ca_size, in) != ca_size) return 1;
+      });
+  if (!fake) return 1;
 
   crashdiag::daemon::configure_logging(crashdiag::daemon::LogFormat::kText, crashdiag::daemon::LogLevel::kError);
   auto classifier = crashdiag::make_classifier({});
   if (!classifier) return 1;
   boost::asio::io_context ioc(1);
-  crashdiag::core::ClusterAccess access;
-  access.ca_pem = ca;
-  auto tls = crashdiag::kube::make_client_tls(access, "", "");
-  crashdiag::kube::ClientOptions client_options;
-  client_options.qps = 100000;  // measure the pipeline, not the client-side rate limiter
-  client_options.burst = 100000;
-  crashdiag::kube::KubeClient client(ioc.get_executor(), {"127.0.0.1", std::to_string(port), ""}, *tls,
-                                     std::make_shared<crashdiag::kube::StaticToken>("test-token"), client_options);
+  auto client_ptr = fake->client(ioc);
+  crashdiag::kube::KubeClient& client = *client_ptr;
 
   std::mutex mu;
   std::map<std::string, Clock::time_point> revealed;  // RCA name -> when the daemon read the failure
@@ -181,15 +140,15 @@ int main(int argc, char** argv) {
     boost::asio::post(ioc, [&] { p.set_value(daemon.synced() && daemon.leading()); });
     synced = p.get_future().get();
   }
-  const long rss_before = rss_kib();
+  const long rss_before = crashdiag::bench::rss_kib();
   const std::uint64_t requests_before = client.stats().total();
   const auto snapshot_before = client.stats().snapshot();
   long rss_peak = rss_before;
-  (void)write(to_child[1], "c", 1);
+  fake->send('c');
   const auto start = Clock::now();
   for (;;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    rss_peak = std::max(rss_peak, rss_kib());
+    rss_peak = std::max(rss_peak, crashdiag::bench::rss_kib());
     std::lock_guard lock(mu);
     if (static_cast<int>(written.size()) >= n || Clock::now() - start > std::chrono::seconds(300)) break;
   }
@@ -197,13 +156,11 @@ int main(int argc, char** argv) {
   std::this_thread::sleep_for(std::chrono::seconds(2));  // let annotations and Events finish
   const std::uint64_t requests = client.stats().total() - requests_before;
   auto snapshot_after = client.stats().snapshot();
-  (void)write(to_child[1], "q", 1);
   boost::asio::post(ioc, [&] { daemon.stop(); });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   ioc.stop();
   runner.join();
-  kill(child, SIGTERM);
-  waitpid(child, nullptr, 0);
+  fake->stop();
 
   std::vector<double> ms;
   for (const auto& [name, t] : written) {

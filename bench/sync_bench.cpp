@@ -4,9 +4,6 @@
 // requests made, then, after 10 workloads start crash-looping, API requests per diagnosed
 // incident and whether any list was repeated (there must be none: no periodic relists).
 // Usage: crashdiag_sync_bench [pods]
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -14,7 +11,6 @@
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <future>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -22,22 +18,13 @@
 
 #include "daemon.hpp"
 #include "fake_apiserver.hpp"
+#include "forked_fake.hpp"
 #include "log.hpp"
 #include "rule_loader.hpp"
-#include "tls.hpp"
 
 namespace {
 
 using nlohmann::json;
-
-long rss_kib() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return 0;
-}
 
 // A pod shaped like a Deployment's replica in a real cluster (labels, annotations, owner,
 // two containers with env, probes, resources, managed fields): about 4 KB of JSON.
@@ -107,62 +94,34 @@ json realistic_pod(int i, bool crashing) {
 
 int main(int argc, char** argv) {
   const int pods = argc > 1 ? std::atoi(argv[1]) : 150000;
-  int to_child[2];
-  int from_child[2];
-  if (pipe(to_child) != 0 || pipe(from_child) != 0) return 1;
-  const pid_t child = fork();
-  if (child == 0) {
-    close(to_child[1]);
-    close(from_child[0]);
-    crashdiag::fake::FakeOptions options;
-    options.bookmark_interval = std::chrono::milliseconds(60000);
-    crashdiag::fake::FakeApiServer server(options);
-    for (int i = 0; i < pods; ++i) server.apply_pod(realistic_pod(i, false));
-    server.compact();  // keep only the current state, as etcd would after compaction
-    const std::string ca = server.ca_pem();
-    std::string hello = std::to_string(server.port()) + "\n" + std::to_string(ca.size()) + "\n" + ca;
-    (void)write(from_child[1], hello.data(), hello.size());
-    char cmd = 0;
-    while (read(to_child[0], &cmd, 1) == 1) {
-      if (cmd == 'c') {
+  auto fake = crashdiag::bench::ForkedFake::start(
+      [pods](crashdiag::fake::FakeApiServer& server) {
+        for (int i = 0; i < pods; ++i) server.apply_pod(realistic_pod(i, false));
+        server.compact();  // keep only the current state, as etcd would after compaction
+      },
+      [](crashdiag::fake::FakeApiServer& server, char cmd) {
+        if (cmd != 'c') return;
         for (int w = 0; w < 10; ++w) {
           json p = realistic_pod(w * 10, true);
           server.apply_pod(p);
           server.set_logs(p["metadata"]["namespace"], p["metadata"]["name"], "app", true,
                           "INFO start\nINFO warming cache\n");
         }
-      }
-      if (cmd == 'q') break;
-    }
-    _exit(0);
-  }
-  close(to_child[0]);
-  close(from_child[1]);
-  FILE* in = fdopen(from_child[0], "r");
-  int port = 0;
-  std::size_t ca_size = 0;
-  if (std::fscanf(in, "%d\n%zu\n", &port, &ca_size) != 2) return 1;
-  std::string ca(ca_size, '\0');
-  if (std::fread(ca.data(), 1, ca_size, in) != ca_size) return 1;
+      });
+  if (!fake) return 1;
 
   crashdiag::daemon::configure_logging(crashdiag::daemon::LogFormat::kText, crashdiag::daemon::LogLevel::kError);
   auto classifier = crashdiag::make_classifier({});
   if (!classifier) return 1;
   boost::asio::io_context ioc(1);
-  crashdiag::core::ClusterAccess access;
-  access.ca_pem = ca;
-  auto tls = crashdiag::kube::make_client_tls(access, "", "");
-  crashdiag::kube::ClientOptions client_options;
-  client_options.qps = 1000;  // measure the daemon, not the rate limiter
-  client_options.burst = 1000;
-  crashdiag::kube::KubeClient client(ioc.get_executor(), {"127.0.0.1", std::to_string(port), ""}, *tls,
-                                     std::make_shared<crashdiag::kube::StaticToken>("test-token"), client_options);
+  auto client_ptr = fake->client(ioc);
+  crashdiag::kube::KubeClient& client = *client_ptr;
   std::atomic<int> diagnosed{0};
   crashdiag::daemon::DaemonOptions options;
   options.evidence_delay = std::chrono::milliseconds(100);
   options.on_diagnosis = [&](const crashdiag::daemon::DiagnosisRecord&) { diagnosed++; };
   crashdiag::daemon::Daemon daemon(ioc, client, *classifier, options);
-  const long baseline = rss_kib();
+  const long baseline = crashdiag::bench::rss_kib();
   const auto start = std::chrono::steady_clock::now();
   boost::asio::co_spawn(ioc, daemon.run(), boost::asio::detached);
   std::atomic<bool> synced{false};
@@ -174,7 +133,7 @@ int main(int argc, char** argv) {
     synced = p.get_future().get();
   }
   const double sync_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const long rss = rss_kib();
+  const long rss = crashdiag::bench::rss_kib();
   auto count = [&](const std::string& verb, const std::string& resource) {
     std::uint64_t n = 0;
     for (const auto& [k, v] : client.stats().snapshot()) {
@@ -184,7 +143,7 @@ int main(int argc, char** argv) {
   };
   const std::uint64_t lists_at_sync = count("GET", "pods");
   const std::uint64_t total_at_sync = client.stats().total();
-  (void)write(to_child[1], "c", 1);
+  fake->send('c');
   for (int waited = 0; diagnosed < 10 && waited < 3000; ++waited)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   if (diagnosed < 10) {
@@ -196,13 +155,11 @@ int main(int argc, char** argv) {
   std::this_thread::sleep_for(std::chrono::seconds(2));
   const std::uint64_t after = client.stats().total();
   const std::uint64_t lists_after = count("GET", "pods");
-  (void)write(to_child[1], "q", 1);
   boost::asio::post(ioc, [&] { daemon.stop(); });
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   ioc.stop();
   runner.join();
-  kill(child, SIGTERM);
-  waitpid(child, nullptr, 0);
+  fake->stop();
   std::printf("pods: %d\ninitial sync: %.2f s\nrss after sync: %.1f MiB (baseline %.1f MiB, growth %.1f MiB)\n", pods,
               sync_s, rss / 1024.0, baseline / 1024.0, (rss - baseline) / 1024.0);
   std::printf("list requests for the initial sync: %llu (pages of 500)\n",
