@@ -20,6 +20,7 @@ packages=(
   libexpected-dev             # tl::expected
   clang-format clang-tidy
   prometheus                  # promtool for `promtool check metrics` / `promtool test rules`
+  curl                        # the end-to-end test scrapes /metrics and probes /healthz, /readyz
 )
 
 missing=()

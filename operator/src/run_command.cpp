@@ -180,10 +180,11 @@ int run_daemon(const RunOptions& o) {
   http::HttpServer metrics_server(
       ioc.get_executor(),
       http::Routes{{"/metrics", [&metrics] {
-                      return http::Reply{200, "text/plain; version=0.0.4; charset=utf-8", metrics.serialize()};
+                      return http::Reply{200, std::string(metrics::kContentType), metrics.serialize()};
                     }}});
-  if (auto bound = metrics_server.listen("--metrics-bind-address", o.metrics_bind_address); !bound) {
-    std::cerr << "crashdiag run: " << bound.error() << "\n";
+  auto metrics_port = metrics_server.listen("--metrics-bind-address", o.metrics_bind_address);
+  if (!metrics_port) {
+    std::cerr << "crashdiag run: " << metrics_port.error() << "\n";
     return 2;
   }
   http::HttpServer health_server(
@@ -197,10 +198,13 @@ int run_daemon(const RunOptions& o) {
                       return d.synced() ? http::Reply{200, "", "ok\n"}
                                         : http::Reply{503, "", "waiting for the first list of pods and events\n"};
                     }}});
-  if (auto bound = health_server.listen("--health-probe-bind-address", o.health_probe_bind_address); !bound) {
-    std::cerr << "crashdiag run: " << bound.error() << "\n";
+  auto health_port = health_server.listen("--health-probe-bind-address", o.health_probe_bind_address);
+  if (!health_port) {
+    std::cerr << "crashdiag run: " << health_port.error() << "\n";
     return 2;
   }
+  // The bound ports (port 0 picks one), so probes and scrapers can be pointed at them.
+  auto port_text = [](const std::optional<std::uint16_t>& port) { return port ? std::to_string(*port) : "off"; };
 
   std::unique_ptr<daemon::LeaderElector> elector;
   if (o.leader_elect) {
@@ -232,6 +236,8 @@ int run_daemon(const RunOptions& o) {
                {"source", access.source},
                {"rules", std::to_string(classifier->engine().rules().size())},
                {"instance", options.instance},
+               {"metrics_port", port_text(*metrics_port)},
+               {"health_port", port_text(*health_port)},
                {"leader_elect", o.leader_elect ? "true" : "false"}});
 
   // SIGTERM (the kubelet stopping the pod): stop watching, let the publisher finish the writes

@@ -149,6 +149,17 @@ struct Running {
   std::vector<DiagnosisRecord> records;
 };
 
+// Polls `cond` until it holds or `timeout` passes; generous for a loaded machine under ASan.
+template <typename F>
+bool eventually(F cond, std::chrono::milliseconds timeout = 10'000ms) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return cond();
+}
+
 inline void quiet_logs() {
   static bool done = [] {
     // CRASHDIAG_TEST_LOG=debug|info shows the daemon's log when a test needs explaining.

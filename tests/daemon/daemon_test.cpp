@@ -173,6 +173,36 @@ TEST(Daemon, DeletedPodsLeaveTheStoreAndItReportsSynced) {
   EXPECT_EQ(pods, 2U);
 }
 
+// /healthz: a watch that stops making progress (no events, no bookmarks) for longer than the
+// health deadline makes the daemon unhealthy, naming the watch; once the idle timer restarts it,
+// healthy again.
+TEST(Daemon, AStuckWatchIsUnhealthyUntilItIsRestarted) {
+  quiet_logs();
+  fake::FakeOptions fo;
+  fo.bookmark_interval = 100ms;  // a live watch shows progress every 100 ms
+  Cluster c(fo);
+  DaemonOptions o;
+  o.health_deadline = 700ms;  // the harness's idle timeout is 1.5 s: the stall outlives this
+  Running r(c, o);
+  ASSERT_TRUE(eventually([&] { return r.synced(); }));
+  auto health = [&] {
+    return r.on_loop([&] {
+      std::string why;
+      return std::make_pair(r.daemon->healthy(&why), why);
+    });
+  };
+  EXPECT_TRUE(health().first);
+  c.server.inject(fake::Fault{fake::FaultKind::kStall, "/api/v1/pods?watch", true, false, 1, 0, 0});
+  c.server.close_watches();
+  std::pair<bool, std::string> seen{true, ""};
+  ASSERT_TRUE(eventually([&] {
+    seen = health();
+    return !seen.first;
+  })) << "a stalled watch must make /healthz fail";
+  EXPECT_NE(seen.second.find("/api/v1/pods"), std::string::npos) << seen.second;
+  EXPECT_TRUE(eventually([&] { return health().first; })) << "healthy again after the idle restart";
+}
+
 TEST(Daemon, EventsOfDeletedPodsAndExpiredEventsAreForgotten) {
   quiet_logs();
   Cluster c;

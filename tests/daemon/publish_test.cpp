@@ -28,16 +28,6 @@ std::vector<std::string> category_ids() {
   return out;
 }
 
-template <typename F>
-bool eventually(F cond, std::chrono::milliseconds timeout = 10'000ms) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return cond();
-}
-
 std::vector<json> events_with_reason(const fake::FakeApiServer& server, const std::string& reason) {
   std::vector<json> out;
   for (const auto& e : server.list_objects("events", "shop")) {

@@ -10,10 +10,12 @@ set -eu
 crashdiag=$1
 fake=$2
 seed=$3
-if ! command -v kubectl >/dev/null 2>&1; then
-  echo "kubectl not found: skipped"
-  exit 77
-fi
+for tool in kubectl curl; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "$tool not found: skipped"
+    exit 77
+  fi
+done
 
 dir=$(mktemp -d)
 fake_pid=
@@ -81,6 +83,21 @@ for pod in authentik-server-6c9f8d7b4-x7k2p authentik-server-6c9f8d7b4-m4q9z aut
   done
 done
 echo "annotations: crashdiag.io/rca=$name on all 3 pods"
+
+# The endpoints a platform engineer points Prometheus and the kubelet's probes at.
+metrics_port=$(sed -n 's/.* metrics_port=\([0-9]*\).*/\1/p' "$dir/run.log" | head -n 1)
+health_port=$(sed -n 's/.* health_port=\([0-9]*\).*/\1/p' "$dir/run.log" | head -n 1)
+[ -n "$metrics_port" ] && [ -n "$health_port" ] || fail "the starting line does not name the bound ports"
+curl -fsS "http://127.0.0.1:$health_port/readyz" >/dev/null || fail "/readyz is not 200 after the first sync"
+curl -fsS "http://127.0.0.1:$health_port/healthz" >/dev/null || fail "/healthz is not 200"
+curl -fsS "http://127.0.0.1:$metrics_port/metrics" >"$dir/metrics" || fail "/metrics is not served"
+grep -E 'crashdiag_diagnoses_total\{category="entrypoint_override"\} 1$' "$dir/metrics" ||
+  fail "/metrics does not count the diagnosis"
+grep -E 'crashdiag_active_rcas\{category="entrypoint_override",namespace="authentik"\} 1$' "$dir/metrics" ||
+  fail "/metrics does not show the active RCA"
+if command -v promtool >/dev/null 2>&1; then
+  promtool check metrics <"$dir/metrics" || fail "promtool check metrics"
+fi
 
 # SIGTERM: a clean, prompt exit.
 kill -TERM "$run_pid"

@@ -292,7 +292,7 @@ bool Daemon::synced() const {
 bool Daemon::healthy(std::string* why) const {
   // The idle deadline restarts a silent watch; a request timeout bounds a list. A watch quiet
   // for longer than both plus a grace period is wedged, and a restart of the process helps.
-  const core::Duration deadline = options_.idle_timeout + core::Duration(30'000) + core::Duration(30'000);
+  const core::Duration deadline = options_.health_deadline.value_or(options_.idle_timeout + core::Duration(60'000));
   const core::TimePoint now = now_ms();
   for (std::size_t i = 0; i < activity_.size(); ++i) {
     if (now - activity_[i] > deadline) {

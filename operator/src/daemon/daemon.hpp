@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -54,6 +55,9 @@ struct DaemonOptions {
   PublisherOptions publisher;
   std::function<core::WallTime()> wall_clock;  // injected; defaults to the system clock
   core::Duration resolve_check_interval{1'000};
+  // /healthz fails when a watch made no progress for this long; default: the idle deadline plus a
+  // minute (the idle timer should have restarted it long before, so the loop is wedged).
+  std::optional<core::Duration> health_deadline;
   metrics::Metrics* metrics = nullptr;
 };
 
