@@ -1,24 +1,25 @@
 #include "rule_loader.hpp"
 
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "crashdiag/embedded.hpp"
 
 namespace crashdiag {
 
 namespace fs = std::filesystem;
 
-std::string default_rules_dir() {
-  // Installed images put the packs next to the binary's share dir; a build tree uses the
-  // source dir baked in at configure time. CRASHDIAG_RULES_DIR overrides both.
-  if (const char* env = std::getenv("CRASHDIAG_RULES_DIR"); env != nullptr && *env != '\0') return env;
-  if (fs::is_directory("/usr/local/share/crashdiag/rules")) return "/usr/local/share/crashdiag/rules";
-  return CRASHDIAG_DEFAULT_RULES_DIR;
+std::vector<RuleSource> builtin_rule_sources() {
+  std::vector<RuleSource> sources;
+  for (const auto& f : embedded::rule_packs()) {
+    sources.push_back(RuleSource{"builtin:" + std::string(f.path), std::string(f.text)});
+  }
+  return sources;
 }
 
-tl::expected<std::vector<Rule>, RuleLoadError> load_rule_dirs(const std::vector<std::string>& dirs) {
+tl::expected<std::vector<RuleSource>, RuleLoadError> read_rule_dirs(const std::vector<std::string>& dirs) {
   std::vector<RuleSource> sources;
   for (const std::string& dir : dirs) {
     std::error_code ec;
@@ -35,6 +36,11 @@ tl::expected<std::vector<Rule>, RuleLoadError> load_rule_dirs(const std::vector<
     if (ec) return tl::unexpected(RuleLoadError{dir, 0, "", "cannot list directory: " + ec.message()});
     std::sort(files.begin(), files.end());
     for (const auto& f : files) {
+      // A pack is a few KiB; refusing a huge file keeps a mistaken mount from costing memory.
+      constexpr std::uintmax_t kMaxPackBytes = 1024 * 1024;
+      if (fs::file_size(f, ec) > kMaxPackBytes && !ec) {
+        return tl::unexpected(RuleLoadError{f.string(), 0, "", "is larger than 1 MiB; split it or check the mount"});
+      }
       std::ifstream in(f, std::ios::binary);
       if (!in) return tl::unexpected(RuleLoadError{f.string(), 0, "", "cannot read file"});
       std::ostringstream text;
@@ -42,19 +48,38 @@ tl::expected<std::vector<Rule>, RuleLoadError> load_rule_dirs(const std::vector<
       sources.push_back(RuleSource{f.string(), text.str()});
     }
   }
-  return parse_rule_packs(sources);
+  return sources;
 }
 
-tl::expected<Classifier, std::string> make_classifier(const std::vector<std::string>& extra_dirs,
-                                                      bool include_default) {
-  std::vector<std::string> dirs;
-  if (include_default) dirs.push_back(default_rules_dir());
-  dirs.insert(dirs.end(), extra_dirs.begin(), extra_dirs.end());
-  auto rules = load_rule_dirs(dirs);
+tl::expected<std::vector<Rule>, RuleLoadError> load_rule_dirs(const std::vector<std::string>& dirs) {
+  auto sources = read_rule_dirs(dirs);
+  if (!sources) return tl::unexpected(sources.error());
+  return parse_rule_packs(*sources);
+}
+
+tl::expected<std::vector<RuleSource>, RuleLoadError> rule_sources(const std::vector<std::string>& dirs,
+                                                                  bool include_builtin) {
+  auto from_dirs = read_rule_dirs(dirs);
+  if (!from_dirs) return tl::unexpected(from_dirs.error());
+  std::vector<RuleSource> sources;
+  if (include_builtin) sources = builtin_rule_sources();
+  sources.insert(sources.end(), std::make_move_iterator(from_dirs->begin()), std::make_move_iterator(from_dirs->end()));
+  return sources;
+}
+
+tl::expected<Classifier, std::string> compile_classifier(const std::vector<RuleSource>& sources) {
+  auto rules = parse_rule_packs(sources);
   if (!rules) return tl::unexpected("cannot load rules: " + rules.error().to_string());
   auto engine = RuleEngine::compile(std::move(*rules));
   if (!engine) return tl::unexpected("cannot compile rules: " + engine.error().to_string());
   return Classifier(std::move(*engine));
+}
+
+tl::expected<Classifier, std::string> make_classifier(const std::vector<std::string>& extra_dirs,
+                                                      bool include_default) {
+  auto sources = rule_sources(extra_dirs, include_default);
+  if (!sources) return tl::unexpected("cannot load rules: " + sources.error().to_string());
+  return compile_classifier(*sources);
 }
 
 }  // namespace crashdiag

@@ -1,4 +1,4 @@
-// Reads rule packs from directories (the shipped classifiers/rules plus any --rules-dir).
+// Reads rule packs: the shipped classifiers/rules compiled into the binary plus any --rules-dir.
 #pragma once
 
 #include <string>
@@ -10,10 +10,22 @@
 
 namespace crashdiag {
 
-// Every *.yaml / *.yml file in each directory, in name order, parsed and validated.
+// The shipped packs compiled into the binary, named "builtin:classifiers/rules/<file>.yaml".
+[[nodiscard]] std::vector<RuleSource> builtin_rule_sources();
+
+// Every *.yaml / *.yml file in each directory, in name order. Dot-files and subdirectories are
+// skipped: a ConfigMap volume holds `..data` and `..<timestamp>` entries beside the key symlinks.
+[[nodiscard]] tl::expected<std::vector<RuleSource>, RuleLoadError> read_rule_dirs(const std::vector<std::string>& dirs);
+
+// read_rule_dirs, then parsed and validated.
 [[nodiscard]] tl::expected<std::vector<Rule>, RuleLoadError> load_rule_dirs(const std::vector<std::string>& dirs);
 
-[[nodiscard]] std::string default_rules_dir();
+// The built-in packs (unless `include_builtin` is false) followed by the directories' files.
+[[nodiscard]] tl::expected<std::vector<RuleSource>, RuleLoadError> rule_sources(const std::vector<std::string>& dirs,
+                                                                                bool include_builtin);
+
+// Parses, validates and compiles sources into a classifier, or an error message to print.
+[[nodiscard]] tl::expected<Classifier, std::string> compile_classifier(const std::vector<RuleSource>& sources);
 
 // Loads the rules and compiles a classifier, or an error message to print.
 [[nodiscard]] tl::expected<Classifier, std::string> make_classifier(const std::vector<std::string>& extra_dirs,

@@ -2,6 +2,7 @@
 
 #include <iomanip>
 #include <ostream>
+#include <sstream>
 
 #include "crashdiag/classifiers/rule_test.hpp"
 #include "rule_loader.hpp"
@@ -28,19 +29,31 @@ int run_rules_test(const std::vector<std::string>& dirs, std::ostream& out, std:
   return 1;
 }
 
-int run_rules_list(const std::vector<std::string>& dirs, std::ostream& out, std::ostream& err) {
-  auto rules = load_rule_dirs(dirs);
+int run_rules_list(const std::vector<std::string>& dirs, bool include_builtin, std::ostream& out, std::ostream& err) {
+  auto sources = rule_sources(dirs, include_builtin);
+  if (!sources) {
+    err << "crashdiag rules list: " << sources.error().to_string() << "\n";
+    return 2;
+  }
+  auto rules = parse_rule_packs(*sources);
   if (!rules) {
     err << "crashdiag rules list: " << rules.error().to_string() << "\n";
     return 2;
   }
-  out << std::left << std::setw(40) << "ID" << std::setw(30) << "CATEGORY" << std::setw(6) << "CONF"
+  out << std::left << std::setw(40) << "ID" << std::setw(30) << "CATEGORY" << std::setw(6) << "CONF" << std::setw(34)
+      << "SOURCE"
       << "TITLE\n";
   for (const Rule& r : *rules) {
     std::ostringstream conf;
     conf << std::fixed << std::setprecision(2) << r.confidence;
-    out << std::left << std::setw(40) << r.id << std::setw(30) << r.category << std::setw(6) << conf.str() << r.title
-        << "\n";
+    // builtin:classifiers/rules/runtime.yaml -> builtin:runtime.yaml; a directory's file by name.
+    std::string source = r.file;
+    const bool builtin = source.rfind("builtin:", 0) == 0;
+    if (const auto slash = source.rfind('/'); slash != std::string::npos) source = source.substr(slash + 1);
+    if (builtin && source.rfind("builtin:", 0) != 0) source = "builtin:" + source;
+    source += ":" + std::to_string(r.line);
+    out << std::left << std::setw(40) << r.id << std::setw(30) << r.category << std::setw(6) << conf.str()
+        << std::setw(34) << source << r.title << "\n";
   }
   out << rules->size() << " rules\n";
   return 0;

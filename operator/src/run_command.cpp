@@ -23,6 +23,7 @@
 #include "log.hpp"
 #include "metrics.hpp"
 #include "rule_loader.hpp"
+#include "rule_reloader.hpp"
 #include "tls.hpp"
 
 namespace crashdiag {
@@ -140,6 +141,14 @@ int run_daemon(const RunOptions& o) {
     std::cerr << "crashdiag: " << classifier.error() << "\n";
     return 2;
   }
+  auto reload_interval = core::parse_duration(o.rules_reload_interval);
+  if (!reload_interval) {
+    std::cerr << "crashdiag run: --rules-reload-interval \"" << o.rules_reload_interval
+              << "\": not a duration; use e.g. 10s or 1m, or 0 to disable\n";
+    return 2;
+  }
+  const std::size_t loaded_rules = classifier->engine().rules().size();
+  daemon::ClassifierHolder classifiers(std::make_shared<const Classifier>(std::move(*classifier)));
 
   auto resolve_after = core::parse_duration(o.resolve_after);
   if (!resolve_after) {
@@ -174,7 +183,9 @@ int run_daemon(const RunOptions& o) {
   options.instance = instance_name();
   options.rca.resolve_after = *resolve_after;
   options.start_leading = !o.leader_elect;
-  daemon::Daemon d(ioc, client, *classifier, options);
+  daemon::Daemon d(ioc, client, classifiers, options);
+  metrics.set_rules_loaded(static_cast<double>(loaded_rules));
+  RuleReloader reloader(o.rules_dirs, true, classifiers, loaded_rules);
 
   // Bind both endpoints before anything else runs: a taken port is a startup error.
   http::HttpServer metrics_server(
@@ -234,7 +245,7 @@ int run_daemon(const RunOptions& o) {
   daemon::log(daemon::LogLevel::kInfo, "starting",
               {{"server", access.server},
                {"source", access.source},
-               {"rules", std::to_string(classifier->engine().rules().size())},
+               {"rules", std::to_string(loaded_rules)},
                {"instance", options.instance},
                {"metrics_port", port_text(*metrics_port)},
                {"health_port", port_text(*health_port)},
@@ -244,11 +255,13 @@ int run_daemon(const RunOptions& o) {
   // in flight, then release the lease so another replica takes over at once instead of after
   // the lease expires. The whole shutdown is bounded to 10 s (the pod's default grace period is
   // 30 s; the lease must be free well within it).
+  bool stopping = false;  // ends the rules reloader
   boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
   boost::asio::steady_timer shutdown_deadline(ioc);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     daemon::log(daemon::LogLevel::kInfo, "shutting down", {{"signal", std::to_string(sig)}});
+    stopping = true;
     d.stop();
     shutdown_deadline.expires_after(std::chrono::seconds(10));
     shutdown_deadline.async_wait([&](const boost::system::error_code& tec) {
@@ -270,6 +283,27 @@ int run_daemon(const RunOptions& o) {
       finish();
     });
   }
+  // Custom rules reload live: a ConfigMap update reaches the mounted directory within the kubelet's
+  // sync period (about a minute), and the next poll picks it up.
+  if (!o.rules_dirs.empty() && reload_interval->count() > 0) {
+    boost::asio::co_spawn(
+        ioc,
+        reload_rules_every(
+            reloader, std::chrono::milliseconds(reload_interval->count()), [&stopping] { return stopping; },
+            [&metrics](const ReloadResult& r) {
+              const bool ok = r.kind == ReloadResult::Kind::kReloaded;
+              metrics.rules_reload(ok);
+              metrics.set_rules_loaded(static_cast<double>(r.rules));
+              if (ok) {
+                daemon::log(daemon::LogLevel::kInfo, "rules reloaded", {{"rules", std::to_string(r.rules)}});
+              } else {
+                daemon::log(daemon::LogLevel::kError, "rules reload failed; keeping the last good rule set",
+                            {{"error", r.error}, {"rules", std::to_string(r.rules)}});
+              }
+            }),
+        boost::asio::detached);
+  }
+  if (o.on_started) o.on_started(metrics_port->value_or(0), health_port->value_or(0));
   boost::asio::co_spawn(ioc, d.run(), [&](const std::exception_ptr&) {
     daemon_done = true;
     if (elector) elector->stop();  // writes are done: release the lease

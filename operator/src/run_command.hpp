@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,9 @@ struct RunOptions {
   std::string leader_election_namespace;  // default: the pod's namespace in-cluster
   std::string leader_election_id = "crashdiag-leader";
   std::string resolve_after = "10m";
+  std::string rules_reload_interval = "10s";  // how often --rules-dir is re-read; "0" disables
+  // Called once both endpoints are bound (0: disabled) and before the daemon starts (the demo).
+  std::function<void(std::uint16_t metrics_port, std::uint16_t health_port)> on_started;
 };
 
 // Runs the daemon until SIGTERM/SIGINT. Startup problems (kubeconfig, rules, TLS material)

@@ -97,6 +97,10 @@ constexpr FamilyCase kFamilies[] = {
     {"crashdiag_leader", "gauge", true},
     {"crashdiag_build_info", "gauge", true},
     {"crashdiag_watched_pods", "gauge", true},
+    {"crashdiag_watch_last_event_timestamp_seconds", "gauge", false},  // absent, not 1970, until an event
+    {"crashdiag_rules_loaded", "gauge", true},
+    {"crashdiag_rules_reloads_total", "counter", true},
+    {"crashdiag_rules_last_reload_successful", "gauge", true},
 };
 
 TEST_F(MetricsTest, FamiliesWithKnownSeriesAreExposedAtStart) {
@@ -117,6 +121,7 @@ TEST_F(MetricsTest, EveryFamilyHasTypeAndHelpOnceUsed) {
   m.set_active_rcas("shop", "oom_killed", 1);
   m.api_request("get", "pods", 200, 0.01);
   m.publish_failure("rca", 409);
+  m.watch_event("pods", 1'795'341'600.5);
   const Exposition e = parse(m.serialize());
   for (const FamilyCase& c : kFamilies) {
     SCOPED_TRACE(c.family);
@@ -149,6 +154,10 @@ TEST_F(MetricsTest, KnownSeriesStartAtZero) {
       {"crashdiag_leader", 1},
       {"crashdiag_build_info", 1},
       {"crashdiag_watched_pods", 1},
+      {"crashdiag_watch_last_event_timestamp_seconds", 0},
+      {"crashdiag_rules_loaded", 1},
+      {"crashdiag_rules_reloads_total", 2},
+      {"crashdiag_rules_last_reload_successful", 1},
   };
   for (const Case& c : cases) EXPECT_EQ(series_of(e, c.family), c.series) << c.family;
   for (const std::string& c : cats) EXPECT_EQ(e.samples.at("crashdiag_diagnoses_total{category=\"" + c + "\"}"), 0);
@@ -171,6 +180,30 @@ TEST_F(MetricsTest, KnownSeriesStartAtZero) {
   EXPECT_EQ(e.samples.at("crashdiag_watched_pods"), 0);
   EXPECT_EQ(e.samples.at("crashdiag_build_info{version=\"1.2.3\"}"), 1);
   EXPECT_EQ(e.samples.at("crashdiag_classification_duration_seconds_count"), 0);
+  EXPECT_EQ(e.samples.at("crashdiag_rules_reloads_total{result=\"success\"}"), 0);
+  EXPECT_EQ(e.samples.at("crashdiag_rules_reloads_total{result=\"failure\"}"), 0);
+  EXPECT_EQ(e.samples.at("crashdiag_rules_last_reload_successful"), 1) << "no reload needed is not a failure";
+}
+
+// Like prometheus_config_last_reload_successful: a failure sets 0 until the next success.
+TEST_F(MetricsTest, RuleReloadsAreCountedAndTheLastOneDecides) {
+  struct Step {
+    bool success;
+    double failures, successes, last;
+  };
+  const Step steps[] = {{false, 1, 0, 0}, {false, 2, 0, 0}, {true, 2, 1, 1}};
+  for (const Step& s : steps) {
+    m.rules_reload(s.success);
+    const Exposition e = parse(m.serialize());
+    EXPECT_EQ(e.samples.at("crashdiag_rules_reloads_total{result=\"failure\"}"), s.failures);
+    EXPECT_EQ(e.samples.at("crashdiag_rules_reloads_total{result=\"success\"}"), s.successes);
+    EXPECT_EQ(e.samples.at("crashdiag_rules_last_reload_successful"), s.last);
+  }
+  m.set_rules_loaded(52);
+  m.watch_event("events", 1'795'341'600);
+  const Exposition e = parse(m.serialize());
+  EXPECT_EQ(e.samples.at("crashdiag_rules_loaded"), 52);
+  EXPECT_EQ(e.samples.at("crashdiag_watch_last_event_timestamp_seconds{resource=\"events\"}"), 1'795'341'600);
 }
 
 TEST_F(MetricsTest, ValuesAfterCalls) {

@@ -24,6 +24,10 @@ using nlohmann::json;
 
 namespace {
 
+double unix_seconds(core::WallTime t) {
+  return std::chrono::duration<double>(t).count();
+}
+
 core::TimePoint now_ms() {
   return std::chrono::duration_cast<core::Duration>(std::chrono::steady_clock::now().time_since_epoch());
 }
@@ -236,7 +240,23 @@ class Daemon::PodHandler {
 // ---- the daemon ---------------------------------------------------------------------------------
 
 Daemon::Daemon(asio::io_context& ioc, kube::KubeClient& client, const Classifier& classifier, DaemonOptions options)
-    : ioc_(ioc), client_(client), classifier_(classifier), options_(std::move(options)), tracker_(options_.rca) {
+    // Non-owning: the caller keeps `classifier` alive (the no-op deleter).
+    : Daemon(
+          ioc, client,
+          std::make_unique<ClassifierHolder>(std::shared_ptr<const Classifier>(&classifier, [](const Classifier*) {})),
+          nullptr, std::move(options)) {}
+
+Daemon::Daemon(asio::io_context& ioc, kube::KubeClient& client, ClassifierHolder& classifiers, DaemonOptions options)
+    : Daemon(ioc, client, nullptr, &classifiers, std::move(options)) {}
+
+Daemon::Daemon(asio::io_context& ioc, kube::KubeClient& client, std::unique_ptr<ClassifierHolder> own,
+               ClassifierHolder* shared, DaemonOptions options)
+    : ioc_(ioc),
+      client_(client),
+      own_classifiers_(std::move(own)),
+      classifiers_(shared != nullptr ? *shared : *own_classifiers_),
+      options_(std::move(options)),
+      tracker_(options_.rca) {
   if (!options_.random) {
     auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
     options_.random = [rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(*rng); };
@@ -278,6 +298,9 @@ void Daemon::set_leading(bool leading) {
   in_flight_.clear();
   tracker_ = core::RcaTracker(options_.rca);
   publisher_->reset();
+  // Only the leader's counts are true: a follower exporting frozen ones would keep alerts firing
+  // for RCAs the new leader has since resolved. The empty tracker sets every series to zero.
+  update_active_gauge();
   log(LogLevel::kInfo, "stopped leading: no more writes from this replica");
 }
 
@@ -416,22 +439,34 @@ void Daemon::enqueue(const core::CrashSignal& signal, std::string pod_json, bool
 
 asio::awaitable<void> Daemon::take_over() {
   // Read what earlier leaders wrote so occurrences, firstSeen and history continue.
-  std::size_t seeded = 0;
-  std::string cont;
-  for (int page = 0; page < 100; ++page) {
-    std::string target = "/apis/crashdiag.io/v1alpha1/rootcauseanalyses?limit=500";
-    if (!cont.empty()) target += "&continue=" + url_encode(cont);
-    kube::Request list_req{http::verb::get, target, "rootcauseanalyses", "", ""};  // named: GCC 12 PR 99576
-    auto res = co_await client_.request(std::move(list_req));
-    if (!res || res->status != 200) break;  // no CRD yet, or no permission: start from scratch
-    json body = json::parse(res->body, nullptr, false);
-    if (!body.is_object() || !body.contains("items") || !body["items"].is_array()) break;
-    for (const auto& item : body["items"]) {
-      tracker_.seed(item);
-      ++seeded;
+  // Listed where the daemon watches: with --namespace, a namespace-scoped install (RoleBindings per
+  // namespace) may not list RCAs cluster-wide, and a 403 there would restart every count at zero.
+  std::vector<std::string> collections;
+  if (options_.namespaces.empty()) {
+    collections.emplace_back("/apis/crashdiag.io/v1alpha1/rootcauseanalyses");
+  } else {
+    for (const auto& ns : options_.namespaces) {
+      collections.push_back("/apis/crashdiag.io/v1alpha1/namespaces/" + ns + "/rootcauseanalyses");
     }
-    cont = body.contains("metadata") && body["metadata"].is_object() ? body["metadata"].value("continue", "") : "";
-    if (cont.empty()) break;
+  }
+  std::size_t seeded = 0;
+  for (const std::string& collection : collections) {
+    std::string cont;
+    for (int page = 0; page < 100; ++page) {
+      std::string target = collection + "?limit=500";
+      if (!cont.empty()) target += "&continue=" + url_encode(cont);
+      kube::Request list_req{http::verb::get, target, "rootcauseanalyses", "", ""};  // named: GCC 12 PR 99576
+      auto res = co_await client_.request(std::move(list_req));
+      if (!res || res->status != 200) break;  // no CRD yet, or no permission: start from scratch
+      json body = json::parse(res->body, nullptr, false);
+      if (!body.is_object() || !body.contains("items") || !body["items"].is_array()) break;
+      for (const auto& item : body["items"]) {
+        tracker_.seed(item);
+        ++seeded;
+      }
+      cont = body.contains("metadata") && body["metadata"].is_object() ? body["metadata"].value("continue", "") : "";
+      if (cont.empty()) break;
+    }
   }
   if (!take_over_pending_) co_return;  // lost it again while reading
   take_over_pending_ = false;
@@ -606,6 +641,7 @@ asio::awaitable<void> Daemon::watch_loop(std::string resource, std::string path,
             activity_[watch_index] = now_ms();
             auto ev = parse(line);
             if (!ev) return true;
+            if (options_.metrics != nullptr) options_.metrics->watch_event(resource, unix_seconds(wall_now()));
             if (ev->type == core::WatchEventType::kError) restarted(ev->error_code == 410 ? "expired" : "error");
             for (auto& c : machine.step(*ev, now_ms())) {
               if (std::holds_alternative<core::ApplyEvent>(c)) {
@@ -782,7 +818,8 @@ asio::awaitable<void> Daemon::gather_and_classify(Job job, core::RcaTarget targe
   }
   ev.events = events_for_pod(event_handler_->for_pod(ev.pod.uid), ev.pod);
   const auto started = std::chrono::steady_clock::now();
-  ContainerDiagnosis diagnosis = classifier_.diagnose(ev);
+  const std::shared_ptr<const Classifier> classifier = classifiers_.get();  // held across a reload
+  ContainerDiagnosis diagnosis = classifier->diagnose(ev);
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
   if (!leading_ || diagnosis.hypotheses.empty()) co_return;  // lost leadership while gathering
   if (options_.metrics != nullptr) {

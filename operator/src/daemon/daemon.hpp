@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "classifier_holder.hpp"
 #include "client.hpp"
 #include "crashdiag/classifiers/classifier.hpp"
 #include "crashdiag/core/crash_detector.hpp"
@@ -63,7 +64,10 @@ struct DaemonOptions {
 
 class Daemon {
  public:
+  // A fixed classifier, which must outlive the daemon.
   Daemon(boost::asio::io_context& ioc, kube::KubeClient& client, const Classifier& classifier, DaemonOptions options);
+  // The classifier in `classifiers` at the time of each diagnosis (live rule reload).
+  Daemon(boost::asio::io_context& ioc, kube::KubeClient& client, ClassifierHolder& classifiers, DaemonOptions options);
   ~Daemon();
 
   // Runs the watches, the diagnosis workers and the publisher until stop(). After stop() the
@@ -95,6 +99,8 @@ class Daemon {
   class EventHandler;
 
  private:
+  Daemon(boost::asio::io_context& ioc, kube::KubeClient& client, std::unique_ptr<ClassifierHolder> own,
+         ClassifierHolder* shared, DaemonOptions options);
   boost::asio::awaitable<void> watch_loop(std::string resource, std::string path, PodHandler* pods,
                                           EventHandler* events);
   boost::asio::awaitable<void> worker();
@@ -114,7 +120,8 @@ class Daemon {
 
   boost::asio::io_context& ioc_;
   kube::KubeClient& client_;
-  const Classifier& classifier_;
+  std::unique_ptr<ClassifierHolder> own_classifiers_;  // the fixed-classifier constructor's
+  ClassifierHolder& classifiers_;
   DaemonOptions options_;
   core::PodStore pods_;
   std::unique_ptr<PodHandler> pod_handler_;

@@ -125,7 +125,20 @@ Metrics::Metrics(std::vector<std::string> categories, std::string version)
                      "1 while this replica holds the leader lease and publishes, else 0.", *registry_)
                   .Add({})),
       watched_pods_(
-          family(prometheus::BuildGauge(), "crashdiag_watched_pods", "Pods in the watch cache.", *registry_).Add({})) {
+          family(prometheus::BuildGauge(), "crashdiag_watched_pods", "Pods in the watch cache.", *registry_).Add({})),
+      watch_last_event_(family(prometheus::BuildGauge(), "crashdiag_watch_last_event_timestamp_seconds",
+                               "Unix time of the last event (bookmarks included) each watch delivered.", *registry_)),
+      rules_loaded_(family(prometheus::BuildGauge(), "crashdiag_rules_loaded",
+                           "Classification rules in effect (built-in packs plus --rules-dir).", *registry_)
+                        .Add({})),
+      rules_reloads_(family(prometheus::BuildCounter(), "crashdiag_rules_reloads_total",
+                            "Reloads of --rules-dir after its files changed, by result (success, failure).",
+                            *registry_)),
+      rules_last_reload_successful_(family(prometheus::BuildGauge(), "crashdiag_rules_last_reload_successful",
+                                           "1 if the last reload of --rules-dir succeeded (or none was needed), "
+                                           "0 if the rules in effect are older than the files.",
+                                           *registry_)
+                                        .Add({})) {
   family(prometheus::BuildGauge(), "crashdiag_build_info", "The running build; the value is always 1.", *registry_)
       .Add({{"version", std::move(version)}})
       .Set(1);
@@ -141,6 +154,10 @@ Metrics::Metrics(std::vector<std::string> categories, std::string version)
     publish_skipped_.Add({{"object", std::string(o)}});
   }
   leader_.Set(0);
+  // No watch_last_event_ series until a watch delivers: a zero would read as "stalled since 1970".
+  rules_reloads_.Add({{"result", "success"}});
+  rules_reloads_.Add({{"result", "failure"}});
+  rules_last_reload_successful_.Set(1);
 }
 
 Metrics::~Metrics() = default;
@@ -227,6 +244,25 @@ void Metrics::set_leader(bool leader) noexcept {
 
 void Metrics::set_watched_pods(double n) noexcept {
   watched_pods_.Set(n);
+}
+
+void Metrics::watch_event(const std::string& resource, double unix_seconds) noexcept {
+  try {
+    watch_last_event_.Add({{"resource", resource}}).Set(unix_seconds);
+  } catch (...) {
+  }
+}
+
+void Metrics::set_rules_loaded(double n) noexcept {
+  rules_loaded_.Set(n);
+}
+
+void Metrics::rules_reload(bool success) noexcept {
+  try {
+    rules_reloads_.Add({{"result", success ? "success" : "failure"}}).Increment();
+    rules_last_reload_successful_.Set(success ? 1 : 0);
+  } catch (...) {
+  }
 }
 
 std::string Metrics::serialize() const noexcept {

@@ -67,6 +67,14 @@ class Metrics {
   void set_leader(bool leader) noexcept;
   // crashdiag_watched_pods: pods in the watch cache.
   void set_watched_pods(double n) noexcept;
+  // crashdiag_watch_last_event_timestamp_seconds{resource}: the wall time (Unix seconds) of the last
+  // event a watch delivered, bookmarks included, so a silent watch shows as a growing age.
+  void watch_event(const std::string& resource, double unix_seconds) noexcept;
+  // crashdiag_rules_loaded: rules in effect. crashdiag_rules_reloads_total{result=success|failure}
+  // and crashdiag_rules_last_reload_successful (1/0), as Prometheus' own
+  // prometheus_config_last_reload_successful: a failed reload keeps the last good rule set.
+  void set_rules_loaded(double n) noexcept;
+  void rules_reload(bool success) noexcept;
 
   // The text exposition format; empty if collection failed.
   [[nodiscard]] std::string serialize() const noexcept;
@@ -89,6 +97,10 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& publish_skipped_;
   prometheus::Gauge& leader_;
   prometheus::Gauge& watched_pods_;
+  prometheus::Family<prometheus::Gauge>& watch_last_event_;
+  prometheus::Gauge& rules_loaded_;
+  prometheus::Family<prometheus::Counter>& rules_reloads_;
+  prometheus::Gauge& rules_last_reload_successful_;
 };
 
 }  // namespace crashdiag::metrics

@@ -1,0 +1,87 @@
+#include "rule_reloader.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <memory>
+
+#include "no_throw.hpp"
+#include "rule_loader.hpp"
+
+namespace crashdiag {
+
+namespace {
+
+std::string fingerprint(const std::vector<RuleSource>& sources) {
+  std::string out;
+  for (const auto& s : sources) {
+    // Length-prefixed, so that moving text between files is a change too.
+    out += s.name;
+    out += '\0';
+    out += std::to_string(s.text.size());
+    out += '\0';
+    out += s.text;
+  }
+  return out;
+}
+
+}  // namespace
+
+RuleReloader::RuleReloader(std::vector<std::string> dirs, bool include_builtin, daemon::ClassifierHolder& holder,
+                           std::size_t loaded_rules)
+    : dirs_(std::move(dirs)), include_builtin_(include_builtin), holder_(holder), rules_(loaded_rules) {
+  if (auto current = read_rule_dirs(dirs_)) last_seen_ = fingerprint(*current);
+}
+
+ReloadResult RuleReloader::poll() noexcept {
+  ReloadResult result;
+  result.rules = rules_;
+  try {
+    auto from_dirs = read_rule_dirs(dirs_);
+    if (!from_dirs) {
+      // A directory that vanished or cannot be listed: report each distinct error once.
+      const std::string seen = "error:" + from_dirs.error().to_string();
+      result.changed = seen != last_seen_;
+      last_seen_ = seen;
+      result.kind = ReloadResult::Kind::kFailed;
+      result.error = from_dirs.error().to_string();
+      return result;
+    }
+    std::string seen = fingerprint(*from_dirs);
+    if (seen == last_seen_) return result;
+    last_seen_ = std::move(seen);
+    result.changed = true;
+    std::vector<RuleSource> sources;
+    if (include_builtin_) sources = builtin_rule_sources();
+    sources.insert(sources.end(), from_dirs->begin(), from_dirs->end());
+    auto classifier = compile_classifier(sources);
+    if (!classifier) {
+      result.kind = ReloadResult::Kind::kFailed;
+      result.error = classifier.error();
+      return result;
+    }
+    rules_ = classifier->engine().rules().size();
+    holder_.set(std::make_shared<const Classifier>(std::move(*classifier)));
+    result.kind = ReloadResult::Kind::kReloaded;
+    result.rules = rules_;
+  } catch (const std::exception& e) {  // bad_alloc on an absurd file: keep the last good rules
+    result.kind = ReloadResult::Kind::kFailed;
+    result.error = e.what();
+  }
+  return result;
+}
+
+boost::asio::awaitable<void> reload_rules_every(RuleReloader& reloader, std::chrono::milliseconds interval,
+                                                std::function<bool()> stopped,
+                                                std::function<void(const ReloadResult&)> report) {
+  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
+  while (!stopped()) {
+    timer.expires_after(interval);
+    auto [ec] = co_await timer.async_wait(kNoThrow);
+    if (ec || stopped()) break;
+    const ReloadResult r = reloader.poll();
+    if (r.kind == ReloadResult::Kind::kReloaded || (r.kind == ReloadResult::Kind::kFailed && r.changed)) report(r);
+  }
+}
+
+}  // namespace crashdiag
