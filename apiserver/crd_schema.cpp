@@ -1,5 +1,7 @@
 #include "crd_schema.hpp"
 
+#include "crashdiag/embedded.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <re2/re2.h>
@@ -357,12 +359,20 @@ std::optional<json> parse_yaml(const std::string& text, std::string* error) {
 }
 
 Crd load_crd(const std::string& path) {
+  if (path.empty()) {
+    const auto files = embedded::crd();
+    return parse_crd(std::string(files.front().text), std::string(files.front().path));
+  }
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot read the CRD manifest " + path);
   std::ostringstream text;
   text << in.rdbuf();
+  return parse_crd(text.str(), path);
+}
+
+Crd parse_crd(const std::string& text, const std::string& path) {
   std::string error;
-  auto doc = parse_yaml(text.str(), &error);
+  auto doc = parse_yaml(text, &error);
   if (!doc || !doc->is_object() || doc->value("kind", "") != "CustomResourceDefinition") {
     throw std::runtime_error(path + " is not a CustomResourceDefinition" + (error.empty() ? "" : ": " + error));
   }

@@ -45,7 +45,10 @@ struct Crd {
 std::optional<nlohmann::json> parse_yaml(const std::string& text, std::string* error = nullptr);
 
 // Reads a CRD manifest; throws std::runtime_error when it is missing or not a CRD.
+// Reads the CRD manifest at `path`; empty: the shipped one compiled into the binary.
 Crd load_crd(const std::string& path);
+// Parses a CRD manifest's text; `path` names it in errors.
+Crd parse_crd(const std::string& text, const std::string& path);
 
 // Drops what the structural schema does not declare (and nulls, which non-nullable fields
 // prune to), appending the paths of unknown fields ("spec.foo", "status.pods[0].x"). The root's

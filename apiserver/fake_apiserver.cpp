@@ -13,6 +13,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -32,10 +33,6 @@ namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using nlohmann::json;
-
-std::string default_crd_path() {
-  return CRASHDIAG_SOURCE_DIR "/crd/rootcauseanalyses.crashdiag.io.yaml";
-}
 
 namespace {
 
@@ -1844,6 +1841,7 @@ FakeApiServer::~FakeApiServer() {
 
 std::string FakeApiServer::write_kubeconfig(const std::string& path) const {
   std::ofstream out(path);
+  if (!out) throw std::runtime_error("cannot write the kubeconfig " + path);
   const std::string ca_b64 = base64_encode(trusted_ca_pem_, false);
   out << "apiVersion: v1\nkind: Config\ncurrent-context: fake\n"
       << "clusters:\n- name: fake\n  cluster:\n    server: " << url() << "\n    certificate-authority-data: " << ca_b64
@@ -1855,6 +1853,12 @@ std::string FakeApiServer::write_kubeconfig(const std::string& path) const {
   } else {
     out << "    token: " << options_.token << "\n";
   }
+  out.close();
+  if (!out) throw std::runtime_error("cannot write the kubeconfig " + path);
+  // It holds the bearer token: owner-only, as kubectl writes ~/.kube/config.
+  std::error_code ec;
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                               std::filesystem::perm_options::replace, ec);
   return path;
 }
 
@@ -1927,6 +1931,14 @@ std::vector<json> FakeApiServer::list_objects(const std::string& resource, const
     if (ns.empty() || obj["metadata"].value("namespace", "") == ns) out.push_back(obj);
   }
   return out;
+}
+
+std::optional<json> FakeApiServer::table(const std::string& api_version, const std::string& plural,
+                                         const std::string& ns) const {
+  const ResourceType* type = impl_->registry->find(api_version, plural);
+  if (type == nullptr) return std::nullopt;
+  std::vector<json> objects = list_objects(type->store_key(), ns);
+  return make_table(*type, objects, "v1", "Metadata", impl_->now_seconds());
 }
 
 std::optional<json> FakeApiServer::get_object(const std::string& resource, const std::string& ns,

@@ -58,9 +58,6 @@ struct RecordedRequest {
   bool watch = false;
 };
 
-// The shipped CRD: CRASHDIAG_SOURCE_DIR "/crd/rootcauseanalyses.crashdiag.io.yaml".
-std::string default_crd_path();
-
 struct FakeOptions {
   std::string token = "test-token";  // the bearer token the server accepts
   std::string token_file;            // if set, the accepted token is this file's content (rotation)
@@ -68,8 +65,9 @@ struct FakeOptions {
   std::vector<std::string> subject_alt_names{"IP:127.0.0.1", "DNS:localhost"};
   bool serve_untrusted_certificate = false;  // a certificate from an unrelated CA
   // The CustomResourceDefinition served as crashdiag.io/v1alpha1 rootcauseanalyses: its schema,
-  // printer columns and short names come from this file (the constructor throws if it is unusable).
-  std::string crd_path = default_crd_path();
+  // printer columns and short names come from this file (the constructor throws if it is unusable);
+  // empty: the shipped crd/rootcauseanalyses.crashdiag.io.yaml compiled into the binary.
+  std::string crd_path;
   // "Now" as RFC 3339, for creationTimestamp, managedFields times, deletionTimestamp and the ages
   // in Tables; empty: the system clock.
   std::function<std::string()> clock;
@@ -105,6 +103,12 @@ class FakeApiServer {
   [[nodiscard]] std::vector<nlohmann::json> list_objects(const std::string& resource, const std::string& ns = "") const;
   [[nodiscard]] std::optional<nlohmann::json> get_object(const std::string& resource, const std::string& ns,
                                                          const std::string& name) const;
+  // The server-side Table kubectl would receive for a list of `plural` in `api_version` (e.g.
+  // "crashdiag.io/v1alpha1", "rootcauseanalyses"), of one namespace or all; nullopt for an unknown
+  // resource; rows carry their object's metadata (includeObject=Metadata, as kubectl asks for).
+  // `crashdiag demo` prints it as `kubectl get` would.
+  [[nodiscard]] std::optional<nlohmann::json> table(const std::string& api_version, const std::string& plural,
+                                                    const std::string& ns = "") const;
   void set_logs(const std::string& ns, const std::string& pod, const std::string& container, bool previous,
                 std::string text);
   void compact();  // forget watch history: older resourceVersions now get 410

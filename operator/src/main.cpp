@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "demo_command.hpp"
 #include "explain_command.hpp"
 #include "rule_loader.hpp"
 #include "rules_command.hpp"
@@ -64,6 +65,21 @@ int main(int argc, char** argv) {
   cmd_run->add_option("--leader-election-id", run.leader_election_id, "Name of the Lease");
   cmd_run->add_option("--resolve-after", run.resolve_after,
                       "Mark an analysis Resolved after its pods ran this long without the failure (Go duration)");
+  cmd_run->add_option(
+      "--rules-reload-interval", run.rules_reload_interval,
+      "How often --rules-dir is re-read; a change is compiled and, if valid, takes effect (0 disables)");
+
+  DemoOptions demo;
+  auto* cmd_demo = app.add_subcommand(
+      "demo", "Replay the bundled incidents on an in-process API server and diagnose them; serves kubectl");
+  cmd_demo->add_option("--kubeconfig-out", demo.kubeconfig_out, "Where to write the kubeconfig for kubectl");
+  cmd_demo->add_option("--resolve-after", demo.resolve_after, "--resolve-after of the daemon (shortened for the demo)");
+  cmd_demo->add_option("--exit-after", demo.exit_after,
+                       "Exit this many seconds after the replay ends (default: serve until Ctrl-C)");
+  cmd_demo->add_option("--log-level", demo.log_level, "The daemon's log level (debug, info, warn or error)");
+  cmd_demo->add_option("--metrics-bind-address", demo.metrics_bind_address, "Address /metrics binds to");
+  cmd_demo->add_option("--health-probe-bind-address", demo.health_probe_bind_address,
+                       "Address /healthz and /readyz bind to");
 
   try {
     app.parse(argc, argv);
@@ -90,11 +106,7 @@ int main(int argc, char** argv) {
   }
   if (cmd_run->parsed()) return run_daemon(run);
   if (cmd_rules_test->parsed()) return run_rules_test(test_dirs, std::cout, std::cerr);
-  if (cmd_rules_list->parsed()) {
-    std::vector<std::string> dirs;
-    if (!no_default_rules) dirs.push_back(default_rules_dir());
-    dirs.insert(dirs.end(), rules_dirs.begin(), rules_dirs.end());
-    return run_rules_list(dirs, std::cout, std::cerr);
-  }
+  if (cmd_rules_list->parsed()) return run_rules_list(rules_dirs, !no_default_rules, std::cout, std::cerr);
+  if (cmd_demo->parsed()) return run_demo(demo);
   return 2;
 }

@@ -1,0 +1,86 @@
+#!/bin/sh
+# Issue 5's "done when": the README's main command, `crashdiag demo`, replays the bundled incidents
+# on its in-process API server, prints the analyses as they are detected, resolved and reopened,
+# and keeps serving so that the real kubectl 1.32 can list and describe them, see the pods'
+# annotations and the Events. Exit 77 (skipped) without kubectl.
+#
+#   demo_kubectl.sh CRASHDIAG
+set -eu
+
+crashdiag=$1
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "kubectl not found: skipped"
+  exit 77
+fi
+
+dir=$(mktemp -d)
+demo_pid=
+cleanup() {
+  [ -n "$demo_pid" ] && { kill "$demo_pid" 2>/dev/null || true; wait "$demo_pid" 2>/dev/null || true; }
+  rm -rf "$dir"
+}
+trap cleanup EXIT INT TERM
+fail() {
+  echo "FAIL: $*"
+  echo "--- crashdiag demo output:"
+  cat "$dir/demo.out" "$dir/demo.err" 2>/dev/null || true
+  exit 1
+}
+
+"$crashdiag" demo --kubeconfig-out "$dir/kubeconfig" --exit-after 120 >"$dir/demo.out" 2>"$dir/demo.err" &
+demo_pid=$!
+
+# The replay takes about 40 s (failures, a 15 s resolve-after, a recurrence).
+i=0
+until grep -q 'The replay is over' "$dir/demo.out" 2>/dev/null; do
+  i=$((i + 1))
+  [ "$i" -le 240 ] && kill -0 "$demo_pid" 2>/dev/null || fail "the replay did not finish within 120 s"
+  sleep 0.5
+done
+cat "$dir/demo.out"
+
+# What the demo printed: all three acts.
+grep -q 'entrypoint_override' "$dir/demo.out" || fail "the ENTRYPOINT incident was not diagnosed"
+grep -q 'pg_volume_mount_path' "$dir/demo.out" || fail "the PGDATA incident was not diagnosed"
+grep -Eq 'dns_resolution_failure +[0-9.]+ +1 .* Resolved ' "$dir/demo.out" ||
+  fail "the DNS incident's analysis was not shown Resolved after its recovery"
+
+k() { kubectl --kubeconfig "$dir/kubeconfig" --cache-dir "$dir/cache" --request-timeout 20s "$@"; }
+
+echo '$ kubectl get rca -A'
+k get rca -A | tee "$dir/get"
+rows=$(($(wc -l <"$dir/get") - 1))
+[ "$rows" -ge 14 ] || fail "expected an analysis per bundled incident (at least 14), got $rows"
+grep -q 'Deployment/authentik-server' "$dir/get" || fail "the authentik analysis does not name its Deployment"
+grep -q 'StatefulSet/authentik-postgresql' "$dir/get" || fail "the PostgreSQL analysis does not name its StatefulSet"
+
+# The recurring OOM: the same analysis, Active again, counted twice, "Reopened" in its history.
+oom=$(k get rca -n payments -o jsonpath='{range .items[?(@.status.category=="oom_killed")]}{.status.phase} {.status.occurrences} {.status.history[*].change}{end}')
+echo "payments oom_killed: $oom"
+case "$oom" in "Active 2 Identified Resolved Reopened") ;; *) fail "the OOM analysis is \"$oom\", not Active, twice, reopened" ;; esac
+grep -Eq '^payments +deployment-ledger-service' "$dir/get" || fail "the NAMESPACE column is not filled"
+
+name=$(k get rca -n authentik -o jsonpath='{range .items[?(@.status.category=="entrypoint_override")]}{.metadata.name}{end}')
+[ -n "$name" ] || fail "no entrypoint_override analysis in namespace authentik"
+echo "\$ kubectl describe rca -n authentik $name"
+k describe rca -n authentik "$name" | tee "$dir/describe"
+grep -q 'args: \["server"\]' "$dir/describe" || fail "describe does not show the fix (args instead of command)"
+
+echo '$ kubectl get pods -A'
+k get pods -A | tee "$dir/pods"
+grep -q 'CrashLoopBackOff' "$dir/pods" || fail "no pod is shown crash-looping"
+grep -q 'Running' "$dir/pods" || fail "no pod is shown recovered"
+
+pod=$(k get pods -n authentik -o jsonpath='{range .items[?(@.metadata.annotations.crashdiag\.io/rca)]}{.metadata.name}{" "}{end}')
+[ -n "$pod" ] || fail "no authentik pod carries the crashdiag.io/rca annotation"
+echo "annotated pods in authentik: $pod"
+
+echo '$ kubectl get events -n authentik'
+k get events -n authentik | tee "$dir/events"
+grep -q 'RootCause' "$dir/events" || fail "no crashdiag Event on the pods"
+
+# SIGTERM: the daemon finishes its writes and the demo exits 0.
+kill -TERM "$demo_pid"
+wait "$demo_pid" || fail "crashdiag demo did not exit 0 on SIGTERM"
+demo_pid=
+echo "ok"
