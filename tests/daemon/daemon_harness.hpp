@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -17,6 +18,7 @@
 #include "daemon.hpp"
 #include "fake_apiserver.hpp"
 #include "fake_client.hpp"
+#include "leader_elector.hpp"
 #include "log.hpp"
 #include "test_support.hpp"
 #include "tls.hpp"
@@ -159,6 +161,81 @@ bool eventually(F cond, std::chrono::milliseconds timeout = 10'000ms) {
   }
   return cond();
 }
+
+// Publishing with short intervals and retries, so that tests see writes within milliseconds.
+inline DaemonOptions publishing_options(metrics::Metrics* m) {
+  DaemonOptions o;
+  o.metrics = m;
+  o.instance = "crashdiag-test-0";
+  o.publisher.status_interval = 200ms;
+  o.publisher.event_interval = 200ms;
+  o.publisher.retry_base = 50ms;
+  o.publisher.retry_cap = 200ms;
+  o.resolve_check_interval = 100ms;
+  return o;
+}
+
+// A replica of `crashdiag run --leader-elect`: its own loop, client, daemon and elector (a Lease in
+// crashdiag-system with 3 s / 2 s / 0.5 s), the daemon leading only while the elector does.
+struct Replica {
+  Replica(Cluster& c, const std::string& identity, const std::function<void(DaemonOptions&)>& tweak = {}) {
+    client = testing::client_for(ioc, c.server);
+    DaemonOptions o = publishing_options(nullptr);
+    o.start_leading = false;
+    o.instance = identity;
+    o.evidence_delay = 50ms;
+    o.random = [] { return 0.0; };
+    o.on_diagnosis = [this](const DiagnosisRecord&) { ++diagnoses; };
+    if (tweak) tweak(o);
+    daemon = std::make_unique<Daemon>(ioc, *client, testing::shipped_classifier(), o);
+    LeaderElectorOptions eo;
+    eo.election.namespace_ = "crashdiag-system";
+    eo.election.name = "crashdiag-leader";
+    eo.election.identity = identity;
+    eo.election.lease_duration = 3000ms;
+    eo.election.renew_deadline = 2000ms;
+    eo.election.retry_period = 500ms;
+    eo.random = [] { return 0.5; };
+    eo.on_started_leading = [this] { daemon->set_leading(true); };
+    eo.on_stopped_leading = [this] { daemon->set_leading(false); };
+    elector = std::make_unique<LeaderElector>(ioc, *client, std::move(eo));
+    boost::asio::co_spawn(ioc, daemon->run(), [this](const std::exception_ptr&) {
+      daemon_done = true;
+      elector->stop();  // writes finished: release the lease
+    });
+    boost::asio::co_spawn(ioc, elector->run(), [this](const std::exception_ptr&) { elector_done = true; });
+    thread = std::thread([this] { ioc.run(); });
+  }
+  ~Replica() { kill(); }
+  bool leading() {
+    if (killed) return false;
+    std::promise<bool> p;
+    boost::asio::post(ioc, [&] { p.set_value(elector->is_leader() && daemon->leading()); });
+    return p.get_future().get();
+  }
+  // SIGTERM: stop, finish writes, release the lease.
+  void terminate() {
+    boost::asio::post(ioc, [this] { daemon->stop(); });
+    eventually([this] { return daemon_done.load() && elector_done.load(); });
+    kill();
+  }
+  // The process dies: no release, the lease has to expire.
+  void kill() {
+    if (killed) return;
+    killed = true;
+    ioc.stop();
+    thread.join();
+  }
+  boost::asio::io_context ioc{1};
+  std::unique_ptr<kube::KubeClient> client;
+  std::unique_ptr<Daemon> daemon;
+  std::unique_ptr<LeaderElector> elector;
+  std::thread thread;
+  std::atomic<int> diagnoses{0};
+  std::atomic<bool> daemon_done{false};
+  std::atomic<bool> elector_done{false};
+  bool killed = false;
+};
 
 inline void quiet_logs() {
   static bool done = [] {

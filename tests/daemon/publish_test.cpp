@@ -71,18 +71,6 @@ int count_requests(const fake::FakeApiServer& server, const std::string& method,
   return n;
 }
 
-DaemonOptions publishing_options(metrics::Metrics* m) {
-  DaemonOptions o;
-  o.metrics = m;
-  o.instance = "crashdiag-test-0";
-  o.publisher.status_interval = 200ms;
-  o.publisher.event_interval = 200ms;
-  o.publisher.retry_base = 50ms;
-  o.publisher.retry_cap = 200ms;
-  o.resolve_check_interval = 100ms;
-  return o;
-}
-
 TEST(Publish, ThreeCrashLoopingReplicasGiveOneRcaTheirAnnotationsAndOneEventEach) {
   quiet_logs();
   fake::FakeOptions fo;
@@ -268,64 +256,6 @@ INSTANTIATE_TEST_SUITE_P(
 // One crashdiag replica with leader election: its own io_context, thread, client, daemon and
 // elector, as separate pods would have. Short lease timings keep the test fast; the algorithm is
 // the same as with 15 s / 10 s / 2 s.
-struct Replica {
-  Replica(Cluster& c, const std::string& identity) {
-    client = testing::client_for(ioc, c.server);
-    DaemonOptions o = publishing_options(nullptr);
-    o.start_leading = false;
-    o.instance = identity;
-    o.evidence_delay = 50ms;
-    o.random = [] { return 0.0; };
-    o.on_diagnosis = [this](const DiagnosisRecord&) { ++diagnoses; };
-    daemon = std::make_unique<Daemon>(ioc, *client, testing::shipped_classifier(), o);
-    LeaderElectorOptions eo;
-    eo.election.namespace_ = "crashdiag-system";
-    eo.election.name = "crashdiag-leader";
-    eo.election.identity = identity;
-    eo.election.lease_duration = 3000ms;
-    eo.election.renew_deadline = 2000ms;
-    eo.election.retry_period = 500ms;
-    eo.random = [] { return 0.5; };
-    eo.on_started_leading = [this] { daemon->set_leading(true); };
-    eo.on_stopped_leading = [this] { daemon->set_leading(false); };
-    elector = std::make_unique<LeaderElector>(ioc, *client, std::move(eo));
-    boost::asio::co_spawn(ioc, daemon->run(), [this](const std::exception_ptr&) {
-      daemon_done = true;
-      elector->stop();  // writes finished: release the lease
-    });
-    boost::asio::co_spawn(ioc, elector->run(), [this](const std::exception_ptr&) { elector_done = true; });
-    thread = std::thread([this] { ioc.run(); });
-  }
-  ~Replica() { kill(); }
-  bool leading() {
-    if (killed) return false;
-    std::promise<bool> p;
-    boost::asio::post(ioc, [&] { p.set_value(elector->is_leader() && daemon->leading()); });
-    return p.get_future().get();
-  }
-  // SIGTERM: stop, finish writes, release the lease.
-  void terminate() {
-    boost::asio::post(ioc, [this] { daemon->stop(); });
-    eventually([this] { return daemon_done.load() && elector_done.load(); });
-    kill();
-  }
-  // The process dies: no release, the lease has to expire.
-  void kill() {
-    if (killed) return;
-    killed = true;
-    ioc.stop();
-    thread.join();
-  }
-  boost::asio::io_context ioc{1};
-  std::unique_ptr<kube::KubeClient> client;
-  std::unique_ptr<Daemon> daemon;
-  std::unique_ptr<LeaderElector> elector;
-  std::thread thread;
-  std::atomic<int> diagnoses{0};
-  std::atomic<bool> daemon_done{false};
-  std::atomic<bool> elector_done{false};
-  bool killed = false;
-};
 
 struct Failover {
   const char* name;
@@ -334,6 +264,23 @@ struct Failover {
 
 void PrintTo(const Failover& f, std::ostream* os) {
   *os << f.name;
+}
+
+// Only the leader's counts are true: a replica that loses the lease drops its active RCAs to zero
+// instead of exporting frozen counts that would keep alerts firing.
+TEST(Publish, AReplicaThatStopsLeadingExportsNoActiveRcas) {
+  quiet_logs();
+  Cluster c;
+  c.web_replicas(3);
+  metrics::Metrics m(category_ids(), "test");
+  Running r(c, publishing_options(&m));
+  const std::string series = "crashdiag_active_rcas{category=\"entrypoint_override\",namespace=\"shop\"} ";
+  ASSERT_TRUE(eventually([&] { return m.serialize().find(series + "1") != std::string::npos; }));
+  r.on_loop([&] {
+    r.daemon->set_leading(false);
+    return true;
+  });
+  EXPECT_NE(m.serialize().find(series + "0"), std::string::npos);
 }
 
 class LeaderFailover : public ::testing::TestWithParam<Failover> {};
