@@ -187,6 +187,7 @@ std::vector<Hypothesis> Classifier::classify(const Evidence& ev) const {
     if (options_.redact) {
       h.summary = redactor_.redact(h.summary);
       h.explanation = redactor_.redact(h.explanation);
+      h.remediation = redactor_.redact(h.remediation);  // quotes the spec: before/after YAML
       for (EvidenceItem& item : h.evidence) item.excerpt = redactor_.redact(item.excerpt);
     }
     h.summary = truncate_utf8(h.summary, kMaxSummaryChars);

@@ -51,6 +51,23 @@ logs: 'FATAL:  password authentication failed for user "app" using postgres://ap
   }
 }
 
+// The remediation quotes the spec back (before/after YAML), so a secret passed on the command line
+// would reach the RCA's status through it unless it is redacted like the evidence.
+TEST(Classifier, RemediationsAreRedactedToo) {
+  auto hs = shipped_classifier().classify(evidence(R"yaml(
+container: {image: 'ghcr.io/goauthentik/server:2024.2.1', command: [server, '--password=hunter22hunter22']}
+status: {waiting_reason: CrashLoopBackOff, terminated_reason: StartError, exit_code: 128,
+         message: 'exec: "server": executable file not found in $PATH: unknown'}
+)yaml"));
+  ASSERT_FALSE(hs.empty());
+  ASSERT_EQ(hs[0].category, "entrypoint_override");
+  EXPECT_NE(hs[0].remediation.find("args:"), std::string::npos) << "the fix is still spelled out";
+  for (const auto& h : hs) {
+    EXPECT_EQ(h.remediation.find("hunter22hunter22"), std::string::npos) << h.remediation;
+    EXPECT_EQ(h.summary.find("hunter22hunter22"), std::string::npos) << h.summary;
+  }
+}
+
 TEST(Classifier, HypothesesAreRankedByConfidence) {
   auto hs = shipped_classifier().classify(evidence(R"yaml(
 logs: |
