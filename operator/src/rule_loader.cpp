@@ -37,7 +37,7 @@ tl::expected<std::vector<RuleSource>, RuleLoadError> read_rule_dirs(const std::v
     std::sort(files.begin(), files.end());
     for (const auto& f : files) {
       // A pack is a few KiB; refusing a huge file keeps a mistaken mount from costing memory.
-      constexpr std::uintmax_t kMaxPackBytes = 1024 * 1024;
+      constexpr std::uintmax_t kMaxPackBytes = std::uintmax_t{1024} * 1024;
       if (fs::file_size(f, ec) > kMaxPackBytes && !ec) {
         return tl::unexpected(RuleLoadError{f.string(), 0, "", "is larger than 1 MiB; split it or check the mount"});
       }

@@ -94,8 +94,11 @@ std::vector<Incident> bundled_incidents() {
     }
     json doc = json::parse(f.text, nullptr, false);
     if (doc.is_discarded()) throw std::runtime_error(path + " (compiled in) is not JSON");
-    if (file == "pod.json") inc.pod = std::move(doc);
-    if (file == "events.json") inc.events = doc.is_object() ? doc.value("items", json::array()) : doc;
+    if (file == "pod.json") {
+      inc.pod = std::move(doc);
+    } else if (file == "events.json") {
+      inc.events = doc.is_object() ? doc.value("items", json::array()) : doc;
+    }
   }
   std::vector<Incident> out;
   for (auto& [name, inc] : by_name) {
