@@ -74,8 +74,10 @@ int main(int argc, char** argv) {
       "demo", "Replay the bundled incidents on an in-process API server and diagnose them; serves kubectl");
   cmd_demo->add_option("--kubeconfig-out", demo.kubeconfig_out, "Where to write the kubeconfig for kubectl");
   cmd_demo->add_option("--resolve-after", demo.resolve_after, "--resolve-after of the daemon (shortened for the demo)");
-  cmd_demo->add_option("--exit-after", demo.exit_after,
-                       "Exit this many seconds after the replay ends (default: serve until Ctrl-C)");
+  cmd_demo
+      ->add_option("--exit-after", demo.exit_after,
+                   "Exit this many seconds after the replay ends (default: serve until Ctrl-C)")
+      ->check(CLI::Range(0.0, 86'400.0));
   cmd_demo->add_option("--log-level", demo.log_level, "The daemon's log level (debug, info, warn or error)");
   cmd_demo->add_option("--metrics-bind-address", demo.metrics_bind_address, "Address /metrics binds to");
   cmd_demo->add_option("--health-probe-bind-address", demo.health_probe_bind_address,

@@ -27,11 +27,16 @@ tl::expected<std::vector<RuleSource>, RuleLoadError> read_rule_dirs(const std::v
       return tl::unexpected(RuleLoadError{dir, 0, "", "is not a readable directory (check --rules-dir)"});
     }
     std::vector<fs::path> files;
-    for (const auto& entry : fs::directory_iterator(dir, ec)) {
-      const auto ext = entry.path().extension();
-      // ConfigMap volumes hold ..data/ symlinks and dot-files; only regular *.yaml count.
-      if (entry.path().filename().string().rfind('.', 0) == 0) continue;
-      if (entry.is_regular_file(ec) && (ext == ".yaml" || ext == ".yml")) files.push_back(entry.path());
+    fs::directory_iterator it(dir, ec);
+    for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+      const fs::path& path = it->path();
+      // ConfigMap volumes hold ..data/ symlinks and dot-files; only regular *.yaml count. An
+      // entry that cannot be stat'ed (a symlink left dangling while the kubelet swaps ..data)
+      // is skipped with its own error code, so it never reads as a failed listing.
+      if (path.filename().string().rfind('.', 0) == 0) continue;
+      std::error_code entry_ec;
+      const bool regular = it->is_regular_file(entry_ec);
+      if (!entry_ec && regular && (path.extension() == ".yaml" || path.extension() == ".yml")) files.push_back(path);
     }
     if (ec) return tl::unexpected(RuleLoadError{dir, 0, "", "cannot list directory: " + ec.message()});
     std::sort(files.begin(), files.end());

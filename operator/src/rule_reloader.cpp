@@ -1,7 +1,6 @@
 #include "rule_reloader.hpp"
 
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <memory>
 
@@ -28,10 +27,12 @@ std::string fingerprint(const std::vector<RuleSource>& sources) {
 }  // namespace
 
 RuleReloader::RuleReloader(std::vector<std::string> dirs, bool include_builtin, daemon::ClassifierHolder& holder,
-                           std::size_t loaded_rules)
-    : dirs_(std::move(dirs)), include_builtin_(include_builtin), holder_(holder), rules_(loaded_rules) {
-  if (auto current = read_rule_dirs(dirs_)) last_seen_ = fingerprint(*current);
-}
+                           std::size_t loaded_rules, const std::vector<RuleSource>& loaded_from)
+    : dirs_(std::move(dirs)),
+      include_builtin_(include_builtin),
+      holder_(holder),
+      last_seen_(fingerprint(loaded_from)),
+      rules_(loaded_rules) {}
 
 ReloadResult RuleReloader::poll() noexcept {
   ReloadResult result;
@@ -71,14 +72,13 @@ ReloadResult RuleReloader::poll() noexcept {
   return result;
 }
 
-boost::asio::awaitable<void> reload_rules_every(RuleReloader& reloader, std::chrono::milliseconds interval,
-                                                std::function<bool()> stopped,
+boost::asio::awaitable<void> reload_rules_every(RuleReloader& reloader, boost::asio::steady_timer& timer,
+                                                std::chrono::milliseconds interval,
                                                 std::function<void(const ReloadResult&)> report) {
-  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
-  while (!stopped()) {
+  for (;;) {
     timer.expires_after(interval);
     auto [ec] = co_await timer.async_wait(kNoThrow);
-    if (ec || stopped()) break;
+    if (ec) break;  // cancelled: shutting down
     const ReloadResult r = reloader.poll();
     if (r.kind == ReloadResult::Kind::kReloaded || (r.kind == ReloadResult::Kind::kFailed && r.changed)) report(r);
   }

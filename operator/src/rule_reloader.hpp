@@ -8,6 +8,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "classifier_holder.hpp"
+#include "crashdiag/classifiers/rule_pack.hpp"
 
 namespace crashdiag {
 
@@ -28,9 +30,10 @@ struct ReloadResult {
 
 class RuleReloader {
  public:
-  // `loaded_rules`: the size of the rule set `holder` starts with (read from the same dirs).
+  // `loaded_rules`: the size of the rule set `holder` starts with; `loaded_from`: the directories'
+  // files it was compiled from (read_rule_dirs), so an edit made meanwhile is not missed.
   RuleReloader(std::vector<std::string> dirs, bool include_builtin, daemon::ClassifierHolder& holder,
-               std::size_t loaded_rules);
+               std::size_t loaded_rules, const std::vector<RuleSource>& loaded_from);
 
   // Reads the directories; when their content differs from the last poll, compiles and swaps.
   // Never throws.
@@ -46,10 +49,11 @@ class RuleReloader {
   std::size_t rules_;
 };
 
-// Polls every `interval` until `stopped()` returns true, handing each result that is not
-// kUnchanged (and every failure once per change of the files) to `report`.
-boost::asio::awaitable<void> reload_rules_every(RuleReloader& reloader, std::chrono::milliseconds interval,
-                                                std::function<bool()> stopped,
+// Polls every `interval` on `timer` until the timer is cancelled (shutdown must not wait for the
+// next poll), handing each kReloaded result, and each failure once per change of the files, to
+// `report`.
+boost::asio::awaitable<void> reload_rules_every(RuleReloader& reloader, boost::asio::steady_timer& timer,
+                                                std::chrono::milliseconds interval,
                                                 std::function<void(const ReloadResult&)> report);
 
 }  // namespace crashdiag

@@ -136,7 +136,16 @@ int run_daemon(const RunOptions& o) {
     return 2;
   }
   endpoint->tls_server_name = access.tls_server_name;
-  auto classifier = make_classifier(o.rules_dirs);
+  // The directories' files are read once: the classifier is compiled from exactly what the
+  // reloader then compares against.
+  auto dir_sources = read_rule_dirs(o.rules_dirs);
+  if (!dir_sources) {
+    std::cerr << "crashdiag: cannot load rules: " << dir_sources.error().to_string() << "\n";
+    return 2;
+  }
+  std::vector<RuleSource> all_sources = builtin_rule_sources();
+  all_sources.insert(all_sources.end(), dir_sources->begin(), dir_sources->end());
+  auto classifier = compile_classifier(all_sources);
   if (!classifier) {
     std::cerr << "crashdiag: " << classifier.error() << "\n";
     return 2;
@@ -185,7 +194,8 @@ int run_daemon(const RunOptions& o) {
   options.start_leading = !o.leader_elect;
   daemon::Daemon d(ioc, client, classifiers, options);
   metrics.set_rules_loaded(static_cast<double>(loaded_rules));
-  RuleReloader reloader(o.rules_dirs, true, classifiers, loaded_rules);
+  RuleReloader reloader(o.rules_dirs, true, classifiers, loaded_rules, *dir_sources);
+  boost::asio::steady_timer reload_timer(ioc);
 
   // Bind both endpoints before anything else runs: a taken port is a startup error.
   http::HttpServer metrics_server(
@@ -255,13 +265,12 @@ int run_daemon(const RunOptions& o) {
   // in flight, then release the lease so another replica takes over at once instead of after
   // the lease expires. The whole shutdown is bounded to 10 s (the pod's default grace period is
   // 30 s; the lease must be free well within it).
-  bool stopping = false;  // ends the rules reloader
   boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
   boost::asio::steady_timer shutdown_deadline(ioc);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     daemon::log(daemon::LogLevel::kInfo, "shutting down", {{"signal", std::to_string(sig)}});
-    stopping = true;
+    reload_timer.cancel();
     d.stop();
     shutdown_deadline.expires_after(std::chrono::seconds(10));
     shutdown_deadline.async_wait([&](const boost::system::error_code& tec) {
@@ -275,6 +284,7 @@ int run_daemon(const RunOptions& o) {
     metrics_server.stop();
     health_server.stop();
     shutdown_deadline.cancel();
+    reload_timer.cancel();
     signals.cancel();
   };
   if (elector) {
@@ -289,7 +299,7 @@ int run_daemon(const RunOptions& o) {
     boost::asio::co_spawn(
         ioc,
         reload_rules_every(
-            reloader, std::chrono::milliseconds(reload_interval->count()), [&stopping] { return stopping; },
+            reloader, reload_timer, std::chrono::milliseconds(reload_interval->count()),
             [&metrics](const ReloadResult& r) {
               const bool ok = r.kind == ReloadResult::Kind::kReloaded;
               metrics.rules_reload(ok);

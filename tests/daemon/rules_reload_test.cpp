@@ -79,7 +79,7 @@ TEST(RuleReloader, TracksTheDirectoryAndKeepsTheLastGoodSet) {
   auto initial = make_classifier({dir.path.string()});
   ASSERT_TRUE(initial.has_value());
   daemon::ClassifierHolder holder(std::make_shared<const Classifier>(std::move(*initial)));
-  RuleReloader reloader({dir.path.string()}, true, holder, base);
+  RuleReloader reloader({dir.path.string()}, true, holder, base, {});
 
   struct Row {
     std::string what;
@@ -141,7 +141,7 @@ TEST(RuleReloader, ADirectoryThatVanishesKeepsTheRules) {
   ASSERT_TRUE(initial.has_value());
   const std::size_t n = initial->engine().rules().size();
   daemon::ClassifierHolder holder(std::make_shared<const Classifier>(std::move(*initial)));
-  RuleReloader reloader({dir->path.string()}, true, holder, n);
+  RuleReloader reloader({dir->path.string()}, true, holder, n, *read_rule_dirs({dir->path.string()}));
   const std::string path = dir->path.string();
   dir.reset();
   const ReloadResult r = reloader.poll();
@@ -149,6 +149,36 @@ TEST(RuleReloader, ADirectoryThatVanishesKeepsTheRules) {
   EXPECT_NE(r.error.find(path + ": is not a readable directory"), std::string::npos) << r.error;
   EXPECT_EQ(holder.get()->engine().rules().size(), n);
   EXPECT_FALSE(reloader.poll().changed) << "the same error is reported once";
+}
+
+// Shutdown must not wait for the next poll: with a 10 s interval, a SIGTERM that waited would eat
+// most of the pod's grace period before the lease is released.
+TEST(RuleReloader, ThePollLoopEndsAsSoonAsItsTimerIsCancelled) {
+  TempDir dir;
+  daemon::ClassifierHolder holder(std::make_shared<const Classifier>(std::move(*make_classifier({}))));
+  RuleReloader reloader({dir.path.string()}, true, holder, builtin_rules(), {});
+  boost::asio::io_context ioc{1};
+  boost::asio::steady_timer timer(ioc);
+  std::atomic<bool> done{false};
+  boost::asio::co_spawn(ioc, reload_rules_every(reloader, timer, std::chrono::hours(1), [](const ReloadResult&) {}),
+                        [&](const std::exception_ptr&) { done = true; });
+  std::thread loop([&] { ioc.run(); });
+  std::this_thread::sleep_for(50ms);
+  boost::asio::post(ioc, [&] { timer.cancel(); });
+  EXPECT_TRUE(daemon::harness::eventually([&] { return done.load(); }, 2'000ms));
+  loop.join();  // returns: nothing else keeps the loop alive
+}
+
+// A ConfigMap key removed leaves a dangling symlink for a moment (the kubelet's atomic writer
+// swaps ..data first): it is skipped, not an error that would fail a reload or the start.
+TEST(RuleReloader, ADanglingSymlinkIsSkipped) {
+  TempDir dir;
+  dir.write("acme.yaml", kLicenseRule);
+  fs::create_symlink(dir.path / "..data" / "gone.yaml", dir.path / "gone.yaml");
+  auto sources = read_rule_dirs({dir.path.string()});
+  ASSERT_TRUE(sources.has_value()) << sources.error().to_string();
+  ASSERT_EQ(sources->size(), 1U);
+  EXPECT_EQ(fs::path(sources->front().name).filename(), "acme.yaml");
 }
 
 // The "done when": the daemon, running, diagnoses with a rule that was added to its
@@ -160,7 +190,7 @@ TEST(RulesReloadLive, TheRunningDaemonUsesANewRuleAndSurvivesABrokenFile) {
   ASSERT_TRUE(initial.has_value());
   const std::size_t base = initial->engine().rules().size();
   daemon::ClassifierHolder holder(std::make_shared<const Classifier>(std::move(*initial)));
-  RuleReloader reloader({dir.path.string()}, true, holder, base);
+  RuleReloader reloader({dir.path.string()}, true, holder, base, {});
 
   daemon::harness::Cluster cluster;
   daemon::DaemonOptions options;
@@ -178,22 +208,22 @@ TEST(RulesReloadLive, TheRunningDaemonUsesANewRuleAndSurvivesABrokenFile) {
   boost::asio::io_context ioc{1};
   auto client = testing::client_for(ioc, cluster.server);
   daemon::Daemon d(ioc, *client, holder, options);
-  bool stopped = false;
+  boost::asio::steady_timer timer(ioc);
   boost::asio::co_spawn(ioc, d.run(), boost::asio::detached);
   boost::asio::co_spawn(ioc,
-                        reload_rules_every(
-                            reloader, 50ms, [&stopped] { return stopped; },
-                            [&](const ReloadResult& r) {
-                              std::lock_guard lock(mu);
-                              reports.push_back(r);
-                            }),
+                        reload_rules_every(reloader, timer, 50ms,
+                                           [&](const ReloadResult& r) {
+                                             std::lock_guard lock(mu);
+                                             reports.push_back(r);
+                                           }),
                         boost::asio::detached);
   std::thread loop([&] { ioc.run(); });
 
   auto fail = [&](const std::string& name) {
     nlohmann::json c = {{"name", "app"}, {"image", "acme/app:1.0"}};
-    cluster.server.apply_pod(daemon::harness::failing_pod("shop", name, c, nullptr, 3, 1, "Error"));
+    // The logs first: the daemon may fetch them as soon as the pod's failure is watched.
     cluster.server.set_logs("shop", name, "app", true, "INFO booting\nFATAL ACME-LICENSE-EXPIRED since 2026-11-01\n");
+    cluster.server.apply_pod(daemon::harness::failing_pod("shop", name, c, nullptr, 3, 1, "Error"));
   };
   auto diagnosis_of = [&](const std::string& pod) -> std::string {
     std::lock_guard lock(mu);
@@ -224,7 +254,7 @@ TEST(RulesReloadLive, TheRunningDaemonUsesANewRuleAndSurvivesABrokenFile) {
   EXPECT_EQ(diagnosis_of("broken"), "The ACME licence key has expired") << "the last good rule set stays";
 
   boost::asio::post(ioc, [&] {
-    stopped = true;
+    timer.cancel();  // as run_daemon does on SIGTERM: the reloader ends at once
     d.stop();
   });
   std::this_thread::sleep_for(100ms);

@@ -95,17 +95,27 @@ fi
 if grep -n 'leases' "$(obj ClusterRole.crashdiag)" 2>/dev/null; then
   fail "ClusterRole.crashdiag grants leases cluster-wide; they belong in the namespaced Role"
 fi
+# The bindings' subjects exactly (a grep for "name: crashdiag" would also match the binding's own
+# metadata). Their namespace comes from the kustomization, not from the files: an overlay that
+# moves the install to another namespace must move the subjects too (checked below).
+subjects() {  # the subjects block of an object, as rendered
+  awk '/^subjects:/ { s = 1; next } /^[^ -]/ { s = 0 } s' "$(obj "$1")" 2>/dev/null
+}
+expected_subjects=$(printf '%s\n' '- kind: ServiceAccount' '  name: crashdiag' "  namespace: ${namespace:-crashdiag-system}")
 for o in ClusterRoleBinding.crashdiag RoleBinding.crashdiag-leader-election; do
-  has "$o" '- kind: ServiceAccount' "binds the ServiceAccount"
-  has "$o" '  name: crashdiag' "binds the ServiceAccount crashdiag"
-  has "$o" '  namespace: crashdiag-system' "binds the ServiceAccount in crashdiag-system"
+  [ "$(subjects "$o")" = "$expected_subjects" ] ||
+    fail "$o subjects are not exactly the ServiceAccount crashdiag in crashdiag-system: $(subjects "$o")"
 done
 
 # The Deployment: two replicas electing a leader, locked down, probed, rules mounted optionally.
 d=Deployment.crashdiag
 has $d '  replicas: 2' "two replicas"
 has $d '        - --leader-elect' "--leader-elect"
-has $d '        - --leader-election-namespace=crashdiag-system' "the Lease in crashdiag-system"
+# The Lease lives in the pod's own namespace (the default): a flag naming crashdiag-system would
+# point an overlay's replicas at a namespace their Role does not cover.
+if grep -q -- '--leader-election-namespace' "$(obj $d)"; then
+  fail "$d passes --leader-election-namespace; leave it to default to the pod's namespace"
+fi
 has $d '        - --rules-dir=/etc/crashdiag/rules' "site rules directory"
 has $d '        - run' "the run subcommand"
 has $d '      serviceAccountName: crashdiag' "the crashdiag ServiceAccount"
@@ -149,6 +159,22 @@ if [ -n "$bin" ] && [ -f "$(obj $d)" ]; then
     grep -qF -- "$flag" "$dir/help" || fail "$d passes $flag, which crashdiag run --help does not list"
   done <"$dir/flags"
 fi
+
+# An overlay that installs into another namespace: the bindings follow it (kustomize fills the
+# subjects' namespace only when the files leave it out). kustomize refuses absolute paths, so the
+# overlay sits next to manifests/ for the moment of the check.
+overlay="$src/.kustomize-overlay-test.$$"
+mkdir "$overlay"
+trap 'rm -rf "$dir" "$overlay"' EXIT INT TERM
+printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: ops\nresources:\n  - ../manifests\n' \
+  >"$overlay/kustomization.yaml"
+if kubectl kustomize "$overlay" >"$dir/overlay.yaml" 2>"$dir/err"; then
+  n=$(awk '/^subjects:/ { s = 1; next } /^[^ -]/ { s = 0 } s && /^  namespace: /' "$dir/overlay.yaml" | sort -u)
+  [ "$n" = "  namespace: ops" ] || fail "with namespace: ops the bindings' subjects are in: $n"
+else
+  fail "an overlay with namespace: ops does not render: $(cat "$dir/err")"
+fi
+rm -rf "$overlay"
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed; the rendered manifests:"

@@ -553,6 +553,10 @@ asio::awaitable<void> Daemon::watch_loop(std::string resource, std::string path,
                                    : "";
 
   std::deque<core::Command> commands;
+  // crashdiag_watch_last_event_timestamp_seconds at most once a second: a relist-sized burst of
+  // watch lines should not take the metrics family's lock per line for a value alerts read in
+  // minutes.
+  double last_event_reported = 0;
   auto feed = [&](const core::Input& in) {
     activity_[watch_index] = now_ms();
     for (auto& c : machine.step(in, now_ms())) commands.push_back(std::move(c));
@@ -641,7 +645,11 @@ asio::awaitable<void> Daemon::watch_loop(std::string resource, std::string path,
             activity_[watch_index] = now_ms();
             auto ev = parse(line);
             if (!ev) return true;
-            if (options_.metrics != nullptr) options_.metrics->watch_event(resource, unix_seconds(wall_now()));
+            if (const double now_s = unix_seconds(wall_now());
+                options_.metrics != nullptr && now_s - last_event_reported >= 1.0) {
+              options_.metrics->watch_event(resource, now_s);
+              last_event_reported = now_s;
+            }
             if (ev->type == core::WatchEventType::kError) restarted(ev->error_code == 410 ? "expired" : "error");
             for (auto& c : machine.step(*ev, now_ms())) {
               if (std::holds_alternative<core::ApplyEvent>(c)) {

@@ -3,12 +3,15 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -97,10 +100,60 @@ class Replay {
   }
 
  private:
-  // Sleeps until `at` after the start; false when stopping.
+  // Sleeps until `at` after the start (plus what awaits added); false when stopping.
   bool wait_until(milliseconds at) {
     std::unique_lock lock(mu_);
-    return !cv_.wait_until(lock, started_ + at, [this] { return stopping_; });
+    return !cv_.wait_until(lock, started_ + at + late_, [this] { return stopping_; });
+  }
+
+  // The analysis the daemon published for incident i: the one listing its pod.
+  std::optional<json> rca_for(std::size_t i) const {
+    for (const auto& r : server_.list_objects("crashdiag.io/v1alpha1/rootcauseanalyses", pod_namespace(i))) {
+      for (const auto& p : r.value("status", json::object()).value("pods", json::array())) {
+        if (p.value("name", "") == pod_name(i)) return r;
+      }
+    }
+    return std::nullopt;
+  }
+  bool holds(const demo::Step& step) const {
+    using Await = demo::Step::Await;
+    switch (step.await) {
+      case Await::kNothing:
+        return true;
+      case Await::kAllDiagnosed:
+        for (std::size_t i = 0; i < incidents_.size(); ++i) {
+          if (!rca_for(i)) return false;
+        }
+        return true;
+      case Await::kResolved:
+        return std::all_of(step.of.begin(), step.of.end(), [&](std::size_t i) {
+          auto r = rca_for(i);
+          return r && r->value("status", json::object()).value("phase", "") == "Resolved";
+        });
+      case Await::kRecounted:
+        return std::all_of(step.of.begin(), step.of.end(), [&](std::size_t i) {
+          auto r = rca_for(i);
+          const json st = r ? r->value("status", json::object()) : json::object();
+          return st.value("phase", "") == "Active" && st.value("occurrences", 0) >= 2;
+        });
+    }
+    return true;
+  }
+  // Polls the step's condition for up to 60 s; the time it took delays the rest of the replay.
+  // False when stopping.
+  bool await(const demo::Step& step) {
+    const auto begin = std::chrono::steady_clock::now();
+    const auto limit = begin + std::chrono::seconds(60);
+    while (!holds(step)) {
+      if (std::chrono::steady_clock::now() > limit) {
+        say("(the daemon has not got there after 60 s; going on)");
+        break;
+      }
+      std::unique_lock lock(mu_);
+      if (cv_.wait_for(lock, milliseconds(200), [this] { return stopping_; })) return false;
+    }
+    late_ += std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - begin);
+    return true;
   }
   void say(const std::string& text) {
     const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
@@ -111,11 +164,21 @@ class Replay {
   std::string pod_name(std::size_t i) const { return incidents_[i].pod["metadata"].value("name", ""); }
   std::string pod_namespace(std::size_t i) const { return incidents_[i].pod["metadata"].value("namespace", ""); }
 
+  // The replay thread's body: nothing may escape a std::thread (std::terminate would take the
+  // server and the daemon down mid-write), so an error ends the demo as Ctrl-C would.
   void run() {
+    try {
+      replay();
+    } catch (const std::exception& e) {
+      std::cerr << "crashdiag demo: the replay failed: " << e.what() << "\n";
+      ::kill(::getpid(), SIGTERM);
+    }
+  }
+
+  void replay() {
     std::size_t started = 0;
-    std::vector<std::string> recovered;
     for (const demo::Step& step : steps_) {
-      if (!wait_until(step.at)) return;
+      if (!wait_until(step.at) || !await(step)) return;
       const std::size_t i = step.incident;
       const core::WallTime now = wall_now();
       switch (step.kind) {
@@ -189,10 +252,8 @@ class Replay {
               << "  " << k << " get events -n " << rca_ns << "\n"
               << std::endl;
     if (exit_after_ < 0) return;
-    if (!wait_until(steps_.empty() ? milliseconds(0)
-                                   : steps_.back().at + milliseconds(static_cast<long long>(exit_after_ * 1000)))) {
-      return;
-    }
+    const milliseconds end = steps_.empty() ? milliseconds(0) : steps_.back().at;
+    if (!wait_until(end + milliseconds(static_cast<long long>(exit_after_ * 1000)))) return;
     ::kill(::getpid(), SIGTERM);  // run_daemon's signal handling: stop, finish writes, exit 0
   }
 
@@ -206,6 +267,7 @@ class Replay {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  milliseconds late_{0};  // how much the awaits delayed the timeline (replay thread only)
 };
 
 }  // namespace
@@ -230,12 +292,15 @@ int run_demo(const DemoOptions& o) {
               << (o.kubeconfig_out.empty() ? "" : " (choose another path with --kubeconfig-out)") << "\n";
     return 2;
   }
+  // Absolute, so that the kubectl lines printed below work from another terminal.
+  std::error_code ec;
+  const std::string kubeconfig = std::filesystem::absolute(o.kubeconfig_out, ec).string();
   std::cout << "crashdiag demo: a Kubernetes API server at " << server->url() << " (TLS, in this process) replays "
             << incidents.size() << " recorded incidents;\n"
             << "the crashdiag daemon watches it exactly as `crashdiag run` watches a cluster.\n"
-            << "kubeconfig: " << o.kubeconfig_out << "\n";
+            << "kubeconfig: " << kubeconfig << "\n";
 
-  Replay replay(*server, std::move(incidents), milliseconds(resolve_after->count()), o.kubeconfig_out, o.exit_after);
+  Replay replay(*server, std::move(incidents), milliseconds(resolve_after->count()), kubeconfig, o.exit_after);
   RunOptions run;
   run.kubeconfig = o.kubeconfig_out;
   run.log_level = o.log_level;

@@ -69,6 +69,35 @@ bool failing(const json& status) {
   return term.value("exitCode", 0) != 0;
 }
 
+// Healthy since `now`: init containers completed (they ran before the app containers), app
+// containers running and ready, the pod Running and Ready. `only_failing`: leave the containers
+// that were not failing as they are.
+void make_healthy(json& pod, core::WallTime now, bool only_failing) {
+  json& status = pod["status"];
+  status["phase"] = "Running";
+  for (const char* key : {"initContainerStatuses", "containerStatuses"}) {
+    if (!status.contains(key)) continue;
+    const bool init = std::string(key) == "initContainerStatuses";
+    for (auto& c : status[key]) {
+      if (only_failing && !failing(c)) continue;
+      if (init) {
+        c["state"] = {{"terminated",
+                       {{"exitCode", 0},
+                        {"reason", "Completed"},
+                        {"startedAt", core::format_time(now)},
+                        {"finishedAt", core::format_time(now)}}}};
+      } else {
+        c["state"] = running_state(now);
+        c["started"] = true;
+      }
+      c["ready"] = true;
+    }
+  }
+  set_condition(pod, "Initialized", true, now);
+  set_condition(pod, "ContainersReady", true, now);
+  set_condition(pod, "Ready", true, now);
+}
+
 std::string strip_last_segment(const std::string& name) {
   const auto dash = name.rfind('-');
   return dash == std::string::npos ? name : name.substr(0, dash);
@@ -149,61 +178,21 @@ std::vector<json> failing_events(const Incident& incident, core::WallTime now) {
 
 json started_pod(const json& failing_pod_json, core::WallTime now) {
   json pod = failing_pod_json;
-  json& status = pod["status"];
-  status["phase"] = "Running";
-  status["startTime"] = core::format_time(now);
+  pod["status"]["startTime"] = core::format_time(now);
   for (const char* key : {"initContainerStatuses", "containerStatuses"}) {
-    if (!status.contains(key)) continue;
-    const bool init = std::string(key) == "initContainerStatuses";
-    for (auto& c : status[key]) {
+    if (!pod["status"].contains(key)) continue;
+    for (auto& c : pod["status"][key]) {
       c["restartCount"] = 0;
       c["lastState"] = json::object();
-      if (init) {
-        // Init containers ran to completion before the app containers started.
-        c["state"] = {{"terminated",
-                       {{"exitCode", 0},
-                        {"reason", "Completed"},
-                        {"startedAt", core::format_time(now)},
-                        {"finishedAt", core::format_time(now)}}}};
-        c["ready"] = true;
-      } else {
-        c["state"] = running_state(now);
-        c["ready"] = true;
-        c["started"] = true;
-      }
     }
   }
-  set_condition(pod, "Initialized", true, now);
-  set_condition(pod, "ContainersReady", true, now);
-  set_condition(pod, "Ready", true, now);
+  make_healthy(pod, now, false);
   return pod;
 }
 
 json recovered_pod(const json& current, core::WallTime now) {
   json pod = current;
-  json& status = pod["status"];
-  status["phase"] = "Running";
-  for (const char* key : {"initContainerStatuses", "containerStatuses"}) {
-    if (!status.contains(key)) continue;
-    const bool init = std::string(key) == "initContainerStatuses";
-    for (auto& c : status[key]) {
-      if (!failing(c)) continue;
-      if (init) {
-        c["state"] = {{"terminated",
-                       {{"exitCode", 0},
-                        {"reason", "Completed"},
-                        {"startedAt", core::format_time(now)},
-                        {"finishedAt", core::format_time(now)}}}};
-      } else {
-        c["state"] = running_state(now);
-        c["started"] = true;
-      }
-      c["ready"] = true;
-    }
-  }
-  set_condition(pod, "Initialized", true, now);
-  set_condition(pod, "ContainersReady", true, now);
-  set_condition(pod, "Ready", true, now);
+  make_healthy(pod, now, true);  // the kubelet keeps restart counts and last terminations
   return pod;
 }
 
@@ -219,6 +208,7 @@ json recurred_pod(const json& failing_pod_json, const json& current, core::WallT
         if (b.value("name", "") == c.value("name", "")) restarts = b.value("restartCount", restarts);
       }
       c["restartCount"] = restarts + 1;
+      if (!c.contains("lastState") || !c["lastState"].contains("terminated")) continue;
       json& term = c["lastState"]["terminated"];
       if (term.is_object()) {
         term["startedAt"] = core::format_time(now - milliseconds(30'000));
@@ -290,30 +280,37 @@ std::vector<Step> timeline(const std::vector<Incident>& incidents, milliseconds 
     }
     return std::nullopt;
   };
-  for (std::size_t i = 0; i < incidents.size(); ++i) steps.push_back({milliseconds(0), Kind::kStart, i, ""});
+  for (std::size_t i = 0; i < incidents.size(); ++i)
+    steps.push_back({milliseconds(0), Kind::kStart, i, "", Step::Await::kNothing, {}});
   // Failures arrive a quarter of a second apart, as a bad rollout reaches its pods.
   milliseconds t(2'000);
   for (std::size_t i = 0; i < incidents.size(); ++i) {
-    steps.push_back({t, Kind::kFail, i, ""});
+    steps.push_back({t, Kind::kFail, i, "", Step::Await::kNothing, {}});
     t += milliseconds(250);
   }
   // The daemon waits 2 s for the kubelet's Events, then diagnoses and publishes.
   t += milliseconds(6'000);
-  steps.push_back({t, Kind::kShow, 0, "every failure diagnosed"});
+  steps.push_back({t, Kind::kShow, 0, "every failure diagnosed", Step::Await::kAllDiagnosed, {}});
   std::vector<std::size_t> recovering;
   for (const char* name : {"db-connection-refused", "dns-dependency", "oom-java-heap"}) {
     if (auto i = index_of(name)) recovering.push_back(*i);
   }
   t += milliseconds(2'000);
-  for (std::size_t i : recovering) steps.push_back({t, Kind::kRecover, i, ""});
+  for (std::size_t i : recovering) steps.push_back({t, Kind::kRecover, i, "", Step::Await::kNothing, {}});
   // Resolution needs resolve_after without the failure, checked every second.
   t += resolve_after + milliseconds(3'000);
-  steps.push_back({t, Kind::kShow, 0, "three recovered: their analyses are Resolved"});
+  steps.push_back(
+      {t, Kind::kShow, 0, "three recovered: their analyses are Resolved", Step::Await::kResolved, recovering});
   if (auto oom = index_of("oom-java-heap")) {
     t += milliseconds(2'000);
-    steps.push_back({t, Kind::kRecur, *oom, ""});
+    steps.push_back({t, Kind::kRecur, *oom, "", Step::Await::kResolved, {*oom}});
     t += milliseconds(5'000);
-    steps.push_back({t, Kind::kShow, 0, "the OOM came back: its analysis is Active again, COUNT 2, history Reopened"});
+    steps.push_back({t,
+                     Kind::kShow,
+                     0,
+                     "the OOM came back: its analysis is Active again, COUNT 2, history Reopened",
+                     Step::Await::kRecounted,
+                     {*oom}});
   }
   return steps;
 }

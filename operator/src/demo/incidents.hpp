@@ -54,10 +54,21 @@ void shift_times(nlohmann::json& value, std::chrono::milliseconds offset);
 // A step of the replay. Times are from the demo's start.
 struct Step {
   enum class Kind { kStart, kFail, kRecover, kRecur, kShow };
+  // What must be true of the published analyses before the step runs (waited for, bounded): the
+  // timeline's slack then only sets the pace, and a slow machine shifts the rest of the replay
+  // instead of showing a table before the daemon got there.
+  enum class Await {
+    kNothing,
+    kAllDiagnosed,  // every incident's pod is listed in an analysis
+    kResolved,      // the analyses of `of` are Resolved
+    kRecounted,     // the analyses of `of` are Active again with at least 2 occurrences
+  };
   std::chrono::milliseconds at{0};
   Kind kind = Kind::kStart;
   std::size_t incident = 0;  // index into the incidents (unused by kShow)
   std::string note;          // kShow: the heading printed above the table
+  Await await = Await::kNothing;
+  std::vector<std::size_t> of;  // the incidents kResolved and kRecounted are about
 };
 
 // All pods start; each fails a little apart; three recover (the database comes up, the DNS
