@@ -1563,6 +1563,13 @@ Response fault_response(const Fault& fault, const Route& r, bool keep) {
     FieldError e{FieldError::Type::kInvalid, "spec", "scripted", std::nullopt, "scripted fault"};
     return status_response(invalid_status(r.type->group, r.kind, r.name, {e}), keep);
   }
+  if (fault.kind == FaultKind::kApplyTypeError) {
+    return status_response(
+        status_body(500, "",
+                    "failed to create typed patch object (" + r.ns + "/" + r.name + "; " + r.api_version +
+                        ", Kind=" + r.kind + "): .status.scripted: field not declared in schema"),
+        keep);
+  }
   const int code = fault.kind == FaultKind::kTooManyRequests ? 429
                    : fault.kind == FaultKind::kUnavailable   ? 503
                    : fault.kind == FaultKind::kGone          ? 410
@@ -1648,7 +1655,8 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
     if (auto fault = impl.take_fault(target, is_watch)) {
       if (fault->kind == FaultKind::kTooManyRequests || fault->kind == FaultKind::kUnavailable ||
           fault->kind == FaultKind::kInternalError || fault->kind == FaultKind::kConflict ||
-          fault->kind == FaultKind::kInvalid || (fault->kind == FaultKind::kGone && !is_watch)) {
+          fault->kind == FaultKind::kInvalid || fault->kind == FaultKind::kApplyTypeError ||
+          (fault->kind == FaultKind::kGone && !is_watch)) {
         Response scripted = fault_response(*fault, *r, keep);
         if (!co_await respond(std::move(scripted))) co_return;
         continue;

@@ -39,6 +39,9 @@ enum class FaultKind {
   kUnavailable,      // 503 with Retry-After
   kConflict,         // 409 Conflict, the optimistic-lock Status of the addressed object
   kInvalid,          // 422 Invalid with one cause, as a validating webhook or a schema would refuse
+  // 500 "failed to create typed patch object ... field not declared in schema": what a real
+  // apiserver answers a server-side apply whose fields the schema does not know (kubernetes#122480).
+  kApplyTypeError,
 };
 
 struct Fault {

@@ -145,8 +145,14 @@ Publisher::Outcome Publisher::classify(const std::string& object, const std::str
   // Throttling, server trouble and lost connections pass; 409 means someone else wrote in
   // between (the caller has re-read). Anything else is the server refusing this content: sending
   // it again cannot help.
-  if (status == 0 || status == 409 || status == 429 || status >= 500) return Outcome::kRetry;
-  log_rejected(object, name, status, kube::status_message(body));
+  const std::string message = kube::status_message(body);
+  // ...except one 500: a server-side apply whose fields the schema does not know is answered
+  // 500 "failed to create typed patch object" by the real apiserver, not 4xx
+  // (kubernetes/kubernetes#122480). It is this content, not the server: retrying cannot help.
+  const bool apply_type_error =
+      status == 500 && message.find("failed to create typed patch object") != std::string::npos;
+  if (!apply_type_error && (status == 0 || status == 409 || status == 429 || status >= 500)) return Outcome::kRetry;
+  log_rejected(object, name, status, message);
   ++stats_.rejected;
   return Outcome::kGiveUp;
 }

@@ -3,10 +3,11 @@
 // annotations (JSON merge patch, only when they change) and the Kubernetes Events (created once
 // per pod and cause, then their count raised).
 //
-// Failure policy, per write: 409 → re-read, then apply again; 400/422 → the server's message is
-// logged and counted and that exact content is not sent again; 429/5xx/transport → retried
-// with exponential back-off at most `max_attempts` times. Content identical to what was last
-// written is not sent at all.
+// Failure policy, per write: 409 → re-read, then apply again; 400/422, and the 500 a real
+// apiserver gives an apply the schema cannot type (kubernetes#122480) → the server's message is
+// logged and counted and that exact content is not sent again; other 5xx, 429 and transport
+// errors → retried with exponential back-off at most `max_attempts` times. Content identical to
+// what was last written is not sent at all.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
