@@ -25,6 +25,12 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 printf 'rules:\n  - id: broken\n    category: unknown_cat\n' > "$tmp/broken.yaml"
 check broken_rules 2 "$bin" explain -f "$ex/pod.json" --rules-dir "$tmp" && contains broken_rules "$tmp/broken.yaml:2: rule 'broken'"
 check rules_list 0 "$bin" rules list && contains rules_list 'entrypoint'
+# crashdiag run: a bad duration flag fails at once, naming the flag, before any kubeconfig is read.
+check bad_evidence_delay 2 "$bin" run --evidence-delay soon --kubeconfig /nonexistent &&
+  contains bad_evidence_delay '--evidence-delay "soon": not a duration'
+check bad_resolve_after 2 "$bin" run --resolve-after 10 --kubeconfig /nonexistent &&
+  contains bad_resolve_after '--resolve-after "10": not a duration'
+check missing_kubeconfig 2 "$bin" run --kubeconfig /nonexistent && contains missing_kubeconfig '/nonexistent: cannot read the file'
 check version 0 "$bin" --version && contains version 'crashdiag'
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

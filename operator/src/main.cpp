@@ -65,6 +65,9 @@ int main(int argc, char** argv) {
   cmd_run->add_option("--leader-election-id", run.leader_election_id, "Name of the Lease");
   cmd_run->add_option("--resolve-after", run.resolve_after,
                       "Mark an analysis Resolved after its pods ran this long without the failure (Go duration)");
+  cmd_run->add_option("--evidence-delay", run.evidence_delay,
+                      "Wait this long after a failure is seen before gathering its evidence, so the kubelet's "
+                      "Events about it have arrived (Go duration)");
   cmd_run->add_option(
       "--rules-reload-interval", run.rules_reload_interval,
       "How often --rules-dir is re-read; a change is compiled and, if valid, takes effect (0 disables)");

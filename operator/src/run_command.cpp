@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include <random>
@@ -81,6 +82,19 @@ int run_daemon(const RunOptions& o) {
     return 2;
   }
   daemon::configure_logging(o.log_format == "json" ? daemon::LogFormat::kJson : daemon::LogFormat::kText, level);
+  // Flags first: a typo fails at once, before any file or the network is touched.
+  auto duration_flag = [](const char* flag, const std::string& value,
+                          const char* examples) -> std::optional<core::Duration> {
+    auto d = core::parse_duration(value);
+    if (!d)
+      std::cerr << "crashdiag run: " << flag << " \"" << value << "\": not a duration; use e.g. " << examples << "\n";
+    return d;
+  };
+  const auto resolve_after = duration_flag("--resolve-after", o.resolve_after, "10m, 90s or 1h30m");
+  const auto reload_interval =
+      duration_flag("--rules-reload-interval", o.rules_reload_interval, "10s or 1m, or 0 to disable");
+  const auto evidence_delay = duration_flag("--evidence-delay", o.evidence_delay, "2s or 500ms, or 0 for none");
+  if (!resolve_after || !reload_interval || !evidence_delay) return 2;
 
   core::ClusterAccess access;
   const std::string path = kubeconfig_path(o.kubeconfig);
@@ -150,21 +164,9 @@ int run_daemon(const RunOptions& o) {
     std::cerr << "crashdiag: " << classifier.error() << "\n";
     return 2;
   }
-  auto reload_interval = core::parse_duration(o.rules_reload_interval);
-  if (!reload_interval) {
-    std::cerr << "crashdiag run: --rules-reload-interval \"" << o.rules_reload_interval
-              << "\": not a duration; use e.g. 10s or 1m, or 0 to disable\n";
-    return 2;
-  }
   const std::size_t loaded_rules = classifier->engine().rules().size();
   daemon::ClassifierHolder classifiers(std::make_shared<const Classifier>(std::move(*classifier)));
 
-  auto resolve_after = core::parse_duration(o.resolve_after);
-  if (!resolve_after) {
-    std::cerr << "crashdiag run: --resolve-after \"" << o.resolve_after
-              << "\": not a duration; use e.g. 10m, 90s or 1h30m\n";
-    return 2;
-  }
   std::string lease_namespace = o.leader_election_namespace;
   if (o.leader_elect && lease_namespace.empty()) {
     auto ns = read_file(std::string(kServiceAccountDir) + "/namespace");
@@ -191,6 +193,7 @@ int run_daemon(const RunOptions& o) {
   options.metrics = &metrics;
   options.instance = instance_name();
   options.rca.resolve_after = *resolve_after;
+  options.evidence_delay = *evidence_delay;
   options.start_leading = !o.leader_elect;
   daemon::Daemon d(ioc, client, classifiers, options);
   metrics.set_rules_loaded(static_cast<double>(loaded_rules));
