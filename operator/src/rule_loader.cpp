@@ -62,14 +62,18 @@ tl::expected<std::vector<Rule>, RuleLoadError> load_rule_dirs(const std::vector<
   return parse_rule_packs(*sources);
 }
 
+std::vector<RuleSource> with_builtin(std::vector<RuleSource> from_dirs, bool include_builtin) {
+  if (!include_builtin) return from_dirs;
+  std::vector<RuleSource> sources = builtin_rule_sources();
+  sources.insert(sources.end(), std::make_move_iterator(from_dirs.begin()), std::make_move_iterator(from_dirs.end()));
+  return sources;
+}
+
 tl::expected<std::vector<RuleSource>, RuleLoadError> rule_sources(const std::vector<std::string>& dirs,
                                                                   bool include_builtin) {
   auto from_dirs = read_rule_dirs(dirs);
   if (!from_dirs) return tl::unexpected(from_dirs.error());
-  std::vector<RuleSource> sources;
-  if (include_builtin) sources = builtin_rule_sources();
-  sources.insert(sources.end(), std::make_move_iterator(from_dirs->begin()), std::make_move_iterator(from_dirs->end()));
-  return sources;
+  return with_builtin(std::move(*from_dirs), include_builtin);
 }
 
 tl::expected<Classifier, std::string> compile_classifier(const std::vector<RuleSource>& sources) {

@@ -20,6 +20,10 @@ namespace crashdiag {
 // read_rule_dirs, then parsed and validated.
 [[nodiscard]] tl::expected<std::vector<Rule>, RuleLoadError> load_rule_dirs(const std::vector<std::string>& dirs);
 
+// The built-in packs (unless `include_builtin` is false) followed by `from_dirs`: the one order
+// every rule set is compiled in (start-up, reload, `rules list`).
+[[nodiscard]] std::vector<RuleSource> with_builtin(std::vector<RuleSource> from_dirs, bool include_builtin);
+
 // The built-in packs (unless `include_builtin` is false) followed by the directories' files.
 [[nodiscard]] tl::expected<std::vector<RuleSource>, RuleLoadError> rule_sources(const std::vector<std::string>& dirs,
                                                                                 bool include_builtin);

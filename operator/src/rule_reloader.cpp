@@ -52,10 +52,7 @@ ReloadResult RuleReloader::poll() noexcept {
     if (seen == last_seen_) return result;
     last_seen_ = std::move(seen);
     result.changed = true;
-    std::vector<RuleSource> sources;
-    if (include_builtin_) sources = builtin_rule_sources();
-    sources.insert(sources.end(), from_dirs->begin(), from_dirs->end());
-    auto classifier = compile_classifier(sources);
+    auto classifier = compile_classifier(with_builtin(std::move(*from_dirs), include_builtin_));
     if (!classifier) {
       result.kind = ReloadResult::Kind::kFailed;
       result.error = classifier.error();

@@ -157,9 +157,7 @@ int run_daemon(const RunOptions& o) {
     std::cerr << "crashdiag: cannot load rules: " << dir_sources.error().to_string() << "\n";
     return 2;
   }
-  std::vector<RuleSource> all_sources = builtin_rule_sources();
-  all_sources.insert(all_sources.end(), dir_sources->begin(), dir_sources->end());
-  auto classifier = compile_classifier(all_sources);
+  auto classifier = compile_classifier(with_builtin(*dir_sources, true));
   if (!classifier) {
     std::cerr << "crashdiag: " << classifier.error() << "\n";
     return 2;

@@ -102,6 +102,23 @@ TEST(DemoIncidents, StartRecoverRecur) {
   EXPECT_EQ(a["lastState"]["terminated"]["finishedAt"], "2026-11-22T10:01:00Z") << "this time it ends now";
 }
 
+TEST(DemoIncidents, FailingContainerIsTheOneWhoseLogsAreEvidence) {
+  struct Row {
+    std::string incident;
+    std::string container;
+  };
+  const std::vector<Row> rows = {
+      {"authentik-command-vs-args", "authentik-server"},  // StartError, never ran: no logs at all
+      {"init-container-wait-for-db", "wait-for-db"},      // an init container, listed first
+      {"image-pull-tag-missing", "invoice-worker"},       // waiting in ImagePullBackOff, 0 restarts
+  };
+  for (const Row& row : rows) {
+    EXPECT_EQ(failing_container(failing_pod(incident(row.incident), kNow)), row.container) << row.incident;
+  }
+  // Healthy: nothing to name.
+  EXPECT_EQ(failing_container(started_pod(failing_pod(incident("oom-java-heap"), kNow), kNow)), "");
+}
+
 TEST(DemoIncidents, OwnerChainsTheDaemonWalks) {
   struct Row {
     std::string incident;

@@ -39,21 +39,6 @@ std::string random_token() {
   return out.str();
 }
 
-// The first container the recording shows failing: the one whose previous log is the evidence.
-std::string failing_container(const json& pod) {
-  for (const char* key : {"initContainerStatuses", "containerStatuses"}) {
-    for (const auto& c : pod["status"].value(key, json::array())) {
-      const json state = c.value("state", json::object());
-      const bool waiting_failure = state.contains("waiting") &&
-                                   state["waiting"].value("reason", "") != "PodInitializing" &&
-                                   state["waiting"].value("reason", "") != "ContainerCreating";
-      const bool terminated_failure = state.contains("terminated") && state["terminated"].value("exitCode", 0) != 0;
-      if (waiting_failure || terminated_failure || c.value("restartCount", 0) > 0) return c.value("name", "");
-    }
-  }
-  return "";
-}
-
 std::string failure_text(const json& pod, const std::string& container) {
   for (const char* key : {"initContainerStatuses", "containerStatuses"}) {
     for (const auto& c : pod["status"].value(key, json::array())) {
@@ -191,7 +176,7 @@ class Replay {
         }
         case demo::Step::Kind::kFail: {
           json pod = demo::failing_pod(incidents_[i], now);
-          const std::string container = failing_container(pod);
+          const std::string container = demo::failing_container(pod);
           if (!incidents_[i].previous_log.empty() && !container.empty()) {
             server_.set_logs(pod_namespace(i), pod_name(i), container, true, incidents_[i].previous_log);
           }
@@ -210,7 +195,7 @@ class Replay {
         case demo::Step::Kind::kRecur: {
           if (auto current = server_.get_object("pods", pod_namespace(i), pod_name(i))) {
             json pod = demo::recurred_pod(demo::failing_pod(incidents_[i], now), *current, now);
-            const std::string container = failing_container(pod);
+            const std::string container = demo::failing_container(pod);
             say(pod_namespace(i) + "/" + pod_name(i) + " " + container +
                 " fails again: " + failure_text(pod, container));
             server_.apply_pod(std::move(pod));

@@ -219,6 +219,15 @@ json recurred_pod(const json& failing_pod_json, const json& current, core::WallT
   return pod;
 }
 
+std::string failing_container(const json& pod) {
+  for (const char* key : {"initContainerStatuses", "containerStatuses"}) {
+    for (const auto& c : pod["status"].value(key, json::array())) {
+      if (failing(c) || c.value("restartCount", 0) > 0) return c.value("name", "");
+    }
+  }
+  return "";
+}
+
 std::vector<json> owner_objects(const json& pod) {
   const json& meta = pod["metadata"];
   const std::string ns = meta.value("namespace", "default");

@@ -47,6 +47,10 @@ void shift_times(nlohmann::json& value, std::chrono::milliseconds offset);
 [[nodiscard]] nlohmann::json recurred_pod(const nlohmann::json& failing, const nlohmann::json& current,
                                           core::WallTime now);
 
+// The first container (init containers first) the pod shows failing, or one that restarted: the
+// one whose previous log is the evidence. "" if none.
+[[nodiscard]] std::string failing_container(const nlohmann::json& pod);
+
 // The objects the pod's owner chain needs: its Namespace, and a ReplicaSet with its Deployment
 // (the ReplicaSet's name minus the pod-template-hash), or the StatefulSet, DaemonSet or Job itself.
 [[nodiscard]] std::vector<nlohmann::json> owner_objects(const nlohmann::json& pod);
