@@ -346,7 +346,101 @@ void typed(const json& schema, const json& value, const std::string& path, bool 
   }
 }
 
+// validateStructuralInvariants and validateStructuralMetadataInvariants, rule for rule.
+enum class Level { kRoot, kItem, kField };
+
+void structural(const json& s, Level level, const std::string& path, std::vector<FieldError>& errors) {
+  if (!s.is_object()) return;
+  const std::string type = s.value("type", "");
+  if (type == "array" && !s.contains("items")) {
+    errors.push_back({FieldError::Type::kRequired, path + ".items", nullptr, std::nullopt, "must be specified"});
+  }
+  if (s.contains("items")) structural(s["items"], Level::kItem, path + ".items", errors);
+  if (s.contains("properties") && s["properties"].is_object()) {
+    for (const auto& [key, child] : s["properties"].items()) {
+      structural(child, Level::kField, path + ".properties[" + key + "]", errors);
+    }
+  }
+  const bool int_or_string = s.value("x-kubernetes-int-or-string", false);
+  const bool preserve = s.value("x-kubernetes-preserve-unknown-fields", false);
+  if (type.empty() && !int_or_string && !preserve) {
+    const char* detail = level == Level::kRoot   ? "must not be empty at the root"
+                         : level == Level::kItem ? "must not be empty for specified array items"
+                                                 : "must not be empty for specified object fields";
+    errors.push_back({FieldError::Type::kRequired, path + ".type", nullptr, std::nullopt, detail});
+  }
+  if (level == Level::kRoot && !type.empty() && type != "object") {
+    errors.push_back({FieldError::Type::kInvalid, path + ".type", type, std::nullopt, "must be object at the root"});
+  }
+  if (level != Level::kRoot || !s.contains("properties") || !s["properties"].is_object()) return;
+  const json& props = s["properties"];
+  for (const char* key : {"kind", "apiVersion"}) {
+    if (props.contains(key) && props[key].value("type", "") != "string") {
+      errors.push_back({FieldError::Type::kInvalid, path + ".properties[" + key + "].type",
+                        props[key].value("type", ""), std::nullopt, "must be string"});
+    }
+  }
+  if (!props.contains("metadata")) return;
+  const json& meta = props["metadata"];
+  const std::string meta_path = path + ".properties[metadata]";
+  if (meta.value("type", "") != "object") {
+    errors.push_back(
+        {FieldError::Type::kInvalid, meta_path + ".type", meta.value("type", ""), std::nullopt, "must be object"});
+  }
+  // Everything but `type`, `default` and properties restricting only name/generateName makes
+  // the schema differ from the empty one, which the apiserver forbids.
+  bool extra = false;
+  for (const auto& [key, value] : meta.items()) {
+    if (key == "type" || key == "default") continue;
+    if (key == "properties" && value.is_object()) {
+      bool only_names = !value.empty();
+      for (const auto& [name, unused] : value.items()) {
+        (void)unused;
+        only_names = only_names && (name == "name" || name == "generateName");
+      }
+      if (only_names) continue;
+    }
+    extra = true;
+  }
+  if (extra) {
+    errors.push_back({FieldError::Type::kForbidden, meta_path, nullptr, std::nullopt,
+                      "must not specify anything other than name and generateName, but metadata is implicitly "
+                      "specified"});
+  }
+}
+
 }  // namespace
+
+std::vector<FieldError> validate_crd_structure(const json& crd) {
+  std::vector<FieldError> errors;
+  if (!crd.is_object() || !crd.contains("spec") || !crd["spec"].contains("versions")) return errors;
+  const json& versions = crd["spec"]["versions"];
+  std::vector<const json*> schemas;
+  for (const auto& v : versions) {
+    schemas.push_back(v.contains("schema") && v["schema"].contains("openAPIV3Schema") ? &v["schema"]["openAPIV3Schema"]
+                                                                                      : nullptr);
+  }
+  const bool shared = !schemas.empty() && std::all_of(schemas.begin(), schemas.end(), [&](const json* s) {
+    return s != nullptr && *s == *schemas.front();
+  });
+  if (shared) {
+    structural(*schemas.front(), Level::kRoot, "spec.validation.openAPIV3Schema", errors);
+  } else {
+    for (std::size_t i = 0; i < schemas.size(); ++i) {
+      if (schemas[i] == nullptr) continue;
+      structural(*schemas[i], Level::kRoot, "spec.versions[" + std::to_string(i) + "].schema.openAPIV3Schema", errors);
+    }
+  }
+  // ValidateStructural sorts the messages so the order does not depend on map iteration.
+  std::sort(errors.begin(), errors.end(),
+            [](const FieldError& a, const FieldError& b) { return a.error() < b.error(); });
+  return errors;
+}
+
+std::string crd_invalid_message(const json& crd, const std::vector<FieldError>& errors) {
+  const std::string name = crd.contains("metadata") ? crd["metadata"].value("name", "") : "";
+  return invalid_status("apiextensions.k8s.io", "CustomResourceDefinition", name, errors)["message"].get<std::string>();
+}
 
 std::optional<json> parse_yaml(const std::string& text, std::string* error) {
   try {
@@ -375,6 +469,9 @@ Crd parse_crd(const std::string& text, const std::string& path) {
   auto doc = parse_yaml(text, &error);
   if (!doc || !doc->is_object() || doc->value("kind", "") != "CustomResourceDefinition") {
     throw std::runtime_error(path + " is not a CustomResourceDefinition" + (error.empty() ? "" : ": " + error));
+  }
+  if (auto errors = validate_crd_structure(*doc); !errors.empty()) {
+    throw std::runtime_error(path + ": " + crd_invalid_message(*doc, errors));
   }
   const json& spec = (*doc)["spec"];
   Crd crd;

@@ -44,7 +44,21 @@ struct Crd {
 // on a syntax error; never throws.
 std::optional<nlohmann::json> parse_yaml(const std::string& text, std::string* error = nullptr);
 
-// Reads a CRD manifest; throws std::runtime_error when it is missing or not a CRD.
+// The structural-schema rules the apiextensions-apiserver enforces when a CRD is created
+// (ValidateStructural in apiextensions-apiserver pkg/apiserver/schema/validation.go, v1.26):
+// a type on every node (unless x-kubernetes-int-or-string or -preserve-unknown-fields), items on
+// every array, an object at the root, kind/apiVersion strings, and a root `metadata` that says
+// nothing but `type: object` (and at most restricts name/generateName). Field paths are the ones
+// the apiserver prints: `spec.validation.openAPIV3Schema...` when every version shares one schema
+// (the internal version hoists it), else `spec.versions[i].schema.openAPIV3Schema...`.
+std::vector<FieldError> validate_crd_structure(const nlohmann::json& crd);
+
+// The 422 message the apiserver returns for those errors:
+// `CustomResourceDefinition.apiextensions.k8s.io "NAME" is invalid: ...`.
+std::string crd_invalid_message(const nlohmann::json& crd, const std::vector<FieldError>& errors);
+
+// Reads a CRD manifest; throws std::runtime_error when it is missing or not a CRD, and with the
+// apiserver's 422 message when the apiserver would refuse it (validate_crd_structure).
 // Reads the CRD manifest at `path`; empty: the shipped one compiled into the binary.
 Crd load_crd(const std::string& path);
 // Parses a CRD manifest's text; `path` names it in errors.
