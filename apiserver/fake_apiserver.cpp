@@ -616,6 +616,10 @@ Response handle_list(FakeApiServer::Impl& impl, const Route& r, const Query& que
   }
   std::size_t limit = 0;
   if (auto l = query.get("limit"); !l.empty()) std::from_chars(l.data(), l.data() + l.size(), limit);
+  // resourceVersion=0 without a continue token is served from the watch cache, which ignores
+  // `limit`: the whole list in one body (shouldDelegateList, k8s.io/apiserver/pkg/storage/cacher/
+  // cacher.go, v1.26; ../shared/k8s-fixtures/04-list-pods-rv0-from-cache-200.json).
+  if (query.get("resourceVersion") == "0" && query.get("continue").empty()) limit = 0;
   json items = json::array();
   std::vector<json> objects;
   std::string next_start;

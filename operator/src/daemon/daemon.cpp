@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "crashdiag/core/list_decoder.hpp"
 #include "crashdiag/model/log_tail.hpp"
 #include "crashdiag/model/parse.hpp"
 #include "log.hpp"
@@ -580,7 +581,18 @@ asio::awaitable<void> Daemon::watch_loop(std::string resource, std::string path,
       if (!list->continue_token.empty()) target += "&continue=" + url_encode(list->continue_token);
       kube::Request res_req{http::verb::get, target, resource, "",
                             ""};  // named: GCC 12 PR 99576 double-destroys temporaries in co_await
-      auto res = co_await client_.request(std::move(res_req));
+      // Decoded as it streams in, item by item: with resourceVersion=0 a real apiserver ignores
+      // `limit` and sends the whole list in one body (ListDecoder's comment has the source).
+      core::ListDecoder decoder(options_.max_list_item_bytes, [&](std::string_view item) { stage(item); });
+      std::optional<core::ListDecodeError> decode_error;
+      auto res = co_await client_.stream(
+          std::move(res_req),
+          [&](std::string_view chunk) {
+            activity_[watch_index] = now_ms();
+            decode_error = decoder.feed(chunk);
+            return !decode_error && !stopping_;
+          },
+          options_.list_read_timeout);
       if (!res) {
         log_watch_failure(resource, 0, res.error().what);
         feed(core::RequestFailed{0, std::nullopt, res.error().what});
@@ -590,49 +602,16 @@ asio::awaitable<void> Daemon::watch_loop(std::string resource, std::string path,
         refused(*res);
         continue;
       }
-      // Walk the list with simdjson On-Demand: metadata first, then each item's raw JSON.
-      simdjson::ondemand::parser parser;
-      simdjson::padded_string padded(res->body);
-      std::string rv;
-      std::string cont;
-      bool ok = true;
-      simdjson::ondemand::document doc;
-      if (parser.iterate(padded).get(doc) != simdjson::SUCCESS) ok = false;
-      simdjson::ondemand::object obj;
-      if (ok && doc.get_object().get(obj) != simdjson::SUCCESS) ok = false;
-      if (ok) {
-        for (auto field : obj) {
-          std::string_view key;
-          if (field.unescaped_key().get(key) != simdjson::SUCCESS) {
-            ok = false;
-            break;
-          }
-          if (key == "metadata") {
-            simdjson::ondemand::object meta;
-            if (field.value().get_object().get(meta) != simdjson::SUCCESS) continue;
-            for (auto m : meta) {
-              std::string_view mk;
-              std::string_view mv;
-              if (m.unescaped_key().get(mk) != simdjson::SUCCESS) break;
-              if (mk == "resourceVersion" && m.value().get_string().get(mv) == simdjson::SUCCESS) rv.assign(mv);
-              if (mk == "continue" && m.value().get_string().get(mv) == simdjson::SUCCESS) cont.assign(mv);
-            }
-          } else if (key == "items") {
-            simdjson::ondemand::array items;
-            if (field.value().get_array().get(items) != simdjson::SUCCESS) continue;
-            for (auto item : items) {
-              simdjson::ondemand::value v;
-              std::string_view raw;
-              if (item.get(v) == simdjson::SUCCESS && simdjson::to_json_string(v).get(raw) == simdjson::SUCCESS)
-                stage(raw);
-            }
-          }
-        }
-      }
-      if (!ok) {
-        feed(core::RequestFailed{0, std::nullopt, "malformed list body"});
+      if (stopping_) break;
+      if (!decode_error) decode_error = decoder.finish();
+      if (decode_error) {
+        const std::string why(core::to_string(*decode_error));
+        log_watch_failure(resource, 200, why);
+        feed(core::RequestFailed{0, std::nullopt, why});
         continue;
       }
+      const std::string rv = decoder.resource_version();
+      const std::string cont = decoder.continue_token();
       feed(core::ListPage{rv, cont});
     } else if (auto* watch = std::get_if<core::WatchCommand>(&cmd)) {
       std::string target =

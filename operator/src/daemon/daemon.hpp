@@ -39,7 +39,11 @@ struct DiagnosisRecord {
 struct DaemonOptions {
   std::vector<std::string> namespaces;  // empty: all namespaces
   std::string label_selector;
-  core::Duration idle_timeout{90'000};   // bookmarks arrive about every minute
+  core::Duration idle_timeout{90'000};  // bookmarks arrive about every minute
+  // A LIST is decoded as it streams; these bound one item and the wait for the next bytes.
+  // Objects are at most 1.5 MB in etcd (--max-request-bytes); 16 MiB leaves room for any encoding.
+  std::size_t max_list_item_bytes = 16U << 20U;
+  core::Duration list_read_timeout{30'000};
   core::Duration evidence_delay{2'000};  // let the kubelet's Events for the failure arrive
   int log_tail_lines = 500;
   int log_limit_bytes = 256 * 1024;

@@ -264,7 +264,41 @@ asio::awaitable<tl::expected<Response, TransportError>> KubeClient::request(Requ
 asio::awaitable<tl::expected<Response, TransportError>> KubeClient::watch(Request r,
                                                                           std::function<bool(std::string_view)> on_line,
                                                                           core::Duration idle_timeout) {
-  const std::string verb = "watch";
+  // Split the stream into lines; an event may span chunks and a chunk may hold several events.
+  std::string line;
+  std::optional<TransportError> too_large;
+  auto on_chunk = [&](std::string_view data) {
+    while (!data.empty()) {
+      auto nl = data.find('\n');
+      if (nl == std::string_view::npos) {
+        line.append(data);
+        if (line.size() > options_.max_event_bytes) {
+          too_large = TransportError{"watch event larger than " + std::to_string(options_.max_event_bytes) + " bytes"};
+          return false;
+        }
+        return true;
+      }
+      line.append(data.substr(0, nl));
+      if (!line.empty() && !on_line(line)) return false;
+      line.clear();
+      data.remove_prefix(nl + 1);
+    }
+    return true;
+  };
+  auto res = co_await stream_body("watch", std::move(r), on_chunk, idle_timeout);
+  if (too_large) co_return tl::unexpected(*too_large);
+  if (res && !res->abandoned && res->status == 200 && !line.empty()) res->abandoned = !on_line(line);
+  co_return res;
+}
+
+asio::awaitable<tl::expected<Response, TransportError>> KubeClient::stream(
+    Request r, std::function<bool(std::string_view)> on_chunk, core::Duration idle_timeout) {
+  const std::string verb = observed_verb(r);
+  co_return co_await stream_body(verb, std::move(r), std::move(on_chunk), idle_timeout);
+}
+
+asio::awaitable<tl::expected<Response, TransportError>> KubeClient::stream_body(
+    std::string verb, Request r, std::function<bool(std::string_view)> on_chunk, core::Duration idle_timeout) {
   co_await rate_limit();
   const auto started = std::chrono::steady_clock::now();
   auto c = co_await connect();
@@ -283,11 +317,11 @@ asio::awaitable<tl::expected<Response, TransportError>> KubeClient::watch(Reques
   }
   // Read the header first; an error status comes with a small Status body read whole.
   http::response_parser<http::buffer_body> parser;
-  parser.body_limit(boost::none);  // the stream is unbounded; each line is bounded below
+  parser.body_limit(boost::none);  // the body is unbounded; the caller bounds what it keeps
   auto [hec, hn] = co_await http::async_read_header(conn->stream, conn->buffer, parser, kNoThrow);
   if (hec) {
     account(verb, verb, r.resource, 0, started);
-    co_return tl::unexpected(TransportError{"reading watch response header: " + hec.message()});
+    co_return tl::unexpected(TransportError{"reading " + verb + " response header: " + hec.message()});
   }
   Response out;
   out.status = static_cast<int>(parser.get().result_int());
@@ -296,7 +330,6 @@ asio::awaitable<tl::expected<Response, TransportError>> KubeClient::watch(Reques
   }
   account(verb, verb, r.resource, out.status, started);
   if (out.status == 401) tokens_->invalidate();
-  std::string line;
   std::array<char, kChunkBytes> chunk{};
   while (!parser.is_done()) {
     parser.get().body().data = chunk.data();
@@ -308,7 +341,7 @@ asio::awaitable<tl::expected<Response, TransportError>> KubeClient::watch(Reques
     if (rec == http::error::need_buffer) rec = {};
     if (rec) {
       if (rec == beast::error::timeout) co_return tl::unexpected(TransportError{"idle"});
-      co_return tl::unexpected(TransportError{"watch stream: " + rec.message()});
+      co_return tl::unexpected(TransportError{verb + " stream: " + rec.message()});
     }
     const std::size_t got = chunk.size() - parser.get().body().size;
     std::string_view data(chunk.data(), got);
@@ -316,27 +349,11 @@ asio::awaitable<tl::expected<Response, TransportError>> KubeClient::watch(Reques
       if (out.body.size() < kMaxErrorBody) out.body.append(data);
       continue;
     }
-    // Split into lines; an event may span chunks and a chunk may hold several events.
-    while (!data.empty()) {
-      auto nl = data.find('\n');
-      if (nl == std::string_view::npos) {
-        line.append(data);
-        if (line.size() > options_.max_event_bytes) {
-          co_return tl::unexpected(
-              TransportError{"watch event larger than " + std::to_string(options_.max_event_bytes) + " bytes"});
-        }
-        break;
-      }
-      line.append(data.substr(0, nl));
-      if (!line.empty() && !on_line(line)) {
-        out.abandoned = true;
-        co_return out;  // the connection closes with `conn`
-      }
-      line.clear();
-      data.remove_prefix(nl + 1);
+    if (!data.empty() && !on_chunk(data)) {
+      out.abandoned = true;
+      co_return out;  // the connection closes with `conn`
     }
   }
-  if (!line.empty() && out.status == 200) out.abandoned = !on_line(line);
   co_return out;
 }
 

@@ -106,12 +106,22 @@ class KubeClient {
   [[nodiscard]] boost::asio::awaitable<tl::expected<Response, TransportError>> watch(
       Request request, std::function<bool(std::string_view line)> on_line, core::Duration idle_timeout);
 
+  // A GET whose body is handed to on_chunk as it arrives, never held whole: a LIST that a real
+  // apiserver answers unpaged (resourceVersion=0 from the watch cache ignores `limit`) can be
+  // hundreds of MB. on_chunk returns false to abandon the body (Response::abandoned). An error
+  // status's Status body is read into Response::body (bounded). `idle_timeout` bounds the wait for
+  // the next bytes.
+  [[nodiscard]] boost::asio::awaitable<tl::expected<Response, TransportError>> stream(
+      Request request, std::function<bool(std::string_view chunk)> on_chunk, core::Duration idle_timeout);
+
   [[nodiscard]] RequestStats& stats() { return stats_; }
   [[nodiscard]] const Endpoint& endpoint() const { return endpoint_; }
 
  private:
   boost::asio::awaitable<tl::expected<std::unique_ptr<Connection>, TransportError>> connect();
   boost::asio::awaitable<void> rate_limit();
+  boost::asio::awaitable<tl::expected<Response, TransportError>> stream_body(
+      std::string verb, Request request, std::function<bool(std::string_view)> on_chunk, core::Duration idle_timeout);
   void account(const std::string& stats_verb, std::string_view observed_verb, const std::string& resource, int code,
                std::chrono::steady_clock::time_point started);
 
