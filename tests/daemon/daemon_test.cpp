@@ -229,5 +229,35 @@ TEST(Daemon, EventsOfDeletedPodsAndExpiredEventsAreForgotten) {
   EXPECT_EQ(with_events(), 0U);
 }
 
+// Issue 14's first item: on a real apiserver a resourceVersion=0 LIST comes from the watch cache
+// in one body whatever `limit` says. 20,000 pods of ~3.6 KB (about 72 MB, over the 64 MiB the
+// client allowed a whole body before) sync from that one unpaged body, item by item.
+TEST(Daemon, TwentyThousandPodsSyncFromOneUnpagedList) {
+  quiet_logs();
+  Cluster c;
+  const std::string padding(3000, 'x');
+  std::uint64_t bytes = 0;
+  for (int i = 0; i < 20000; ++i) {
+    json pod = fake::make_pod("bulk-" + std::to_string(i % 20), "pod-" + std::to_string(i),
+                              {{"name", "app"}, {"image", "registry.example/app:1"}});
+    pod["metadata"]["annotations"] = {{"example.com/padding", padding}};
+    bytes += pod.dump().size();
+    c.server.apply_pod(std::move(pod));
+  }
+  c.server.compact();  // the watch history is not what this test is about
+  ASSERT_GT(bytes, std::uint64_t{64} << 20U) << "the list must be larger than the old whole-body limit";
+  Running r(c, {});
+  ASSERT_TRUE(eventually([&] { return r.synced(); }, 180'000ms));
+  EXPECT_EQ(r.on_loop([&] { return r.daemon->pods(); }), 20000U);
+  std::size_t pod_lists = 0;
+  for (const auto& req : c.server.requests()) {
+    if (req.target.rfind("/api/v1/pods?", 0) == 0 && req.target.find("watch=") == std::string::npos) {
+      ++pod_lists;
+      EXPECT_EQ(req.target.find("continue="), std::string::npos) << req.target;
+    }
+  }
+  EXPECT_EQ(pod_lists, 1U) << "one unpaged list, as the watch cache answers resourceVersion=0";
+}
+
 }  // namespace
 }  // namespace crashdiag::daemon
