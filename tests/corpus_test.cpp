@@ -1,5 +1,8 @@
-// The labeled corpus of real public incidents (tests/corpus/README.md): top-1 and top-3
-// accuracy of the shipped classifier, printed, and a floor the suite enforces.
+// The labeled corpus of real public incidents (tests/corpus/README.md), measured the honest way:
+// `tune/` holds the incidents the rules were written against, `holdout/` incidents that were
+// added before anyone ran the engine on them and were never the reason a pattern was written
+// (docs/rules.md, "Keeping the figures honest"). Both figures are printed, per category; the
+// holdout one is the one that says how crashdiag does on the next incident, so the floors are on it.
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
@@ -7,6 +10,7 @@
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <set>
 
 #include "crashdiag/classifiers/categories.hpp"
 #include "crashdiag/classifiers/evidence_yaml.hpp"
@@ -15,55 +19,200 @@
 namespace crashdiag {
 namespace {
 
-constexpr double kMinTop1 = 0.85;
-constexpr std::size_t kMinIncidents = 80;
+namespace fs = std::filesystem;
 
-TEST(Corpus, Top1AccuracyOnRealIncidentsIsAtLeast85Percent) {
-  namespace fs = std::filesystem;
+// Issue 11's bars: top-1 on incidents the rules never saw, and what a confident answer is worth.
+constexpr double kMinHoldoutTop1 = 0.85;
+constexpr double kConfident = 0.7;
+constexpr double kMinConfidentPrecision = 0.97;
+constexpr double kMinTuneTop1 = 0.90;  // the rules must keep what they were written for
+constexpr std::size_t kMinHoldout = 150;
+constexpr std::size_t kMinIncidents = 450;
+constexpr std::size_t kMinPerCategory = 10;
+constexpr double kMinWithoutLogs = 0.25;  // real clusters: StartErrors, pulls, config errors, OOM...
+
+struct Incident {
+  fs::path file;
+  std::string id;
+  std::string category;
+  std::string platform;
+  bool has_logs = false;
+  Evidence evidence;
+};
+
+struct Outcome {
+  const Incident* incident = nullptr;
+  std::string top;
+  double confidence = 0;
+  bool top1 = false;
+  bool top3 = false;
+};
+
+std::vector<Incident> load(const std::string& split) {
   std::vector<fs::path> files;
-  for (const auto& e : fs::recursive_directory_iterator(testing::source_path("tests/corpus"))) {
+  const fs::path root = testing::source_path("tests/corpus/" + split);
+  if (!fs::exists(root)) return {};
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
     if (e.path().extension() == ".yaml") files.push_back(e.path());
   }
   std::sort(files.begin(), files.end());
-  ASSERT_GE(files.size(), kMinIncidents);
-
-  std::size_t top1 = 0;
-  std::size_t top3 = 0;
-  std::map<std::string, std::pair<int, int>> per_category;  // hits, total
-  std::set<std::string> ids;
+  std::vector<Incident> out;
   for (const auto& f : files) {
     const std::string text = testing::read_file(f.string());
-    YAML::Node meta = YAML::Load(text);
-    const auto expected = meta["category"].as<std::string>();
-    const auto id = meta["id"].as<std::string>();
-    EXPECT_TRUE(ids.insert(id).second) << "duplicate corpus id " << id;
-    EXPECT_TRUE(is_known_category(expected)) << f;
-    EXPECT_EQ(f.parent_path().filename().string(), expected) << f << ": directory and category disagree";
-    ASSERT_TRUE(meta["source"] && meta["source"].as<std::string>().rfind("http", 0) == 0)
+    const YAML::Node meta = YAML::Load(text);
+    Incident in;
+    in.file = f;
+    in.id = meta["id"].as<std::string>();
+    in.category = meta["category"].as<std::string>();
+    in.platform = meta["platform"] ? meta["platform"].as<std::string>() : "kubernetes";
+    in.has_logs = meta["logs"] && !meta["logs"].as<std::string>().empty();
+    EXPECT_TRUE(is_known_category(in.category)) << f;
+    EXPECT_EQ(f.parent_path().filename().string(), in.category) << f << ": directory and category disagree";
+    EXPECT_TRUE(meta["source"] && meta["source"].as<std::string>().rfind("http", 0) == 0)
         << f << ": every incident cites its source";
     auto ev = evidence_from_yaml(text);
-    ASSERT_TRUE(ev) << f << ": " << ev.error().what;
-    auto hs = testing::shipped_classifier().classify(*ev);
-    ASSERT_FALSE(hs.empty());
-    bool hit1 = hs[0].category == expected;
-    bool hit3 = false;
-    for (std::size_t i = 0; i < hs.size() && i < 3; ++i) hit3 = hit3 || hs[i].category == expected;
-    top1 += hit1 ? 1 : 0;
-    top3 += hit3 ? 1 : 0;
-    per_category[expected].first += hit1 ? 1 : 0;
-    per_category[expected].second += 1;
-    if (!hit1) {
-      std::cout << "  miss: " << f.filename().string() << " expected " << expected << ", got " << hs[0].category << " ("
-                << hs[0].confidence << ")" << (hit3 ? " [in top 3]" : "") << "\n";
+    EXPECT_TRUE(ev) << f << ": " << (ev ? "" : ev.error().what);
+    if (!ev) continue;
+    in.evidence = std::move(*ev);
+    out.push_back(std::move(in));
+  }
+  return out;
+}
+
+std::vector<Outcome> run(const std::vector<Incident>& incidents) {
+  std::vector<Outcome> out;
+  for (const Incident& in : incidents) {
+    const auto hs = testing::shipped_classifier().classify(in.evidence);
+    Outcome o;
+    o.incident = &in;
+    if (!hs.empty()) {
+      o.top = hs[0].category;
+      o.confidence = hs[0].confidence;
+    }
+    o.top1 = o.top == in.category;
+    for (std::size_t i = 0; i < hs.size() && i < 3; ++i) o.top3 = o.top3 || hs[i].category == in.category;
+    out.push_back(o);
+  }
+  return out;
+}
+
+struct Figures {
+  std::size_t n = 0;
+  std::size_t top1 = 0;
+  std::size_t top3 = 0;
+  std::size_t unknown = 0;    // answered `unknown` where a cause was expected
+  std::size_t confident = 0;  // top confidence >= kConfident
+  std::size_t confident_right = 0;
+  std::map<std::string, std::pair<int, int>> per_category;  // hits, total
+  [[nodiscard]] double top1_rate() const { return n == 0 ? 0 : static_cast<double>(top1) / static_cast<double>(n); }
+  [[nodiscard]] double precision() const {
+    return confident == 0 ? 1 : static_cast<double>(confident_right) / static_cast<double>(confident);
+  }
+};
+
+Figures figures(const std::vector<Outcome>& outcomes) {
+  Figures f;
+  for (const Outcome& o : outcomes) {
+    ++f.n;
+    f.top1 += o.top1 ? 1 : 0;
+    f.top3 += o.top3 ? 1 : 0;
+    f.unknown += (o.top == kUnknownCategory && o.incident->category != kUnknownCategory) ? 1 : 0;
+    if (o.confidence >= kConfident) {
+      ++f.confident;
+      f.confident_right += o.top1 ? 1 : 0;
+    }
+    auto& [hits, total] = f.per_category[o.incident->category];
+    hits += o.top1 ? 1 : 0;
+    total += 1;
+  }
+  return f;
+}
+
+std::string pct(std::size_t a, std::size_t b) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(1) << (b == 0 ? 0.0 : 100.0 * static_cast<double>(a) / static_cast<double>(b))
+    << "%";
+  return s.str();
+}
+
+void print(const std::string& name, const Figures& f) {
+  std::cout << name << ": " << f.n << " incidents, top-1 " << pct(f.top1, f.n) << ", top-3 " << pct(f.top3, f.n)
+            << ", unknown " << pct(f.unknown, f.n) << ", precision at >= " << kConfident << ": "
+            << pct(f.confident_right, f.confident) << " of " << f.confident << "\n";
+}
+
+class Corpus : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    tune_ = new std::vector<Incident>(load("tune"));
+    holdout_ = new std::vector<Incident>(load("holdout"));
+  }
+  static void TearDownTestSuite() {
+    delete tune_;
+    delete holdout_;
+  }
+  static std::vector<Incident>* tune_;
+  static std::vector<Incident>* holdout_;
+};
+
+std::vector<Incident>* Corpus::tune_ = nullptr;
+std::vector<Incident>* Corpus::holdout_ = nullptr;
+
+TEST_F(Corpus, HoldoutTop1AndConfidentPrecisionMeetTheBar) {
+  const auto tune = run(*tune_);
+  const auto holdout = run(*holdout_);
+  const Figures t = figures(tune);
+  const Figures h = figures(holdout);
+  print("tune   ", t);
+  print("holdout", h);
+  std::cout << "  " << std::left << std::setw(30) << "category" << std::setw(12) << "tune"
+            << "holdout\n";
+  std::set<std::string> categories;
+  for (const auto& [c, unused] : t.per_category) categories.insert(c);
+  for (const auto& [c, unused] : h.per_category) categories.insert(c);
+  for (const std::string& c : categories) {
+    auto cell = [&](const Figures& f) {
+      auto it = f.per_category.find(c);
+      return it == f.per_category.end() ? std::string("-")
+                                        : std::to_string(it->second.first) + "/" + std::to_string(it->second.second);
+    };
+    std::cout << "  " << std::left << std::setw(30) << c << std::setw(12) << cell(t) << cell(h) << "\n";
+  }
+  for (const auto* outcomes : {&tune, &holdout}) {
+    for (const Outcome& o : *outcomes) {
+      if (o.top1) continue;
+      std::cout << "  miss (" << (outcomes == &tune ? "tune" : "holdout") << "): " << o.incident->id << " expected "
+                << o.incident->category << ", got " << o.top << " (" << o.confidence << ")"
+                << (o.top3 ? " [in top 3]" : "") << (o.confidence >= kConfident ? " CONFIDENTLY WRONG" : "") << "\n";
     }
   }
-  const double n = static_cast<double>(files.size());
-  std::cout << std::fixed << std::setprecision(1) << "corpus: " << files.size() << " incidents, top-1 "
-            << 100.0 * top1 / n << "%, top-3 " << 100.0 * top3 / n << "%\n";
-  for (const auto& [category, counts] : per_category) {
-    std::cout << "  " << std::left << std::setw(30) << category << counts.first << "/" << counts.second << "\n";
+  EXPECT_GE(h.top1_rate(), kMinHoldoutTop1) << "holdout top-1";
+  EXPECT_GE(h.precision(), kMinConfidentPrecision) << "holdout precision at confidence >= " << kConfident;
+  EXPECT_GE(t.top1_rate(), kMinTuneTop1) << "tune top-1";
+}
+
+TEST_F(Corpus, IsLargeVariedAndHonestlySplit) {
+  EXPECT_GE(holdout_->size(), kMinHoldout);
+  EXPECT_GE(tune_->size() + holdout_->size(), kMinIncidents);
+  std::map<std::string, std::size_t> per_category;
+  std::set<std::string> ids;
+  std::size_t without_logs = 0;
+  std::size_t docker = 0;
+  for (const auto* split : {tune_, holdout_}) {
+    for (const Incident& in : *split) {
+      EXPECT_TRUE(ids.insert(in.id).second) << "duplicate corpus id " << in.id;
+      ++per_category[in.category];
+      without_logs += in.has_logs ? 0 : 1;
+      docker += (in.platform == "docker" || in.platform == "compose" || in.platform == "podman") ? 1 : 0;
+    }
   }
-  EXPECT_GE(static_cast<double>(top1) / n, kMinTop1);
+  for (const CategoryInfo& c : categories()) {
+    EXPECT_GE(per_category[std::string(c.id)], kMinPerCategory) << c.id;
+  }
+  const double total = static_cast<double>(ids.size());
+  std::cout << "corpus: " << ids.size() << " incidents, " << pct(without_logs, ids.size()) << " without logs, "
+            << pct(docker, ids.size()) << " Docker/Compose/Podman\n";
+  EXPECT_GE(static_cast<double>(without_logs) / total, kMinWithoutLogs);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "crashdiag/classifiers/evidence_texts.hpp"
 #include "crashdiag/classifiers/evidence_view.hpp"
 #include "crashdiag/classifiers/redaction.hpp"
 #include "crashdiag/model/parse.hpp"
@@ -15,35 +16,6 @@ namespace {
 
 std::string status_base(const Container& c) {
   return std::string(c.init ? "status.initContainerStatuses{" : "status.containerStatuses{") + c.name + "}";
-}
-
-struct TextSource {
-  EvidenceSource source;
-  std::string field;
-  std::string text;
-};
-
-// Every status message and event message of the container, in a fixed order.
-std::vector<TextSource> status_and_event_texts(const Evidence& ev) {
-  const Container& c = ev.target();
-  std::vector<TextSource> out;
-  if (c.status) {
-    if (c.status->terminated && !c.status->terminated->message.empty()) {
-      out.push_back(
-          {EvidenceSource::kStatus, status_base(c) + ".state.terminated.message", c.status->terminated->message});
-    }
-    if (c.status->last_terminated && !c.status->last_terminated->message.empty()) {
-      out.push_back({EvidenceSource::kStatus, status_base(c) + ".lastState.terminated.message",
-                     c.status->last_terminated->message});
-    }
-    if (c.status->waiting && !c.status->waiting->message.empty()) {
-      out.push_back({EvidenceSource::kStatus, status_base(c) + ".state.waiting.message", c.status->waiting->message});
-    }
-  }
-  for (const Event& e : events_for_container(ev.events, c)) {
-    out.push_back({EvidenceSource::kEvents, "events[" + e.reason + "]", e.type + " " + e.reason + ": " + e.message});
-  }
-  return out;
 }
 
 std::string clip(std::string_view s, std::size_t n = 600) {
@@ -92,8 +64,11 @@ std::vector<Candidate> analyze_entrypoint(const Evidence& ev) {
   static const RE2 kNotFoundCrun(R"re(executable file `(?P<exe>[^`]*)` not found)re");
   const Container& c = ev.target();
   std::string exe;
-  std::optional<TextSource> where;
-  for (const TextSource& t : status_and_event_texts(ev)) {
+  std::optional<EvidenceText> where;
+  for (const EvidenceText& t : evidence_texts(ev)) {
+    // The runtime's words: status messages and the kubelet's Failed events. A probe's output
+    // naming a missing program is about the probe (analyze_exit_137), the log about the app.
+    if (t.source != TextSource::kStatus && t.source != TextSource::kEvents) continue;
     std::string x;
     if (RE2::PartialMatch(t.text, kNotFound, &x) || RE2::PartialMatch(t.text, kNotFoundCrun, &x)) {
       exe = x;
@@ -105,13 +80,23 @@ std::vector<Candidate> analyze_entrypoint(const Evidence& ev) {
   const std::string base = container_path(ev.pod, c);
   Hypothesis h;
   h.rule_id = "analyzer.entrypoint";
-  h.evidence.push_back({where->source, where->field, clip(where->text)});
+  h.evidence.push_back({evidence_source(where->source), where->field, clip(where->excerpt)});
   const std::vector<Event> container_events = events_for_container(ev.events, c);
   if (const Event* failed = find_event(container_events, "Failed", exe);
-      failed != nullptr && where->source != EvidenceSource::kEvents) {
+      failed != nullptr && where->source != TextSource::kEvents) {
     h.evidence.push_back({EvidenceSource::kEvents, "events[Failed]", event_excerpt(*failed)});
   }
-  const bool command_runs_exe = !c.command.empty() && (c.command[0] == exe);
+  // A program everyone knows by name is not a subcommand: when it is missing, the image lacks it
+  // (a distroless or scratch image has no shell), whatever command: says.
+  static constexpr std::string_view kKnownPrograms[] = {
+      "sh",    "bash",        "ash",          "dash",      "zsh",    "python",  "python3",  "node",
+      "java",  "ruby",        "perl",         "php",       "curl",   "wget",    "nc",       "pidof",
+      "ps",    "sleep",       "tini",         "dumb-init", "gosu",   "su-exec", "env",      "cat",
+      "echo",  "dotnet",      "npm",          "yarn",      "pip",    "uwsgi",   "gunicorn", "nginx",
+      "httpd", "supervisord", "redis-server", "postgres",  "mysqld", "mongod"};
+  const bool known_program = std::find(std::begin(kKnownPrograms), std::end(kKnownPrograms), std::string_view(exe)) !=
+                             std::end(kKnownPrograms);
+  const bool command_runs_exe = !known_program && !c.command.empty() && (c.command[0] == exe);
   const bool args_run_exe = c.command.empty() && !c.args.empty() && c.args[0] == exe;
   const std::string kind = looks_like_flag(exe)         ? "a flag"
                            : looks_like_subcommand(exe) ? "a subcommand or argument"
@@ -142,7 +127,7 @@ std::vector<Candidate> analyze_entrypoint(const Evidence& ev) {
         "` (or `crane config`). Use `command:` only to run a different program, with its full path.";
     return {Candidate{std::move(h), {"missing_executable_or_file", "init_container_failure", "unknown"}}};
   }
-  if ((args_run_exe && (looks_like_flag(exe) || looks_like_subcommand(exe))) ||
+  if ((args_run_exe && !known_program && (looks_like_flag(exe) || looks_like_subcommand(exe))) ||
       (c.command.empty() && looks_like_flag(exe))) {
     // No program is ever named "-c" or "--cfg-dir": a flag executed as the program means the
     // command line lost its program, whatever the spec we can see.
@@ -167,7 +152,9 @@ std::vector<Candidate> analyze_entrypoint(const Evidence& ev) {
   }
   h.category = "missing_executable_or_file";
   h.title = "The program to run does not exist in the image";
-  h.confidence = 0.88;
+  // A well-known program missing from an image is odd enough (a distroless image, a runtime that
+  // lost PATH) that the finding stays below confident.
+  h.confidence = known_program ? 0.65 : 0.88;
   h.summary = "\"" + exe + "\" does not exist in image " + c.image;
   if (!c.command.empty()) {
     h.evidence.push_back({EvidenceSource::kSpec, base + ".command", "command: " + yaml_list(c.command)});
@@ -241,6 +228,7 @@ std::optional<PgLayout> postgres_layout(const Container& c) {
 
 std::vector<Candidate> analyze_postgres_data_dir(const Evidence& ev) {
   const Container& c = ev.target();
+
   // /var/lib/postgresql is the official image's home; a mount there marks a PostgreSQL
   // container even when the image name does not (private mirrors, custom builds).
   const bool pg_mount = std::any_of(c.mounts.begin(), c.mounts.end(), [](const VolumeMount& m) {
@@ -259,6 +247,17 @@ std::vector<Candidate> analyze_postgres_data_dir(const Evidence& ev) {
   static const RE2 kFreshInit(
       R"re(PostgreSQL init process complete|creating subdirectories \.\.\.|The files belonging to this database system will be owned)re");
   static const RE2 kUnusedMount(R"re(\(unused mount/volume\))re");
+  // Symptoms of a cluster that lost what was created in it: the roles and databases are gone.
+  // (role "root" is a client connecting as its OS user, usually a probe: not lost data.)
+  static const RE2 kDataMissing(R"re((?:role|database) "([^"]+)" does not exist)re");
+  bool data_missing = false;
+  for (const EvidenceText& t : evidence_texts(ev)) {
+    std::string name;
+    if ((t.source == TextSource::kLogs || t.source == TextSource::kProbe) &&
+        RE2::PartialMatch(t.text, kDataMissing, &name) && name != "root") {
+      data_missing = true;
+    }
+  }
   std::optional<std::pair<std::size_t, std::string>> not_empty;
   std::optional<std::size_t> lost_found;
   std::optional<std::size_t> fresh_init;
@@ -296,6 +295,42 @@ std::vector<Candidate> analyze_postgres_data_dir(const Evidence& ev) {
       layout->pgdata_origin != "env PGDATA"              ? "PGDATA defaults to " + layout->pgdata + " in " + c.image
       : is_env_value_printable("PGDATA", layout->pgdata) ? "PGDATA=" + layout->pgdata
                                                          : std::string("PGDATA is set (value not shown)")};
+
+  // The runtime could not mount the volume at the data directory: from PostgreSQL 18 the official
+  // image makes /var/lib/postgresql/data a symlink into /var/lib/postgresql/18/docker, and runc
+  // refuses to mount through it ("error mounting ... to rootfs at "/var/lib/postgresql/data"").
+  static const RE2 kMountError(R"re(error mounting "[^"]*" to rootfs at "(?P<dst>/var/lib/postgresql[^"]*)")re");
+  for (const EvidenceText& t : evidence_texts(ev)) {
+    std::string dst;
+    if ((t.source != TextSource::kStatus && t.source != TextSource::kEvents) ||
+        !RE2::PartialMatch(t.text, kMountError, &dst)) {
+      continue;
+    }
+    Hypothesis h;
+    h.rule_id = "analyzer.postgres-data-dir";
+    h.category = "pg_volume_mount_path";
+    h.title = "The runtime cannot mount the volume at the PostgreSQL data path";
+    h.confidence = 0.88;
+    h.summary = "the volume cannot be mounted at " + dst + ": the image's data layout does not match the mount";
+    h.evidence.push_back({evidence_source(t.source), t.field, clip(t.excerpt)});
+    for (std::size_t i = 0; i < c.mounts.size(); ++i) {
+      if (path_is_within(c.mounts[i].mount_path, "/var/lib/postgresql")) {
+        h.evidence.push_back({EvidenceSource::kSpec, base + ".volumeMounts[" + std::to_string(i) + "]",
+                              "mountPath: " + c.mounts[i].mount_path});
+      }
+    }
+    h.explanation =
+        "The container never starts: the runtime failed to mount the volume at " + dst +
+        ". From PostgreSQL 18 the official image keeps its data in /var/lib/postgresql/<major>/docker and "
+        "declares VOLUME /var/lib/postgresql, with /var/lib/postgresql/data no longer a plain directory, so a "
+        "volume mounted at the old path does not fit the image's layout (and older data there would be "
+        "ignored).";
+    h.remediation =
+        "For PostgreSQL 18+ mount the volume at /var/lib/postgresql (the parent), and upgrade existing data with "
+        "pg_upgrade; or pin the image to the major version that wrote the data (postgres:17).";
+    out.push_back(Candidate{std::move(h), {"unknown", "missing_config_or_secret", "init_container_failure"}});
+    return out;
+  }
 
   if (not_empty) {
     Hypothesis h;
@@ -357,6 +392,11 @@ std::vector<Candidate> analyze_postgres_data_dir(const Evidence& ev) {
     return out;
   }
 
+  // An init container running a postgres image is usually a client (psql, pg_dump, pg_isready):
+  // where its data directory is mounted says nothing about why it fails. (What its log or the
+  // runtime says about a data directory, above, still counts.)
+  if (c.init) return out;
+
   if (covering == nullptr) {
     bool any_volume = std::any_of(c.mounts.begin(), c.mounts.end(), [](const VolumeMount& m) {
       return m.volume && (m.volume->kind == VolumeKind::kPvc || m.volume->kind == VolumeKind::kHostPath ||
@@ -366,7 +406,8 @@ std::vector<Candidate> analyze_postgres_data_dir(const Evidence& ev) {
     h.rule_id = "analyzer.postgres-data-dir";
     h.category = "pg_volume_mount_path";
     h.title = "PGDATA is outside every mounted volume";
-    h.confidence = fresh_init ? 0.82 : 0.7;
+    const bool reinitialised = fresh_init && c.status && c.status->restart_count > 0;
+    h.confidence = reinitialised ? 0.82 : 0.6;
     h.summary = "PGDATA " + layout->pgdata + " is on no mounted volume: data is not persisted and is re-initialised";
     h.evidence.push_back(pgdata_item);
     for (std::size_t i = 0; i < c.mounts.size(); ++i) {
@@ -386,7 +427,12 @@ std::vector<Candidate> analyze_postgres_data_dir(const Evidence& ev) {
         "before is gone.";
     h.remediation = "Mount the data volume at PGDATA (" + layout->pgdata +
                     "), or set PGDATA to a subdirectory of the mounted volume (e.g. <mountPath>/pgdata).";
-    out.push_back(Candidate{std::move(h), {"unknown"}});
+    // Without initdb running again after a restart, nothing says this is why the container fails
+    // now: the log may show another error entirely. Report it, do not rank it.
+    Candidate candidate{std::move(h), {}};
+    candidate.observation = !reinitialised && !data_missing;
+    if (!candidate.observation) candidate.supersedes.push_back("unknown");
+    out.push_back(std::move(candidate));
     return out;
   }
 
@@ -429,7 +475,10 @@ std::vector<Candidate> analyze_postgres_data_dir(const Evidence& ev) {
         "(pg_dumpall --globals-only; pg_dump -Fc) before switching. For a fresh volume with lost+found, also set "
         "PGDATA to a subdirectory (" +
         layout->image_volume + "/pgdata).";
-    out.push_back(Candidate{std::move(h), {"unknown"}});
+    Candidate candidate{std::move(h), {}};
+    candidate.observation = !fresh_init && !data_missing;
+    if (!candidate.observation) candidate.supersedes.push_back("unknown");
+    out.push_back(std::move(candidate));
   }
   return out;
 }
@@ -472,6 +521,22 @@ std::vector<Candidate> analyze_probe_made_errors(const Evidence& ev) {
   std::size_t denied_count = 0;
   std::size_t last_denied_line = 0;
   std::string user;
+  // The probe's own output, when the kubelet recorded it (Unhealthy events): the probe saying
+  // it was refused is the most direct evidence there is.
+  std::optional<EvidenceText> probe_said;
+  bool killed_by_probe = false;
+  for (const EvidenceText& t : evidence_texts(ev)) {
+    std::string r;
+    if (t.source == TextSource::kProbe && RE2::PartialMatch(t.text, kRole, &r)) {
+      probe_said = t;
+      role = r;
+    }
+    if (t.event && t.event->reason == "Killing" &&
+        (t.event->message.find("failed liveness probe") != std::string::npos ||
+         t.event->message.find("failed startup probe") != std::string::npos)) {
+      killed_by_probe = true;
+    }
+  }
   const auto& lines = ev.logs.lines;
   for (std::size_t i = 0; i < lines.size(); ++i) {
     std::string r;
@@ -487,21 +552,27 @@ std::vector<Candidate> analyze_probe_made_errors(const Evidence& ev) {
     }
   }
 
-  if (role_count > 0) {
+  if (role_count > 0 || probe_said) {
     if (auto probe = find_probe({"pg_isready", "psql"}, {"-U", "--username", "-d", "--dbname"})) {
       const Probe& p = *probe->second;
       Hypothesis h;
       h.rule_id = "analyzer.probe-made-errors";
       h.category = "pg_role_missing";
       h.title = "The probe, not the application, connects as a role that does not exist";
-      // Real, but rarely why a container restarts: the probe's own exit status is fine
-      // (pg_isready reports the server up even when the role is rejected).
-      h.confidence = role == "root" ? 0.8 : 0.72;
+      // From the log alone this is real but rarely why a container restarts (pg_isready reports
+      // the server up even when the role is rejected). When the probe's own output is the
+      // refusal and the kubelet killed the container for it, it is the cause of the restarts.
+      const bool probe_killed = probe_said && killed_by_probe && std::string_view(probe->first) != "readinessProbe";
+      h.confidence = probe_killed ? 0.95 : (probe_said ? 0.86 : (role == "root" ? 0.8 : 0.72));
       h.summary = std::string(probe->first) + " runs " + (probe_runs(p, "pg_isready") ? "pg_isready" : "psql") +
-                  " without -U: it logs role \"" + role + "\" does not exist";
-      h.evidence.push_back(
-          {EvidenceSource::kLogs, "logs[" + std::to_string(last_role_line) + "]",
-           clip(lines[last_role_line]) + (role_count > 1 ? "  (" + std::to_string(role_count) + " such lines)" : "")});
+                  " without -U: " + (probe_killed ? "it fails with" : "it logs") + " role \"" + role +
+                  "\" does not exist";
+      if (probe_said) h.evidence.push_back({EvidenceSource::kEvents, probe_said->field, clip(probe_said->excerpt)});
+      if (role_count > 0) {
+        h.evidence.push_back({EvidenceSource::kLogs, "logs[" + std::to_string(last_role_line) + "]",
+                              clip(lines[last_role_line]) +
+                                  (role_count > 1 ? "  (" + std::to_string(role_count) + " such lines)" : "")});
+      }
       h.evidence.push_back({EvidenceSource::kSpec, base + "." + probe->first + ".exec.command",
                             std::string(probe->first) + ".exec.command: " + quote_list(p.exec_command) +
                                 ", periodSeconds: " + std::to_string(p.period_seconds)});
@@ -510,7 +581,10 @@ std::vector<Candidate> analyze_probe_made_errors(const Evidence& ev) {
           "inside the container as its user (root in the official postgres image), so every " +
           std::to_string(p.period_seconds) + " s the probe asks for role \"" + role +
           "\", which does not exist, and PostgreSQL logs a FATAL line. These lines are made by the probe, not by "
-          "the application, and they hide the real errors in the log.";
+          "the application, and they hide the real errors in the log." +
+          std::string(probe_killed ? " Here the probe itself fails on it, so the kubelet kills and restarts a healthy "
+                                     "database: the probe is the cause of the restarts."
+                                   : "");
       h.remediation =
           "Give the probe the database user (the official image's POSTGRES_USER):\n\n  # before\n  exec:\n    "
           "command: " +
@@ -518,7 +592,10 @@ std::vector<Candidate> analyze_probe_made_errors(const Evidence& ev) {
           "\n\n  # after\n  exec:\n    command: [\"sh\", \"-c\", \"pg_isready -U \\\"$POSTGRES_USER\\\" -h 127.0.0.1 "
           "-p 5432\"]\n\n"
           "or use a user-agnostic tcpSocket probe on port 5432.";
-      out.push_back(Candidate{std::move(h), {"db_auth_failed"}});
+      Candidate candidate{std::move(h), {"db_auth_failed"}};
+      // The generic "killed after failed probes" is this finding's symptom.
+      if (probe_killed) candidate.supersedes.push_back("liveness_probe_failure");
+      out.push_back(std::move(candidate));
     }
   }
   if (denied_count > 0) {
@@ -628,17 +705,19 @@ std::vector<Candidate> analyze_exit_137(const Evidence& ev) {
     }
   }
   const Event* unhealthy = nullptr;
+  std::optional<ProbeOutput> unhealthy_output;
   for (const Event& e : events) {
-    if (e.reason == "Unhealthy" &&
-        (e.message.rfind("Liveness probe failed", 0) == 0 || e.message.rfind("Startup probe failed", 0) == 0)) {
+    auto out = probe_output(e);
+    if (out && (out->probe == "Liveness" || out->probe == "Startup")) {
       unhealthy = &e;
+      unhealthy_output = out;
     }
   }
   const bool killed_exit =
       t != nullptr && (t->exit_code == 137 || t->exit_code == 143 || t->signal == 9 || t->signal == 15);
   if (killing != nullptr || (unhealthy != nullptr && (killed_exit || t == nullptr))) {
     const bool startup = (killing != nullptr && killing->message.find("startup") != std::string::npos) ||
-                         (killing == nullptr && unhealthy != nullptr && unhealthy->message.rfind("Startup", 0) == 0);
+                         (killing == nullptr && unhealthy_output && unhealthy_output->probe == "Startup");
     const std::optional<Probe>& probe = startup ? c.startup : c.liveness;
     Hypothesis h;
     h.rule_id = "analyzer.exit-137";
@@ -664,20 +743,45 @@ std::vector<Candidate> analyze_exit_137(const Evidence& ev) {
                    ", failureThreshold: " + std::to_string(probe->failure_threshold);
       h.evidence.push_back({EvidenceSource::kSpec, base + (startup ? ".startupProbe" : ".livenessProbe"), probe_text});
     }
+    // The probe's own command missing from the image: the probe is broken, not the application.
+    static const RE2 kProbeExecMissing(
+        R"re(exec: \\?"(?P<exe>[^"\\]+)\\?": executable file not found|(?P<exe2>\S+): (?:command )?not found|(?:can't|cannot) execute|no such file or directory)re");
+    std::string probe_exe;
+    std::string probe_exe2;
+    const bool probe_broken =
+        unhealthy != nullptr && RE2::PartialMatch(unhealthy->message, kProbeExecMissing, &probe_exe, &probe_exe2);
+    if (probe_exe.empty()) probe_exe = probe_exe2;
+    if (probe_broken) {
+      h.confidence = std::max(h.confidence, 0.9);
+      h.summary = std::string("the ") + (startup ? "startup" : "liveness") + " probe cannot run" +
+                  (probe_exe.empty() ? "" : " (\"" + probe_exe + "\" is not in the image)") +
+                  ", so the kubelet keeps killing the container";
+    }
     const bool refused = unhealthy != nullptr && unhealthy->message.find("connection refused") != std::string::npos;
     const bool timeout = unhealthy != nullptr && (unhealthy->message.find("Client.Timeout") != std::string::npos ||
                                                   unhealthy->message.find("timeout") != std::string::npos ||
                                                   unhealthy->message.find("deadline exceeded") != std::string::npos);
+    // Say only what the exit code supports: 137 looks like an OOM kill and is not one; 0 or 143
+    // is the process honouring the kubelet's stop signal.
+    const std::string opening =
+        t == nullptr ? std::string("The kubelet stopped the container because its ")
+        : t->exit_code == 137 || t->signal == 9
+            ? std::string(
+                  "The exit code alone (137, SIGKILL) looks like an OOM kill, but the reason is not "
+                  "OOMKilled: the kubelet stopped the container because its ")
+            : "The container exited " + std::to_string(t->exit_code) +
+                  (t->reason.empty() ? "" : " (" + t->reason + ")") +
+                  " because the kubelet stopped it (a stop signal, then SIGKILL after the grace period) when its ";
     h.explanation =
-        std::string(
-            "The exit code alone looks like an OOM kill, but the reason is not OOMKilled: the kubelet "
-            "stopped the container because its ") +
-        (startup ? "startup" : "liveness") + " probe failed " +
+        opening + (startup ? "startup" : "liveness") + " probe failed " +
         (probe ? std::to_string(probe->failure_threshold) : std::string("failureThreshold")) + " times in a row. " +
         (refused ? "The probe's connection was refused: nothing listened on the port yet (a slow start) or the "
                    "probe targets the wrong port. "
                  : "") +
         (timeout ? "The probe timed out: the endpoint is slow, or the probe's timeoutSeconds is too small. " : "") +
+        (probe_broken ? "The probe's output says its own command cannot run in this image: it fails whatever the "
+                        "application does. "
+                      : "") +
         "Restarting does not help a slow start; it restarts the clock.";
     h.remediation =
         "Check that the probe's port and path are the ones the application serves. For slow starts add a "

@@ -6,6 +6,7 @@
 
 #include "crashdiag/classifiers/analyzers.hpp"
 #include "crashdiag/classifiers/categories.hpp"
+#include "crashdiag/classifiers/evidence_texts.hpp"
 #include "crashdiag/classifiers/evidence_view.hpp"
 #include "crashdiag/model/parse.hpp"
 #include "crashdiag/model/utf8.hpp"
@@ -59,20 +60,118 @@ void merge_into(Candidate& into, Candidate&& from) {
     if (!seen && a.evidence.size() < 8) a.evidence.push_back(std::move(item));
   }
   for (auto& s : from.supersedes) into.supersedes.push_back(std::move(s));
+  // Text evidence of the same category turns a spec observation into a supported cause.
+  into.observation = into.observation && from.observation;
 }
 
-bool is_errorish(std::string_view line) {
+// How error-like a line reads: the words runtimes and languages use when something failed,
+// weighted by how final they sound. Used to pick the lines worth quoting when no rule fits.
+double error_score(std::string_view line) {
   std::string lower;
   lower.reserve(std::min<std::size_t>(line.size(), 512));
   for (char ch : line.substr(0, 512)) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
-  for (std::string_view w : {"error", "fatal", "panic", "exception", "fail", "denied", "refused", "cannot", "can't",
-                             "unable", "not found", "invalid", "traceback"}) {
-    if (lower.find(w) != std::string::npos) return true;
+  struct Word {
+    std::string_view word;
+    double weight;
+  };
+  static constexpr Word kWords[] = {
+      {"fatal", 3},       {"panic", 3},        {"critical", 2.5}, {"exception", 2},   {"error", 2},
+      {"traceback", 1},   {"failed", 1.5},     {"failure", 1.5},  {"denied", 1.5},    {"refused", 1.5},
+      {"not found", 1.5}, {"no such", 1.5},    {"cannot", 1.5},   {"can't", 1.5},     {"unable", 1.5},
+      {"invalid", 1.5},   {"missing", 1},      {"timed out", 1},  {"timeout", 1},     {"killed", 1},
+      {"abort", 1.5},     {"segmentation", 2}, {"unknown", 0.5},  {"not allowed", 1}, {"expired", 1},
+  };
+  double score = 0;
+  for (const Word& w : kWords) {
+    if (lower.find(w.word) != std::string::npos) score += w.weight;
+  }
+  // A stack frame names where, not what: "at com.example.Main.run(Main.java:42)", "  File ...".
+  std::string_view trimmed = std::string_view(lower).substr(std::min(lower.find_first_not_of(" \t"), lower.size()));
+  if (trimmed.rfind("at ", 0) == 0 || trimmed.rfind("file \"", 0) == 0 || trimmed.rfind("...", 0) == 0) score *= 0.3;
+  return score;
+}
+
+struct TellingLine {
+  EvidenceItem item;
+  double score = 0;
+  std::size_t order = 0;
+};
+
+// The three most telling lines of every text, ranked by how error-like they are, then quoted in
+// the order they were read (status, events, probe output, logs).
+std::vector<EvidenceItem> telling_lines(const Evidence& ev, std::size_t n) {
+  const std::vector<EvidenceText> texts = evidence_texts(ev);
+  std::vector<TellingLine> lines;
+  std::size_t log_lines = ev.logs.lines.size();
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    const EvidenceText& t = texts[i];
+    // "Back-off restarting failed container" says that it fails, not why.
+    if (t.event && (t.event->reason == "BackOff" || t.event->reason == "Killing")) continue;
+    double score = 0;
+    for (std::string_view line : text_lines(t.text)) score = std::max(score, error_score(line));
+    if (t.source == TextSource::kStatus) score += 1;  // the runtime's own words about this exit
+    if (t.source == TextSource::kLogs && log_lines > 0) {
+      score += 0.5 * static_cast<double>(t.log_line + 1) / static_cast<double>(log_lines);  // closer to the exit
+    }
+    lines.push_back({EvidenceItem{evidence_source(t.source), t.field, utf8_clip(t.excerpt, 600)}, score, i});
+  }
+  std::stable_sort(lines.begin(), lines.end(),
+                   [](const TellingLine& a, const TellingLine& b) { return a.score > b.score; });
+  std::vector<TellingLine> picked;
+  for (const TellingLine& l : lines) {
+    if (picked.size() == n) break;
+    const bool seen = std::any_of(picked.begin(), picked.end(),
+                                  [&](const TellingLine& p) { return p.item.excerpt == l.item.excerpt; });
+    if (!seen) picked.push_back(l);
+  }
+  std::sort(picked.begin(), picked.end(), [](const TellingLine& a, const TellingLine& b) { return a.order < b.order; });
+  std::vector<EvidenceItem> out;
+  for (auto& p : picked) out.push_back(std::move(p.item));
+  return out;
+}
+
+// Whether any text reads like an error: then a spec finding nothing else supports is not why
+// this container fails, or at least we cannot tell.
+bool has_unexplained_error(const Evidence& ev) {
+  for (const EvidenceText& t : evidence_texts(ev)) {
+    if (t.event && (t.event->reason == "BackOff" || t.event->type == "Normal")) continue;
+    for (std::string_view line : text_lines(t.text)) {
+      if (error_score(line) >= 2) return true;
+    }
   }
   return false;
 }
 
 }  // namespace
+
+std::vector<std::string> evidence_notes(const Evidence& ev) {
+  const Container& c = ev.target();
+  std::vector<std::string> notes;
+  const Terminated* t = c.latest_termination();
+  const std::string waiting = c.status && c.status->waiting ? c.status->waiting->reason : "";
+  const bool never_started = (t != nullptr && (t->reason == "StartError" || t->reason == "ContainerCannotRun")) ||
+                             waiting == "RunContainerError" || waiting == "CreateContainerError";
+  const bool never_created = waiting == "CreateContainerConfigError" || waiting == "ErrImagePull" ||
+                             waiting == "ImagePullBackOff" || waiting == "InvalidImageName" ||
+                             waiting == "ErrImageNeverPull";
+  if (!ev.logs.unavailable.empty()) {
+    notes.push_back("logs could not be fetched: " + utf8_clip(ev.logs.unavailable, 300));
+  } else if (ev.logs.lines.empty()) {
+    if (never_started) {
+      notes.push_back("the process never started (" + (t != nullptr && !t->reason.empty() ? t->reason : waiting) +
+                      "), so there is no log: the termination message and the kubelet's Failed event are the "
+                      "evidence");
+    } else if (never_created) {
+      notes.push_back("the container was never created (" + waiting + "), so there is no log");
+    } else {
+      notes.push_back("the container's log is empty");
+    }
+  }
+  if (events_for_container(ev.events, c).empty()) {
+    notes.push_back("no Events for this container (the apiserver keeps Events for 1 h by default, --event-ttl)");
+  }
+  return notes;
+}
 
 Hypothesis unknown_hypothesis(const Evidence& ev) {
   const Container& c = ev.target();
@@ -81,55 +180,46 @@ Hypothesis unknown_hypothesis(const Evidence& ev) {
   h.rule_id = "fallback.unknown";
   h.title = "No known cause fits the evidence";
   h.confidence = 0.0;
-  const std::string sbase =
-      std::string(c.init ? "status.initContainerStatuses{" : "status.containerStatuses{") + c.name + "}";
-  if (c.status && c.status->waiting) {
-    h.evidence.push_back(
-        {EvidenceSource::kStatus, sbase + ".state.waiting",
-         "reason: " + c.status->waiting->reason +
-             (c.status->waiting->message.empty() ? "" : ", message: " + utf8_clip(c.status->waiting->message, 600))});
-  }
-  if (const Terminated* t = c.latest_termination()) {
-    std::string excerpt =
-        "exitCode: " + std::to_string(t->exit_code) + (t->reason.empty() ? "" : ", reason: " + t->reason);
-    if (!t->message.empty()) excerpt += ", message: " + utf8_clip(t->message, 600);
-    h.evidence.push_back(
-        {EvidenceSource::kStatus, sbase + (c.status->terminated ? ".state" : ".lastState") + ".terminated", excerpt});
-  }
-  // The last error-looking log lines, else the last lines: the end of the log is closest to the exit.
-  const auto& lines = ev.logs.lines;
-  std::vector<std::size_t> picked;
-  for (std::size_t i = lines.size(); i-- > 0 && picked.size() < 3;) {
-    if (is_errorish(lines[i])) picked.push_back(i);
-  }
-  for (std::size_t i = lines.size(); i-- > 0 && picked.size() < 3;) {
-    if (std::find(picked.begin(), picked.end(), i) == picked.end() && !lines[i].empty()) picked.push_back(i);
-  }
-  std::sort(picked.begin(), picked.end());
-  for (std::size_t i : picked)
-    h.evidence.push_back({EvidenceSource::kLogs, "logs[" + std::to_string(i) + "]", utf8_clip(lines[i], 600)});
-  const std::vector<Event> events = events_for_container(ev.events, c);
-  for (auto it = events.rbegin(); it != events.rend(); ++it) {
-    if (it->type == "Warning" && it->reason != "BackOff") {
-      h.evidence.push_back({EvidenceSource::kEvents, "events[" + it->reason + "]",
-                            it->type + " " + it->reason + ": " + utf8_clip(it->message, 600)});
-      break;
-    }
-  }
+  h.evidence = telling_lines(ev, 3);
   h.summary = "no known cause fits; " + describe_state(c);
   h.explanation =
-      "None of the rules or analyzers matched this evidence well enough to name a cause. The most telling "
-      "evidence is quoted so you can start there" +
-      std::string(lines.empty() ? "; there were no previous-container logs." : ".");
+      "None of the rules or analyzers matched this evidence well enough to name a cause. The three most "
+      "error-like lines are quoted so you can start there.";
+  for (const std::string& note : evidence_notes(ev)) h.explanation += " Missing: " + note + ".";
   h.remediation =
       "Read the quoted evidence; `kubectl logs --previous` and `kubectl describe pod` show the rest. If you "
       "find the cause, add a rule for it (docs/rules.md) so the next one is recognised.";
   return h;
 }
 
+namespace {
+
+// An init container that fails for a reason no rule names is still an init container failing:
+// that is its category (docs/categories.md), with the telling lines and a low confidence.
+Hypothesis init_container_fallback(const Evidence& ev) {
+  const Container& c = ev.target();
+  Hypothesis h;
+  h.category = "init_container_failure";
+  h.rule_id = "fallback.init-container";
+  h.title = "An init container fails, for a reason no rule recognises";
+  h.confidence = 0.45;
+  h.evidence = telling_lines(ev, 3);
+  h.summary = "init container " + c.name + " fails (" + describe_state(c) + "); the pod's main containers never start";
+  h.explanation =
+      "Init containers run to completion, one after another, before any main container starts; while " + c.name +
+      " fails the pod stays in Init and the kubelet restarts it with back-off. No rule names why it fails: the most "
+      "error-like lines of its output are quoted.";
+  h.remediation = "Read its log: `kubectl logs " + ev.pod.name + " -c " + c.name +
+                  " --previous`. Init containers usually wait for a dependency, fix permissions, or fetch "
+                  "something: check that what it reaches for exists and is reachable from the pod.";
+  return h;
+}
+
+}  // namespace
+
 Classifier::Classifier(RuleEngine engine, ClassifyOptions options) : engine_(std::move(engine)), options_(options) {}
 
-std::vector<Hypothesis> Classifier::classify(const Evidence& ev) const {
+Classification Classifier::classify_all(const Evidence& ev) const {
   std::vector<Candidate> candidates = run_analyzers(ev);
   const auto values = builtins(ev);
   const std::size_t log_lines = ev.logs.lines.size();
@@ -172,18 +262,32 @@ std::vector<Hypothesis> Classifier::classify(const Evidence& ev) const {
     }
   }
   std::vector<Hypothesis> ranked;
+  std::vector<Hypothesis> observations;
   for (auto& [category, c] : by_category) {
-    if (superseded.count(category) == 0) ranked.push_back(std::move(c.hypothesis));
+    if (superseded.count(category) != 0) continue;
+    (c.observation ? observations : ranked).push_back(std::move(c.hypothesis));
+  }
+  // A spec finding is only an observation when something else explains this failure: a matched
+  // cause, or an error in the texts that it does not account for. With no failure text at all
+  // (a report that shows only the spec) it is the best there is, as a cause, but never a confident one.
+  const bool explained = std::any_of(ranked.begin(), ranked.end(),
+                                     [&](const Hypothesis& h) { return h.confidence >= options_.min_confidence; });
+  if (!explained && !observations.empty() && !has_unexplained_error(ev)) {
+    for (Hypothesis& h : observations) {
+      h.confidence = std::min(h.confidence, 0.6);
+      ranked.push_back(std::move(h));
+    }
+    observations.clear();
   }
   std::stable_sort(ranked.begin(), ranked.end(), [](const Hypothesis& a, const Hypothesis& b) {
     if (a.confidence != b.confidence) return a.confidence > b.confidence;
     return a.category < b.category;
   });
   if (ranked.empty() || ranked.front().confidence < options_.min_confidence) {
-    ranked.insert(ranked.begin(), unknown_hypothesis(ev));
+    ranked.insert(ranked.begin(), ev.target().init ? init_container_fallback(ev) : unknown_hypothesis(ev));
   }
   if (ranked.size() > options_.max_hypotheses) ranked.resize(options_.max_hypotheses);
-  for (Hypothesis& h : ranked) {
+  auto redact = [&](Hypothesis& h) {
     if (options_.redact) {
       h.summary = redactor_.redact(h.summary);
       h.explanation = redactor_.redact(h.explanation);
@@ -191,8 +295,18 @@ std::vector<Hypothesis> Classifier::classify(const Evidence& ev) const {
       for (EvidenceItem& item : h.evidence) item.excerpt = redactor_.redact(item.excerpt);
     }
     h.summary = truncate_utf8(h.summary, kMaxSummaryChars);
+  };
+  for (Hypothesis& h : ranked) redact(h);
+  for (Hypothesis& h : observations) {
+    // Subordinate by construction: an observation never reads as confident.
+    h.confidence = std::min(h.confidence, 0.45);
+    redact(h);
   }
-  return ranked;
+  return Classification{std::move(ranked), std::move(observations), evidence_notes(ev)};
+}
+
+std::vector<Hypothesis> Classifier::classify(const Evidence& ev) const {
+  return classify_all(ev).hypotheses;
 }
 
 ContainerDiagnosis Classifier::diagnose(const Evidence& ev) const {
@@ -203,7 +317,10 @@ ContainerDiagnosis Classifier::diagnose(const Evidence& ev) const {
   d.image = c.image;
   d.state = describe_state(c);
   d.restart_count = c.status ? c.status->restart_count : 0;
-  d.hypotheses = classify(ev);
+  Classification result = classify_all(ev);
+  d.hypotheses = std::move(result.hypotheses);
+  d.observations = std::move(result.observations);
+  d.evidence_notes = std::move(result.notes);
   return d;
 }
 

@@ -50,6 +50,22 @@ std::string render_text(const Diagnosis& d) {
         indent_block(out, h.remediation, "       ");
       }
     }
+    if (!c.evidence_notes.empty()) {
+      out << "\n  Missing evidence:\n";
+      for (const std::string& note : c.evidence_notes) out << "    - " << note << "\n";
+    }
+    for (const Hypothesis& h : c.observations) {
+      out << "\n  Observation (not the cause of this failure): " << h.category << "\n";
+      out << "     " << h.summary << "\n";
+      for (const EvidenceItem& e : h.evidence) {
+        out << "       [" << to_string(e.source) << "] " << e.field << "\n";
+        indent_block(out, e.excerpt, "         > ");
+      }
+      if (!h.remediation.empty()) {
+        out << "     Fix:\n";
+        indent_block(out, h.remediation, "       ");
+      }
+    }
   }
   return out.str();
 }

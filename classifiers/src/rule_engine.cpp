@@ -4,7 +4,9 @@
 #include <re2/set.h>
 
 #include <algorithm>
+#include <array>
 
+#include "crashdiag/classifiers/evidence_texts.hpp"
 #include "crashdiag/classifiers/spec_predicates.hpp"
 #include "crashdiag/model/parse.hpp"
 #include "crashdiag/model/utf8.hpp"
@@ -13,7 +15,7 @@ namespace crashdiag {
 namespace {
 
 enum class Field { kMessage, kLog, kEvent };
-enum class Condition { kMessage, kLog, kEvent, kText };
+enum class Condition { kMessage, kLog, kEvent, kText, kUnless };
 
 struct PatternRef {
   std::size_t rule = 0;
@@ -52,9 +54,14 @@ bool contains(const std::vector<std::string>& v, std::string_view s) {
 struct RuleEngine::Impl {
   std::vector<Rule> rules;
   std::vector<std::unique_ptr<RE2>> regexes;  // owns every compiled pattern
-  FieldMatcher message;
-  FieldMatcher log;
-  FieldMatcher event;
+  // One set per text source: each line of each text is scanned once for every rule's patterns.
+  FieldMatcher status;      // `message` patterns and `text` patterns that look at status messages
+  FieldMatcher log;         // `log` patterns and `text` patterns that look at the log tail
+  FieldMatcher events;      // `text` patterns that look at the kubelet's event messages
+  FieldMatcher probe;       // `text` patterns that look at a probe's output
+  FieldMatcher event_cond;  // `event.message` patterns, on whole event messages (with the reason)
+  FieldMatcher unless;      // `unless` patterns, on every line
+  [[nodiscard]] std::array<FieldMatcher*, 6> all() { return {&status, &log, &events, &probe, &event_cond, &unless}; }
 };
 
 RuleEngine::RuleEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -69,9 +76,7 @@ const std::vector<Rule>& RuleEngine::rules() const {
 tl::expected<RuleEngine, RuleLoadError> RuleEngine::compile(std::vector<Rule> rules) {
   auto impl = std::make_unique<Impl>();
   impl->rules = std::move(rules);
-  for (FieldMatcher* m : {&impl->message, &impl->log, &impl->event}) {
-    m->set = std::make_unique<RE2::Set>(pattern_options(), RE2::UNANCHORED);
-  }
+  for (FieldMatcher* m : impl->all()) m->set = std::make_unique<RE2::Set>(pattern_options(), RE2::UNANCHORED);
   auto add = [&](FieldMatcher& m, std::size_t rule_index, Condition cond,
                  const std::string& pattern) -> tl::expected<void, RuleLoadError> {
     const Rule& rule = impl->rules[rule_index];
@@ -87,23 +92,33 @@ tl::expected<RuleEngine, RuleLoadError> RuleEngine::compile(std::vector<Rule> ru
   };
   for (std::size_t i = 0; i < impl->rules.size(); ++i) {
     const RuleMatch& rm = impl->rules[i].match;
+    auto looks_at = [&](TextSource src) {
+      return rm.sources.empty() || std::find(rm.sources.begin(), rm.sources.end(), src) != rm.sources.end();
+    };
     for (const auto& p : rm.message_patterns) {
-      if (auto r = add(impl->message, i, Condition::kMessage, p); !r) return tl::unexpected(r.error());
+      if (auto r = add(impl->status, i, Condition::kMessage, p); !r) return tl::unexpected(r.error());
     }
     for (const auto& p : rm.log_patterns) {
       if (auto r = add(impl->log, i, Condition::kLog, p); !r) return tl::unexpected(r.error());
     }
     for (const auto& p : rm.event.patterns) {
-      if (auto r = add(impl->event, i, Condition::kEvent, p); !r) return tl::unexpected(r.error());
+      if (auto r = add(impl->event_cond, i, Condition::kEvent, p); !r) return tl::unexpected(r.error());
     }
-    // `text` patterns join every field's set: still one pass per field.
+    for (const auto& p : rm.unless_patterns) {
+      if (auto r = add(impl->unless, i, Condition::kUnless, p); !r) return tl::unexpected(r.error());
+    }
     for (const auto& p : rm.text_patterns) {
-      for (FieldMatcher* m : {&impl->message, &impl->log, &impl->event}) {
+      const std::pair<TextSource, FieldMatcher*> targets[] = {{TextSource::kStatus, &impl->status},
+                                                              {TextSource::kLogs, &impl->log},
+                                                              {TextSource::kEvents, &impl->events},
+                                                              {TextSource::kProbe, &impl->probe}};
+      for (const auto& [src, m] : targets) {
+        if (!looks_at(src)) continue;
         if (auto r = add(*m, i, Condition::kText, p); !r) return tl::unexpected(r.error());
       }
     }
   }
-  for (FieldMatcher* m : {&impl->message, &impl->log, &impl->event}) {
+  for (FieldMatcher* m : impl->all()) {
     if (!m->empty() && !m->set->Compile()) {
       return tl::unexpected(RuleLoadError{"(rule set)", 0, "", "the combined pattern set exceeds RE2's memory budget"});
     }
@@ -118,10 +133,12 @@ struct RuleState {
   bool log = false;
   bool event = false;
   bool text = false;
+  bool vetoed = false;  // an `unless` pattern matched
+  bool matched_logs = false;
   std::map<std::string, std::string> captures;
   std::vector<EvidenceItem> evidence;
   std::size_t last_log_line = 0;
-  std::size_t log_evidence_index = SIZE_MAX;
+  std::array<std::size_t, 4> evidence_at{SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX};  // per TextSource
 };
 
 void extract_captures(const RE2& re, std::string_view text, std::map<std::string, std::string>& out) {
@@ -156,70 +173,57 @@ std::vector<RuleHit> RuleEngine::match(const Evidence& evidence) const {
     for (int h : hits) on_hit(m.refs[static_cast<std::size_t>(h)]);
   };
 
-  // Status messages: the termination message (current, else previous) and the waiting message.
   const Terminated* term = c.latest_termination();
-  std::vector<std::pair<std::string, std::string>> messages;
-  if (term != nullptr && !term->message.empty()) {
-    messages.emplace_back(status_base + (c.status->terminated ? ".state" : ".lastState") + ".terminated.message",
-                          term->message);
-  }
-  if (c.status && c.status->waiting && !c.status->waiting->message.empty()) {
-    messages.emplace_back(status_base + ".state.waiting.message", c.status->waiting->message);
-  }
-  for (const auto& message : messages) {
-    const std::string& field = message.first;
-    const std::string& text = message.second;
-    scan(impl.message, text, [&](const PatternRef& ref) {
-      RuleState& s = states[ref.rule];
-      bool& flag = ref.condition == Condition::kText ? s.text : s.message;
-      if (flag) return;
-      flag = true;
-      extract_captures(*ref.regex, text, s.captures);
-      s.evidence.push_back(EvidenceItem{EvidenceSource::kStatus, field, bounded(text)});
-    });
-  }
-
-  // Log lines: the last matching line is quoted, since it is the one closest to the exit.
-  const auto& lines = evidence.logs.lines;
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    scan(impl.log, lines[i], [&](const PatternRef& ref) {
-      RuleState& s = states[ref.rule];
-      bool& flag = ref.condition == Condition::kText ? s.text : s.log;
-      bool first = !s.log && !s.text;
-      flag = true;
-      s.last_log_line = i;
-      extract_captures(*ref.regex, lines[i], s.captures);
-      EvidenceItem item{EvidenceSource::kLogs, "logs[" + std::to_string(i) + "]", bounded(lines[i])};
-      if (first || s.log_evidence_index == SIZE_MAX) {
-        s.log_evidence_index = s.evidence.size();
-        s.evidence.push_back(std::move(item));
-      } else {
-        s.evidence[s.log_evidence_index] = std::move(item);
-      }
-    });
-  }
-
-  // Events: the condition needs the reason and the message to hold for the same event.
-  const std::vector<Event> events = events_for_container(evidence.events, c);
-  for (const Event& e : events) {
-    std::string excerpt = e.type + " " + e.reason + (e.count > 1 ? " (x" + std::to_string(e.count) + ")" : "") + ": " +
-                          bounded(e.message);
-    std::string field = "events[" + e.reason + "]";
-    scan(impl.event, e.message, [&](const PatternRef& ref) {
-      RuleState& s = states[ref.rule];
-      const Rule& rule = impl.rules[ref.rule];
-      if (ref.condition == Condition::kEvent) {
+  const std::vector<EvidenceText> texts = evidence_texts(evidence);
+  for (const EvidenceText& t : texts) {
+    const FieldMatcher* matcher = t.source == TextSource::kStatus   ? &impl.status
+                                  : t.source == TextSource::kLogs   ? &impl.log
+                                  : t.source == TextSource::kEvents ? &impl.events
+                                                                    : &impl.probe;
+    const EvidenceSource where = evidence_source(t.source);
+    for (std::string_view line : text_lines(t.text)) {
+      scan(impl.unless, line, [&](const PatternRef& ref) { states[ref.rule].vetoed = true; });
+      scan(*matcher, line, [&](const PatternRef& ref) {
+        RuleState& s = states[ref.rule];
+        bool& flag = ref.condition == Condition::kText ? s.text : ref.condition == Condition::kLog ? s.log : s.message;
+        const std::size_t slot = static_cast<std::size_t>(t.source);
+        if (t.source == TextSource::kLogs) {
+          // The last matching line is quoted: it is the one closest to the exit.
+          flag = true;
+          s.last_log_line = t.log_line;
+          s.matched_logs = true;
+          extract_captures(*ref.regex, line, s.captures);
+          EvidenceItem item{where, t.field, bounded(t.excerpt)};
+          if (s.evidence_at[slot] == SIZE_MAX) {
+            s.evidence_at[slot] = s.evidence.size();
+            s.evidence.push_back(std::move(item));
+          } else {
+            s.evidence[s.evidence_at[slot]] = std::move(item);
+          }
+          return;
+        }
+        if (flag && s.evidence_at[slot] != SIZE_MAX) return;  // one quote per source is enough
+        flag = true;
+        extract_captures(*ref.regex, line, s.captures);
+        s.evidence_at[slot] = s.evidence.size();
+        s.evidence.push_back(EvidenceItem{where, t.field, bounded(t.excerpt)});
+      });
+    }
+    // Event conditions need the reason and the message to hold for the same event.
+    if (t.event) {
+      const Event& e = *t.event;
+      scan(impl.event_cond, e.message, [&](const PatternRef& ref) {
+        RuleState& s = states[ref.rule];
+        const Rule& rule = impl.rules[ref.rule];
         if (s.event || (!rule.match.event.reasons.empty() && !contains(rule.match.event.reasons, e.reason))) return;
         s.event = true;
-      } else {
-        if (s.text) return;
-        s.text = true;
-      }
-      extract_captures(*ref.regex, e.message, s.captures);
-      s.evidence.push_back(EvidenceItem{EvidenceSource::kEvents, field, excerpt});
-    });
+        extract_captures(*ref.regex, e.message, s.captures);
+        s.evidence.push_back(EvidenceItem{EvidenceSource::kEvents, t.field, bounded(t.excerpt)});
+      });
+    }
   }
   // Reason-only event conditions.
+  const std::vector<Event> events = events_for_container(evidence.events, c);
   for (std::size_t r = 0; r < impl.rules.size(); ++r) {
     const Rule& rule = impl.rules[r];
     if (!rule.match.event.patterns.empty() || rule.match.event.reasons.empty()) continue;
@@ -240,6 +244,7 @@ std::vector<RuleHit> RuleEngine::match(const Evidence& evidence) const {
     const Rule& rule = impl.rules[r];
     const RuleMatch& m = rule.match;
     RuleState& s = states[r];
+    if (s.vetoed) continue;
     if (!m.message_patterns.empty() && !s.message) continue;
     if (!m.log_patterns.empty() && !s.log) continue;
     if (!m.event.empty() && !s.event) continue;
@@ -283,7 +288,7 @@ std::vector<RuleHit> RuleEngine::match(const Evidence& evidence) const {
     for (auto& item : s.evidence) hit.evidence.push_back(std::move(item));
     for (auto& item : spec_items) hit.evidence.push_back(std::move(item));
     hit.last_log_line = s.last_log_line;
-    hit.matched_logs = s.log || (s.text && s.log_evidence_index != SIZE_MAX);
+    hit.matched_logs = s.matched_logs;
     out.push_back(std::move(hit));
   }
   return out;

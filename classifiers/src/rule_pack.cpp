@@ -179,7 +179,8 @@ SpecPredicate spec_predicate(const YAML::Node& node) {
 
 const std::set<std::string>& known_match_keys() {
   static const std::set<std::string> kKeys = {
-      "waiting_reason", "terminated_reason", "exit_code", "signal", "message", "log", "event", "text", "spec"};
+      "waiting_reason", "terminated_reason", "exit_code", "signal", "message", "log", "event",
+      "text",           "sources",           "unless",    "spec"};
   return kKeys;
 }
 
@@ -225,7 +226,7 @@ Rule parse_rule(const YAML::Node& node, const std::string& file, std::set<std::s
       if (known_match_keys().count(key) == 0) {
         fail(kv.first, "match: unknown condition '" + key +
                            "' (known: waiting_reason, terminated_reason, exit_code, signal, message, log, event, "
-                           "text, spec)");
+                           "text, sources, unless, spec)");
       }
     }
     auto merge = [&](const std::set<std::string>& g) { groups.insert(g.begin(), g.end()); };
@@ -252,6 +253,26 @@ Rule parse_rule(const YAML::Node& node, const std::string& file, std::set<std::s
     if (m["text"]) {
       rule.match.text_patterns = string_list(m["text"], "text");
       merge(compile_patterns(rule.match.text_patterns, m["text"], "text"));
+    }
+    if (m["sources"]) {
+      for (const std::string& src : string_list(m["sources"], "sources")) {
+        if (src == "status") {
+          rule.match.sources.push_back(TextSource::kStatus);
+        } else if (src == "events") {
+          rule.match.sources.push_back(TextSource::kEvents);
+        } else if (src == "probe") {
+          rule.match.sources.push_back(TextSource::kProbe);
+        } else if (src == "logs") {
+          rule.match.sources.push_back(TextSource::kLogs);
+        } else {
+          fail(m["sources"], "sources: unknown source '" + src + "' (known: status, events, probe, logs)");
+        }
+      }
+      if (!m["text"]) fail(m["sources"], "sources: restricts `text` patterns; this rule has none");
+    }
+    if (m["unless"]) {
+      rule.match.unless_patterns = string_list(m["unless"], "unless");
+      (void)compile_patterns(rule.match.unless_patterns, m["unless"], "unless");
     }
     if (m["event"]) {
       const YAML::Node e = m["event"];

@@ -40,6 +40,9 @@ void to_json(nlohmann::json& out, const ContainerDiagnosis& d) {
                        {"state", d.state},
                        {"restartCount", d.restart_count},
                        {"hypotheses", d.hypotheses}};
+  // Present only when there is something to say: the contract's existing fields stay as they were.
+  if (!d.observations.empty()) out["observations"] = d.observations;
+  if (!d.evidence_notes.empty()) out["evidenceNotes"] = d.evidence_notes;
 }
 
 void to_json(nlohmann::json& out, const Diagnosis& d) {

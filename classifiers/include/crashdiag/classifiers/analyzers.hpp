@@ -16,6 +16,9 @@ struct Candidate {
   // override makes "missing executable" the symptom, not the cause).
   std::vector<std::string> supersedes;
   int merged = 0;  // how many agreeing findings were folded in (ranking bonus, capped)
+  // A spec finding that nothing in this failure's texts supports: true, but not why this
+  // container fails. Reported as an observation, never ranked among the causes.
+  bool observation = false;
 };
 
 // `command:` replaced ENTRYPOINT vs a binary missing from the image.

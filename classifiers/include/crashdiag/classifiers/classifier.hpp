@@ -17,11 +17,18 @@ struct ClassifyOptions {
   double min_confidence = 0.3;
 };
 
+struct Classification {
+  std::vector<Hypothesis> hypotheses;    // ranked causes, never empty
+  std::vector<Hypothesis> observations;  // spec findings that do not explain this failure
+  std::vector<std::string> notes;        // missing evidence and why
+};
+
 class Classifier {
  public:
   explicit Classifier(RuleEngine engine, ClassifyOptions options = {});
 
   [[nodiscard]] std::vector<Hypothesis> classify(const Evidence& evidence) const;
+  [[nodiscard]] Classification classify_all(const Evidence& evidence) const;
   [[nodiscard]] ContainerDiagnosis diagnose(const Evidence& evidence) const;
   [[nodiscard]] const RuleEngine& engine() const { return engine_; }
 
@@ -31,8 +38,11 @@ class Classifier {
   Redactor redactor_;
 };
 
-// The hypothesis for "nothing fits": confidence 0, the most telling evidence quoted.
+// The hypothesis for "nothing fits": confidence 0, the three most error-like lines quoted.
 [[nodiscard]] Hypothesis unknown_hypothesis(const Evidence& evidence);
+// What evidence is missing and why (no log because the process never started, a failed log
+// fetch, no Events).
+[[nodiscard]] std::vector<std::string> evidence_notes(const Evidence& evidence);
 
 inline constexpr std::size_t kMaxSummaryChars = 120;
 

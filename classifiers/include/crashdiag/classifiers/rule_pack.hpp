@@ -49,6 +49,16 @@ struct EventCondition {
   [[nodiscard]] bool empty() const { return reasons.empty() && patterns.empty(); }
 };
 
+// Where a text pattern looks. Every text the cluster gives is evidence for every rule; a rule
+// names sources only where it matters (a runtime's exec error means something else when it is a
+// probe's output than when it is the container's own).
+enum class TextSource {
+  kStatus,  // the termination message and the waiting message
+  kEvents,  // the kubelet's event messages (Failed, BackOff, FailedMount, ...), probe events excepted
+  kProbe,   // a probe's own output: the message of an Unhealthy event after "Liveness probe failed: "
+  kLogs,    // the container's log tail (the previous container's, when there is one)
+};
+
 struct RuleMatch {
   std::vector<std::string> waiting_reasons;     // state.waiting.reason, any of
   std::vector<std::string> terminated_reasons;  // latest terminated.reason, any of
@@ -57,7 +67,9 @@ struct RuleMatch {
   std::vector<std::string> message_patterns;    // termination message or waiting message
   std::vector<std::string> log_patterns;        // any previous-log line
   EventCondition event;                         // one event satisfying reason and pattern
-  std::vector<std::string> text_patterns;       // anywhere: messages, events, logs
+  std::vector<std::string> text_patterns;       // every line of every text source (or of `sources`)
+  std::vector<TextSource> sources;              // restricts `text`; empty: all of them
+  std::vector<std::string> unless_patterns;     // the rule does not fire if one of these matches a text line
   std::vector<SpecPredicate> spec;              // all must hold
 };
 

@@ -168,6 +168,9 @@ struct Event {
 
 struct LogTail {
   std::vector<std::string> lines;
+  // Why there are no lines when there should be: the log GET failed ("unable to retrieve container
+  // logs for containerd://...", a 400, a timeout). Empty when the logs were read (even if empty).
+  std::string unavailable;
   bool truncated_head = false;      // older lines were dropped to bound memory
   std::size_t truncated_lines = 0;  // lines cut because they exceeded the per-line cap
 };

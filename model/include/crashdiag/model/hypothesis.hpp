@@ -37,6 +37,12 @@ struct ContainerDiagnosis {
   std::string state;  // short failure description, e.g. "CrashLoopBackOff, last exit 1 (Error)"
   int restart_count = 0;
   std::vector<Hypothesis> hypotheses;  // ranked, best first; never empty
+  // Spec findings that are real but do not explain *this* failure (PGDATA on no volume while the
+  // log shows another error): reported, never ranked among the causes.
+  std::vector<Hypothesis> observations;
+  // What evidence was missing and why ("the process never started: a StartError has no logs",
+  // "logs could not be fetched: ..."), so an `unknown` says where to look next.
+  std::vector<std::string> evidence_notes;
 };
 
 struct Diagnosis {

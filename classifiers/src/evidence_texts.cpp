@@ -1,0 +1,183 @@
+#include "crashdiag/classifiers/evidence_texts.hpp"
+
+#include <re2/re2.h>
+
+#include <map>
+
+#include "crashdiag/model/parse.hpp"
+#include "crashdiag/model/utf8.hpp"
+
+namespace crashdiag {
+namespace {
+
+constexpr std::size_t kMaxExcerpt = 1024;
+
+std::string status_base(const Container& c) {
+  return std::string(c.init ? "status.initContainerStatuses{" : "status.containerStatuses{") + c.name + "}";
+}
+
+std::string event_excerpt(const Event& e) {
+  return e.type + " " + e.reason + (e.count > 1 ? " (x" + std::to_string(e.count) + ")" : "") + ": " +
+         utf8_clip(e.message, kMaxExcerpt);
+}
+
+// What rules scan is the runtime's words with the layers of quoting peeled off: a message that
+// went through Docker's API, a UI or a shell arrives as \"exec: \\\"x\\\"\" or &quot;x&quot;;
+// every such form becomes one plain quote, so one pattern covers them all.
+std::string unquote(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\\') {
+      std::size_t j = i;
+      while (j < text.size() && text[j] == '\\') ++j;
+      if (j < text.size() && text[j] == '"') {
+        out += '"';
+        i = j;
+        continue;
+      }
+      out.append(text.substr(i, j - i));
+      i = j - 1;
+      continue;
+    }
+    if (text[i] == '&' && text.substr(i, 6) == "&quot;") {
+      out += '"';
+      i += 5;
+      continue;
+    }
+    out += text[i];
+  }
+  return out;
+}
+
+// `docker compose logs` and `docker-compose up` put "<service>-1  | " before every line; rules
+// anchored at the start of a line ("^exec /x: ...") must see the line as the container wrote it.
+// The prefix is stripped only when most lines carry the same one, so an application's own
+// "INFO | ..." format is left alone.
+std::vector<std::string> strip_compose_prefix(const std::vector<std::string>& lines) {
+  static const RE2 kPrefix(R"re(^([a-z0-9][a-z0-9_.-]*?(?:[-_]\d+)?)\s+\| ?)re");
+  std::map<std::string, std::size_t> counts;
+  std::size_t non_empty = 0;
+  for (const std::string& line : lines) {
+    if (line.empty()) continue;
+    ++non_empty;
+    std::string name;
+    if (RE2::PartialMatch(line, kPrefix, &name)) ++counts[name];
+  }
+  std::string prefix;
+  for (const auto& [name, n] : counts) {
+    if (2 * n >= non_empty && n >= 1) prefix = name;
+  }
+  std::vector<std::string> out;
+  out.reserve(lines.size());
+  for (const std::string& line : lines) {
+    std::string name;
+    re2::StringPiece input(line);
+    if (!prefix.empty() && RE2::Consume(&input, kPrefix, &name) && name == prefix) {
+      out.emplace_back(input.data(), input.size());
+    } else {
+      out.push_back(line);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+EvidenceSource evidence_source(TextSource source) {
+  switch (source) {
+    case TextSource::kStatus:
+      return EvidenceSource::kStatus;
+    case TextSource::kEvents:
+    case TextSource::kProbe:
+      return EvidenceSource::kEvents;
+    case TextSource::kLogs:
+      return EvidenceSource::kLogs;
+  }
+  return EvidenceSource::kStatus;
+}
+
+std::optional<ProbeOutput> probe_output(const Event& e) {
+  if (e.reason != "Unhealthy" && e.reason != "ProbeWarning") return std::nullopt;
+  std::string_view message = e.message;
+  // client-go's EventCorrelator merges similar events under this prefix
+  // (tools/record/events_cache.go, EventAggregatorByReasonMessageFunc).
+  constexpr std::string_view kCombined = "(combined from similar events): ";
+  if (message.rfind(kCombined, 0) == 0) message.remove_prefix(kCombined.size());
+  for (std::string_view probe : {"Liveness", "Readiness", "Startup"}) {
+    for (std::string_view verb : {" probe failed: ", " probe errored: ", " probe failed", " probe warning: "}) {
+      const std::string prefix = std::string(probe) + std::string(verb);
+      if (message.rfind(prefix, 0) == 0) {
+        return ProbeOutput{std::string(probe), verb == " probe errored: ", std::string(message.substr(prefix.size()))};
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string_view> text_lines(std::string_view text) {
+  std::vector<std::string_view> out;
+  while (!text.empty()) {
+    auto nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (!line.empty()) out.push_back(line);
+    if (nl == std::string_view::npos) break;
+    text.remove_prefix(nl + 1);
+  }
+  return out;
+}
+
+std::vector<EvidenceText> evidence_texts(const Evidence& ev) {
+  const Container& c = ev.target();
+  std::vector<EvidenceText> out;
+  if (c.status) {
+    auto add_status = [&](const std::string& field, const std::string& text) {
+      if (text.empty()) return;
+      EvidenceText t;
+      t.source = TextSource::kStatus;
+      t.field = field;
+      t.excerpt = utf8_clip(text, kMaxExcerpt);
+      t.text = unquote(text);
+      out.push_back(std::move(t));
+    };
+    if (c.status->terminated) add_status(status_base(c) + ".state.terminated.message", c.status->terminated->message);
+    if (c.status->last_terminated) {
+      add_status(status_base(c) + ".lastState.terminated.message", c.status->last_terminated->message);
+    }
+    if (c.status->waiting) add_status(status_base(c) + ".state.waiting.message", c.status->waiting->message);
+  }
+  std::vector<EvidenceText> probes;
+  for (const Event& e : events_for_container(ev.events, c)) {
+    if (e.message.empty()) continue;
+    EvidenceText t;
+    t.field = "events[" + e.reason + "]";
+    t.excerpt = event_excerpt(e);
+    t.event = e;
+    if (auto p = probe_output(e)) {
+      t.source = TextSource::kProbe;
+      t.text = unquote(p->output);
+      probes.push_back(std::move(t));
+    } else {
+      t.source = TextSource::kEvents;
+      t.text = unquote(e.message);
+      out.push_back(std::move(t));
+    }
+  }
+  for (auto& p : probes) out.push_back(std::move(p));
+  const auto& lines = ev.logs.lines;
+  const std::vector<std::string> scanned = strip_compose_prefix(lines);
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (lines[i].empty()) continue;
+    EvidenceText t;
+    t.source = TextSource::kLogs;
+    t.field = "logs[" + std::to_string(i) + "]";
+    t.excerpt = utf8_clip(lines[i], kMaxExcerpt);
+    t.text = unquote(scanned[i]);
+    t.log_line = i;
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+}  // namespace crashdiag
