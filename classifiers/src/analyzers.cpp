@@ -251,7 +251,12 @@ std::vector<Candidate> analyze_postgres_data_dir(const Evidence& ev) {
   // (role "root" is a client connecting as its OS user, usually a probe: not lost data.)
   static const RE2 kDataMissing(R"re((?:role|database) "([^"]+)" does not exist)re");
   bool data_missing = false;
+  bool probe_own_error = false;  // a probe failing on a login error, not on a slow start
   for (const EvidenceText& t : evidence_texts(ev)) {
+    if (t.source == TextSource::kProbe &&
+        (t.text.find("FATAL") != std::string::npos || t.text.find("does not exist") != std::string::npos)) {
+      probe_own_error = true;
+    }
     std::string name;
     if ((t.source == TextSource::kLogs || t.source == TextSource::kProbe) &&
         RE2::PartialMatch(t.text, kDataMissing, &name) && name != "root") {
@@ -462,11 +467,14 @@ std::vector<Candidate> analyze_postgres_data_dir(const Evidence& ev) {
         "declared VOLUME on top of it, so PostgreSQL sees an empty data directory: it re-initialises on every " +
         "new container, the real cluster on the volume stays hidden, and configured roles and databases seem to " +
         "vanish (clients then fail with errors such as role \"...\" does not exist)." +
-        (fresh_init && restarted ? " The previous container's log shows initdb running again after " +
-                                       std::to_string(c.status->restart_count) +
-                                       " restarts: the data directory did not persist. Probe failures during that slow "
-                                       "re-initialisation are a consequence, not the cause."
-                                 : std::string());
+        (fresh_init && restarted
+             ? " The previous container's log shows initdb running again after " +
+                   std::to_string(c.status->restart_count) + " restarts: the data directory did not persist." +
+                   (probe_own_error ? " The restarts themselves come from a probe failing on its own error (quoted "
+                                      "in the probe hypothesis); this mount is why nothing survives them."
+                                    : " Probe failures during that slow re-initialisation are a consequence, not "
+                                      "the cause.")
+             : std::string());
     h.remediation =
         "Mount the volume at the data directory itself:\n\n  # before\n  volumeMounts:\n  - name: " + covering->name +
         "\n    mountPath: " + covering->mount_path + "\n\n  # after\n  volumeMounts:\n  - name: " + covering->name +

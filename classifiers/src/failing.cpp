@@ -1,40 +1,50 @@
 #include "crashdiag/classifiers/failing.hpp"
 
-#include <array>
-#include <string_view>
+#include "crashdiag/model/rfc3339.hpp"
 
 namespace crashdiag {
+namespace {
 
-bool is_failing(const Pod& pod, const Container& c) {
-  if (!c.status) return false;
-  static constexpr std::array<std::string_view, 11> kFailingWaiting = {
-      "CrashLoopBackOff",   "RunContainerError",  "CreateContainerError", "CreateContainerConfigError",
-      "ErrImagePull",       "ImagePullBackOff",   "InvalidImageName",     "ErrImageNeverPull",
-      "PreCreateHookError", "PostStartHookError", "ContainerCannotRun"};
-  if (c.status->waiting) {
-    for (auto r : kFailingWaiting) {
-      if (c.status->waiting->reason == r) return true;
-    }
-  }
-  auto failed = [&](const Terminated& t) {
-    if (t.exit_code != 0 || t.reason == "OOMKilled" || t.reason == "Error" || t.reason == "StartError") return true;
-    // Exit 0 is a failure only where the kubelet restarts it anyway (restartPolicy Always);
-    // init containers exiting 0 are success.
-    return !c.init && pod.restart_policy == "Always" && c.status->restart_count > 0;
-  };
-  if (c.status->terminated && failed(*c.status->terminated)) return true;
-  if (c.status->last_terminated && c.status->restart_count > 0 && !c.status->running &&
-      failed(*c.status->last_terminated)) {
-    return true;
-  }
-  // A running container that restarted after a failure is still worth explaining.
-  return c.status->last_terminated && c.status->restart_count > 0 && c.status->last_terminated->exit_code != 0;
+std::optional<TerminationFacts> facts(const std::optional<Terminated>& t) {
+  if (!t) return std::nullopt;
+  return TerminationFacts{t->exit_code, t->reason};
 }
 
-std::vector<const Container*> failing_containers(const Pod& pod) {
+std::optional<std::int64_t> unix_seconds(std::string_view s) {
+  auto ms = parse_rfc3339_millis(s);
+  if (!ms) return std::nullopt;
+  return *ms / 1000;
+}
+
+}  // namespace
+
+FailureKind failure_kind(const Pod& pod, const Container& c, const FailingOptions& options) {
+  if (!c.status) return FailureKind::kNone;
+  ContainerFacts f;
+  f.init = c.init;
+  f.sidecar = c.init && c.restart_policy == "Always";
+  f.waiting_reason = c.status->waiting ? std::string_view(c.status->waiting->reason) : std::string_view();
+  f.running = c.status->running;
+  f.ready = c.status->ready;
+  f.restart_count = c.status->restart_count;
+  f.terminated = facts(c.status->terminated);
+  f.last_terminated = facts(c.status->last_terminated);
+  FailureContext ctx;
+  ctx.restart_policy = pod.restart_policy;
+  ctx.not_ready_since = unix_seconds(pod.not_ready_since);
+  ctx.now = options.now_unix;
+  ctx.unready_after_seconds = options.unready_after_seconds;
+  return failure_of(f, ctx);
+}
+
+bool is_failing(const Pod& pod, const Container& c, const FailingOptions& options) {
+  return failure_kind(pod, c, options) != FailureKind::kNone;
+}
+
+std::vector<const Container*> failing_containers(const Pod& pod, const FailingOptions& options) {
   std::vector<const Container*> out;
   for (const Container& c : pod.containers) {
-    if (is_failing(pod, c)) out.push_back(&c);
+    if (is_failing(pod, c, options)) out.push_back(&c);
   }
   return out;
 }

@@ -129,4 +129,21 @@ std::string render(const Diagnosis& d, OutputFormat format) {
   return {};
 }
 
+std::string render(const std::vector<Diagnosis>& diagnoses, OutputFormat format) {
+  if (diagnoses.size() == 1) return render(diagnoses.front(), format);
+  if (format == OutputFormat::kText) {
+    std::string out;
+    for (const Diagnosis& d : diagnoses) out += (out.empty() ? "" : "\n") + render(d, format);
+    return out;
+  }
+  nlohmann::json list = {{"apiVersion", "crashdiag.io/v1alpha1"}, {"kind", "ExplanationList"}};
+  list["items"] = diagnoses;
+  const std::string text =
+      list.dump(format == OutputFormat::kJson ? 2 : -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (format == OutputFormat::kJson) return text + "\n";
+  YAML::Emitter out;
+  emit_yaml(out, nlohmann::json::parse(text));
+  return std::string(out.c_str()) + "\n";
+}
+
 }  // namespace crashdiag

@@ -362,8 +362,12 @@ tl::expected<json, ParseError> parse_document(std::string_view text) {
 tl::expected<Pod, ParseError> parse_pod_json(std::string_view text) {
   auto doc = parse_document(text);
   if (!doc) return tl::unexpected(doc.error());
+  return pod_from_json(*doc);
+}
+
+tl::expected<Pod, ParseError> pod_from_json(const json& document) {
   Reader r;
-  const json* root = unwrap_single_pod(r, *doc);
+  const json* root = unwrap_single_pod(r, document);
   if (root == nullptr) return tl::unexpected(std::move(r).take_error());
   const json& p = *root;
 
@@ -411,6 +415,11 @@ tl::expected<Pod, ParseError> parse_pod_json(std::string_view text) {
                   [&](const json& s, const std::string& sp) { attach(s, sp, true); });
     r.each_object(*status, "containerStatuses", "status",
                   [&](const json& s, const std::string& sp) { attach(s, sp, false); });
+    r.each_object(*status, "conditions", "status", [&](const json& cond, const std::string& cp) {
+      if (r.str(cond, "type", cp) == "Ready" && r.str(cond, "status", cp) == "False") {
+        pod.not_ready_since = r.str(cond, "lastTransitionTime", cp);
+      }
+    });
   }
   if (r.failed()) return tl::unexpected(std::move(r).take_error());
   if (pod.name.empty()) return tl::unexpected(ParseError{"metadata.name: missing"});

@@ -1,6 +1,7 @@
 #include "explain_command.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <istream>
@@ -8,6 +9,7 @@
 #include <sstream>
 
 #include "crashdiag/classifiers/failing.hpp"
+#include "crashdiag/core/rca.hpp"
 #include "crashdiag/model/log_tail.hpp"
 #include "crashdiag/model/parse.hpp"
 
@@ -74,12 +76,25 @@ int run_explain(const ExplainOptions& options, const Classifier& classifier, std
     err << "crashdiag explain: " << pod_text.error().message << "\n";
     return 2;
   }
-  auto pod = parse_pod_json(*pod_text);
-  if (!pod) {
-    err << "crashdiag explain: -f " << options.pod_file << ": " << pod.error().what << "\n";
+  auto pods = parse_pods(*pod_text);
+  if (!pods) {
+    err << "crashdiag explain: -f " << options.pod_file << ": " << pods.error().what << "\n";
     return 2;
   }
-  std::vector<Event> events;
+  const auto unready_after = core::parse_duration(options.unready_after);
+  if (!unready_after) {
+    err << "crashdiag explain: --unready-after \"" << options.unready_after
+        << "\": not a duration; use e.g. 5m or 90s\n";
+    return 2;
+  }
+  FailingOptions failing;
+  failing.unready_after_seconds = std::chrono::duration_cast<std::chrono::seconds>(*unready_after).count();
+  failing.now_unix =
+      options.now_unix
+          ? *options.now_unix
+          : std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  std::vector<Event> all_events;
   if (!options.events_file.empty()) {
     auto text = read_json_input(options.events_file, in, "--events");
     if (!text) {
@@ -91,7 +106,7 @@ int run_explain(const ExplainOptions& options, const Classifier& classifier, std
       err << "crashdiag explain: --events " << options.events_file << ": " << parsed.error().what << "\n";
       return 2;
     }
-    events = events_for_pod(*parsed, *pod);
+    all_events = std::move(*parsed);
   }
   LogTail logs;
   if (!options.logs_file.empty()) {
@@ -103,35 +118,51 @@ int run_explain(const ExplainOptions& options, const Classifier& classifier, std
     logs = std::move(*tail);
   }
 
-  std::vector<const Container*> targets;
-  if (!options.container.empty()) {
-    const Container* c = pod->find_container(options.container);
-    if (c == nullptr) {
-      std::string names;
-      for (const Container& k : pod->containers) names += (names.empty() ? "" : ", ") + k.name;
-      err << "crashdiag explain: --container " << options.container << ": no such container in pod " << pod->name
-          << " (containers: " << names << ")\n";
-      return 2;
+  std::vector<Diagnosis> diagnoses;
+  bool logs_used = false;
+  for (const Pod& pod : *pods) {
+    std::vector<const Container*> targets;
+    if (!options.container.empty()) {
+      const Container* c = pod.find_container(options.container);
+      if (c == nullptr) {
+        if (pods->size() > 1) continue;  // in a List, only the pods that have it
+        std::string names;
+        for (const Container& k : pod.containers) names += (names.empty() ? "" : ", ") + k.name;
+        err << "crashdiag explain: --container " << options.container << ": no such container in pod " << pod.name
+            << " (containers: " << names << ")\n";
+        return 2;
+      }
+      targets.push_back(c);
+    } else {
+      targets = failing_containers(pod, failing);
     }
-    targets.push_back(c);
-  } else {
-    targets = failing_containers(*pod);
+    if (pods->size() > 1 && targets.empty()) continue;  // a List: report the failing pods
+    Diagnosis diagnosis;
+    diagnosis.namespace_ = pod.namespace_;
+    diagnosis.pod = pod.name;
+    const std::vector<Event> events = events_for_pod(all_events, pod);
+    for (const Container* c : targets) {
+      Evidence ev;
+      ev.pod = pod;
+      ev.container = c->name;
+      // `kubectl logs --previous` (or `docker logs`) is for one container: it belongs to the one
+      // named by --container, else to the first failing one.
+      if (!logs_used) {
+        ev.logs = logs;
+        logs_used = true;
+      }
+      ev.events = events;
+      diagnosis.containers.push_back(classifier.diagnose(ev));
+    }
+    diagnoses.push_back(std::move(diagnosis));
   }
-
-  Diagnosis diagnosis;
-  diagnosis.namespace_ = pod->namespace_;
-  diagnosis.pod = pod->name;
-  for (const Container* c : targets) {
-    Evidence ev;
-    ev.pod = *pod;
-    ev.container = c->name;
-    // `kubectl logs --previous` is for one container; with several failing containers the
-    // given log belongs to the one named by --container, else to the first failing one.
-    if (c == targets.front()) ev.logs = logs;
-    ev.events = events;
-    diagnosis.containers.push_back(classifier.diagnose(ev));
+  if (diagnoses.empty()) {
+    // A List without a failing pod: say so the way a single healthy pod is reported.
+    Diagnosis none;
+    none.pod = std::to_string(pods->size()) + " pods";
+    diagnoses.push_back(std::move(none));
   }
-  out << render(diagnosis, options.format);
+  out << render(diagnoses, options.format);
   return 0;
 }
 

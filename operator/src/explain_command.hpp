@@ -1,6 +1,8 @@
 #pragma once
 
+#include <cstdint>
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,9 @@ struct ExplainOptions {
   std::string events_file;
   std::string container;
   OutputFormat format = OutputFormat::kText;
+  std::string unready_after = "5m";  // a container running but not Ready this long is failing
+  // Unix seconds to judge unreadiness against; unset: the wall clock at the call.
+  std::optional<std::int64_t> now_unix;
 };
 
 // Exit codes: 0 explained (or nothing failing), 2 bad input.

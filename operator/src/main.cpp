@@ -22,11 +22,15 @@ int main(int argc, char** argv) {
   std::string examples_dir;
   auto* cmd_explain =
       app.add_subcommand("explain", "Explain a failing pod from kubectl's JSON, its previous logs and its Events");
-  cmd_explain->add_option("-f,--filename", explain.pod_file, "Pod JSON (kubectl get pod NAME -o json); - for stdin");
-  cmd_explain->add_option("--logs", explain.logs_file, "Previous container logs (kubectl logs NAME --previous)");
+  cmd_explain->add_option("-f,--filename", explain.pod_file,
+                          "kubectl get pod NAME -o json|yaml, a List of pods, or docker inspect output; - for stdin");
+  cmd_explain->add_option("--logs", explain.logs_file,
+                          "Previous container logs (kubectl logs NAME --previous, or docker logs NAME)");
   cmd_explain->add_option("--events", explain.events_file,
                           "Events JSON (kubectl get events --field-selector involvedObject.name=NAME -o json)");
   cmd_explain->add_option("-c,--container", explain.container, "Explain this container (default: every failing one)");
+  cmd_explain->add_option("--unready-after", explain.unready_after,
+                          "A container running but not Ready this long is failing (Go duration)");
   cmd_explain->add_option("-o,--output", output, "Output format")->check(CLI::IsMember({"text", "json", "yaml"}));
   cmd_explain->add_option("--examples", examples_dir,
                           "Explain every example directory under DIR (pod.json, previous.log, events.json)");
@@ -65,6 +69,8 @@ int main(int argc, char** argv) {
   cmd_run->add_option("--leader-election-id", run.leader_election_id, "Name of the Lease");
   cmd_run->add_option("--resolve-after", run.resolve_after,
                       "Mark an analysis Resolved after its pods ran this long without the failure (Go duration)");
+  cmd_run->add_option("--unready-after", run.unready_after,
+                      "A container running but not Ready this long is failing (Go duration)");
   cmd_run->add_option("--evidence-delay", run.evidence_delay,
                       "Wait this long after a failure is seen before gathering its evidence, so the kubelet's "
                       "Events about it have arrived (Go duration)");

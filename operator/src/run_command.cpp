@@ -94,7 +94,8 @@ int run_daemon(const RunOptions& o) {
   const auto reload_interval =
       duration_flag("--rules-reload-interval", o.rules_reload_interval, "10s or 1m, or 0 to disable");
   const auto evidence_delay = duration_flag("--evidence-delay", o.evidence_delay, "2s or 500ms, or 0 for none");
-  if (!resolve_after || !reload_interval || !evidence_delay) return 2;
+  const auto unready_after = duration_flag("--unready-after", o.unready_after, "5m or 90s");
+  if (!resolve_after || !reload_interval || !evidence_delay || !unready_after) return 2;
 
   core::ClusterAccess access;
   const std::string path = kubeconfig_path(o.kubeconfig);
@@ -192,6 +193,7 @@ int run_daemon(const RunOptions& o) {
   options.instance = instance_name();
   options.rca.resolve_after = *resolve_after;
   options.evidence_delay = *evidence_delay;
+  options.unready_after = *unready_after;
   options.start_leading = !o.leader_elect;
   daemon::Daemon d(ioc, client, classifiers, options);
   metrics.set_rules_loaded(static_cast<double>(loaded_rules));

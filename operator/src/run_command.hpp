@@ -25,6 +25,7 @@ struct RunOptions {
   std::string resolve_after = "10m";
   std::string rules_reload_interval = "10s";  // how often --rules-dir is re-read; "0" disables
   std::string evidence_delay = "2s";          // wait after a failure is seen, for the kubelet's Events
+  std::string unready_after = "5m";           // running but not Ready this long is failing
   // Called once both endpoints are bound (0: disabled) and before the daemon starts (the demo).
   std::function<void(std::uint16_t metrics_port, std::uint16_t health_port)> on_started;
 };

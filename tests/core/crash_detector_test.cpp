@@ -177,3 +177,70 @@ TEST(PodStore, DeletedPodsLeaveTheStore) {
 
 }  // namespace
 }  // namespace crashdiag::core
+
+namespace crashdiag::core {
+namespace {
+
+PodRecord unready_pod(std::string since) {
+  ContainerRecord c;
+  c.name = "app";
+  c.running = true;
+  c.ready = false;
+  PodRecord p;
+  p.namespace_ = "shop";
+  p.name = "api-1";
+  p.uid = "u2";
+  p.containers = {c};
+  p.not_ready_since = std::move(since);
+  return p;
+}
+
+DetectOptions at(std::int64_t now, bool deadline_check = false) {
+  DetectOptions o;
+  o.now_unix = now;
+  o.unready_after_seconds = 300;
+  o.deadline_check = deadline_check;
+  return o;
+}
+
+// 2026-11-22T03:00:00Z
+constexpr std::int64_t kSince = 1'795'316'400;
+
+// A container that runs but is not Ready is failing after --unready-after, once per period of
+// unreadiness: at the deadline the daemon looks again, later updates of the same period are quiet.
+TEST(DetectUnready, OncePerPeriodAfterTheDeadline) {
+  const PodRecord p = unready_pod("2026-11-22T03:00:00Z");
+  ASSERT_EQ(unready_deadline(p, 300), kSince + 300);
+  EXPECT_TRUE(detect_crashes(nullptr, p, at(kSince + 60)).empty()) << "not yet";
+  const auto due = detect_crashes(&p, p, at(kSince + 301, /*deadline_check=*/true));
+  ASSERT_EQ(due.size(), 1U);
+  EXPECT_EQ(due[0].reason, "Unready");
+  EXPECT_EQ(due[0].signature, "Unready");
+  EXPECT_TRUE(detect_crashes(&p, p, at(kSince + 400)).empty()) << "an update of the same period";
+  const PodRecord again = unready_pod("2026-11-22T04:00:00Z");
+  EXPECT_EQ(detect_crashes(&p, again, at(kSince + 3600 + 301)).size(), 1U) << "a new period";
+  EXPECT_EQ(detect_crashes(nullptr, p, at(kSince + 301)).size(), 1U) << "first sight, already past it";
+}
+
+TEST(DetectUnready, ReadyPodsAndPodsWithoutTheConditionHaveNoDeadline) {
+  PodRecord ready = unready_pod("");
+  ready.containers[0].ready = true;
+  EXPECT_FALSE(unready_deadline(ready, 300));
+  EXPECT_FALSE(unready_deadline(unready_pod(""), 300));
+}
+
+// The second incident on a real kubelet: Running between back-offs, lastState Completed exit 0
+// after a liveness kill. Each restart is a signal, as for any crash.
+TEST(DetectRestart, ARunningContainerRestartedAfterExit0IsASignal) {
+  ContainerRecord c = running(4);
+  c.last_terminated = TerminationRecord{0, "Completed", "2026-11-22T03:00:10Z"};
+  PodRecord before = pod({c});
+  c.restart_count = 5;
+  c.last_terminated = TerminationRecord{0, "Completed", "2026-11-22T03:01:10Z"};
+  const auto signals = detect_crashes(&before, pod({c}));
+  ASSERT_EQ(signals.size(), 1U);
+  EXPECT_EQ(signals[0].signature, "Completed:0");
+}
+
+}  // namespace
+}  // namespace crashdiag::core

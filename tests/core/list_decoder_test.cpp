@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include <string>
 #include <vector>
 
@@ -40,6 +42,11 @@ struct Row {
   std::string cont;
   std::optional<ListDecodeError> error;
 };
+
+// ctest names the row, not its bytes.
+void PrintTo(const Row& row, std::ostream* os) {
+  *os << row.name;
+}
 
 class ListDecoderTable : public ::testing::TestWithParam<Row> {};
 

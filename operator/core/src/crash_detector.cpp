@@ -1,18 +1,14 @@
 #include "crashdiag/core/crash_detector.hpp"
 
-#include <array>
+#include <algorithm>
+
+#include "crashdiag/core/time.hpp"
+#include "crashdiag/model/failure.hpp"
 
 namespace crashdiag::core {
 
 bool is_failure_waiting_reason(std::string_view reason) {
-  static constexpr std::array<std::string_view, 10> kReasons = {
-      "CrashLoopBackOff",  "RunContainerError", "CreateContainerError", "CreateContainerConfigError",
-      "ImagePullBackOff",  "ErrImagePull",      "InvalidImageName",     "ErrImageNeverPull",
-      "PreStartHookError", "PostStartHookError"};
-  for (auto r : kReasons) {
-    if (r == reason) return true;
-  }
-  return false;
+  return crashdiag::is_failure_waiting_reason(reason);
 }
 
 namespace {
@@ -25,14 +21,38 @@ const ContainerRecord* find(const PodRecord* pod, const ContainerRecord& c) {
   return nullptr;
 }
 
-bool failed(const TerminationRecord& t, const PodRecord& pod, const ContainerRecord& c) {
-  if (t.exit_code != 0 || t.reason == "OOMKilled" || t.reason == "Error" || t.reason == "StartError" ||
-      t.reason == "ContainerCannotRun") {
-    return true;
-  }
-  // Exit 0 is a failure only for a main container the kubelet restarts anyway (restartPolicy
-  // Always: Deployments, StatefulSets, DaemonSets). Init containers and Jobs exiting 0 succeed.
-  return !c.init && pod.restart_policy == "Always";
+std::optional<TerminationFacts> facts(const std::optional<TerminationRecord>& t) {
+  if (!t) return std::nullopt;
+  return TerminationFacts{t->exit_code, t->reason};
+}
+
+ContainerFacts facts(const ContainerRecord& c) {
+  ContainerFacts f;
+  f.init = c.init;
+  f.sidecar = c.sidecar;
+  f.waiting_reason = c.waiting_reason;
+  f.running = c.running;
+  f.ready = c.ready;
+  f.restart_count = c.restart_count;
+  f.terminated = facts(c.terminated);
+  f.last_terminated = facts(c.last_terminated);
+  return f;
+}
+
+std::optional<std::int64_t> unix_seconds_of(const std::string& rfc3339) {
+  if (rfc3339.empty()) return std::nullopt;
+  auto t = parse_time(rfc3339);
+  if (!t) return std::nullopt;
+  return std::chrono::duration_cast<std::chrono::seconds>(*t).count();
+}
+
+FailureContext context_of(const PodRecord& pod, const DetectOptions& options) {
+  FailureContext ctx;
+  ctx.restart_policy = pod.restart_policy;
+  ctx.not_ready_since = unix_seconds_of(pod.not_ready_since);
+  ctx.now = options.now_unix;
+  ctx.unready_after_seconds = options.unready_after_seconds;
+  return ctx;
 }
 
 // What "failing the same way" means. For crashes the termination tells failures apart (exit 1
@@ -52,22 +72,56 @@ std::string workload_of(const PodRecord& pod) {
   return "Pod/" + pod.name;
 }
 
+CrashSignal make_signal(const PodRecord& now, const ContainerRecord& c) {
+  CrashSignal s;
+  s.namespace_ = now.namespace_;
+  s.pod = now.name;
+  s.pod_uid = now.uid;
+  s.container = c.name;
+  s.init = c.init;
+  s.restart_count = c.restart_count;
+  s.workload = workload_of(now);
+  s.workload_uid = now.owner_kind.empty() ? now.uid : now.owner_uid;
+  s.has_previous_termination = c.last_terminated.has_value();
+  return s;
+}
+
 }  // namespace
 
-std::vector<CrashSignal> detect_crashes(const PodRecord* old, const PodRecord& now) {
+std::vector<CrashSignal> detect_crashes(const PodRecord* old, const PodRecord& now, const DetectOptions& options) {
   std::vector<CrashSignal> out;
   if (now.deleting) return out;  // a pod being deleted is stopped on purpose, not crashing
+  const FailureContext ctx = context_of(now, options);
   for (const ContainerRecord& c : now.containers) {
     const ContainerRecord* before = find(old, c);
-    // What is the newest failure visible in this record?
+    const ContainerFacts f = facts(c);
+    const FailureKind kind = failure_of(f, ctx);
+    if (kind == FailureKind::kNone) continue;
+
+    if (kind == FailureKind::kUnready) {
+      // Once per period of unreadiness: when the deadline passes (the daemon re-checks then), or
+      // on first sight of a pod already past it.
+      const FailureKind before_kind = before != nullptr && old != nullptr
+                                          ? failure_of(facts(*before), context_of(*old, options))
+                                          : FailureKind::kNone;
+      const bool same_period = old != nullptr && old->not_ready_since == now.not_ready_since;
+      if (before_kind == FailureKind::kUnready && same_period && options.deadline_check == false) continue;
+      CrashSignal s = make_signal(now, c);
+      s.reason = std::string(kUnreadyReason);
+      s.signature = std::string(kUnreadyReason);
+      s.first_sight = before == nullptr;
+      out.push_back(std::move(s));
+      continue;
+    }
+
+    // The newest failed termination visible in this record, if any.
     const TerminationRecord* term = nullptr;
-    if (c.terminated && failed(*c.terminated, now, c)) {
+    if (c.terminated && termination_failed(*f.terminated, f, now.restart_policy)) {
       term = &*c.terminated;
-    } else if (c.last_terminated && failed(*c.last_terminated, now, c)) {
+    } else if (c.last_terminated && termination_failed(*f.last_terminated, f, now.restart_policy)) {
       term = &*c.last_terminated;
     }
-    const bool waiting_failure = is_failure_waiting_reason(c.waiting_reason);
-    if (term == nullptr && !waiting_failure) continue;
+    const bool waiting_failure = kind == FailureKind::kWaiting;
 
     bool is_new = false;
     if (before == nullptr) {
@@ -85,16 +139,7 @@ std::vector<CrashSignal> detect_crashes(const PodRecord* old, const PodRecord& n
     }
     if (!is_new) continue;
 
-    CrashSignal s;
-    s.namespace_ = now.namespace_;
-    s.pod = now.name;
-    s.pod_uid = now.uid;
-    s.container = c.name;
-    s.init = c.init;
-    s.restart_count = c.restart_count;
-    s.workload = workload_of(now);
-    s.workload_uid = now.owner_kind.empty() ? now.uid : now.owner_uid;
-    s.has_previous_termination = c.last_terminated.has_value();
+    CrashSignal s = make_signal(now, c);
     const std::string term_reason = term != nullptr ? term->reason : "";
     s.exit_code = term != nullptr ? term->exit_code : 0;
     s.reason = waiting_failure ? c.waiting_reason : term_reason;
@@ -103,6 +148,16 @@ std::vector<CrashSignal> detect_crashes(const PodRecord* old, const PodRecord& n
     out.push_back(std::move(s));
   }
   return out;
+}
+
+std::optional<std::int64_t> unready_deadline(const PodRecord& pod, std::int64_t unready_after_seconds) {
+  if (pod.deleting) return std::nullopt;
+  const auto since = unix_seconds_of(pod.not_ready_since);
+  if (!since) return std::nullopt;
+  const bool running_unready = std::any_of(pod.containers.begin(), pod.containers.end(),
+                                           [](const ContainerRecord& c) { return c.running && !c.ready; });
+  if (!running_unready) return std::nullopt;
+  return *since + unready_after_seconds;
 }
 
 }  // namespace crashdiag::core

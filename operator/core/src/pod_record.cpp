@@ -2,6 +2,8 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
+
 namespace crashdiag::core {
 namespace {
 
@@ -77,6 +79,8 @@ simdjson::error_code read_statuses(od::array arr, std::vector<ContainerRecord>& 
         int64_t v = 0;
         if (auto err = field.value().get_int64().get(v)) return err;
         c.restart_count = static_cast<int>(v);
+      } else if (key == "ready") {
+        if (auto err = field.value().get_bool().get(c.ready)) return err;
       } else if (key == "state" || key == "lastState") {
         od::object s;
         if (auto err = field.value().get_object().get(s)) return err;
@@ -89,6 +93,7 @@ simdjson::error_code read_statuses(od::array arr, std::vector<ContainerRecord>& 
 }
 
 simdjson::error_code read_pod(od::object pod, PodRecord& r, bool& is_pod) {
+  std::vector<std::string> sidecars;
   for (auto field : pod) {
     std::string_view key;
     if (auto err = field.unescaped_key().get(key)) return err;
@@ -164,6 +169,26 @@ simdjson::error_code read_pod(od::object pod, PodRecord& r, bool& is_pod) {
         if (auto err = s.unescaped_key().get(sk)) return err;
         if (sk == "restartPolicy") {
           if (auto err = read_string(s.value(), r.restart_policy)) return err;
+        } else if (sk == "initContainers") {
+          // Sidecars (KEP-753): init containers with restartPolicy Always restart like main ones.
+          od::array inits;
+          if (auto err = s.value().get_array().get(inits)) return err;
+          for (auto item : inits) {
+            od::object ic;
+            if (auto err = item.get_object().get(ic)) return err;
+            std::string name;
+            std::string policy;
+            for (auto f : ic) {
+              std::string_view fk;
+              if (auto err = f.unescaped_key().get(fk)) return err;
+              if (fk == "name") {
+                if (auto err = read_string(f.value(), name)) return err;
+              } else if (fk == "restartPolicy") {
+                if (auto err = read_string(f.value(), policy)) return err;
+              }
+            }
+            if (policy == "Always") sidecars.push_back(std::move(name));
+          }
         }
       }
     } else if (key == "status") {
@@ -176,9 +201,34 @@ simdjson::error_code read_pod(od::object pod, PodRecord& r, bool& is_pod) {
           od::array arr;
           if (auto err = s.value().get_array().get(arr)) return err;
           if (auto err = read_statuses(arr, r.containers, sk == "initContainerStatuses")) return err;
+        } else if (sk == "conditions") {
+          od::array conditions;
+          if (auto err = s.value().get_array().get(conditions)) return err;
+          for (auto item : conditions) {
+            od::object cond;
+            if (auto err = item.get_object().get(cond)) return err;
+            std::string type;
+            std::string value;
+            std::string since;
+            for (auto f : cond) {
+              std::string_view fk;
+              if (auto err = f.unescaped_key().get(fk)) return err;
+              if (fk == "type") {
+                if (auto err = read_string(f.value(), type)) return err;
+              } else if (fk == "status") {
+                if (auto err = read_string(f.value(), value)) return err;
+              } else if (fk == "lastTransitionTime") {
+                if (auto err = read_string(f.value(), since)) return err;
+              }
+            }
+            if (type == "Ready" && value == "False") r.not_ready_since = std::move(since);
+          }
         }
       }
     }
+  }
+  for (ContainerRecord& c : r.containers) {
+    c.sidecar = c.init && std::find(sidecars.begin(), sidecars.end(), c.name) != sidecars.end();
   }
   return simdjson::SUCCESS;
 }

@@ -191,9 +191,8 @@ class Daemon::PodHandler {
   }
   void discard() { d_.pods_.discard_snapshot(); }
   std::size_t commit() {
-    auto vanished = d_.pods_.commit_snapshot([&](const core::PodRecord* old, const core::PodRecord& now) {
-      for (const auto& s : core::detect_crashes(old, now)) d_.enqueue(s, "");
-    });
+    auto vanished = d_.pods_.commit_snapshot(
+        [&](const core::PodRecord* old, const core::PodRecord& now) { d_.detect(old, now, ""); });
     for (const auto& gone : vanished) {  // deleted while we were not watching
       d_.event_handler_->forget_pod(gone.uid);
       d_.tracker_.forget_pod(gone.uid);
@@ -229,7 +228,7 @@ class Daemon::PodHandler {
     core::PodRecord now = *pending_.pod;
     auto old = d_.pods_.upsert(std::move(now));
     const core::PodRecord* current = d_.pods_.find(pending_.pod->key());
-    for (const auto& s : core::detect_crashes(old ? &*old : nullptr, *current)) d_.enqueue(s, pending_line_);
+    d_.detect(old ? &*old : nullptr, *current, pending_line_);
   }
 
  private:
@@ -284,6 +283,36 @@ Daemon::~Daemon() = default;
 
 void Daemon::stop() {
   stopping_ = true;
+}
+
+core::DetectOptions Daemon::detect_options(bool deadline_check) const {
+  core::DetectOptions o;
+  o.now_unix = std::chrono::duration_cast<std::chrono::seconds>(wall_now()).count();
+  o.unready_after_seconds = std::chrono::duration_cast<std::chrono::seconds>(options_.unready_after).count();
+  o.deadline_check = deadline_check;
+  return o;
+}
+
+void Daemon::detect(const core::PodRecord* old, const core::PodRecord& now, const std::string& pod_json) {
+  const core::DetectOptions o = detect_options();
+  for (const auto& s : core::detect_crashes(old, now, o)) enqueue(s, pod_json);
+  // A pod that runs unready produces no further watch events while it stays so: look at it again
+  // when it has been unready for --unready-after.
+  if (auto due = core::unready_deadline(now, o.unready_after_seconds); due && *due > *o.now_unix) {
+    unready_deadlines_.emplace(*due, now.key());
+  }
+}
+
+void Daemon::check_unready_deadlines() {
+  const core::DetectOptions o = detect_options(/*deadline_check=*/true);
+  while (!unready_deadlines_.empty() && unready_deadlines_.begin()->first <= *o.now_unix) {
+    const auto [due, key] = *unready_deadlines_.begin();
+    unready_deadlines_.erase(unready_deadlines_.begin());
+    const core::PodRecord* pod = pods_.find(key);
+    // Gone, Ready again, or unready since another time (a new deadline was scheduled for that).
+    if (pod == nullptr || core::unready_deadline(*pod, o.unready_after_seconds) != due) continue;
+    for (const auto& s : core::detect_crashes(pod, *pod, o)) enqueue(s, "");
+  }
 }
 
 void Daemon::set_leading(bool leading) {
@@ -477,7 +506,7 @@ asio::awaitable<void> Daemon::take_over() {
   std::size_t walked = 0;
   pods_.for_each([&](const core::PodRecord& pod) {
     ++walked;
-    for (const auto& sig : core::detect_crashes(nullptr, pod)) enqueue(sig, "", false);
+    for (const auto& sig : core::detect_crashes(nullptr, pod, detect_options())) enqueue(sig, "", false);
   });
   log_take_over(seeded, walked);
 }
@@ -517,6 +546,7 @@ asio::awaitable<void> Daemon::run() {
       }
       if (!resolved.empty()) update_active_gauge();
     }
+    check_unready_deadlines();
     if (options_.metrics != nullptr) options_.metrics->set_watched_pods(static_cast<double>(pods_.size()));
     t.expires_after(std::chrono::milliseconds(50));
     co_await t.async_wait(kNoThrow);

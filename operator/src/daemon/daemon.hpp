@@ -45,6 +45,9 @@ struct DaemonOptions {
   std::size_t max_list_item_bytes = 16U << 20U;
   core::Duration list_read_timeout{30'000};
   core::Duration evidence_delay{2'000};  // let the kubelet's Events for the failure arrive
+  // A container that runs but has not been Ready this long is failing (--unready-after): its
+  // readiness probe keeps failing (crashdiag/model/failure.hpp).
+  core::Duration unready_after{300'000};
   int log_tail_lines = 500;
   int log_limit_bytes = 256 * 1024;
   int max_concurrent_diagnoses = 4;  // bounds log fetches in flight
@@ -120,6 +123,9 @@ class Daemon {
   void release_waiting(const std::string& key);
   [[nodiscard]] bool still_failing(const core::RcaState& rca) const;
   void update_active_gauge();
+  [[nodiscard]] core::DetectOptions detect_options(bool deadline_check = false) const;
+  void detect(const core::PodRecord* old, const core::PodRecord& now, const std::string& pod_json);
+  void check_unready_deadlines();
   [[nodiscard]] core::WallTime wall_now() const { return options_.wall_clock(); }
 
   boost::asio::io_context& ioc_;
@@ -146,6 +152,8 @@ class Daemon {
   std::uint64_t diagnoses_ = 0;
   std::uint64_t signals_ = 0;
   std::set<std::string> warned_forbidden_;
+  // When unready pods become failing: (unix seconds, pod key). Looked at by run()'s loop.
+  std::multimap<std::int64_t, std::string> unready_deadlines_;
 };
 
 }  // namespace crashdiag::daemon

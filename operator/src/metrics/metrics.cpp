@@ -1,5 +1,7 @@
 #include "metrics.hpp"
 
+#include "crashdiag/model/failure.hpp"
+
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -18,25 +20,10 @@ namespace {
 
 using prometheus::Histogram;
 
-// The reasons the kubelet writes into a container's waiting or terminated state (pkg/kubelet
-// and pkg/kubelet/images). A runtime may invent others; those are counted as "other" so a
-// misbehaving runtime cannot grow the series count.
-constexpr std::array<std::string_view, 16> kCrashReasons = {"CrashLoopBackOff",
-                                                            "Error",
-                                                            "OOMKilled",
-                                                            "StartError",
-                                                            "ContainerCannotRun",
-                                                            "Completed",
-                                                            "ImagePullBackOff",
-                                                            "ErrImagePull",
-                                                            "InvalidImageName",
-                                                            "ErrImageNeverPull",
-                                                            "CreateContainerError",
-                                                            "CreateContainerConfigError",
-                                                            "RunContainerError",
-                                                            "PreStartHookError",
-                                                            "PostStartHookError",
-                                                            "DeadlineExceeded"};
+// Crash signals are labelled by the reasons the kubelet writes into a container's waiting or
+// terminated state, from the one list the failure definition keeps (crashdiag/model/failure.hpp).
+// A runtime may invent others; those are counted as "other" so a misbehaving runtime cannot grow
+// the series count.
 constexpr std::string_view kOther = "other";
 
 // Why a watch was restarted: the server closed the stream, 410 Gone (resourceVersion too old),
@@ -75,7 +62,7 @@ auto& family(Builder builder, const std::string& name, const std::string& help, 
 }  // namespace
 
 std::span<const std::string_view> known_crash_reasons() {
-  return kCrashReasons;
+  return known_failure_reasons();
 }
 std::span<const std::string_view> watch_restart_reasons() {
   return kWatchReasons;
@@ -143,7 +130,7 @@ Metrics::Metrics(std::vector<std::string> categories, std::string version)
       .Add({{"version", std::move(version)}})
       .Set(1);
   for (const std::string& c : categories_) diagnoses_.Add({{"category", c}});
-  for (std::string_view r : kCrashReasons) crash_signals_.Add({{"reason", std::string(r)}});
+  for (std::string_view r : known_failure_reasons()) crash_signals_.Add({{"reason", std::string(r)}});
   crash_signals_.Add({{"reason", std::string(kOther)}});
   for (std::string_view res : kWatchedResources) {
     for (std::string_view r : kWatchReasons)
@@ -186,7 +173,8 @@ void Metrics::diagnosis(const std::string& category) noexcept {
 
 void Metrics::crash_signal(const std::string& reason) noexcept {
   try {
-    const bool known = std::find(kCrashReasons.begin(), kCrashReasons.end(), reason) != kCrashReasons.end();
+    const auto reasons = known_failure_reasons();
+    const bool known = std::find(reasons.begin(), reasons.end(), reason) != reasons.end();
     crash_signals_.Add({{"reason", known ? reason : std::string(kOther)}}).Increment();
   } catch (...) {
   }

@@ -1,19 +1,25 @@
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "crashdiag/model/evidence.hpp"
+#include "crashdiag/model/failure.hpp"
 
 namespace crashdiag {
 
-// Whether a container shows a failure worth explaining: a waiting reason the kubelet uses for
-// failures (CrashLoopBackOff, RunContainerError, CreateContainerConfigError, ErrImagePull,
-// ImagePullBackOff, InvalidImageName, ...), a non-zero or OOMKilled termination, or restarts
-// after exiting 0 under restartPolicy Always (pkg/kubelet/images/types.go and
-// pkg/kubelet/kuberuntime for the reason strings).
-[[nodiscard]] bool is_failing(const Pod& pod, const Container& container);
+struct FailingOptions {
+  std::optional<std::int64_t> now_unix;      // unset: unreadiness is not judged
+  std::int64_t unready_after_seconds = 300;  // --unready-after
+};
 
-// Names of the failing containers, init containers first.
-[[nodiscard]] std::vector<const Container*> failing_containers(const Pod& pod);
+// Whether a container shows a failure worth explaining, by the one definition in
+// crashdiag/model/failure.hpp (the daemon's crash detector uses the same).
+[[nodiscard]] FailureKind failure_kind(const Pod& pod, const Container& container, const FailingOptions& options = {});
+[[nodiscard]] bool is_failing(const Pod& pod, const Container& container, const FailingOptions& options = {});
+
+// The failing containers, init containers first.
+[[nodiscard]] std::vector<const Container*> failing_containers(const Pod& pod, const FailingOptions& options = {});
 
 }  // namespace crashdiag

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "crashdiag/model/hypothesis.hpp"
 
@@ -12,5 +13,8 @@ namespace crashdiag {
 enum class OutputFormat { kText, kJson, kYaml };
 
 [[nodiscard]] std::string render(const Diagnosis& diagnosis, OutputFormat format);
+// Several pods (a List, docker inspect of several containers): one pod is rendered exactly as
+// above; more are text one after another, or {kind: ExplanationList, items: [...]}.
+[[nodiscard]] std::string render(const std::vector<Diagnosis>& diagnoses, OutputFormat format);
 
 }  // namespace crashdiag

@@ -143,6 +143,7 @@ struct Pod {
   std::vector<OwnerRef> owners;
   std::string node_name;
   std::string phase;
+  std::string not_ready_since;            // the Ready condition's lastTransitionTime while it is False
   std::string restart_policy = "Always";  // core/v1 default
   bool enable_service_links = true;       // core/v1 default: kubelet injects <SVC>_PORT etc.
   SecurityContext security_context;

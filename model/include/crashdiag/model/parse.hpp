@@ -2,6 +2,7 @@
 // Bad input never throws out of these functions: it becomes a ParseError naming what is wrong.
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
@@ -17,6 +18,17 @@ struct ParseError {
 
 // Accepts a v1 Pod, or a v1 List/PodList holding exactly one Pod.
 [[nodiscard]] tl::expected<Pod, ParseError> parse_pod_json(std::string_view text);
+[[nodiscard]] tl::expected<Pod, ParseError> pod_from_json(const nlohmann::json& document);
+
+// Everything people have at hand for a failing container, as `crashdiag explain -f` reads it:
+// `kubectl get pod -o json` or `-o yaml`, a List/PodList of any number of pods (`kubectl get pods
+// -o yaml`), and `docker inspect` output (an array of containers, or one), each container as a
+// one-container Pod: Docker and Compose restart loops print the same runtime's messages.
+[[nodiscard]] tl::expected<std::vector<Pod>, ParseError> parse_pods(std::string_view text);
+
+// One `docker inspect` container object as a Pod with one container (State -> status,
+// Config/HostConfig/Mounts -> spec). Exposed for tests.
+[[nodiscard]] tl::expected<Pod, ParseError> pod_from_docker_inspect(const nlohmann::json& container);
 
 // Accepts a core v1 EventList / List (kubectl prints kind "List"), an events.k8s.io/v1 EventList,
 // or a single Event of either API. events.k8s.io/v1 names differ: note (message), regarding

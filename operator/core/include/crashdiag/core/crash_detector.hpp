@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,12 +36,26 @@ struct CrashSignal {
   }
 };
 
-// Compares the old and new record of one pod. `old` is null for a pod seen for the first time
-// (initial list or ADDED): then any current failure is a signal.
-[[nodiscard]] std::vector<CrashSignal> detect_crashes(const PodRecord* old, const PodRecord& now);
+struct DetectOptions {
+  // Unix seconds now; unset: unreadiness is not judged (only crashes and failure waits are).
+  std::optional<std::int64_t> now_unix;
+  std::int64_t unready_after_seconds = 300;  // --unready-after
+  // The daemon's re-check at a pod's unready deadline: report it even though the record did not
+  // change since the last look.
+  bool deadline_check = false;
+};
 
-// Waiting reasons the kubelet uses for failures (pkg/kubelet/images/types.go,
-// pkg/kubelet/kuberuntime/kuberuntime_container.go, pkg/kubelet/container/sync_result.go).
+// Compares the old and new record of one pod. `old` is null for a pod seen for the first time
+// (initial list or ADDED): then any current failure is a signal. "Failing" is the one definition
+// of crashdiag/model/failure.hpp, shared with `crashdiag explain`.
+[[nodiscard]] std::vector<CrashSignal> detect_crashes(const PodRecord* old, const PodRecord& now,
+                                                      const DetectOptions& options = {});
+
+// When a pod whose containers run but are not Ready becomes failing (its Ready condition's
+// transition plus unready_after), so the daemon can look again then; nullopt if it is not unready.
+[[nodiscard]] std::optional<std::int64_t> unready_deadline(const PodRecord& pod, std::int64_t unready_after_seconds);
+
+// Waiting reasons the kubelet uses for failures (crashdiag/model/failure.hpp).
 [[nodiscard]] bool is_failure_waiting_reason(std::string_view reason);
 
 }  // namespace crashdiag::core

@@ -23,6 +23,8 @@ struct ContainerRecord {
   bool init = false;
   int restart_count = 0;
   bool running = false;
+  bool ready = false;
+  bool sidecar = false;  // an init container with restartPolicy Always
   std::string waiting_reason;
   std::optional<TerminationRecord> terminated;       // state.terminated
   std::optional<TerminationRecord> last_terminated;  // lastState.terminated
@@ -38,6 +40,9 @@ struct PodRecord {
   std::string owner_name;
   std::string owner_uid;
   std::string restart_policy = "Always";
+  // The Ready condition's lastTransitionTime while it is False (RFC 3339): a container that runs
+  // but stays unready is failing after --unready-after.
+  std::string not_ready_since;
   bool deleting = false;              // metadata.deletionTimestamp is set
   std::string rca_annotation;         // crashdiag.io/rca, as last written
   std::string root_cause_annotation;  // crashdiag.io/root-cause
