@@ -1567,6 +1567,12 @@ Response fault_response(const Fault& fault, const Route& r, bool keep) {
     FieldError e{FieldError::Type::kInvalid, "spec", "scripted", std::nullopt, "scripted fault"};
     return status_response(invalid_status(r.type->group, r.kind, r.name, {e}), keep);
   }
+  if (fault.kind == FaultKind::kContainerLogsGone) {
+    return status_response(status_body(400, "BadRequest",
+                                       "unable to retrieve container logs for "
+                                       "containerd://5b2f0e7c1d9a3b8e4f6a0c2d7e9b1a3c5d7f9e0b2a4c6d8e0f1a3b5c7d9e1f3a"),
+                           keep);
+  }
   if (fault.kind == FaultKind::kApplyTypeError) {
     return status_response(
         status_body(500, "",
@@ -1660,7 +1666,7 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
       if (fault->kind == FaultKind::kTooManyRequests || fault->kind == FaultKind::kUnavailable ||
           fault->kind == FaultKind::kInternalError || fault->kind == FaultKind::kConflict ||
           fault->kind == FaultKind::kInvalid || fault->kind == FaultKind::kApplyTypeError ||
-          (fault->kind == FaultKind::kGone && !is_watch)) {
+          fault->kind == FaultKind::kContainerLogsGone || (fault->kind == FaultKind::kGone && !is_watch)) {
         Response scripted = fault_response(*fault, *r, keep);
         if (!co_await respond(std::move(scripted))) co_return;
         continue;

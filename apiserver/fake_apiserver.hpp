@@ -42,6 +42,10 @@ enum class FaultKind {
   // 500 "failed to create typed patch object ... field not declared in schema": what a real
   // apiserver answers a server-side apply whose fields the schema does not know (kubernetes#122480).
   kApplyTypeError,
+  // A pod log GET while the kubelet has already garbage-collected the container the status names:
+  // 400 "unable to retrieve container logs for containerd://<id>" (kuberuntime_container.go
+  // GetContainerLogs through the kubelet server's WriteError; ../shared/k8s-fixtures/node/README).
+  kContainerLogsGone,
 };
 
 struct Fault {

@@ -261,3 +261,71 @@ TEST(Daemon, TwentyThousandPodsSyncFromOneUnpagedList) {
 
 }  // namespace
 }  // namespace crashdiag::daemon
+
+namespace crashdiag::daemon {
+namespace {
+
+using namespace harness;  // NOLINT(google-build-using-namespace)
+using namespace std::chrono_literals;
+
+// Around a restart the kubelet may already have removed the dead container its status still
+// names: the log GET fails with "unable to retrieve container logs" and works a moment later. One
+// failure is retried; a log that stays unavailable is said in the diagnosis, not silently absent.
+TEST(DaemonLogs, ATransientLogErrorIsRetriedOnce) {
+  quiet_logs();
+  Cluster c;
+  c.api_oom(2);
+  c.server.inject(fake::Fault{fake::FaultKind::kContainerLogsGone, "/log?", false, false, 1, 0, 0});
+  DaemonOptions o;
+  o.log_retry_delay = 50ms;
+  Running r(c, o);
+  ASSERT_TRUE(r.wait_for(1));
+  const auto rec = r.snapshot()[0];
+  for (const std::string& note : rec.diagnosis.evidence_notes) {
+    EXPECT_EQ(note.find("logs could not be fetched"), std::string::npos) << note;
+  }
+  int log_gets = 0;
+  for (const auto& req : c.server.requests()) log_gets += req.target.find("/log?") != std::string::npos ? 1 : 0;
+  EXPECT_EQ(log_gets, 2);
+}
+
+TEST(DaemonLogs, ALogThatStaysUnavailableIsANoteInTheDiagnosis) {
+  quiet_logs();
+  Cluster c;
+  c.api_oom(2);
+  c.server.inject(fake::Fault{fake::FaultKind::kContainerLogsGone, "/log?", false, false, 5, 0, 0});
+  DaemonOptions o;
+  o.log_retry_delay = 50ms;
+  Running r(c, o);
+  ASSERT_TRUE(r.wait_for(1));
+  const auto notes = r.snapshot()[0].diagnosis.evidence_notes;
+  ASSERT_FALSE(notes.empty());
+  EXPECT_NE(notes.front().find("logs could not be fetched: HTTP 400: unable to retrieve container logs"),
+            std::string::npos)
+      << notes.front();
+}
+
+// A container Running again after a failure is explained from the failed instance: the previous
+// container's log, not the current one.
+TEST(DaemonLogs, ARunningContainerIsExplainedFromThePreviousInstance) {
+  quiet_logs();
+  Cluster c;
+  json pod = failing_pod("shop", "api", c.api_container(), nullptr, 3, 137, "OOMKilled");
+  pod["status"]["containerStatuses"][0]["state"] = {{"running", {{"startedAt", "2026-11-22T03:01:00Z"}}}};
+  c.server.apply_pod(pod);
+  c.server.set_logs("shop", "api", "api", true, "INFO loading the cache\n");
+  c.server.set_logs("shop", "api", "api", false, "INFO started again\n");
+  Running r(c, {});
+  ASSERT_TRUE(r.wait_for(1));
+  bool previous = false;
+  bool current = false;
+  for (const auto& req : c.server.requests()) {
+    if (req.target.find("/log?") == std::string::npos) continue;
+    (req.target.find("previous=true") != std::string::npos ? previous : current) = true;
+  }
+  EXPECT_TRUE(previous);
+  EXPECT_FALSE(current);
+}
+
+}  // namespace
+}  // namespace crashdiag::daemon

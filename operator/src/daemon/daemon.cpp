@@ -58,6 +58,11 @@ void log_gather_failed(const core::CrashSignal& s, const std::string& what) {
   log(LogLevel::kWarn, "cannot gather evidence",
       {{"namespace", s.namespace_}, {"pod", s.pod}, {"container", s.container}, {"error", what}});
 }
+// The diagnosis goes ahead without the log, and says so in its evidence notes.
+void log_logs_unavailable(const core::CrashSignal& s, const std::string& why) {
+  log(LogLevel::kWarn, "logs unavailable",
+      {{"namespace", s.namespace_}, {"pod", s.pod}, {"container", s.container}, {"reason", why}});
+}
 void log_diagnosis(const DiagnosisRecord& r) {
   const Hypothesis& top = r.diagnosis.hypotheses.front();
   char conf[16];
@@ -817,21 +822,42 @@ asio::awaitable<void> Daemon::gather_and_classify(Job job, core::RcaTarget targe
   const Container* c = ev.pod.find_container(s.container);
   const bool never_ran =
       c != nullptr && c->status && c->status->last_terminated && c->status->last_terminated->reason == "StartError";
-  // A container running again after its failure, or one that terminated without a previous
-  // instance, has only current logs; ask for those instead.
+  // The failed instance's log is the evidence: the previous container's whenever there is one,
+  // even if the container runs again now (its current log is of a healthy restart, or of the
+  // next attempt that has not failed yet). Without a previous instance, a container that
+  // terminated (a Job's only run) or runs unready has only its current log.
   const bool running_now = c != nullptr && c->status && c->status->running;
-  const bool want_previous = s.has_previous_termination && !never_ran && !running_now;
+  const bool has_previous = c != nullptr && c->status && c->status->last_terminated;
+  const bool want_previous = (s.has_previous_termination || has_previous) && !never_ran;
   const bool want_current =
-      running_now || (!s.has_previous_termination && c != nullptr && c->status && c->status->terminated);
+      !want_previous && !never_ran && (running_now || (c != nullptr && c->status && c->status->terminated));
   if (want_previous || want_current) {
     const std::string target = "/api/v1/namespaces/" + s.namespace_ + "/pods/" + s.pod +
                                "/log?container=" + url_encode(s.container) + (want_previous ? "&previous=true" : "") +
                                "&tailLines=" + std::to_string(options_.log_tail_lines) +
                                "&limitBytes=" + std::to_string(options_.log_limit_bytes);
-    kube::Request res_req{http::verb::get, target, "pods/log", "",
-                          ""};  // named: GCC 12 PR 99576 double-destroys temporaries in co_await
-    auto res = co_await client_.request(std::move(res_req));
-    if (res && res->status == 200) ev.logs = make_log_tail(res->body);
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      kube::Request res_req{http::verb::get, target, "pods/log", "",
+                            ""};  // named: GCC 12 PR 99576 double-destroys temporaries in co_await
+      auto res = co_await client_.request(std::move(res_req));
+      if (res && res->status == 200) {
+        ev.logs = make_log_tail(res->body);
+        ev.logs.unavailable.clear();
+        break;
+      }
+      ev.logs.unavailable =
+          res ? "HTTP " + std::to_string(res->status) + ": " + kube::status_message(res->body) : res.error().what;
+      // For a few seconds around a restart the kubelet has garbage-collected the dead container
+      // while the status still names it: "unable to retrieve container logs for containerd://..."
+      // (../shared/k8s-fixtures/node/README.md). It succeeds a moment later: one more try.
+      const bool transient = res && ev.logs.unavailable.find("unable to retrieve container logs") != std::string::npos;
+      if (!transient || attempt == 1) {
+        log_logs_unavailable(s, ev.logs.unavailable);
+        break;
+      }
+      asio::steady_timer wait(ioc_, options_.log_retry_delay);
+      co_await wait.async_wait(kNoThrow);
+    }
   }
   ev.events = events_for_pod(event_handler_->for_pod(ev.pod.uid), ev.pod);
   const auto started = std::chrono::steady_clock::now();

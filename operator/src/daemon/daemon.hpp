@@ -50,6 +50,9 @@ struct DaemonOptions {
   core::Duration unready_after{300'000};
   int log_tail_lines = 500;
   int log_limit_bytes = 256 * 1024;
+  // A log GET that meets the kubelet's transient "unable to retrieve container logs" is tried
+  // once more after this.
+  std::chrono::milliseconds log_retry_delay{1000};
   int max_concurrent_diagnoses = 4;  // bounds log fetches in flight
   std::size_t max_events_per_pod = 64;
   core::Random random;  // injected; defaults to a seeded PRNG
