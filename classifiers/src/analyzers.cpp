@@ -154,7 +154,12 @@ std::vector<Candidate> analyze_entrypoint(const Evidence& ev) {
   h.title = "The program to run does not exist in the image";
   // A well-known program missing from an image is odd enough (a distroless image, a runtime that
   // lost PATH) that the finding stays below confident.
-  h.confidence = known_program ? 0.65 : 0.88;
+  // An entrypoint script looked up in $PATH that is "not found" is as often there without its
+  // execute bit (exec.LookPath skips it) as missing: the runtime cannot tell them apart.
+  const bool script_like =
+      exe.find('/') == std::string::npos &&
+      (exe.find("entrypoint") != std::string::npos || (exe.size() > 3 && exe.compare(exe.size() - 3, 3, ".sh") == 0));
+  h.confidence = known_program ? 0.65 : (script_like && c.command.empty() ? 0.6 : 0.88);
   h.summary = "\"" + exe + "\" does not exist in image " + c.image;
   if (!c.command.empty()) {
     h.evidence.push_back({EvidenceSource::kSpec, base + ".command", "command: " + yaml_list(c.command)});

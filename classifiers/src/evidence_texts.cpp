@@ -45,6 +45,12 @@ std::string unquote(std::string_view text) {
       i += 5;
       continue;
     }
+    // A message pasted through a word processor or chat arrives with typographic quotes.
+    if (text.substr(i, 3) == "\u201c" || text.substr(i, 3) == "\u201d") {
+      out += '"';
+      i += 2;
+      continue;
+    }
     out += text[i];
   }
   return out;
