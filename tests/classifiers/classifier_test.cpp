@@ -29,6 +29,78 @@ logs: |
   EXPECT_TRUE(quoted);
 }
 
+// `unknown` quotes the three most error-like lines of every text (not the last three of the
+// log), and says what evidence is missing and why.
+TEST(Classifier, UnknownQuotesTheThreeMostErrorLikeLinesAndWhatIsMissing) {
+  const Evidence ev = evidence(R"yaml(
+status: {waiting_reason: CrashLoopBackOff, terminated_reason: Error, exit_code: 3,
+         message: 'fatal: the frobnicator is misaligned'}
+logs: |
+  starting worker
+  ERROR: calibration drift exceeds tolerance
+  loaded 12 plugins
+  cannot continue without calibration
+  shutting down cleanly
+  bye
+)yaml");
+  const Classification c = shipped_classifier().classify_all(ev);
+  ASSERT_EQ(c.hypotheses.at(0).category, "unknown");
+  std::vector<std::string> quoted;
+  for (const auto& e : c.hypotheses[0].evidence) quoted.push_back(e.excerpt);
+  EXPECT_EQ(quoted, (std::vector<std::string>{"fatal: the frobnicator is misaligned",
+                                              "ERROR: calibration drift exceeds tolerance",
+                                              "cannot continue without calibration"}));
+  ASSERT_FALSE(c.notes.empty());
+  EXPECT_NE(c.notes.back().find("no Events"), std::string::npos) << c.notes.back();
+}
+
+TEST(Classifier, AStartErrorSaysItHasNoLogBecauseTheProcessNeverStarted) {
+  const Classification c = shipped_classifier().classify_all(evidence(R"yaml(
+status: {waiting_reason: RunContainerError, terminated_reason: StartError, exit_code: 128,
+         message: 'failed to create containerd task: something the rules do not know: unknown'}
+)yaml"));
+  ASSERT_FALSE(c.notes.empty());
+  EXPECT_NE(c.notes.front().find("the process never started (StartError)"), std::string::npos) << c.notes.front();
+}
+
+// A spec finding that does not explain this failure is an observation, never ranked above a
+// matched error: PGDATA on no volume while the log shows a wrong password.
+TEST(Classifier, ASpecFindingThatDoesNotExplainTheFailureIsAnObservation) {
+  const Classification c = shipped_classifier().classify_all(evidence(R"yaml(
+container: {image: 'postgres:16', mounts: [{path: /srv/other, kind: pvc}]}
+status: {waiting_reason: CrashLoopBackOff, terminated_reason: Error, exit_code: 1}
+logs: 'FATAL:  password authentication failed for user "app"'
+)yaml"));
+  EXPECT_EQ(c.hypotheses.at(0).category, "db_auth_failed");
+  for (const auto& h : c.hypotheses) EXPECT_NE(h.category, "pg_volume_mount_path");
+  ASSERT_EQ(c.observations.size(), 1U);
+  EXPECT_EQ(c.observations[0].category, "pg_volume_mount_path");
+  EXPECT_LT(c.observations[0].confidence, 0.5);
+}
+
+TEST(Classifier, AnInitContainerNoRuleKnowsIsAnInitContainerFailureWithItsLines) {
+  const auto hs = shipped_classifier().classify(evidence(R"yaml(
+container: {name: wait-for-db, init: true}
+status: {waiting_reason: CrashLoopBackOff, terminated_reason: Error, exit_code: 1}
+logs: |
+  waiting for the frobnicator
+  giving up after 30 attempts
+)yaml"));
+  ASSERT_EQ(hs.at(0).category, "init_container_failure");
+  EXPECT_LT(hs[0].confidence, 0.7) << "a fallback is never confident";
+  bool quoted = false;
+  for (const auto& e : hs[0].evidence) quoted = quoted || e.excerpt.find("giving up") != std::string::npos;
+  EXPECT_TRUE(quoted);
+}
+
+// Every text is evidence for every text rule: an x509 error in a termination message is seen.
+TEST(Classifier, ATlsErrorInTheTerminationMessageIsSeen) {
+  const auto hs = shipped_classifier().classify(evidence(R"yaml(
+status: {terminated_reason: Error, exit_code: 1, message: 'Get "https://idp.example/keys": x509: certificate signed by unknown authority'}
+)yaml"));
+  EXPECT_EQ(hs.at(0).category, "tls_certificate_error");
+}
+
 TEST(Classifier, EntrypointOverrideSupersedesTheMissingExecutableSymptom) {
   auto hs = shipped_classifier().classify(evidence(R"yaml(
 container: {image: 'ghcr.io/goauthentik/server:2024.2.1', command: [server]}

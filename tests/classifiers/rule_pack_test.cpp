@@ -89,7 +89,13 @@ INSTANTIATE_TEST_SUITE_P(
         BrokenCase{"unknown_field", "    title: Demo", "    title: Demo\n    severity: high", 5,
                    "unknown field 'severity'"},
         BrokenCase{"bad_id", "id: demo", "id: Demo_Rule", 2, "kebab-case"},
-        BrokenCase{"invalid_yaml", "    title: Demo", "    title: [Demo", 5, "invalid YAML"}),
+        BrokenCase{"invalid_yaml", "    title: Demo", "    title: [Demo", 5, "invalid YAML"},
+        BrokenCase{"unknown_source", "      log:", "      sources: [stdout]\n      log:", 7,
+                   "unknown source 'stdout'"},
+        BrokenCase{"sources_without_text", "      log:", "      sources: [logs]\n      log:", 7,
+                   "restricts `text` patterns"},
+        BrokenCase{"bad_unless_pattern", "      log:", "      unless: ['(unclosed']\n      log:", 7,
+                   "unless: pattern '(unclosed'"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(RulePack, DuplicateIdsAcrossPacksAreRejected) {
@@ -124,6 +130,67 @@ TEST(RuleEngine, NamedCapturesFillTemplatesAndEvidenceQuotesTheLine) {
   EXPECT_EQ(hits[0].evidence[0].source, EvidenceSource::kLogs);
   ev.logs.lines = {"nothing to see"};
   EXPECT_TRUE(engine->match(ev).empty());
+}
+
+}  // namespace
+}  // namespace crashdiag
+
+namespace crashdiag {
+namespace {
+
+Evidence with_texts(std::string message, std::string event, std::string log) {
+  Evidence ev;
+  Container c;
+  c.name = "app";
+  ContainerStatus st;
+  Terminated t;
+  t.exit_code = 1;
+  t.reason = "Error";
+  t.message = std::move(message);
+  st.last_terminated = t;
+  st.restart_count = 1;
+  c.status = st;
+  ev.pod.containers.push_back(c);
+  ev.container = "app";
+  if (!event.empty()) {
+    Event e;
+    e.type = "Warning";
+    e.reason = event.rfind("Liveness", 0) == 0 ? "Unhealthy" : "Failed";
+    e.message = std::move(event);
+    ev.events.push_back(e);
+  }
+  if (!log.empty()) ev.logs.lines = {std::move(log)};
+  return ev;
+}
+
+const char* kSourcesRule = R"(rules:
+  - id: frob
+    category: app_panic_or_exception
+    title: Frob
+    confidence: 0.6
+    match:
+      text: ['frobnicator broke']
+      sources: [logs, status]
+      unless: ['frobnicator broke on purpose']
+    summary: 'frob'
+    remediation: 'fix'
+    examples:
+      - {name: a, expect: match, evidence: {logs: 'frobnicator broke'}}
+)";
+
+// Every text source reaches a `text` pattern, unless the rule names its sources; `unless` vetoes.
+TEST(RuleEngine, TextPatternsSeeTheSourcesTheRuleNamesAndUnlessVetoes) {
+  auto rules = parse_rule_pack({"s.yaml", kSourcesRule});
+  ASSERT_TRUE(rules) << rules.error().to_string();
+  auto engine = RuleEngine::compile(std::move(*rules));
+  ASSERT_TRUE(engine);
+  EXPECT_EQ(engine->match(with_texts("frobnicator broke", "", "")).size(), 1U) << "status message";
+  EXPECT_EQ(engine->match(with_texts("", "", "x\nfrobnicator broke")).size(), 1U) << "a log line";
+  EXPECT_EQ(engine->match(with_texts("", "Error: frobnicator broke", "")).size(), 0U) << "events not named";
+  EXPECT_EQ(engine->match(with_texts("", "Liveness probe failed: frobnicator broke", "")).size(), 0U)
+      << "probe output not named";
+  EXPECT_EQ(engine->match(with_texts("frobnicator broke", "", "frobnicator broke on purpose")).size(), 0U)
+      << "unless";
 }
 
 }  // namespace
