@@ -441,7 +441,7 @@ std::vector<Candidate> analyze_postgres_data_dir(const Evidence& ev) {
     // now: the log may show another error entirely. Report it, do not rank it.
     Candidate candidate{std::move(h), {}};
     candidate.observation = !reinitialised && !data_missing;
-    if (!candidate.observation) candidate.supersedes.push_back("unknown");
+    if (!candidate.observation) candidate.supersedes.emplace_back("unknown");
     out.push_back(std::move(candidate));
     return out;
   }
@@ -490,7 +490,7 @@ std::vector<Candidate> analyze_postgres_data_dir(const Evidence& ev) {
         layout->image_volume + "/pgdata).";
     Candidate candidate{std::move(h), {}};
     candidate.observation = !fresh_init && !data_missing;
-    if (!candidate.observation) candidate.supersedes.push_back("unknown");
+    if (!candidate.observation) candidate.supersedes.emplace_back("unknown");
     out.push_back(std::move(candidate));
   }
   return out;
@@ -607,7 +607,7 @@ std::vector<Candidate> analyze_probe_made_errors(const Evidence& ev) {
           "or use a user-agnostic tcpSocket probe on port 5432.";
       Candidate candidate{std::move(h), {"db_auth_failed"}};
       // The generic "killed after failed probes" is this finding's symptom.
-      if (probe_killed) candidate.supersedes.push_back("liveness_probe_failure");
+      if (probe_killed) candidate.supersedes.emplace_back("liveness_probe_failure");
       out.push_back(std::move(candidate));
     }
   }

@@ -126,6 +126,7 @@ std::vector<EvidenceItem> telling_lines(const Evidence& ev, std::size_t n) {
   }
   std::sort(picked.begin(), picked.end(), [](const TellingLine& a, const TellingLine& b) { return a.order < b.order; });
   std::vector<EvidenceItem> out;
+  out.reserve(picked.size());
   for (auto& p : picked) out.push_back(std::move(p.item));
   return out;
 }
@@ -164,11 +165,11 @@ std::vector<std::string> evidence_notes(const Evidence& ev) {
     } else if (never_created) {
       notes.push_back("the container was never created (" + waiting + "), so there is no log");
     } else {
-      notes.push_back("the container's log is empty");
+      notes.emplace_back("the container's log is empty");
     }
   }
   if (events_for_container(ev.events, c).empty()) {
-    notes.push_back("no Events for this container (the apiserver keeps Events for 1 h by default, --event-ttl)");
+    notes.emplace_back("no Events for this container (the apiserver keeps Events for 1 h by default, --event-ttl)");
   }
   return notes;
 }
