@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -184,6 +186,17 @@ TEST_F(Corpus, HoldoutTop1AndConfidentPrecisionMeetTheBar) {
       std::cout << "  miss (" << (outcomes == &tune ? "tune" : "holdout") << "): " << o.incident->id << " expected "
                 << o.incident->category << ", got " << o.top << " (" << o.confidence << ")"
                 << (o.top3 ? " [in top 3]" : "") << (o.confidence >= kConfident ? " CONFIDENTLY WRONG" : "") << "\n";
+    }
+  }
+  // CRASHDIAG_CORPUS_TSV=FILE writes every outcome (split, id, expected, top, confidence), for
+  // figures per batch of incidents (docs/benchmarks.md).
+  if (const char* path = std::getenv("CRASHDIAG_CORPUS_TSV"); path != nullptr) {
+    std::ofstream tsv(path);
+    for (const auto* outcomes : {&tune, &holdout}) {
+      for (const Outcome& o : *outcomes) {
+        tsv << (outcomes == &tune ? "tune" : "holdout") << '\t' << o.incident->id << '\t' << o.incident->category
+            << '\t' << o.top << '\t' << o.confidence << '\n';
+      }
     }
   }
   EXPECT_GE(h.top1_rate(), kMinHoldoutTop1) << "holdout top-1";

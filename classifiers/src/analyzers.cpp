@@ -51,6 +51,61 @@ std::string event_excerpt(const Event& e) {
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
+// Arguments appended to the image's ENTRYPOINT.
+//
+// The other half of command versus args: `args:` (Compose `command:`) replaces only CMD, so a
+// full command line put there ("python -m worker") is appended to the image's ENTRYPOINT
+// (uvicorn, gunicorn, the app's own CLI), which then rejects "python" or "-m" as an option or
+// subcommand and prints its usage.
+namespace {
+
+constexpr std::string_view kInterpreters[] = {"python", "python3", "node",     "java",  "ruby", "php",
+                                              "perl",   "sh",      "bash",     "npm",   "yarn", "dotnet",
+                                              "bundle", "uvicorn", "gunicorn", "celery"};
+
+std::optional<Candidate> args_appended_to_entrypoint(const Evidence& ev) {
+  const Container& c = ev.target();
+  if (!c.command.empty() || c.args.empty()) return std::nullopt;
+  std::string_view first = c.args.front();
+  if (auto slash = first.rfind('/'); slash != std::string_view::npos) first.remove_prefix(slash + 1);
+  if (std::find(std::begin(kInterpreters), std::end(kInterpreters), first) == std::end(kInterpreters)) {
+    return std::nullopt;
+  }
+  static const RE2 kUsage(
+      R"re((?i)(?:no such (?:option|command)|unknown (?:option|flag|command|shorthand flag)|unrecognized (?:option|arguments?)|invalid (?:option|choice)|flag provided but not defined|is not a \w+ command|unexpected (?:argument|extra argument)))re");
+  for (const EvidenceText& t : evidence_texts(ev)) {
+    if (t.source != TextSource::kLogs && t.source != TextSource::kStatus) continue;
+    if (!RE2::PartialMatch(t.text, kUsage)) continue;
+    const std::string base = container_path(ev.pod, c);
+    Hypothesis h;
+    h.rule_id = "analyzer.entrypoint";
+    h.category = "entrypoint_override";
+    h.title = "args: were appended to the image's ENTRYPOINT instead of replacing it";
+    h.confidence = 0.82;
+    h.summary = "args: " + quote_list(c.args) + " went to the image's ENTRYPOINT, which rejects \"" +
+                std::string(first) + "\" as an argument";
+    h.evidence.push_back({evidence_source(t.source), t.field, clip(t.excerpt)});
+    h.evidence.push_back({EvidenceSource::kSpec, base + ".args", "args: " + quote_list(c.args)});
+    h.explanation =
+        "`args:` (Compose's `command:`) replaces only the image's CMD; the image's ENTRYPOINT still runs, with "
+        "these arguments appended. They start with \"" +
+        std::string(first) +
+        "\", a program of its own, so the ENTRYPOINT's program receives a whole command line it does not "
+        "understand and exits with its usage error.";
+    h.remediation =
+        "Replace the ENTRYPOINT too, so the command runs as written:\n\n  # before\n  args: " + quote_list(c.args) +
+        "\n\n  # after\n  command: " + quote_list(c.args) +
+        "\n\n(Compose: `entrypoint:` instead of, or together with, `command:`.) Check the image's "
+        "ENTRYPOINT with `docker inspect --format '{{json .Config.Entrypoint}}' " +
+        c.image + "`.";
+    return Candidate{std::move(h), {"unknown", "app_panic_or_exception"}};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
 // Entrypoint override.
 //
 // In Kubernetes `command` replaces the image ENTRYPOINT and `args` replaces CMD
@@ -63,6 +118,7 @@ std::vector<Candidate> analyze_entrypoint(const Evidence& ev) {
       R"re(exec: \\?"(?P<exe>[^"\\]*)\\?": (?:executable file not found in \$PATH|stat [^:]*: no such file or directory))re");
   static const RE2 kNotFoundCrun(R"re(executable file `(?P<exe>[^`]*)` not found)re");
   const Container& c = ev.target();
+  if (auto appended = args_appended_to_entrypoint(ev)) return {std::move(*appended)};
   std::string exe;
   std::optional<EvidenceText> where;
   for (const EvidenceText& t : evidence_texts(ev)) {

@@ -3,6 +3,8 @@
 // shipped CRD once described `metadata`, the fake accepted it and a real apiserver did not.
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -34,6 +36,11 @@ struct Row {
   json schema;
   std::vector<std::string> errors;  // field.Error.Error() strings, sorted as the apiserver sorts them
 };
+
+// ctest names the row, not its bytes.
+void PrintTo(const Row& row, std::ostream* os) {
+  *os << row.name;
+}
 
 class CrdStructure : public ::testing::TestWithParam<Row> {};
 
