@@ -73,7 +73,8 @@ std::optional<Candidate> args_appended_to_entrypoint(const Evidence& ev) {
   }
   static const RE2 kUsage(
       R"re((?i)(?:no such (?:option|command)|unknown (?:option|flag|command|shorthand flag)|unrecognized (?:option|arguments?)|invalid (?:option|choice)|flag provided but not defined|is not a \w+ command|unexpected (?:argument|extra argument)))re");
-  for (const EvidenceText& t : evidence_texts(ev)) {
+  const EvidenceTexts texts_1(ev);
+  for (const EvidenceText& t : texts_1) {
     if (t.source != TextSource::kLogs && t.source != TextSource::kStatus) continue;
     if (!RE2::PartialMatch(t.text, kUsage)) continue;
     const std::string base = container_path(ev.pod, c);
@@ -84,7 +85,7 @@ std::optional<Candidate> args_appended_to_entrypoint(const Evidence& ev) {
     h.confidence = 0.82;
     h.summary = "args: " + quote_list(c.args) + " went to the image's ENTRYPOINT, which rejects \"" +
                 std::string(first) + "\" as an argument";
-    h.evidence.push_back({evidence_source(t.source), t.field, clip(t.excerpt)});
+    h.evidence.push_back({evidence_source(t.source), t.field(), clip(t.excerpt())});
     h.evidence.push_back({EvidenceSource::kSpec, base + ".args", "args: " + quote_list(c.args)});
     h.explanation =
         "`args:` (Compose's `command:`) replaces only the image's CMD; the image's ENTRYPOINT still runs, with "
@@ -121,7 +122,8 @@ std::vector<Candidate> analyze_entrypoint(const Evidence& ev) {
   if (auto appended = args_appended_to_entrypoint(ev)) return {std::move(*appended)};
   std::string exe;
   std::optional<EvidenceText> where;
-  for (const EvidenceText& t : evidence_texts(ev)) {
+  const EvidenceTexts texts_2(ev);
+  for (const EvidenceText& t : texts_2) {
     // The runtime's words: status messages and the kubelet's Failed events. A probe's output
     // naming a missing program is about the probe (analyze_exit_137), the log about the app.
     if (t.source != TextSource::kStatus && t.source != TextSource::kEvents) continue;
@@ -136,7 +138,7 @@ std::vector<Candidate> analyze_entrypoint(const Evidence& ev) {
   const std::string base = container_path(ev.pod, c);
   Hypothesis h;
   h.rule_id = "analyzer.entrypoint";
-  h.evidence.push_back({evidence_source(where->source), where->field, clip(where->excerpt)});
+  h.evidence.push_back({evidence_source(where->source), where->field(), clip(where->excerpt())});
   const std::vector<Event> container_events = events_for_container(ev.events, c);
   if (const Event* failed = find_event(container_events, "Failed", exe);
       failed != nullptr && where->source != TextSource::kEvents) {
@@ -313,7 +315,8 @@ std::vector<Candidate> analyze_postgres_data_dir(const Evidence& ev) {
   static const RE2 kDataMissing(R"re((?:role|database) "([^"]+)" does not exist)re");
   bool data_missing = false;
   bool probe_own_error = false;  // a probe failing on a login error, not on a slow start
-  for (const EvidenceText& t : evidence_texts(ev)) {
+  const EvidenceTexts texts_3(ev);
+  for (const EvidenceText& t : texts_3) {
     if (t.source == TextSource::kProbe &&
         (t.text.find("FATAL") != std::string::npos || t.text.find("does not exist") != std::string::npos)) {
       probe_own_error = true;
@@ -366,7 +369,8 @@ std::vector<Candidate> analyze_postgres_data_dir(const Evidence& ev) {
   // image makes /var/lib/postgresql/data a symlink into /var/lib/postgresql/18/docker, and runc
   // refuses to mount through it ("error mounting ... to rootfs at "/var/lib/postgresql/data"").
   static const RE2 kMountError(R"re(error mounting "[^"]*" to rootfs at "(?P<dst>/var/lib/postgresql[^"]*)")re");
-  for (const EvidenceText& t : evidence_texts(ev)) {
+  const EvidenceTexts texts_4(ev);
+  for (const EvidenceText& t : texts_4) {
     std::string dst;
     if ((t.source != TextSource::kStatus && t.source != TextSource::kEvents) ||
         !RE2::PartialMatch(t.text, kMountError, &dst)) {
@@ -378,7 +382,7 @@ std::vector<Candidate> analyze_postgres_data_dir(const Evidence& ev) {
     h.title = "The runtime cannot mount the volume at the PostgreSQL data path";
     h.confidence = 0.88;
     h.summary = "the volume cannot be mounted at " + dst + ": the image's data layout does not match the mount";
-    h.evidence.push_back({evidence_source(t.source), t.field, clip(t.excerpt)});
+    h.evidence.push_back({evidence_source(t.source), t.field(), clip(t.excerpt())});
     for (std::size_t i = 0; i < c.mounts.size(); ++i) {
       if (path_is_within(c.mounts[i].mount_path, "/var/lib/postgresql")) {
         h.evidence.push_back({EvidenceSource::kSpec, base + ".volumeMounts[" + std::to_string(i) + "]",
@@ -594,7 +598,8 @@ std::vector<Candidate> analyze_probe_made_errors(const Evidence& ev) {
   // it was refused is the most direct evidence there is.
   std::optional<EvidenceText> probe_said;
   bool killed_by_probe = false;
-  for (const EvidenceText& t : evidence_texts(ev)) {
+  const EvidenceTexts texts_5(ev);
+  for (const EvidenceText& t : texts_5) {
     std::string r;
     if (t.source == TextSource::kProbe && RE2::PartialMatch(t.text, kRole, &r)) {
       probe_said = t;
@@ -636,7 +641,7 @@ std::vector<Candidate> analyze_probe_made_errors(const Evidence& ev) {
       h.summary = std::string(probe->first) + " runs " + (probe_runs(p, "pg_isready") ? "pg_isready" : "psql") +
                   " without -U: " + (probe_killed ? "it fails with" : "it logs") + " role \"" + role +
                   "\" does not exist";
-      if (probe_said) h.evidence.push_back({EvidenceSource::kEvents, probe_said->field, clip(probe_said->excerpt)});
+      if (probe_said) h.evidence.push_back({EvidenceSource::kEvents, probe_said->field(), clip(probe_said->excerpt())});
       if (role_count > 0) {
         h.evidence.push_back({EvidenceSource::kLogs, "logs[" + std::to_string(last_role_line) + "]",
                               clip(lines[last_role_line]) +

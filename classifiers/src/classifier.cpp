@@ -100,7 +100,7 @@ struct TellingLine {
 // The three most telling lines of every text, ranked by how error-like they are, then quoted in
 // the order they were read (status, events, probe output, logs).
 std::vector<EvidenceItem> telling_lines(const Evidence& ev, std::size_t n) {
-  const std::vector<EvidenceText> texts = evidence_texts(ev);
+  const EvidenceTexts texts(ev);
   std::vector<TellingLine> lines;
   std::size_t log_lines = ev.logs.lines.size();
   for (std::size_t i = 0; i < texts.size(); ++i) {
@@ -108,12 +108,12 @@ std::vector<EvidenceItem> telling_lines(const Evidence& ev, std::size_t n) {
     // "Back-off restarting failed container" says that it fails, not why.
     if (t.event && (t.event->reason == "BackOff" || t.event->reason == "Killing")) continue;
     double score = 0;
-    for (std::string_view line : text_lines(t.text)) score = std::max(score, error_score(line));
+    for_each_line(t.text, [&](std::string_view line) { score = std::max(score, error_score(line)); });
     if (t.source == TextSource::kStatus) score += 1;  // the runtime's own words about this exit
     if (t.source == TextSource::kLogs && log_lines > 0) {
       score += 0.5 * static_cast<double>(t.log_line + 1) / static_cast<double>(log_lines);  // closer to the exit
     }
-    lines.push_back({EvidenceItem{evidence_source(t.source), t.field, utf8_clip(t.excerpt, 600)}, score, i});
+    lines.push_back({EvidenceItem{evidence_source(t.source), t.field(), utf8_clip(t.excerpt(), 600)}, score, i});
   }
   std::stable_sort(lines.begin(), lines.end(),
                    [](const TellingLine& a, const TellingLine& b) { return a.score > b.score; });
@@ -134,11 +134,12 @@ std::vector<EvidenceItem> telling_lines(const Evidence& ev, std::size_t n) {
 // Whether any text reads like an error: then a spec finding nothing else supports is not why
 // this container fails, or at least we cannot tell.
 bool has_unexplained_error(const Evidence& ev) {
-  for (const EvidenceText& t : evidence_texts(ev)) {
+  const EvidenceTexts texts_1(ev);
+  for (const EvidenceText& t : texts_1) {
     if (t.event && (t.event->reason == "BackOff" || t.event->type == "Normal")) continue;
-    for (std::string_view line : text_lines(t.text)) {
-      if (error_score(line) >= 2) return true;
-    }
+    bool error = false;
+    for_each_line(t.text, [&](std::string_view line) { error = error || error_score(line) >= 2; });
+    if (error) return true;
   }
   return false;
 }

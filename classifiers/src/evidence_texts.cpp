@@ -24,6 +24,10 @@ std::string event_excerpt(const Event& e) {
 // What rules scan is the runtime's words with the layers of quoting peeled off: a message that
 // went through Docker's API, a UI or a shell arrives as \"exec: \\\"x\\\"\" or &quot;x&quot;;
 // every such form becomes one plain quote, so one pattern covers them all.
+bool needs_unquote(std::string_view text) {
+  return text.find_first_of("\\&\xe2") != std::string_view::npos;
+}
+
 std::string unquote(std::string_view text) {
   std::string out;
   out.reserve(text.size());
@@ -60,32 +64,34 @@ std::string unquote(std::string_view text) {
 // anchored at the start of a line ("^exec /x: ...") must see the line as the container wrote it.
 // The prefix is stripped only when most lines carry the same one, so an application's own
 // "INFO | ..." format is left alone.
-std::vector<std::string> strip_compose_prefix(const std::vector<std::string>& lines) {
+const RE2& compose_prefix() {
   static const RE2 kPrefix(R"re(^([a-z0-9][a-z0-9_.-]*?(?:[-_]\d+)?)\s+\| ?)re");
+  return kPrefix;
+}
+
+// The service prefix most lines carry, or empty. Only lines with a '|' can have one.
+std::string compose_prefix_of(const std::vector<std::string>& lines) {
   std::map<std::string, std::size_t> counts;
   std::size_t non_empty = 0;
   for (const std::string& line : lines) {
     if (line.empty()) continue;
     ++non_empty;
     std::string name;
-    if (RE2::PartialMatch(line, kPrefix, &name)) ++counts[name];
+    if (line.find('|') != std::string::npos && RE2::PartialMatch(line, compose_prefix(), &name)) ++counts[name];
   }
   std::string prefix;
   for (const auto& [name, n] : counts) {
     if (2 * n >= non_empty && n >= 1) prefix = name;
   }
-  std::vector<std::string> out;
-  out.reserve(lines.size());
-  for (const std::string& line : lines) {
-    std::string name;
-    re2::StringPiece input(line);
-    if (!prefix.empty() && RE2::Consume(&input, kPrefix, &name) && name == prefix) {
-      out.emplace_back(input.data(), input.size());
-    } else {
-      out.push_back(line);
-    }
-  }
-  return out;
+  return prefix;
+}
+
+std::string_view without_prefix(std::string_view line, const std::string& prefix) {
+  if (prefix.empty() || line.compare(0, prefix.size(), prefix) != 0) return line;
+  std::string name;
+  re2::StringPiece input(line.data(), line.size());
+  if (RE2::Consume(&input, compose_prefix(), &name) && name == prefix) return {input.data(), input.size()};
+  return line;
 }
 
 }  // namespace
@@ -121,31 +127,31 @@ std::optional<ProbeOutput> probe_output(const Event& e) {
   return std::nullopt;
 }
 
-std::vector<std::string_view> text_lines(std::string_view text) {
-  std::vector<std::string_view> out;
-  while (!text.empty()) {
-    auto nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (!line.empty()) out.push_back(line);
-    if (nl == std::string_view::npos) break;
-    text.remove_prefix(nl + 1);
-  }
-  return out;
+std::string EvidenceText::field() const {
+  return source == TextSource::kLogs ? "logs[" + std::to_string(log_line) + "]" : label;
 }
 
-std::vector<EvidenceText> evidence_texts(const Evidence& ev) {
+std::string EvidenceText::excerpt() const {
+  return source == TextSource::kLogs ? utf8_clip(raw, kMaxExcerpt) : quote;
+}
+
+EvidenceTexts::EvidenceTexts(const Evidence& ev) {
   const Container& c = ev.target();
-  std::vector<EvidenceText> out;
+  auto scanned = [&](std::string_view text) -> std::string_view {
+    if (!needs_unquote(text)) return text;
+    owned_.push_back(unquote(text));
+    return owned_.back();
+  };
   if (c.status) {
     auto add_status = [&](const std::string& field, const std::string& text) {
       if (text.empty()) return;
       EvidenceText t;
       t.source = TextSource::kStatus;
-      t.field = field;
-      t.excerpt = utf8_clip(text, kMaxExcerpt);
-      t.text = unquote(text);
-      out.push_back(std::move(t));
+      t.label = field;
+      t.quote = utf8_clip(text, kMaxExcerpt);
+      t.raw = text;
+      t.text = scanned(text);
+      texts_.push_back(std::move(t));
     };
     if (c.status->terminated) add_status(status_base(c) + ".state.terminated.message", c.status->terminated->message);
     if (c.status->last_terminated) {
@@ -153,37 +159,40 @@ std::vector<EvidenceText> evidence_texts(const Evidence& ev) {
     }
     if (c.status->waiting) add_status(status_base(c) + ".state.waiting.message", c.status->waiting->message);
   }
+  events_ = events_for_container(ev.events, c);  // not resized after this: texts point into it
   std::vector<EvidenceText> probes;
-  for (const Event& e : events_for_container(ev.events, c)) {
+  for (const Event& e : events_) {
     if (e.message.empty()) continue;
     EvidenceText t;
-    t.field = "events[" + e.reason + "]";
-    t.excerpt = event_excerpt(e);
-    t.event = e;
+    t.label = "events[" + e.reason + "]";
+    t.quote = event_excerpt(e);
+    t.event = &e;
+    t.raw = e.message;
     if (auto p = probe_output(e)) {
       t.source = TextSource::kProbe;
-      t.text = unquote(p->output);
+      // The output is the message's tail: view it there, unquoted if need be.
+      const std::string_view output = std::string_view(e.message).substr(e.message.size() - p->output.size());
+      t.text = scanned(output);
       probes.push_back(std::move(t));
     } else {
       t.source = TextSource::kEvents;
-      t.text = unquote(e.message);
-      out.push_back(std::move(t));
+      t.text = scanned(e.message);
+      texts_.push_back(std::move(t));
     }
   }
-  for (auto& p : probes) out.push_back(std::move(p));
+  for (auto& p : probes) texts_.push_back(std::move(p));
   const auto& lines = ev.logs.lines;
-  const std::vector<std::string> scanned = strip_compose_prefix(lines);
+  const std::string prefix = compose_prefix_of(lines);
+  texts_.reserve(texts_.size() + lines.size());
   for (std::size_t i = 0; i < lines.size(); ++i) {
     if (lines[i].empty()) continue;
     EvidenceText t;
     t.source = TextSource::kLogs;
-    t.field = "logs[" + std::to_string(i) + "]";
-    t.excerpt = utf8_clip(lines[i], kMaxExcerpt);
-    t.text = unquote(scanned[i]);
+    t.raw = lines[i];
+    t.text = scanned(without_prefix(lines[i], prefix));
     t.log_line = i;
-    out.push_back(std::move(t));
+    texts_.push_back(std::move(t));
   }
-  return out;
 }
 
 }  // namespace crashdiag

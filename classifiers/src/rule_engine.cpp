@@ -139,6 +139,7 @@ struct RuleState {
   std::vector<EvidenceItem> evidence;
   std::size_t last_log_line = 0;
   std::array<std::size_t, 4> evidence_at{SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX};  // per TextSource
+  const EvidenceText* last_log_text = nullptr;  // the last log line that matched, quoted at the end
 };
 
 void extract_captures(const RE2& re, std::string_view text, std::map<std::string, std::string>& out) {
@@ -174,14 +175,14 @@ std::vector<RuleHit> RuleEngine::match(const Evidence& evidence) const {
   };
 
   const Terminated* term = c.latest_termination();
-  const std::vector<EvidenceText> texts = evidence_texts(evidence);
+  const EvidenceTexts texts(evidence);
   for (const EvidenceText& t : texts) {
     const FieldMatcher* matcher = t.source == TextSource::kStatus   ? &impl.status
                                   : t.source == TextSource::kLogs   ? &impl.log
                                   : t.source == TextSource::kEvents ? &impl.events
                                                                     : &impl.probe;
     const EvidenceSource where = evidence_source(t.source);
-    for (std::string_view line : text_lines(t.text)) {
+    for_each_line(t.text, [&](std::string_view line) {
       scan(impl.unless, line, [&](const PatternRef& ref) { states[ref.rule].vetoed = true; });
       scan(*matcher, line, [&](const PatternRef& ref) {
         RuleState& s = states[ref.rule];
@@ -193,12 +194,11 @@ std::vector<RuleHit> RuleEngine::match(const Evidence& evidence) const {
           s.last_log_line = t.log_line;
           s.matched_logs = true;
           extract_captures(*ref.regex, line, s.captures);
-          EvidenceItem item{where, t.field, bounded(t.excerpt)};
+          // The quote is built once, after the scan, from the last matching line.
+          s.last_log_text = &t;
           if (s.evidence_at[slot] == SIZE_MAX) {
             s.evidence_at[slot] = s.evidence.size();
-            s.evidence.push_back(std::move(item));
-          } else {
-            s.evidence[s.evidence_at[slot]] = std::move(item);
+            s.evidence.push_back(EvidenceItem{where, {}, {}});
           }
           return;
         }
@@ -206,9 +206,9 @@ std::vector<RuleHit> RuleEngine::match(const Evidence& evidence) const {
         flag = true;
         extract_captures(*ref.regex, line, s.captures);
         s.evidence_at[slot] = s.evidence.size();
-        s.evidence.push_back(EvidenceItem{where, t.field, bounded(t.excerpt)});
+        s.evidence.push_back(EvidenceItem{where, t.field(), bounded(t.excerpt())});
       });
-    }
+    });
     // Event conditions need the reason and the message to hold for the same event.
     if (t.event) {
       const Event& e = *t.event;
@@ -218,9 +218,15 @@ std::vector<RuleHit> RuleEngine::match(const Evidence& evidence) const {
         if (s.event || (!rule.match.event.reasons.empty() && !contains(rule.match.event.reasons, e.reason))) return;
         s.event = true;
         extract_captures(*ref.regex, e.message, s.captures);
-        s.evidence.push_back(EvidenceItem{EvidenceSource::kEvents, t.field, bounded(t.excerpt)});
+        s.evidence.push_back(EvidenceItem{EvidenceSource::kEvents, t.field(), bounded(t.excerpt())});
       });
     }
+  }
+  for (RuleState& s : states) {
+    if (s.last_log_text == nullptr) continue;
+    EvidenceItem& item = s.evidence[s.evidence_at[static_cast<std::size_t>(TextSource::kLogs)]];
+    item.field = s.last_log_text->field();
+    item.excerpt = bounded(s.last_log_text->excerpt());
   }
   // Reason-only event conditions.
   const std::vector<Event> events = events_for_container(evidence.events, c);
