@@ -90,8 +90,7 @@ INSTANTIATE_TEST_SUITE_P(
                    "unknown field 'severity'"},
         BrokenCase{"bad_id", "id: demo", "id: Demo_Rule", 2, "kebab-case"},
         BrokenCase{"invalid_yaml", "    title: Demo", "    title: [Demo", 5, "invalid YAML"},
-        BrokenCase{"unknown_source", "      log:", "      sources: [stdout]\n      log:", 7,
-                   "unknown source 'stdout'"},
+        BrokenCase{"unknown_source", "      log:", "      sources: [stdout]\n      log:", 7, "unknown source 'stdout'"},
         BrokenCase{"sources_without_text", "      log:", "      sources: [logs]\n      log:", 7,
                    "restricts `text` patterns"},
         BrokenCase{"bad_unless_pattern", "      log:", "      unless: ['(unclosed']\n      log:", 7,
@@ -189,8 +188,7 @@ TEST(RuleEngine, TextPatternsSeeTheSourcesTheRuleNamesAndUnlessVetoes) {
   EXPECT_EQ(engine->match(with_texts("", "Error: frobnicator broke", "")).size(), 0U) << "events not named";
   EXPECT_EQ(engine->match(with_texts("", "Liveness probe failed: frobnicator broke", "")).size(), 0U)
       << "probe output not named";
-  EXPECT_EQ(engine->match(with_texts("frobnicator broke", "", "frobnicator broke on purpose")).size(), 0U)
-      << "unless";
+  EXPECT_EQ(engine->match(with_texts("frobnicator broke", "", "frobnicator broke on purpose")).size(), 0U) << "unless";
 }
 
 }  // namespace
