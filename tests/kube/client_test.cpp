@@ -50,6 +50,22 @@ json crashing_container() {
   return json{{"name", "app"}, {"image", "busybox:1.36"}, {"command", json::array({"server"})}};
 }
 
+// The request observer feeds metrics; if it throws, the request still completes and is counted.
+TEST(KubeClient, AThrowingRequestObserverDoesNotFailTheRequest) {
+  ClientOptions o;
+  int calls = 0;
+  o.on_request = [&](std::string_view, std::string_view, int, double) {
+    ++calls;
+    throw std::runtime_error("observer broke");
+  };
+  Fixture f({}, nullptr, o);
+  auto res = f.get("/api/v1/pods?limit=1");
+  ASSERT_TRUE(res) << res.error().what;
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(f.client->stats().total(), 1U);
+}
+
 TEST(KubeClient, AResourceVersion0ListIgnoresLimitAsTheWatchCacheDoes) {
   Fixture f;
   for (int i = 0; i < 5; ++i)

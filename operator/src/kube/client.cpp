@@ -1,4 +1,5 @@
 #include "client.hpp"
+#include "log.hpp"
 #include "no_throw.hpp"
 
 #include <nlohmann/json.hpp>
@@ -146,9 +147,14 @@ void KubeClient::account(const std::string& stats_verb, std::string_view observe
   if (!options_.on_request) return;
   const std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - started;
   // The observer feeds metrics; a failure there must not fail (or escape) the request's coroutine.
+  // It is logged, and the request goes on.
   try {
     options_.on_request(observed_verb, resource, code, seconds.count());
+  } catch (const std::exception& e) {
+    daemon::log(daemon::LogLevel::kWarn, "request observer failed", {{"resource", resource}, {"error", e.what()}});
   } catch (...) {
+    daemon::log(daemon::LogLevel::kWarn, "request observer failed",
+                {{"resource", resource}, {"error", "an exception that is not a std::exception"}});
   }
 }
 

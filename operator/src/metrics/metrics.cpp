@@ -1,6 +1,7 @@
 #include "metrics.hpp"
 
 #include "crashdiag/model/failure.hpp"
+#include "log.hpp"
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
@@ -11,6 +12,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cctype>
 #include <sstream>
 
@@ -154,76 +156,79 @@ const std::string& Metrics::bounded_category(const std::string& category) const 
   return std::find(categories_.begin(), categories_.end(), category) != categories_.end() ? category : kOtherCategory;
 }
 
-// Each method swallows exceptions (allocation failure, prometheus-cpp's label checks): losing a
-// sample is better than losing the daemon.
+// A sample that cannot be recorded (allocation failure, prometheus-cpp's label checks) is dropped
+// and logged, not thrown: losing a sample is better than losing the daemon. The first few drops
+// are logged, then every 1000th, so a broken label does not flood the log.
+void dropped(std::string_view where, std::string_view why) noexcept {
+  static std::atomic<std::uint64_t> drops{0};
+  const std::uint64_t n = ++drops;
+  if (n <= 5 || n % 1000 == 0) {
+    daemon::log(daemon::LogLevel::kWarn, "metric sample dropped",
+                {{"where", std::string(where)}, {"error", std::string(why)}, {"dropped", std::to_string(n)}});
+  }
+}
+
+template <typename F>
+void sample(std::string_view where, F&& record) noexcept {
+  try {
+    record();
+  } catch (const std::exception& e) {
+    dropped(where, e.what());
+  } catch (...) {
+    dropped(where, "an exception that is not a std::exception");
+  }
+}
 
 void Metrics::set_active_rcas(const std::string& ns, const std::string& category, double n) noexcept {
-  try {
+  sample("set_active_rcas", [&] {
     active_rcas_.Add({{"namespace", ns}, {"category", bounded_category(category)}}).Set(n);
-  } catch (...) {
-  }
+  });
 }
 
 void Metrics::diagnosis(const std::string& category) noexcept {
-  try {
-    diagnoses_.Add({{"category", bounded_category(category)}}).Increment();
-  } catch (...) {
-  }
+  sample("diagnosis", [&] { diagnoses_.Add({{"category", bounded_category(category)}}).Increment(); });
 }
 
 void Metrics::crash_signal(const std::string& reason) noexcept {
-  try {
+  sample("crash_signal", [&] {
     const auto reasons = known_failure_reasons();
     const bool known = std::find(reasons.begin(), reasons.end(), reason) != reasons.end();
     crash_signals_.Add({{"reason", known ? reason : std::string(kOther)}}).Increment();
-  } catch (...) {
-  }
+  });
 }
 
 void Metrics::classification_duration(double seconds) noexcept {
-  try {
-    classification_duration_.Observe(seconds);
-  } catch (...) {
-  }
+  sample("classification_duration", [&] { classification_duration_.Observe(seconds); });
 }
 
 void Metrics::api_request(std::string_view verb, std::string_view resource, int code, double seconds) noexcept {
-  try {
+  sample("api_request", [&] {
     std::string v = lowercase(verb);
     std::string r(resource);
     api_requests_.Add({{"verb", v}, {"resource", r}, {"code", code_label(code)}}).Increment();
     api_request_duration_.Add({{"verb", std::move(v)}, {"resource", std::move(r)}}, api_buckets()).Observe(seconds);
-  } catch (...) {
-  }
+  });
 }
 
 void Metrics::watch_restart(const std::string& resource, const std::string& reason) noexcept {
-  try {
+  sample("watch_restart", [&] {
     const bool known = std::find(kWatchReasons.begin(), kWatchReasons.end(), reason) != kWatchReasons.end();
     watch_restarts_.Add({{"resource", resource}, {"reason", known ? reason : std::string("error")}}).Increment();
-  } catch (...) {
-  }
+  });
 }
 
 void Metrics::publish_write(const std::string& object) noexcept {
-  try {
-    publish_writes_.Add({{"object", object}}).Increment();
-  } catch (...) {
-  }
+  sample("publish_write", [&] { publish_writes_.Add({{"object", object}}).Increment(); });
 }
 
 void Metrics::publish_skipped(const std::string& object) noexcept {
-  try {
-    publish_skipped_.Add({{"object", object}}).Increment();
-  } catch (...) {
-  }
+  sample("publish_skipped", [&] { publish_skipped_.Add({{"object", object}}).Increment(); });
 }
 
 void Metrics::publish_failure(const std::string& object, int code) noexcept {
-  try {
+  sample("publish_failure", [&] {
     publish_failures_.Add({{"object", object}, {"code", code_label(code)}}).Increment();
-  } catch (...) {
-  }
+  });
 }
 
 void Metrics::set_leader(bool leader) noexcept {
@@ -235,10 +240,7 @@ void Metrics::set_watched_pods(double n) noexcept {
 }
 
 void Metrics::watch_event(const std::string& resource, double unix_seconds) noexcept {
-  try {
-    watch_last_event_.Add({{"resource", resource}}).Set(unix_seconds);
-  } catch (...) {
-  }
+  sample("watch_event", [&] { watch_last_event_.Add({{"resource", resource}}).Set(unix_seconds); });
 }
 
 void Metrics::set_rules_loaded(double n) noexcept {
@@ -246,21 +248,20 @@ void Metrics::set_rules_loaded(double n) noexcept {
 }
 
 void Metrics::rules_reload(bool success) noexcept {
-  try {
+  sample("rules_reload", [&] {
     rules_reloads_.Add({{"result", success ? "success" : "failure"}}).Increment();
     rules_last_reload_successful_.Set(success ? 1 : 0);
-  } catch (...) {
-  }
+  });
 }
 
 std::string Metrics::serialize() const noexcept {
-  try {
+  std::string text;
+  sample("serialize", [&] {
     std::ostringstream out;
     prometheus::TextSerializer().Serialize(out, registry_->Collect());
-    return out.str();
-  } catch (...) {
-    return {};
-  }
+    text = out.str();
+  });
+  return text;  // empty when it failed: /metrics answers with no samples rather than dying
 }
 
 }  // namespace crashdiag::metrics
