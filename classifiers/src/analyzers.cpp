@@ -63,7 +63,7 @@ constexpr std::string_view kInterpreters[] = {"python", "python3", "node",     "
                                               "perl",   "sh",      "bash",     "npm",   "yarn", "dotnet",
                                               "bundle", "uvicorn", "gunicorn", "celery"};
 
-std::optional<Candidate> args_appended_to_entrypoint(const Evidence& ev) {
+std::optional<Candidate> args_appended_to_entrypoint(const Evidence& ev, const EvidenceTexts& texts) {
   const Container& c = ev.target();
   if (!c.command.empty() || c.args.empty()) return std::nullopt;
   std::string_view first = c.args.front();
@@ -73,8 +73,7 @@ std::optional<Candidate> args_appended_to_entrypoint(const Evidence& ev) {
   }
   static const RE2 kUsage(
       R"re((?i)(?:no such (?:option|command)|unknown (?:option|flag|command|shorthand flag)|unrecognized (?:option|arguments?)|invalid (?:option|choice)|flag provided but not defined|is not a \w+ command|unexpected (?:argument|extra argument)))re");
-  const EvidenceTexts texts_1(ev);
-  for (const EvidenceText& t : texts_1) {
+  for (const EvidenceText& t : texts) {
     if (t.source != TextSource::kLogs && t.source != TextSource::kStatus) continue;
     if (!RE2::PartialMatch(t.text, kUsage)) continue;
     const std::string base = container_path(ev.pod, c);
@@ -114,16 +113,15 @@ std::optional<Candidate> args_appended_to_entrypoint(const Evidence& ev) {
 // #notes). runc then reports `exec: "X": executable file not found in $PATH` in the
 // StartError termination message, the RunContainerError waiting message and the kubelet
 // `Failed` event; a container that never started has no logs at all.
-std::vector<Candidate> analyze_entrypoint(const Evidence& ev) {
+std::vector<Candidate> analyze_entrypoint(const Evidence& ev, const EvidenceTexts& texts) {
   static const RE2 kNotFound(
       R"re(exec: \\?"(?P<exe>[^"\\]*)\\?": (?:executable file not found in \$PATH|stat [^:]*: no such file or directory))re");
   static const RE2 kNotFoundCrun(R"re(executable file `(?P<exe>[^`]*)` not found)re");
   const Container& c = ev.target();
-  if (auto appended = args_appended_to_entrypoint(ev)) return {std::move(*appended)};
+  if (auto appended = args_appended_to_entrypoint(ev, texts)) return {std::move(*appended)};
   std::string exe;
   std::optional<EvidenceText> where;
-  const EvidenceTexts texts_2(ev);
-  for (const EvidenceText& t : texts_2) {
+  for (const EvidenceText& t : texts) {
     // The runtime's words: status messages and the kubelet's Failed events. A probe's output
     // naming a missing program is about the probe (analyze_exit_137), the log about the app.
     if (t.source != TextSource::kStatus && t.source != TextSource::kEvents) continue;
@@ -289,7 +287,7 @@ std::optional<PgLayout> postgres_layout(const Container& c) {
 
 }  // namespace
 
-std::vector<Candidate> analyze_postgres_data_dir(const Evidence& ev) {
+std::vector<Candidate> analyze_postgres_data_dir(const Evidence& ev, const EvidenceTexts& texts) {
   const Container& c = ev.target();
 
   // /var/lib/postgresql is the official image's home; a mount there marks a PostgreSQL
@@ -315,8 +313,7 @@ std::vector<Candidate> analyze_postgres_data_dir(const Evidence& ev) {
   static const RE2 kDataMissing(R"re((?:role|database) "([^"]+)" does not exist)re");
   bool data_missing = false;
   bool probe_own_error = false;  // a probe failing on a login error, not on a slow start
-  const EvidenceTexts texts_3(ev);
-  for (const EvidenceText& t : texts_3) {
+  for (const EvidenceText& t : texts) {
     if (t.source == TextSource::kProbe &&
         (t.text.find("FATAL") != std::string::npos || t.text.find("does not exist") != std::string::npos)) {
       probe_own_error = true;
@@ -369,8 +366,7 @@ std::vector<Candidate> analyze_postgres_data_dir(const Evidence& ev) {
   // image makes /var/lib/postgresql/data a symlink into /var/lib/postgresql/18/docker, and runc
   // refuses to mount through it ("error mounting ... to rootfs at "/var/lib/postgresql/data"").
   static const RE2 kMountError(R"re(error mounting "[^"]*" to rootfs at "(?P<dst>/var/lib/postgresql[^"]*)")re");
-  const EvidenceTexts texts_4(ev);
-  for (const EvidenceText& t : texts_4) {
+  for (const EvidenceText& t : texts) {
     std::string dst;
     if ((t.source != TextSource::kStatus && t.source != TextSource::kEvents) ||
         !RE2::PartialMatch(t.text, kMountError, &dst)) {
@@ -564,7 +560,7 @@ std::vector<Candidate> analyze_postgres_data_dir(const Evidence& ev) {
 // `FATAL: role "root" does not exist` every probe period. Those lines are noise the probe
 // makes, not the application failing. mysqladmin without -u/-p similarly logs
 // `Access denied for user 'root'@'localhost' (using password: NO)`.
-std::vector<Candidate> analyze_probe_made_errors(const Evidence& ev) {
+std::vector<Candidate> analyze_probe_made_errors(const Evidence& ev, const EvidenceTexts& texts) {
   const Container& c = ev.target();
   static const RE2 kRole(R"re(FATAL:\s+role "(?P<role>[^"]+)" does not exist)re");
   static const RE2 kMysqlDenied(R"re(Access denied for user '(?P<user>[^']*)'@'localhost' \(using password: NO\))re");
@@ -598,8 +594,7 @@ std::vector<Candidate> analyze_probe_made_errors(const Evidence& ev) {
   // it was refused is the most direct evidence there is.
   std::optional<EvidenceText> probe_said;
   bool killed_by_probe = false;
-  const EvidenceTexts texts_5(ev);
-  for (const EvidenceText& t : texts_5) {
+  for (const EvidenceText& t : texts) {
     std::string r;
     if (t.source == TextSource::kProbe && RE2::PartialMatch(t.text, kRole, &r)) {
       probe_said = t;
@@ -708,7 +703,7 @@ std::vector<Candidate> analyze_probe_made_errors(const Evidence& ev) {
 // `Killing` event "Container X failed liveness probe, will be restarted" (pkg/kubelet/
 // kuberuntime/kuberuntime_manager.go), after which the exit is 137 (or 143 when the process
 // honours SIGTERM within the grace period) and the reason is plain "Error".
-std::vector<Candidate> analyze_exit_137(const Evidence& ev) {
+std::vector<Candidate> analyze_exit_137(const Evidence& ev, const EvidenceTexts& /*texts*/) {
   const Container& c = ev.target();
   const Terminated* t = c.latest_termination();
   const std::string base = container_path(ev.pod, c);
@@ -867,14 +862,32 @@ std::vector<Candidate> analyze_exit_137(const Evidence& ev) {
   return out;
 }
 
-std::vector<Candidate> run_analyzers(const Evidence& evidence) {
+std::vector<Candidate> run_analyzers(const Evidence& evidence, const EvidenceTexts& texts) {
   std::vector<Candidate> out;
-  for (auto* analyzer :
-       {&analyze_entrypoint, &analyze_postgres_data_dir, &analyze_probe_made_errors, &analyze_exit_137}) {
-    auto found = analyzer(evidence);
+  using Analyzer = std::vector<Candidate> (*)(const Evidence&, const EvidenceTexts&);
+  for (Analyzer analyzer : {Analyzer{&analyze_entrypoint}, Analyzer{&analyze_postgres_data_dir},
+                            Analyzer{&analyze_probe_made_errors}, Analyzer{&analyze_exit_137}}) {
+    auto found = analyzer(evidence, texts);
     for (auto& f : found) out.push_back(std::move(f));
   }
   return out;
+}
+
+// The one-argument forms read the texts themselves (tests, and callers with one analyzer).
+std::vector<Candidate> analyze_entrypoint(const Evidence& evidence) {
+  return analyze_entrypoint(evidence, EvidenceTexts(evidence));
+}
+std::vector<Candidate> analyze_postgres_data_dir(const Evidence& evidence) {
+  return analyze_postgres_data_dir(evidence, EvidenceTexts(evidence));
+}
+std::vector<Candidate> analyze_probe_made_errors(const Evidence& evidence) {
+  return analyze_probe_made_errors(evidence, EvidenceTexts(evidence));
+}
+std::vector<Candidate> analyze_exit_137(const Evidence& evidence) {
+  return analyze_exit_137(evidence, EvidenceTexts(evidence));
+}
+std::vector<Candidate> run_analyzers(const Evidence& evidence) {
+  return run_analyzers(evidence, EvidenceTexts(evidence));
 }
 
 }  // namespace crashdiag

@@ -99,8 +99,7 @@ struct TellingLine {
 
 // The three most telling lines of every text, ranked by how error-like they are, then quoted in
 // the order they were read (status, events, probe output, logs).
-std::vector<EvidenceItem> telling_lines(const Evidence& ev, std::size_t n) {
-  const EvidenceTexts texts(ev);
+std::vector<EvidenceItem> telling_lines(const Evidence& ev, const EvidenceTexts& texts, std::size_t n) {
   std::vector<TellingLine> lines;
   std::size_t log_lines = ev.logs.lines.size();
   for (std::size_t i = 0; i < texts.size(); ++i) {
@@ -133,9 +132,8 @@ std::vector<EvidenceItem> telling_lines(const Evidence& ev, std::size_t n) {
 
 // Whether any text reads like an error: then a spec finding nothing else supports is not why
 // this container fails, or at least we cannot tell.
-bool has_unexplained_error(const Evidence& ev) {
-  const EvidenceTexts texts_1(ev);
-  for (const EvidenceText& t : texts_1) {
+bool has_unexplained_error(const EvidenceTexts& texts) {
+  for (const EvidenceText& t : texts) {
     if (t.event && (t.event->reason == "BackOff" || t.event->type == "Normal")) continue;
     bool error = false;
     for_each_line(t.text, [&](std::string_view line) { error = error || error_score(line) >= 2; });
@@ -176,13 +174,17 @@ std::vector<std::string> evidence_notes(const Evidence& ev) {
 }
 
 Hypothesis unknown_hypothesis(const Evidence& ev) {
+  return unknown_hypothesis(ev, EvidenceTexts(ev));
+}
+
+Hypothesis unknown_hypothesis(const Evidence& ev, const EvidenceTexts& texts) {
   const Container& c = ev.target();
   Hypothesis h;
   h.category = std::string(kUnknownCategory);
   h.rule_id = "fallback.unknown";
   h.title = "No known cause fits the evidence";
   h.confidence = 0.0;
-  h.evidence = telling_lines(ev, 3);
+  h.evidence = telling_lines(ev, texts, 3);
   h.summary = "no known cause fits; " + describe_state(c);
   h.explanation =
       "None of the rules or analyzers matched this evidence well enough to name a cause. The three most "
@@ -198,14 +200,14 @@ namespace {
 
 // An init container that fails for a reason no rule names is still an init container failing:
 // that is its category (docs/categories.md), with the telling lines and a low confidence.
-Hypothesis init_container_fallback(const Evidence& ev) {
+Hypothesis init_container_fallback(const Evidence& ev, const EvidenceTexts& texts) {
   const Container& c = ev.target();
   Hypothesis h;
   h.category = "init_container_failure";
   h.rule_id = "fallback.init-container";
   h.title = "An init container fails, for a reason no rule recognises";
   h.confidence = 0.45;
-  h.evidence = telling_lines(ev, 3);
+  h.evidence = telling_lines(ev, texts, 3);
   h.summary = "init container " + c.name + " fails (" + describe_state(c) + "); the pod's main containers never start";
   h.explanation =
       "Init containers run to completion, one after another, before any main container starts; while " + c.name +
@@ -222,10 +224,12 @@ Hypothesis init_container_fallback(const Evidence& ev) {
 Classifier::Classifier(RuleEngine engine, ClassifyOptions options) : engine_(std::move(engine)), options_(options) {}
 
 Classification Classifier::classify_all(const Evidence& ev) const {
-  std::vector<Candidate> candidates = run_analyzers(ev);
+  // Every text of the evidence is read once, here, for the rules, the analyzers and the fallbacks.
+  const EvidenceTexts texts(ev);
+  std::vector<Candidate> candidates = run_analyzers(ev, texts);
   const auto values = builtins(ev);
   const std::size_t log_lines = ev.logs.lines.size();
-  for (RuleHit& hit : engine_.match(ev)) {
+  for (RuleHit& hit : engine_.match(ev, texts)) {
     auto vars = values;
     for (const auto& [k, v] : hit.captures) vars[k] = v;
     Hypothesis h;
@@ -274,7 +278,7 @@ Classification Classifier::classify_all(const Evidence& ev) const {
   // (a report that shows only the spec) it is the best there is, as a cause, but never a confident one.
   const bool explained = std::any_of(ranked.begin(), ranked.end(),
                                      [&](const Hypothesis& h) { return h.confidence >= options_.min_confidence; });
-  if (!explained && !observations.empty() && !has_unexplained_error(ev)) {
+  if (!explained && !observations.empty() && !has_unexplained_error(texts)) {
     for (Hypothesis& h : observations) {
       h.confidence = std::min(h.confidence, 0.6);
       ranked.push_back(std::move(h));
@@ -286,7 +290,8 @@ Classification Classifier::classify_all(const Evidence& ev) const {
     return a.category < b.category;
   });
   if (ranked.empty() || ranked.front().confidence < options_.min_confidence) {
-    ranked.insert(ranked.begin(), ev.target().init ? init_container_fallback(ev) : unknown_hypothesis(ev));
+    ranked.insert(ranked.begin(),
+                  ev.target().init ? init_container_fallback(ev, texts) : unknown_hypothesis(ev, texts));
   }
   if (ranked.size() > options_.max_hypotheses) ranked.resize(options_.max_hypotheses);
   auto redact = [&](Hypothesis& h) {

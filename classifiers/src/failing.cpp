@@ -10,12 +10,6 @@ std::optional<TerminationFacts> facts(const std::optional<Terminated>& t) {
   return TerminationFacts{t->exit_code, t->reason};
 }
 
-std::optional<std::int64_t> unix_seconds(std::string_view s) {
-  auto ms = parse_rfc3339_millis(s);
-  if (!ms) return std::nullopt;
-  return *ms / 1000;
-}
-
 }  // namespace
 
 FailureKind failure_kind(const Pod& pod, const Container& c, const FailingOptions& options) {
@@ -31,7 +25,7 @@ FailureKind failure_kind(const Pod& pod, const Container& c, const FailingOption
   f.last_terminated = facts(c.status->last_terminated);
   FailureContext ctx;
   ctx.restart_policy = pod.restart_policy;
-  ctx.not_ready_since = unix_seconds(pod.not_ready_since);
+  ctx.not_ready_since = parse_rfc3339_seconds(pod.not_ready_since);
   ctx.now = options.now_unix;
   ctx.unready_after_seconds = options.unready_after_seconds;
   return failure_of(f, ctx);

@@ -159,6 +159,10 @@ void extract_captures(const RE2& re, std::string_view text, std::map<std::string
 }  // namespace
 
 std::vector<RuleHit> RuleEngine::match(const Evidence& evidence) const {
+  return match(evidence, EvidenceTexts(evidence));
+}
+
+std::vector<RuleHit> RuleEngine::match(const Evidence& evidence, const EvidenceTexts& texts) const {
   const Impl& impl = *impl_;
   const Container& c = evidence.target();
   std::vector<RuleState> states(impl.rules.size());
@@ -175,7 +179,6 @@ std::vector<RuleHit> RuleEngine::match(const Evidence& evidence) const {
   };
 
   const Terminated* term = c.latest_termination();
-  const EvidenceTexts texts(evidence);
   for (const EvidenceText& t : texts) {
     const FieldMatcher* matcher = t.source == TextSource::kStatus   ? &impl.status
                                   : t.source == TextSource::kLogs   ? &impl.log

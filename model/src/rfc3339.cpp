@@ -64,4 +64,10 @@ std::optional<std::int64_t> parse_rfc3339_millis(std::string_view s) {
   return t.count();
 }
 
+std::optional<std::int64_t> parse_rfc3339_seconds(std::string_view text) {
+  auto ms = parse_rfc3339_millis(text);
+  if (!ms) return std::nullopt;
+  return *ms / 1000;
+}
+
 }  // namespace crashdiag

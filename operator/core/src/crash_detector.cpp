@@ -2,14 +2,10 @@
 
 #include <algorithm>
 
-#include "crashdiag/core/time.hpp"
 #include "crashdiag/model/failure.hpp"
+#include "crashdiag/model/rfc3339.hpp"
 
 namespace crashdiag::core {
-
-bool is_failure_waiting_reason(std::string_view reason) {
-  return crashdiag::is_failure_waiting_reason(reason);
-}
 
 namespace {
 
@@ -39,17 +35,10 @@ ContainerFacts facts(const ContainerRecord& c) {
   return f;
 }
 
-std::optional<std::int64_t> unix_seconds_of(const std::string& rfc3339) {
-  if (rfc3339.empty()) return std::nullopt;
-  auto t = parse_time(rfc3339);
-  if (!t) return std::nullopt;
-  return std::chrono::duration_cast<std::chrono::seconds>(*t).count();
-}
-
 FailureContext context_of(const PodRecord& pod, const DetectOptions& options) {
   FailureContext ctx;
   ctx.restart_policy = pod.restart_policy;
-  ctx.not_ready_since = unix_seconds_of(pod.not_ready_since);
+  ctx.not_ready_since = parse_rfc3339_seconds(pod.not_ready_since);
   ctx.now = options.now_unix;
   ctx.unready_after_seconds = options.unready_after_seconds;
   return ctx;
@@ -152,7 +141,7 @@ std::vector<CrashSignal> detect_crashes(const PodRecord* old, const PodRecord& n
 
 std::optional<std::int64_t> unready_deadline(const PodRecord& pod, std::int64_t unready_after_seconds) {
   if (pod.deleting) return std::nullopt;
-  const auto since = unix_seconds_of(pod.not_ready_since);
+  const auto since = parse_rfc3339_seconds(pod.not_ready_since);
   if (!since) return std::nullopt;
   const bool running_unready = std::any_of(pod.containers.begin(), pod.containers.end(),
                                            [](const ContainerRecord& c) { return c.running && !c.ready; });

@@ -12,6 +12,7 @@
 #include <random>
 
 #include "crashdiag/core/list_decoder.hpp"
+#include "crashdiag/model/failure.hpp"
 #include "crashdiag/model/log_tail.hpp"
 #include "crashdiag/model/parse.hpp"
 #include "log.hpp"
@@ -432,7 +433,7 @@ bool Daemon::still_failing(const core::RcaState& rca) const {
       if (c.name != rca.target.container || c.init != rca.target.init) continue;
       // Waiting in a failure reason (back-off between restarts, image pull retries) is still
       // failing even though no new termination arrives (CrashLoopBackOff waits up to 5 min).
-      if (core::is_failure_waiting_reason(c.waiting_reason)) return true;
+      if (crashdiag::is_failure_waiting_reason(c.waiting_reason)) return true;
     }
   }
   return false;

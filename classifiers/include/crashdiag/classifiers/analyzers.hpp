@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "crashdiag/classifiers/evidence_texts.hpp"
 #include "crashdiag/model/evidence.hpp"
 #include "crashdiag/model/hypothesis.hpp"
 
@@ -31,5 +32,12 @@ struct Candidate {
 [[nodiscard]] std::vector<Candidate> analyze_exit_137(const Evidence& evidence);
 
 [[nodiscard]] std::vector<Candidate> run_analyzers(const Evidence& evidence);
+
+// The same, over texts already read from the evidence (the classifier reads them once per diagnosis).
+[[nodiscard]] std::vector<Candidate> analyze_entrypoint(const Evidence& evidence, const EvidenceTexts& texts);
+[[nodiscard]] std::vector<Candidate> analyze_postgres_data_dir(const Evidence& evidence, const EvidenceTexts& texts);
+[[nodiscard]] std::vector<Candidate> analyze_probe_made_errors(const Evidence& evidence, const EvidenceTexts& texts);
+[[nodiscard]] std::vector<Candidate> analyze_exit_137(const Evidence& evidence, const EvidenceTexts& texts);
+[[nodiscard]] std::vector<Candidate> run_analyzers(const Evidence& evidence, const EvidenceTexts& texts);
 
 }  // namespace crashdiag

@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "crashdiag/classifiers/evidence_texts.hpp"
 #include "crashdiag/classifiers/redaction.hpp"
 #include "crashdiag/classifiers/rule_engine.hpp"
 #include "crashdiag/model/evidence.hpp"
@@ -40,6 +41,7 @@ class Classifier {
 
 // The hypothesis for "nothing fits": confidence 0, the three most error-like lines quoted.
 [[nodiscard]] Hypothesis unknown_hypothesis(const Evidence& evidence);
+[[nodiscard]] Hypothesis unknown_hypothesis(const Evidence& evidence, const EvidenceTexts& texts);
 // What evidence is missing and why (no log because the process never started, a failed log
 // fetch, no Events).
 [[nodiscard]] std::vector<std::string> evidence_notes(const Evidence& evidence);

@@ -10,6 +10,7 @@
 #include <tl/expected.hpp>
 #include <vector>
 
+#include "crashdiag/classifiers/evidence_texts.hpp"
 #include "crashdiag/classifiers/rule_pack.hpp"
 #include "crashdiag/model/evidence.hpp"
 #include "crashdiag/model/hypothesis.hpp"
@@ -33,6 +34,8 @@ class RuleEngine {
   ~RuleEngine();
 
   [[nodiscard]] std::vector<RuleHit> match(const Evidence& evidence) const;
+  // The same, over texts already read from the evidence.
+  [[nodiscard]] std::vector<RuleHit> match(const Evidence& evidence, const EvidenceTexts& texts) const;
   [[nodiscard]] const std::vector<Rule>& rules() const;
 
  private:

@@ -55,7 +55,5 @@ struct DetectOptions {
 // transition plus unready_after), so the daemon can look again then; nullopt if it is not unready.
 [[nodiscard]] std::optional<std::int64_t> unready_deadline(const PodRecord& pod, std::int64_t unready_after_seconds);
 
-// Waiting reasons the kubelet uses for failures (crashdiag/model/failure.hpp).
-[[nodiscard]] bool is_failure_waiting_reason(std::string_view reason);
 
 }  // namespace crashdiag::core
