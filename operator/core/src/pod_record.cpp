@@ -20,213 +20,185 @@ simdjson::error_code read_string(od::value v, std::string& out) {
   return err;
 }
 
-simdjson::error_code read_termination(od::object obj, TerminationRecord& t) {
+simdjson::error_code read_int(od::value v, int& out) {
+  int64_t n = 0;
+  auto err = v.get_int64().get(n);
+  if (err == simdjson::SUCCESS) out = static_cast<int>(n);
+  return err;
+}
+
+// Calls on(key, value) for each field of an object, in document order; the first error stops it.
+template <typename OnField>
+simdjson::error_code each_field(od::object obj, OnField&& on) {
   for (auto field : obj) {
     std::string_view key;
     if (auto err = field.unescaped_key().get(key)) return err;
-    if (key == "exitCode") {
-      int64_t v = 0;
-      if (auto err = field.value().get_int64().get(v)) return err;
-      t.exit_code = static_cast<int>(v);
-    } else if (key == "reason") {
-      if (auto err = read_string(field.value(), t.reason)) return err;
-    } else if (key == "finishedAt") {
-      if (auto err = read_string(field.value(), t.finished_at)) return err;
-    }
+    od::value value;
+    if (auto err = field.value().get(value)) return err;
+    if (auto err = on(key, value)) return err;
   }
   return simdjson::SUCCESS;
 }
 
-simdjson::error_code read_state(od::object obj, ContainerRecord& c, bool last) {
-  for (auto field : obj) {
-    std::string_view key;
-    if (auto err = field.unescaped_key().get(key)) return err;
-    if (key == "waiting" && !last) {
-      od::object w;
-      if (auto err = field.value().get_object().get(w)) return err;
-      for (auto wf : w) {
-        std::string_view wk;
-        if (auto err = wf.unescaped_key().get(wk)) return err;
-        if (wk == "reason") {
-          if (auto err = read_string(wf.value(), c.waiting_reason)) return err;
-        }
-      }
-    } else if (key == "running" && !last) {
-      c.running = true;
-    } else if (key == "terminated") {
-      od::object t;
-      if (auto err = field.value().get_object().get(t)) return err;
-      TerminationRecord rec;
-      if (auto err = read_termination(t, rec)) return err;
-      (last ? c.last_terminated : c.terminated) = rec;
-    }
-  }
-  return simdjson::SUCCESS;
+template <typename OnField>
+simdjson::error_code each_field(od::value v, OnField&& on) {
+  od::object obj;
+  if (auto err = v.get_object().get(obj)) return err;
+  return each_field(obj, std::forward<OnField>(on));
 }
 
-simdjson::error_code read_statuses(od::array arr, std::vector<ContainerRecord>& out, bool init) {
+// Calls on(object) for each element of an array of objects; the first error stops it.
+template <typename OnObject>
+simdjson::error_code each_object(od::value v, OnObject&& on) {
+  od::array arr;
+  if (auto err = v.get_array().get(arr)) return err;
   for (auto item : arr) {
     od::object obj;
     if (auto err = item.get_object().get(obj)) return err;
-    ContainerRecord c;
-    c.init = init;
-    for (auto field : obj) {
-      std::string_view key;
-      if (auto err = field.unescaped_key().get(key)) return err;
-      if (key == "name") {
-        if (auto err = read_string(field.value(), c.name)) return err;
-      } else if (key == "restartCount") {
-        int64_t v = 0;
-        if (auto err = field.value().get_int64().get(v)) return err;
-        c.restart_count = static_cast<int>(v);
-      } else if (key == "ready") {
-        if (auto err = field.value().get_bool().get(c.ready)) return err;
-      } else if (key == "state" || key == "lastState") {
-        od::object s;
-        if (auto err = field.value().get_object().get(s)) return err;
-        if (auto err = read_state(s, c, key == "lastState")) return err;
-      }
-    }
-    out.push_back(std::move(c));
+    if (auto err = on(obj)) return err;
   }
   return simdjson::SUCCESS;
+}
+
+simdjson::error_code read_termination(od::value v, TerminationRecord& t) {
+  return each_field(v, [&](std::string_view key, od::value value) {
+    if (key == "exitCode") return read_int(value, t.exit_code);
+    if (key == "reason") return read_string(value, t.reason);
+    if (key == "finishedAt") return read_string(value, t.finished_at);
+    return simdjson::SUCCESS;
+  });
+}
+
+simdjson::error_code read_state(od::value v, ContainerRecord& c, bool last) {
+  return each_field(v, [&](std::string_view key, od::value value) {
+    if (key == "waiting" && !last) {
+      return each_field(value, [&](std::string_view wk, od::value wv) {
+        return wk == "reason" ? read_string(wv, c.waiting_reason) : simdjson::SUCCESS;
+      });
+    }
+    if (key == "running" && !last) {
+      c.running = true;
+    } else if (key == "terminated") {
+      TerminationRecord rec;
+      if (auto err = read_termination(value, rec)) return err;
+      (last ? c.last_terminated : c.terminated) = rec;
+    }
+    return simdjson::SUCCESS;
+  });
+}
+
+simdjson::error_code read_statuses(od::value v, std::vector<ContainerRecord>& out, bool init) {
+  return each_object(v, [&](od::object obj) {
+    ContainerRecord c;
+    c.init = init;
+    auto err = each_field(obj, [&](std::string_view key, od::value value) {
+      if (key == "name") return read_string(value, c.name);
+      if (key == "restartCount") return read_int(value, c.restart_count);
+      if (key == "ready") return value.get_bool().get(c.ready);
+      if (key == "state" || key == "lastState") return read_state(value, c, key == "lastState");
+      return simdjson::SUCCESS;
+    });
+    if (err == simdjson::SUCCESS) out.push_back(std::move(c));
+    return err;
+  });
+}
+
+simdjson::error_code read_metadata(od::value v, PodRecord& r) {
+  return each_field(v, [&](std::string_view key, od::value value) {
+    if (key == "name") return read_string(value, r.name);
+    if (key == "namespace") return read_string(value, r.namespace_);
+    if (key == "uid") return read_string(value, r.uid);
+    if (key == "resourceVersion") return read_string(value, r.resource_version);
+    if (key == "deletionTimestamp") {
+      r.deleting = true;
+    } else if (key == "annotations") {
+      // Only crashdiag's own two: publishing patches them only when they would change.
+      return each_field(value, [&](std::string_view ak, od::value av) {
+        if (ak == "crashdiag.io/rca") return read_string(av, r.rca_annotation);
+        if (ak == "crashdiag.io/root-cause") return read_string(av, r.root_cause_annotation);
+        return simdjson::SUCCESS;
+      });
+    } else if (key == "ownerReferences") {
+      return each_object(value, [&](od::object owner) {
+        std::string kind;
+        std::string name;
+        std::string uid;
+        bool controller = false;
+        auto err = each_field(owner, [&](std::string_view ok, od::value ov) {
+          if (ok == "kind") return read_string(ov, kind);
+          if (ok == "name") return read_string(ov, name);
+          if (ok == "uid") return read_string(ov, uid);
+          if (ok == "controller") return ov.get_bool().get(controller);
+          return simdjson::SUCCESS;
+        });
+        if (err == simdjson::SUCCESS && (controller || r.owner_kind.empty())) {
+          r.owner_kind = std::move(kind);
+          r.owner_name = std::move(name);
+          r.owner_uid = std::move(uid);
+        }
+        return err;
+      });
+    }
+    return simdjson::SUCCESS;
+  });
+}
+
+simdjson::error_code read_spec(od::value v, PodRecord& r, std::vector<std::string>& sidecars) {
+  return each_field(v, [&](std::string_view key, od::value value) {
+    if (key == "restartPolicy") return read_string(value, r.restart_policy);
+    if (key != "initContainers") return simdjson::SUCCESS;
+    // Sidecars (KEP-753): init containers with restartPolicy Always restart like main ones.
+    return each_object(value, [&](od::object ic) {
+      std::string name;
+      std::string policy;
+      auto err = each_field(ic, [&](std::string_view fk, od::value fv) {
+        if (fk == "name") return read_string(fv, name);
+        if (fk == "restartPolicy") return read_string(fv, policy);
+        return simdjson::SUCCESS;
+      });
+      if (err == simdjson::SUCCESS && policy == "Always") sidecars.push_back(std::move(name));
+      return err;
+    });
+  });
+}
+
+simdjson::error_code read_status(od::value v, PodRecord& r) {
+  return each_field(v, [&](std::string_view key, od::value value) {
+    if (key == "initContainerStatuses" || key == "containerStatuses") {
+      return read_statuses(value, r.containers, key == "initContainerStatuses");
+    }
+    if (key != "conditions") return simdjson::SUCCESS;
+    return each_object(value, [&](od::object cond) {
+      std::string type;
+      std::string status;
+      std::string since;
+      auto err = each_field(cond, [&](std::string_view fk, od::value fv) {
+        if (fk == "type") return read_string(fv, type);
+        if (fk == "status") return read_string(fv, status);
+        if (fk == "lastTransitionTime") return read_string(fv, since);
+        return simdjson::SUCCESS;
+      });
+      if (err == simdjson::SUCCESS && type == "Ready" && status == "False") r.not_ready_since = std::move(since);
+      return err;
+    });
+  });
 }
 
 simdjson::error_code read_pod(od::object pod, PodRecord& r, bool& is_pod) {
   std::vector<std::string> sidecars;
-  for (auto field : pod) {
-    std::string_view key;
-    if (auto err = field.unescaped_key().get(key)) return err;
+  auto err = each_field(pod, [&](std::string_view key, od::value value) {
     if (key == "kind") {
       std::string kind;
-      if (auto err = read_string(field.value(), kind)) return err;
+      auto e = read_string(value, kind);
       is_pod = kind == "Pod";
-    } else if (key == "metadata") {
-      od::object meta;
-      if (auto err = field.value().get_object().get(meta)) return err;
-      for (auto m : meta) {
-        std::string_view mk;
-        if (auto err = m.unescaped_key().get(mk)) return err;
-        if (mk == "name") {
-          if (auto err = read_string(m.value(), r.name)) return err;
-        } else if (mk == "namespace") {
-          if (auto err = read_string(m.value(), r.namespace_)) return err;
-        } else if (mk == "uid") {
-          if (auto err = read_string(m.value(), r.uid)) return err;
-        } else if (mk == "resourceVersion") {
-          if (auto err = read_string(m.value(), r.resource_version)) return err;
-        } else if (mk == "deletionTimestamp") {
-          r.deleting = true;
-        } else if (mk == "annotations") {
-          // Only crashdiag's own two: publishing patches them only when they would change.
-          od::object ann;
-          if (auto err = m.value().get_object().get(ann)) return err;
-          for (auto a : ann) {
-            std::string_view ak;
-            if (auto err = a.unescaped_key().get(ak)) return err;
-            if (ak == "crashdiag.io/rca") {
-              if (auto err = read_string(a.value(), r.rca_annotation)) return err;
-            } else if (ak == "crashdiag.io/root-cause") {
-              if (auto err = read_string(a.value(), r.root_cause_annotation)) return err;
-            }
-          }
-        } else if (mk == "ownerReferences") {
-          od::array owners;
-          if (auto err = m.value().get_array().get(owners)) return err;
-          for (auto o : owners) {
-            od::object owner;
-            if (auto err = o.get_object().get(owner)) return err;
-            std::string kind;
-            std::string name;
-            std::string uid;
-            bool controller = false;
-            for (auto of : owner) {
-              std::string_view ok;
-              if (auto err = of.unescaped_key().get(ok)) return err;
-              if (ok == "kind") {
-                if (auto err = read_string(of.value(), kind)) return err;
-              } else if (ok == "name") {
-                if (auto err = read_string(of.value(), name)) return err;
-              } else if (ok == "uid") {
-                if (auto err = read_string(of.value(), uid)) return err;
-              } else if (ok == "controller") {
-                if (auto err = of.value().get_bool().get(controller)) return err;
-              }
-            }
-            if (controller || r.owner_kind.empty()) {
-              r.owner_kind = std::move(kind);
-              r.owner_name = std::move(name);
-              r.owner_uid = std::move(uid);
-            }
-          }
-        }
-      }
-    } else if (key == "spec") {
-      od::object spec;
-      if (auto err = field.value().get_object().get(spec)) return err;
-      for (auto s : spec) {
-        std::string_view sk;
-        if (auto err = s.unescaped_key().get(sk)) return err;
-        if (sk == "restartPolicy") {
-          if (auto err = read_string(s.value(), r.restart_policy)) return err;
-        } else if (sk == "initContainers") {
-          // Sidecars (KEP-753): init containers with restartPolicy Always restart like main ones.
-          od::array inits;
-          if (auto err = s.value().get_array().get(inits)) return err;
-          for (auto item : inits) {
-            od::object ic;
-            if (auto err = item.get_object().get(ic)) return err;
-            std::string name;
-            std::string policy;
-            for (auto f : ic) {
-              std::string_view fk;
-              if (auto err = f.unescaped_key().get(fk)) return err;
-              if (fk == "name") {
-                if (auto err = read_string(f.value(), name)) return err;
-              } else if (fk == "restartPolicy") {
-                if (auto err = read_string(f.value(), policy)) return err;
-              }
-            }
-            if (policy == "Always") sidecars.push_back(std::move(name));
-          }
-        }
-      }
-    } else if (key == "status") {
-      od::object status;
-      if (auto err = field.value().get_object().get(status)) return err;
-      for (auto s : status) {
-        std::string_view sk;
-        if (auto err = s.unescaped_key().get(sk)) return err;
-        if (sk == "initContainerStatuses" || sk == "containerStatuses") {
-          od::array arr;
-          if (auto err = s.value().get_array().get(arr)) return err;
-          if (auto err = read_statuses(arr, r.containers, sk == "initContainerStatuses")) return err;
-        } else if (sk == "conditions") {
-          od::array conditions;
-          if (auto err = s.value().get_array().get(conditions)) return err;
-          for (auto item : conditions) {
-            od::object cond;
-            if (auto err = item.get_object().get(cond)) return err;
-            std::string type;
-            std::string value;
-            std::string since;
-            for (auto f : cond) {
-              std::string_view fk;
-              if (auto err = f.unescaped_key().get(fk)) return err;
-              if (fk == "type") {
-                if (auto err = read_string(f.value(), type)) return err;
-              } else if (fk == "status") {
-                if (auto err = read_string(f.value(), value)) return err;
-              } else if (fk == "lastTransitionTime") {
-                if (auto err = read_string(f.value(), since)) return err;
-              }
-            }
-            if (type == "Ready" && value == "False") r.not_ready_since = std::move(since);
-          }
-        }
-      }
+      return e;
     }
-  }
+    if (key == "metadata") return read_metadata(value, r);
+    if (key == "spec") return read_spec(value, r, sidecars);
+    if (key == "status") return read_status(value, r);
+    return simdjson::SUCCESS;
+  });
+  if (err) return err;
   for (ContainerRecord& c : r.containers) {
     c.sidecar = c.init && std::find(sidecars.begin(), sidecars.end(), c.name) != sidecars.end();
   }
@@ -257,19 +229,12 @@ namespace {
 tl::expected<void, RecordError> read_event_object(od::object o, WatchLine& line) {
   if (line.type == "ERROR") {
     // A Status object (k8s.io/apimachinery/pkg/apis/meta/v1 Status): code and reason.
-    for (auto f : o) {
-      std::string_view k;
-      if (auto err = f.unescaped_key().get(k)) return tl::unexpected(RecordError{simdjson::error_message(err)});
-      if (k == "code") {
-        int64_t code = 0;
-        if (auto err = f.value().get_int64().get(code))
-          return tl::unexpected(RecordError{simdjson::error_message(err)});
-        line.error_code = static_cast<int>(code);
-      } else if (k == "reason") {
-        if (auto err = read_string(f.value(), line.error_reason))
-          return tl::unexpected(RecordError{simdjson::error_message(err)});
-      }
-    }
+    auto err = each_field(o, [&](std::string_view key, od::value value) {
+      if (key == "code") return read_int(value, line.error_code);
+      if (key == "reason") return read_string(value, line.error_reason);
+      return simdjson::SUCCESS;
+    });
+    if (err) return tl::unexpected(RecordError{simdjson::error_message(err)});
     return {};
   }
   PodRecord r;
