@@ -20,6 +20,13 @@ void indent_block(std::ostringstream& out, const std::string& text, const std::s
   while (std::getline(in, line)) out << prefix << line << "\n";
 }
 
+void write_evidence(std::ostringstream& out, const std::vector<EvidenceItem>& evidence) {
+  for (const EvidenceItem& e : evidence) {
+    out << "       [" << to_string(e.source) << "] " << e.field << "\n";
+    indent_block(out, e.excerpt, "         > ");
+  }
+}
+
 std::string render_text(const Diagnosis& d) {
   std::ostringstream out;
   out << "Pod " << (d.namespace_.empty() ? "" : d.namespace_ + "/") << d.pod << "\n";
@@ -40,10 +47,7 @@ std::string render_text(const Diagnosis& d) {
       }
       if (!h.evidence.empty()) {
         out << "\n     Evidence:\n";
-        for (const EvidenceItem& e : h.evidence) {
-          out << "       [" << to_string(e.source) << "] " << e.field << "\n";
-          indent_block(out, e.excerpt, "         > ");
-        }
+        write_evidence(out, h.evidence);
       }
       if (!h.remediation.empty()) {
         out << "\n     Fix:\n";
@@ -57,10 +61,7 @@ std::string render_text(const Diagnosis& d) {
     for (const Hypothesis& h : c.observations) {
       out << "\n  Observation (not the cause of this failure): " << h.category << "\n";
       out << "     " << h.summary << "\n";
-      for (const EvidenceItem& e : h.evidence) {
-        out << "       [" << to_string(e.source) << "] " << e.field << "\n";
-        indent_block(out, e.excerpt, "         > ");
-      }
+      write_evidence(out, h.evidence);
       if (!h.remediation.empty()) {
         out << "     Fix:\n";
         indent_block(out, h.remediation, "       ");
