@@ -15,27 +15,23 @@ constexpr std::array<std::string_view, 11> kFailureWaiting = {
     "ErrImagePull",      "ImagePullBackOff",   "InvalidImageName",     "ErrImageNeverPull",
     "PreStartHookError", "PostStartHookError", "PreCreateHookError"};
 
-// The waiting reasons above, the terminated reasons container runtimes report (containerd and
-// CRI-O: Completed, Error, OOMKilled, StartError, ContainerCannotRun; the kubelet:
-// DeadlineExceeded for activeDeadlineSeconds) and crashdiag's own Unready.
-constexpr std::array<std::string_view, 18> kKnown = {"CrashLoopBackOff",
-                                                     "RunContainerError",
-                                                     "CreateContainerError",
-                                                     "CreateContainerConfigError",
-                                                     "ErrImagePull",
-                                                     "ImagePullBackOff",
-                                                     "InvalidImageName",
-                                                     "ErrImageNeverPull",
-                                                     "PreStartHookError",
-                                                     "PostStartHookError",
-                                                     "Error",
-                                                     "OOMKilled",
-                                                     "StartError",
-                                                     "ContainerCannotRun",
-                                                     "Completed",
-                                                     "DeadlineExceeded",
-                                                     "PreCreateHookError",
-                                                     kUnreadyReason};
+// The terminated reasons that mean a failure whatever the exit code: the container runtimes'
+// (containerd and CRI-O: Error, OOMKilled, StartError, ContainerCannotRun) and the kubelet's
+// DeadlineExceeded for activeDeadlineSeconds.
+constexpr std::array<std::string_view, 5> kFailedTermination = {"Error", "OOMKilled", "StartError",
+                                                                "ContainerCannotRun", "DeadlineExceeded"};
+
+// Every reason a crash signal can carry: the two lists above, a successful termination
+// (Completed) and crashdiag's own Unready.
+constexpr std::array<std::string_view, 2> kOtherSignalReasons = {"Completed", kUnreadyReason};
+
+constexpr auto kKnown = [] {
+  std::array<std::string_view, kFailureWaiting.size() + kFailedTermination.size() + kOtherSignalReasons.size()> all{};
+  auto out = std::copy(kFailureWaiting.begin(), kFailureWaiting.end(), all.begin());
+  out = std::copy(kFailedTermination.begin(), kFailedTermination.end(), out);
+  std::copy(kOtherSignalReasons.begin(), kOtherSignalReasons.end(), out);
+  return all;
+}();
 
 }  // namespace
 
@@ -68,8 +64,8 @@ bool is_failure_waiting_reason(std::string_view reason) {
 }
 
 bool termination_failed(const TerminationFacts& t, const ContainerFacts& c, std::string_view restart_policy) {
-  if (t.exit_code != 0 || t.reason == "OOMKilled" || t.reason == "Error" || t.reason == "StartError" ||
-      t.reason == "ContainerCannotRun" || t.reason == "DeadlineExceeded") {
+  if (t.exit_code != 0 ||
+      std::find(kFailedTermination.begin(), kFailedTermination.end(), t.reason) != kFailedTermination.end()) {
     return true;
   }
   // Exit 0 is a failure only where the kubelet restarts it anyway: a main container (or a
