@@ -259,15 +259,6 @@ TEST(Daemon, TwentyThousandPodsSyncFromOneUnpagedList) {
   EXPECT_EQ(pod_lists, 1U) << "one unpaged list, as the watch cache answers resourceVersion=0";
 }
 
-}  // namespace
-}  // namespace crashdiag::daemon
-
-namespace crashdiag::daemon {
-namespace {
-
-using namespace harness;  // NOLINT(google-build-using-namespace)
-using namespace std::chrono_literals;
-
 // Around a restart the kubelet may already have removed the dead container its status still
 // names: the log GET fails with "unable to retrieve container logs" and works a moment later. One
 // failure is retried; a log that stays unavailable is said in the diagnosis, not silently absent.
@@ -325,6 +316,48 @@ TEST(DaemonLogs, ARunningContainerIsExplainedFromThePreviousInstance) {
   }
   EXPECT_TRUE(previous);
   EXPECT_FALSE(current);
+}
+
+// A container that runs but never turns Ready produces no watch event when it has been unready
+// for --unready-after: the daemon looks again at the deadline, once, however many updates the
+// pod had before it (each MODIFIED of an unready pod names the same deadline).
+TEST(DaemonUnready, AnUnreadyPodIsDiagnosedOnceAtItsDeadline) {
+  quiet_logs();
+  Cluster c;
+  const core::WallTime since = std::chrono::seconds(1'795'000'000);  // 2026-11-18T09:46:40Z
+  auto now = std::make_shared<std::atomic<std::int64_t>>(1'795'000'010);
+  json pod = fake::make_pod("shop", "cache", c.api_container(), nullptr);
+  pod["status"]["conditions"] =
+      json::array({{{"type", "Ready"}, {"status", "False"}, {"lastTransitionTime", core::format_time(since)}}});
+  pod["status"]["containerStatuses"] =
+      json::array({{{"name", "api"},
+                    {"ready", false},
+                    {"restartCount", 0},
+                    {"image", "eclipse-temurin:21"},
+                    {"state", {{"running", {{"startedAt", "2026-11-18T09:46:30Z"}}}}}}});
+  c.server.apply_pod(pod);
+  c.server.set_logs("shop", "cache", "api", false, "INFO waiting for the cache to warm\n");
+  DaemonOptions o;
+  o.unready_after = std::chrono::seconds(60);
+  o.wall_clock = [now] { return core::WallTime(std::chrono::seconds(now->load())); };
+  auto signals = std::make_shared<std::atomic<int>>(0);
+  o.on_signal = [signals](const core::CrashSignal&) { ++*signals; };
+  Running r(c, o);
+  ASSERT_TRUE(eventually([&] { return r.synced(); }));
+  for (int i = 0; i < 3; ++i) {  // updates before the deadline: each schedules the same deadline
+    pod["metadata"]["labels"]["touch"] = std::to_string(i);
+    c.server.apply_pod(pod);
+  }
+  std::this_thread::sleep_for(300ms);
+  EXPECT_TRUE(r.snapshot().empty()) << "unready for 10 s of 60 s is not failing yet";
+  now->store(1'795'000'061);
+  ASSERT_TRUE(r.wait_for(1));
+  std::this_thread::sleep_for(500ms);
+  const auto records = r.snapshot();
+  ASSERT_EQ(records.size(), 1U);
+  EXPECT_EQ(records[0].signal.reason, "Unready");
+  EXPECT_EQ(records[0].signal.pod, "cache");
+  EXPECT_EQ(signals->load(), 1) << "one unready period is one crash signal (metrics count it)";
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "classifier_holder.hpp"
@@ -155,8 +156,9 @@ class Daemon {
   std::uint64_t diagnoses_ = 0;
   std::uint64_t signals_ = 0;
   std::set<std::string> warned_forbidden_;
-  // When unready pods become failing: (unix seconds, pod key). Looked at by run()'s loop.
-  std::multimap<std::int64_t, std::string> unready_deadlines_;
+  // When unready pods become failing: (unix seconds, pod key). Looked at by run()'s loop. A set:
+  // every update of an unready pod names the same deadline, and each entry reports once.
+  std::set<std::pair<std::int64_t, std::string>> unready_deadlines_;
 };
 
 }  // namespace crashdiag::daemon
