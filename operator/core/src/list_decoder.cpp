@@ -42,6 +42,12 @@ std::optional<ListDecodeError> ListDecoder::fail(ListDecodeError e) {
   return error_;
 }
 
+std::optional<ListDecodeError> ListDecoder::capture_too_large() const {
+  if (capture_ == Capture::kItem && buffer_.size() > max_item_bytes_) return ListDecodeError::kItemTooLarge;
+  if (capture_ == Capture::kMetadata && buffer_.size() > kMaxMetadataBytes) return ListDecodeError::kMetadataTooLarge;
+  return std::nullopt;
+}
+
 void ListDecoder::end_capture() {
   if (capture_ == Capture::kMetadata) {
     const nlohmann::json meta = nlohmann::json::parse(buffer_, nullptr, false);
@@ -136,12 +142,7 @@ std::optional<ListDecodeError> ListDecoder::feed(std::string_view bytes) {
         }
         if ((capture_ == Capture::kItem || capture_ == Capture::kMetadata) && depth_ == capture_depth_) {
           buffer_.append(data + from, i + 1 - from);
-          if (capture_ == Capture::kItem && buffer_.size() > max_item_bytes_) {
-            return fail(ListDecodeError::kItemTooLarge);
-          }
-          if (capture_ == Capture::kMetadata && buffer_.size() > kMaxMetadataBytes) {
-            return fail(ListDecodeError::kMetadataTooLarge);
-          }
+          if (auto e = capture_too_large()) return fail(*e);
           end_capture();
         }
         if (depth_ == 1 && in_items_) in_items_ = false;  // the items array closed
@@ -174,10 +175,7 @@ std::optional<ListDecodeError> ListDecoder::feed(std::string_view bytes) {
     if (key_.size() < kMaxKeyBytes) key_.append(data + from, std::min(n - from, kMaxKeyBytes - key_.size()));
   } else if (capture_ == Capture::kItem || capture_ == Capture::kMetadata) {
     buffer_.append(data + from, n - from);
-    if (capture_ == Capture::kItem && buffer_.size() > max_item_bytes_) return fail(ListDecodeError::kItemTooLarge);
-    if (capture_ == Capture::kMetadata && buffer_.size() > kMaxMetadataBytes) {
-      return fail(ListDecodeError::kMetadataTooLarge);
-    }
+    if (auto e = capture_too_large()) return fail(*e);
   }
   return std::nullopt;
 }

@@ -41,6 +41,8 @@ class ListDecoder {
   enum class Capture { kNone, kKey, kMetadata, kItem };
   std::optional<ListDecodeError> fail(ListDecodeError e);
   void end_capture();
+  // The error for an item or the metadata grown past its limit, if it has.
+  [[nodiscard]] std::optional<ListDecodeError> capture_too_large() const;
 
   std::size_t max_item_bytes_;
   std::function<void(std::string_view)> on_item_;
