@@ -71,8 +71,6 @@ void for_each_line(std::string_view text, F&& f) {
   }
 }
 
-[[nodiscard]] EvidenceSource evidence_source(TextSource source);
-
 // A probe's output from its Unhealthy event ("Liveness probe failed: <output>", also "errored"
 // when the kubelet could not run it, pkg/kubelet/prober/prober.go); nullopt for other events.
 struct ProbeOutput {
@@ -81,8 +79,5 @@ struct ProbeOutput {
   std::string output;
 };
 [[nodiscard]] std::optional<ProbeOutput> probe_output(const Event& event);
-
-// The lines of a text ('\n', "\r\n"), empty lines dropped.
-[[nodiscard]] std::vector<std::string_view> text_lines(std::string_view text);
 
 }  // namespace crashdiag
