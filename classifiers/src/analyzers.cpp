@@ -14,10 +14,6 @@
 namespace crashdiag {
 namespace {
 
-std::string status_base(const Container& c) {
-  return std::string(c.init ? "status.initContainerStatuses{" : "status.containerStatuses{") + c.name + "}";
-}
-
 std::string clip(std::string_view s, std::size_t n = 600) {
   return utf8_clip(s, n);
 }
@@ -44,8 +40,9 @@ const Event* find_event(const std::vector<Event>& events, std::string_view reaso
   return found;
 }
 
-std::string event_excerpt(const Event& e) {
-  return e.type + " " + e.reason + (e.count > 1 ? " (x" + std::to_string(e.count) + ")" : "") + ": " + clip(e.message);
+// Analyzers quote events shorter than rules do: an analyzer's finding rests on its own facts.
+std::string short_event_excerpt(const Event& e) {
+  return event_excerpt(e, 600);
 }
 
 }  // namespace
@@ -137,10 +134,10 @@ std::vector<Candidate> analyze_entrypoint(const Evidence& ev, const EvidenceText
   Hypothesis h;
   h.rule_id = "analyzer.entrypoint";
   h.evidence.push_back({evidence_source(where->source), where->field(), clip(where->excerpt())});
-  const std::vector<Event> container_events = events_for_container(ev.events, c);
+  const std::vector<Event>& container_events = texts.events();
   if (const Event* failed = find_event(container_events, "Failed", exe);
       failed != nullptr && where->source != TextSource::kEvents) {
-    h.evidence.push_back({EvidenceSource::kEvents, "events[Failed]", event_excerpt(*failed)});
+    h.evidence.push_back({EvidenceSource::kEvents, "events[Failed]", short_event_excerpt(*failed)});
   }
   // A program everyone knows by name is not a subcommand: when it is missing, the image lacks it
   // (a distroless or scratch image has no shell), whatever command: says.
@@ -703,14 +700,14 @@ std::vector<Candidate> analyze_probe_made_errors(const Evidence& ev, const Evide
 // `Killing` event "Container X failed liveness probe, will be restarted" (pkg/kubelet/
 // kuberuntime/kuberuntime_manager.go), after which the exit is 137 (or 143 when the process
 // honours SIGTERM within the grace period) and the reason is plain "Error".
-std::vector<Candidate> analyze_exit_137(const Evidence& ev, const EvidenceTexts& /*texts*/) {
+std::vector<Candidate> analyze_exit_137(const Evidence& ev, const EvidenceTexts& texts) {
   const Container& c = ev.target();
   const Terminated* t = c.latest_termination();
   const std::string base = container_path(ev.pod, c);
   const std::string sbase =
-      status_base(c) + (c.status && c.status->terminated ? ".state" : ".lastState") + ".terminated";
+      status_field(c) + (c.status && c.status->terminated ? ".state" : ".lastState") + ".terminated";
   std::vector<Candidate> out;
-  const std::vector<Event> events = events_for_container(ev.events, c);
+  const std::vector<Event>& events = texts.events();
 
   if (t != nullptr && t->reason == "OOMKilled") {
     Hypothesis h;
@@ -802,8 +799,9 @@ std::vector<Candidate> analyze_exit_137(const Evidence& ev, const EvidenceTexts&
            "exitCode: " + std::to_string(t->exit_code) + (t->reason.empty() ? "" : ", reason: " + t->reason)});
     }
     if (unhealthy != nullptr)
-      h.evidence.push_back({EvidenceSource::kEvents, "events[Unhealthy]", event_excerpt(*unhealthy)});
-    if (killing != nullptr) h.evidence.push_back({EvidenceSource::kEvents, "events[Killing]", event_excerpt(*killing)});
+      h.evidence.push_back({EvidenceSource::kEvents, "events[Unhealthy]", short_event_excerpt(*unhealthy)});
+    if (killing != nullptr)
+      h.evidence.push_back({EvidenceSource::kEvents, "events[Killing]", short_event_excerpt(*killing)});
     std::string probe_text;
     if (probe) {
       probe_text = "initialDelaySeconds: " + std::to_string(probe->initial_delay_seconds) +

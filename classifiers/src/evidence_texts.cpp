@@ -10,17 +10,6 @@
 namespace crashdiag {
 namespace {
 
-constexpr std::size_t kMaxExcerpt = 1024;
-
-std::string status_base(const Container& c) {
-  return std::string(c.init ? "status.initContainerStatuses{" : "status.containerStatuses{") + c.name + "}";
-}
-
-std::string event_excerpt(const Event& e) {
-  return e.type + " " + e.reason + (e.count > 1 ? " (x" + std::to_string(e.count) + ")" : "") + ": " +
-         utf8_clip(e.message, kMaxExcerpt);
-}
-
 // What rules scan is the runtime's words with the layers of quoting peeled off: a message that
 // went through Docker's API, a UI or a shell arrives as \"exec: \\\"x\\\"\" or &quot;x&quot;;
 // every such form becomes one plain quote, so one pattern covers them all.
@@ -96,6 +85,15 @@ std::string_view without_prefix(std::string_view line, const std::string& prefix
 
 }  // namespace
 
+std::string status_field(const Container& c) {
+  return std::string(c.init ? "status.initContainerStatuses{" : "status.containerStatuses{") + c.name + "}";
+}
+
+std::string event_excerpt(const Event& e, std::size_t max_message_bytes) {
+  return e.type + " " + e.reason + (e.count > 1 ? " (x" + std::to_string(e.count) + ")" : "") + ": " +
+         utf8_clip(e.message, max_message_bytes);
+}
+
 EvidenceSource evidence_source(TextSource source) {
   switch (source) {
     case TextSource::kStatus:
@@ -132,7 +130,7 @@ std::string EvidenceText::field() const {
 }
 
 std::string EvidenceText::excerpt() const {
-  return source == TextSource::kLogs ? utf8_clip(raw, kMaxExcerpt) : quote;
+  return source == TextSource::kLogs ? utf8_clip(raw, kMaxExcerptBytes) : quote;
 }
 
 EvidenceTexts::EvidenceTexts(const Evidence& ev) {
@@ -148,16 +146,16 @@ EvidenceTexts::EvidenceTexts(const Evidence& ev) {
       EvidenceText t;
       t.source = TextSource::kStatus;
       t.label = field;
-      t.quote = utf8_clip(text, kMaxExcerpt);
+      t.quote = utf8_clip(text, kMaxExcerptBytes);
       t.raw = text;
       t.text = scanned(text);
       texts_.push_back(std::move(t));
     };
-    if (c.status->terminated) add_status(status_base(c) + ".state.terminated.message", c.status->terminated->message);
+    if (c.status->terminated) add_status(status_field(c) + ".state.terminated.message", c.status->terminated->message);
     if (c.status->last_terminated) {
-      add_status(status_base(c) + ".lastState.terminated.message", c.status->last_terminated->message);
+      add_status(status_field(c) + ".lastState.terminated.message", c.status->last_terminated->message);
     }
-    if (c.status->waiting) add_status(status_base(c) + ".state.waiting.message", c.status->waiting->message);
+    if (c.status->waiting) add_status(status_field(c) + ".state.waiting.message", c.status->waiting->message);
   }
   events_ = events_for_container(ev.events, c);  // not resized after this: texts point into it
   std::vector<EvidenceText> probes;

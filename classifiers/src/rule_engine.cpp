@@ -39,10 +39,8 @@ RE2::Options pattern_options() {
   return o;
 }
 
-constexpr std::size_t kMaxExcerpt = 1024;
-
 std::string bounded(std::string_view s) {
-  return utf8_clip(s, kMaxExcerpt);
+  return utf8_clip(s, kMaxExcerptBytes);
 }
 
 bool contains(const std::vector<std::string>& v, std::string_view s) {
@@ -167,8 +165,7 @@ std::vector<RuleHit> RuleEngine::match(const Evidence& evidence, const EvidenceT
   const Container& c = evidence.target();
   std::vector<RuleState> states(impl.rules.size());
   std::vector<int> hits;
-  const std::string status_base =
-      std::string(c.init ? "status.initContainerStatuses{" : "status.containerStatuses{") + c.name + "}";
+  const std::string status_base = status_field(c);
 
   auto scan = [&](const FieldMatcher& m, std::string_view text, auto&& on_hit) {
     if (m.empty() || text.empty()) return;
@@ -232,17 +229,14 @@ std::vector<RuleHit> RuleEngine::match(const Evidence& evidence, const EvidenceT
     item.excerpt = bounded(s.last_log_text->excerpt());
   }
   // Reason-only event conditions.
-  const std::vector<Event> events = events_for_container(evidence.events, c);
   for (std::size_t r = 0; r < impl.rules.size(); ++r) {
     const Rule& rule = impl.rules[r];
     if (!rule.match.event.patterns.empty() || rule.match.event.reasons.empty()) continue;
-    for (const Event& e : events) {
+    for (const Event& e : texts.events()) {
       if (contains(rule.match.event.reasons, e.reason)) {
         states[r].event = true;
-        states[r].evidence.push_back(EvidenceItem{EvidenceSource::kEvents, "events[" + e.reason + "]",
-                                                  e.type + " " + e.reason +
-                                                      (e.count > 1 ? " (x" + std::to_string(e.count) + ")" : "") +
-                                                      ": " + bounded(e.message)});
+        states[r].evidence.push_back(
+            EvidenceItem{EvidenceSource::kEvents, "events[" + e.reason + "]", event_excerpt(e)});
         break;
       }
     }

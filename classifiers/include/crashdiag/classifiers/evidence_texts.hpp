@@ -35,6 +35,16 @@ struct EvidenceText {
 
 [[nodiscard]] EvidenceSource evidence_source(TextSource source);
 
+// Quotes are bounded so one huge message or line cannot fill a diagnosis.
+inline constexpr std::size_t kMaxExcerptBytes = 1024;
+
+// Where a container's status is quoted from: "status.containerStatuses{app}",
+// "status.initContainerStatuses{init}".
+[[nodiscard]] std::string status_field(const Container& c);
+
+// How an event is quoted: "Warning Failed (x3): Error: ...", its message clipped.
+[[nodiscard]] std::string event_excerpt(const Event& e, std::size_t max_message_bytes = kMaxExcerptBytes);
+
 // The container's texts in a fixed order: status, events, probe output, logs. The texts view the
 // Evidence (which must outlive this) and copies made only where a text had to be normalized, so
 // a 500-line tail costs no copy of itself. Not copyable: the texts point into it.
@@ -51,6 +61,8 @@ class EvidenceTexts {
   [[nodiscard]] auto end() const { return texts_.end(); }
   [[nodiscard]] std::size_t size() const { return texts_.size(); }
   [[nodiscard]] const EvidenceText& operator[](std::size_t i) const { return texts_[i]; }
+  // The target container's events (events_for_container), also those without a message.
+  [[nodiscard]] const std::vector<Event>& events() const { return events_; }
 
  private:
   std::vector<Event> events_;      // this container's events, referenced by the texts
