@@ -378,10 +378,6 @@ std::string crd_invalid_message(const json& crd, const std::vector<FieldError>& 
   return invalid_status("apiextensions.k8s.io", "CustomResourceDefinition", name, errors)["message"].get<std::string>();
 }
 
-std::optional<json> parse_yaml(const std::string& text, std::string* error) {
-  return yaml_to_json(text, error);
-}
-
 Crd load_crd(const std::string& path) {
   if (path.empty()) {
     const auto files = embedded::crd();
@@ -396,7 +392,7 @@ Crd load_crd(const std::string& path) {
 
 Crd parse_crd(const std::string& text, const std::string& path) {
   std::string error;
-  auto doc = parse_yaml(text, &error);
+  auto doc = yaml_to_json(text, &error);
   if (!doc || !doc->is_object() || doc->value("kind", "") != "CustomResourceDefinition") {
     throw std::runtime_error(path + " is not a CustomResourceDefinition" + (error.empty() ? "" : ": " + error));
   }

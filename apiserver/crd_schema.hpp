@@ -39,11 +39,6 @@ struct Crd {
   nlohmann::json schema;  // openAPIV3Schema
 };
 
-// YAML to JSON as sigs.k8s.io/yaml does it (plain scalars resolve to null/bool/int/float,
-// quoted ones stay strings; `yes`/`no`/`on`/`off` are booleans, YAML 1.1). nullopt and a message
-// on a syntax error; never throws.
-std::optional<nlohmann::json> parse_yaml(const std::string& text, std::string* error = nullptr);
-
 // The structural-schema rules the apiextensions-apiserver enforces when a CRD is created
 // (ValidateStructural in apiextensions-apiserver pkg/apiserver/schema/validation.go, v1.26):
 // a type on every node (unless x-kubernetes-int-or-string or -preserve-unknown-fields), items on

@@ -21,6 +21,7 @@
 
 #include "api_status.hpp"
 #include "crashdiag/core/kubeconfig.hpp"
+#include "crashdiag/model/yaml_json.hpp"
 #include "crd_schema.hpp"
 #include "managed_fields.hpp"
 #include "resources.hpp"
@@ -757,7 +758,7 @@ std::optional<json> decode_object(const WriteContext& ctx, const Request& req, j
     body = std::move(parsed);
   } else if (media == "application/yaml") {
     std::string why;
-    body = parse_yaml(req.body(), &why);
+    body = yaml_to_json(req.body(), &why);
     if (!body) {
       error = bad_request("the object provided is unrecognized (must be of type " + ctx.t.kind + "): " + why);
       return std::nullopt;
@@ -1257,7 +1258,7 @@ Response handle_apply(WriteContext& ctx, const Request& req, bool keep) {
   }
   if (!config) {
     std::string why;
-    config = parse_yaml(body, &why);
+    config = yaml_to_json(body, &why);
     if (!config) return status_response(bad_request("error decoding YAML: " + why), keep);
   }
   if (!config->is_object()) {
