@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "crashdiag/model/log_tail.hpp"
+#include "crashdiag/model/parse.hpp"
 #include "crashdiag/model/quantity.hpp"
 
 namespace crashdiag {
@@ -64,13 +65,10 @@ Evidence build(const YAML::Node& root) {
   pod.name = p && p["name"] ? str(p, "name") : "example";
   pod.namespace_ = p && p["namespace"] ? str(p, "namespace") : "default";
   if (p && p["restart_policy"]) {
-    // Docker's and Compose's policies as the kubelet's (a quarter of reported restart loops are
-    // Docker ones): always and unless-stopped restart every exit, on-failure failed ones only.
+    // A Kubernetes policy, or a Docker or Compose one (a quarter of reported restart loops are
+    // Docker ones).
     const std::string policy = str(p, "restart_policy");
-    pod.restart_policy = policy == "always" || policy == "unless-stopped" ? "Always"
-                         : policy == "on-failure"                         ? "OnFailure"
-                         : policy == "no"                                 ? "Never"
-                                                                          : policy;
+    pod.restart_policy = restart_policy_from_docker(policy).value_or(policy);
   }
   if (p && p["enable_service_links"]) pod.enable_service_links = p["enable_service_links"].as<bool>();
   if (p && p["fs_group"]) pod.security_context.fs_group = p["fs_group"].as<std::int64_t>();

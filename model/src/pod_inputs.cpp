@@ -35,6 +35,13 @@ bool is_docker_container(const json& o) {
 
 }  // namespace
 
+std::optional<std::string> restart_policy_from_docker(std::string_view policy) {
+  if (policy == "always" || policy == "unless-stopped") return "Always";
+  if (policy == "on-failure") return "OnFailure";
+  if (policy == "no") return "Never";
+  return std::nullopt;
+}
+
 // `docker inspect` (Docker Engine API ContainerJSON): State holds the last exit (ExitCode,
 // OOMKilled, Error for a start failure, Health), Config the effective Entrypoint/Cmd/Env/User,
 // HostConfig the restart policy and limits, Mounts the volumes.
@@ -51,12 +58,9 @@ tl::expected<Pod, ParseError> pod_from_docker_inspect(const json& c) {
   pod.name = name.empty() ? str(c, "Id").substr(0, 12) : name;
   pod.namespace_ = labels.value("com.docker.compose.project", "docker");
   pod.uid = str(c, "Id");
-  const std::string policy = host.value("RestartPolicy", json::object()).value("Name", "");
-  // Docker's policies as the kubelet's: always/unless-stopped restart every exit, on-failure
-  // only failed ones, no (or none given) none.
-  pod.restart_policy = policy == "always" || policy == "unless-stopped" ? "Always"
-                       : policy == "on-failure"                         ? "OnFailure"
-                                                                        : "Never";
+  // No policy given is Docker's default, "no".
+  pod.restart_policy =
+      restart_policy_from_docker(host.value("RestartPolicy", json::object()).value("Name", "")).value_or("Never");
   Container ct;
   ct.name = labels.value("com.docker.compose.service", pod.name);
   ct.image = str(config, "Image");

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
@@ -29,6 +30,11 @@ struct ParseError {
 // One `docker inspect` container object as a Pod with one container (State -> status,
 // Config/HostConfig/Mounts -> spec). Exposed for tests.
 [[nodiscard]] tl::expected<Pod, ParseError> pod_from_docker_inspect(const nlohmann::json& container);
+
+// A Docker or Compose restart policy as the kubelet's: always and unless-stopped restart every
+// exit (Always), on-failure only failed ones (OnFailure), no none (Never); nullopt for any other
+// name (a Kubernetes policy, or nothing).
+[[nodiscard]] std::optional<std::string> restart_policy_from_docker(std::string_view policy);
 
 // Accepts a core v1 EventList / List (kubectl prints kind "List"), an events.k8s.io/v1 EventList,
 // or a single Event of either API. events.k8s.io/v1 names differ: note (message), regarding
