@@ -1,7 +1,5 @@
 #include "crashdiag/classifiers/failing.hpp"
 
-#include "crashdiag/model/rfc3339.hpp"
-
 namespace crashdiag {
 namespace {
 
@@ -12,7 +10,7 @@ std::optional<TerminationFacts> facts(const std::optional<Terminated>& t) {
 
 }  // namespace
 
-FailureKind failure_kind(const Pod& pod, const Container& c, const FailingOptions& options) {
+FailureKind failure_kind(const Pod& pod, const Container& c, const UnreadyPolicy& unready) {
   if (!c.status) return FailureKind::kNone;
   ContainerFacts f;
   f.init = c.init;
@@ -23,22 +21,17 @@ FailureKind failure_kind(const Pod& pod, const Container& c, const FailingOption
   f.restart_count = c.status->restart_count;
   f.terminated = facts(c.status->terminated);
   f.last_terminated = facts(c.status->last_terminated);
-  FailureContext ctx;
-  ctx.restart_policy = pod.restart_policy;
-  ctx.not_ready_since = parse_rfc3339_seconds(pod.not_ready_since);
-  ctx.now = options.now_unix;
-  ctx.unready_after_seconds = options.unready_after_seconds;
-  return failure_of(f, ctx);
+  return failure_of(f, failure_context(pod.restart_policy, pod.not_ready_since, unready));
 }
 
-bool is_failing(const Pod& pod, const Container& c, const FailingOptions& options) {
-  return failure_kind(pod, c, options) != FailureKind::kNone;
+bool is_failing(const Pod& pod, const Container& c, const UnreadyPolicy& unready) {
+  return failure_kind(pod, c, unready) != FailureKind::kNone;
 }
 
-std::vector<const Container*> failing_containers(const Pod& pod, const FailingOptions& options) {
+std::vector<const Container*> failing_containers(const Pod& pod, const UnreadyPolicy& unready) {
   std::vector<const Container*> out;
   for (const Container& c : pod.containers) {
-    if (is_failing(pod, c, options)) out.push_back(&c);
+    if (is_failing(pod, c, unready)) out.push_back(&c);
   }
   return out;
 }

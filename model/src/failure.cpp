@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 
+#include "crashdiag/model/rfc3339.hpp"
+
 namespace crashdiag {
 namespace {
 
@@ -73,6 +75,11 @@ bool termination_failed(const TerminationFacts& t, const ContainerFacts& c, std:
   return (!c.init || c.sidecar) && restart_policy == "Always";
 }
 
+FailureContext failure_context(std::string_view restart_policy, std::string_view not_ready_since,
+                               const UnreadyPolicy& unready) {
+  return FailureContext{restart_policy, parse_rfc3339_seconds(not_ready_since), unready};
+}
+
 FailureKind failure_of(const ContainerFacts& c, const FailureContext& context) {
   if (is_failure_waiting_reason(c.waiting_reason)) return FailureKind::kWaiting;
   if (c.terminated && termination_failed(*c.terminated, c, context.restart_policy)) {
@@ -83,8 +90,9 @@ FailureKind failure_of(const ContainerFacts& c, const FailureContext& context) {
   if (c.last_terminated && c.restart_count > 0 && termination_failed(*c.last_terminated, c, context.restart_policy)) {
     return FailureKind::kRestarted;
   }
-  if (c.running && !c.ready && context.now && context.not_ready_since &&
-      *context.now - *context.not_ready_since >= context.unready_after_seconds) {
+  const UnreadyPolicy& unready = context.unready;
+  if (c.running && !c.ready && unready.now_unix && context.not_ready_since &&
+      *unready.now_unix - *context.not_ready_since >= unready.unready_after_seconds) {
     return FailureKind::kUnready;
   }
   return FailureKind::kNone;

@@ -87,9 +87,9 @@ int run_explain(const ExplainOptions& options, const Classifier& classifier, std
         << "\": not a duration; use e.g. 5m or 90s\n";
     return 2;
   }
-  FailingOptions failing;
-  failing.unready_after_seconds = std::chrono::duration_cast<std::chrono::seconds>(*unready_after).count();
-  failing.now_unix =
+  UnreadyPolicy unready;
+  unready.unready_after_seconds = std::chrono::duration_cast<std::chrono::seconds>(*unready_after).count();
+  unready.now_unix =
       options.now_unix
           ? *options.now_unix
           : std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -134,7 +134,7 @@ int run_explain(const ExplainOptions& options, const Classifier& classifier, std
       }
       targets.push_back(c);
     } else {
-      targets = failing_containers(pod, failing);
+      targets = failing_containers(pod, unready);
     }
     if (pods->size() > 1 && targets.empty()) continue;  // a List: report the failing pods
     Diagnosis diagnosis;

@@ -197,8 +197,8 @@ PodRecord unready_pod(std::string since) {
 
 DetectOptions at(std::int64_t now, bool deadline_check = false) {
   DetectOptions o;
-  o.now_unix = now;
-  o.unready_after_seconds = 300;
+  o.unready.now_unix = now;
+  o.unready.unready_after_seconds = 300;
   o.deadline_check = deadline_check;
   return o;
 }

@@ -65,7 +65,7 @@ FailureContext policy(std::string_view p) {
 
 FailureContext unready_for(std::int64_t seconds) {
   FailureContext c;
-  c.now = 1'000'000;
+  c.unready.now_unix = 1'000'000;
   c.not_ready_since = 1'000'000 - seconds;
   return c;
 }

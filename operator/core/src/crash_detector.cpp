@@ -36,12 +36,7 @@ ContainerFacts facts(const ContainerRecord& c) {
 }
 
 FailureContext context_of(const PodRecord& pod, const DetectOptions& options) {
-  FailureContext ctx;
-  ctx.restart_policy = pod.restart_policy;
-  ctx.not_ready_since = parse_rfc3339_seconds(pod.not_ready_since);
-  ctx.now = options.now_unix;
-  ctx.unready_after_seconds = options.unready_after_seconds;
-  return ctx;
+  return failure_context(pod.restart_policy, pod.not_ready_since, options.unready);
 }
 
 // What "failing the same way" means. For crashes the termination tells failures apart (exit 1

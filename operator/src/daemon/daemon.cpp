@@ -293,8 +293,8 @@ void Daemon::stop() {
 
 core::DetectOptions Daemon::detect_options(bool deadline_check) const {
   core::DetectOptions o;
-  o.now_unix = std::chrono::duration_cast<std::chrono::seconds>(wall_now()).count();
-  o.unready_after_seconds = std::chrono::duration_cast<std::chrono::seconds>(options_.unready_after).count();
+  o.unready.now_unix = std::chrono::duration_cast<std::chrono::seconds>(wall_now()).count();
+  o.unready.unready_after_seconds = std::chrono::duration_cast<std::chrono::seconds>(options_.unready_after).count();
   o.deadline_check = deadline_check;
   return o;
 }
@@ -304,19 +304,19 @@ void Daemon::detect(const core::PodRecord* old, const core::PodRecord& now, cons
   for (const auto& s : core::detect_crashes(old, now, o)) enqueue(s, pod_json);
   // A pod that runs unready produces no further watch events while it stays so: look at it again
   // when it has been unready for --unready-after.
-  if (auto due = core::unready_deadline(now, o.unready_after_seconds); due && *due > *o.now_unix) {
+  if (auto due = core::unready_deadline(now, o.unready.unready_after_seconds); due && *due > *o.unready.now_unix) {
     unready_deadlines_.emplace(*due, now.key());
   }
 }
 
 void Daemon::check_unready_deadlines() {
   const core::DetectOptions o = detect_options(/*deadline_check=*/true);
-  while (!unready_deadlines_.empty() && unready_deadlines_.begin()->first <= *o.now_unix) {
+  while (!unready_deadlines_.empty() && unready_deadlines_.begin()->first <= *o.unready.now_unix) {
     const auto [due, key] = *unready_deadlines_.begin();
     unready_deadlines_.erase(unready_deadlines_.begin());
     const core::PodRecord* pod = pods_.find(key);
     // Gone, Ready again, or unready since another time (a new deadline was scheduled for that).
-    if (pod == nullptr || core::unready_deadline(*pod, o.unready_after_seconds) != due) continue;
+    if (pod == nullptr || core::unready_deadline(*pod, o.unready.unready_after_seconds) != due) continue;
     for (const auto& s : core::detect_crashes(pod, *pod, o)) enqueue(s, "");
   }
 }

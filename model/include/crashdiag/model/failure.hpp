@@ -47,14 +47,25 @@ struct ContainerFacts {
   std::optional<TerminationFacts> last_terminated;  // lastState.terminated
 };
 
+// When a container that runs but is not Ready counts as failing: `crashdiag explain` and the
+// daemon take it from --unready-after and their clock.
+struct UnreadyPolicy {
+  std::optional<std::int64_t> now_unix;      // unset: unreadiness is not judged
+  std::int64_t unready_after_seconds = 300;  // --unready-after
+};
+
 struct FailureContext {
   std::string_view restart_policy = "Always";  // the pod's
   // Unix seconds since the pod's Ready condition turned False (its lastTransitionTime); unset
   // when the pod is Ready or the time is unknown.
   std::optional<std::int64_t> not_ready_since;
-  std::optional<std::int64_t> now;  // unix seconds; unset: unreadiness is not judged
-  std::int64_t unready_after_seconds = 300;
+  UnreadyPolicy unready;
 };
+
+// A pod's context from what every view of it holds: its restartPolicy and its Ready condition's
+// lastTransitionTime (RFC 3339; empty when the pod is Ready).
+[[nodiscard]] FailureContext failure_context(std::string_view restart_policy, std::string_view not_ready_since,
+                                             const UnreadyPolicy& unready);
 
 // The waiting reasons that mean a failure, and every reason the kubelet writes into a waiting or
 // terminated state (the metrics label crash signals by these; anything else is "other").

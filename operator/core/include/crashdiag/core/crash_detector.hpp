@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "crashdiag/core/pod_record.hpp"
+#include "crashdiag/model/failure.hpp"
 
 namespace crashdiag::core {
 
@@ -37,9 +38,9 @@ struct CrashSignal {
 };
 
 struct DetectOptions {
-  // Unix seconds now; unset: unreadiness is not judged (only crashes and failure waits are).
-  std::optional<std::int64_t> now_unix;
-  std::int64_t unready_after_seconds = 300;  // --unready-after
+  // Now and --unready-after; without a now, unreadiness is not judged (only crashes and failure
+  // waits are).
+  UnreadyPolicy unready;
   // The daemon's re-check at a pod's unready deadline: report it even though the record did not
   // change since the last look.
   bool deadline_check = false;
@@ -54,6 +55,5 @@ struct DetectOptions {
 // When a pod whose containers run but are not Ready becomes failing (its Ready condition's
 // transition plus unready_after), so the daemon can look again then; nullopt if it is not unready.
 [[nodiscard]] std::optional<std::int64_t> unready_deadline(const PodRecord& pod, std::int64_t unready_after_seconds);
-
 
 }  // namespace crashdiag::core
