@@ -126,6 +126,17 @@ json watch_event(const std::string& type, const json& object) {
   return ev;
 }
 
+// One line of a watch stream, "type" before "object" as the apiserver writes it (metav1.WatchEvent's
+// field order, encoded by encoding/json; ../shared/k8s-fixtures/03-watch-pods-all-namespaces-
+// stream.events.jsonl). nlohmann::json sorts keys, which would put "object" first: a client that
+// only works with one order, or is slower with the other, must see the real one.
+std::string watch_line(const json& ev) {
+  std::string line = R"({"type":)" + ev.value("type", json("")).dump();
+  if (auto it = ev.find("object"); it != ev.end()) line += R"(,"object":)" + it->dump();
+  line += "}\n";
+  return line;
+}
+
 json expired_event(const std::string& message) {
   return watch_event("ERROR", status_body(410, "Expired", message));
 }
@@ -1682,7 +1693,7 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
         auto [whec, whn] = co_await http::async_write_header(stream, sr, kNoThrow);
         if (whec) co_return;
         if (fault->kind == FaultKind::kGone) {
-          std::string line = expired_event("too old resource version").dump() + "\n";
+          std::string line = watch_line(expired_event("too old resource version"));
           auto chunk = http::make_chunk(asio::buffer(line));
           co_await asio::async_write(stream, chunk, kNoThrow);
           auto last_chunk = http::make_chunk_last();
@@ -1744,9 +1755,9 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
     auto send = [&](const json& ev) -> asio::awaitable<bool> {
       std::string line;
       if (table.empty()) {
-        line = ev.dump() + "\n";
+        line = watch_line(ev);
       } else {
-        line = table_event(impl, *r->type, ev, table, include_object, first_table_event).dump() + "\n";
+        line = watch_line(table_event(impl, *r->type, ev, table, include_object, first_table_event));
         if (ev.value("type", "") != "BOOKMARK" && ev.value("type", "") != "ERROR") first_table_event = false;
       }
       auto chunk = http::make_chunk(asio::buffer(line));

@@ -44,7 +44,8 @@ const std::vector<std::string>& lines() {
             {"fieldsV1",
              {{"f:status",
                {{"f:conditions", nlohmann::json::object()}, {"f:containerStatuses", nlohmann::json::object()}}}}}}});
-      v.push_back(nlohmann::json{{"type", "MODIFIED"}, {"object", pod}}.dump());
+      // "type" first, as the apiserver writes it (nlohmann::json would sort "object" first).
+      v.push_back(R"({"type":"MODIFIED","object":)" + pod.dump() + "}");
     }
     return v;
   }();

@@ -137,6 +137,7 @@ struct Fixture {
                  kube::Request{verb::get, target + "?watch=1&timeoutSeconds=1&resourceVersion=" + rv, "test", "", ""},
                  [&](std::string_view line) {
                    events.push_back(json::parse(line));
+                   watch_lines.emplace_back(line);
                    return true;
                  },
                  core::Duration(5000)));
@@ -144,6 +145,7 @@ struct Fixture {
     return events;
   }
 
+  std::vector<std::string> watch_lines;  // as they came, of every watch()
   asio::io_context ioc;
   fake::FakeApiServer server;
   std::shared_ptr<asio::ssl::context> tls;
@@ -347,6 +349,9 @@ TEST(FakeWrites, DeleteAnswersLikeEachRegistryAndEmitsWatchEvents) {
   std::vector<std::string> pod_types;
   for (const auto& ev : f.watch("/api/v1/namespaces/shop/pods", before)) pod_types.push_back(ev["type"]);
   EXPECT_EQ(pod_types, (std::vector<std::string>{"MODIFIED", "DELETED"}));
+  // The apiserver writes "type" before "object" (03-watch-pods-all-namespaces-stream.events.jsonl).
+  ASSERT_FALSE(f.watch_lines.empty());
+  for (const std::string& line : f.watch_lines) EXPECT_EQ(line.rfind(R"({"type":")", 0), 0U) << line.substr(0, 80);
 }
 
 TEST(FakeWrites, DeletePreconditionsAndFinalizers) {
