@@ -212,7 +212,12 @@ std::vector<Candidate> analyze_entrypoint(const Evidence& ev, const EvidenceText
   const bool script_like =
       exe.find('/') == std::string::npos &&
       (exe.find("entrypoint") != std::string::npos || (exe.size() > 3 && exe.compare(exe.size() - 3, 3, ".sh") == 0));
-  h.confidence = known_program ? 0.65 : (script_like && c.command.empty() ? 0.6 : 0.88);
+  // A bare lowercase word ("server", "worker") with no command: set is as often an argument
+  // that became the program (`docker run IMAGE server` on an image without ENTRYPOINT, a command
+  // set where the spec we were given does not show it) as a binary missing from the image: stay
+  // below the rule that names the subcommand reading (subcommand-executed-as-program, 0.7).
+  const bool bare_word = c.command.empty() && c.args.empty() && looks_like_subcommand(exe);
+  h.confidence = known_program ? 0.65 : (script_like && c.command.empty() ? 0.6 : (bare_word ? 0.66 : 0.88));
   h.summary = "\"" + exe + "\" does not exist in image " + c.image;
   if (!c.command.empty()) {
     h.evidence.push_back({EvidenceSource::kSpec, base + ".command", "command: " + yaml_list(c.command)});

@@ -83,6 +83,20 @@ std::string_view without_prefix(std::string_view line, const std::string& prefix
   return line;
 }
 
+// `kubectl logs --timestamps` and `docker logs -t` put an RFC 3339 timestamp and a space before
+// every line (the kubelet keeps it in its CRI log files: "<RFC3339Nano> stdout F <line>", see
+// k8s.io/cri-api/pkg/apis/runtime/v1 and pkg/kubelet/kuberuntime/logs, and a log shipper
+// reading those files may keep the stream and tag too). Rules anchored at the start of a line
+// must see the line as the container wrote it; the timestamp says nothing about the cause.
+std::string_view without_timestamp(std::string_view line) {
+  static const RE2 kStamp(
+      R"re(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d) (?:std(?:out|err) [FP] )?)re");
+  if (line.size() < 21 || line[4] != '-' || line[10] != 'T') return line;
+  re2::StringPiece input(line.data(), line.size());
+  if (RE2::Consume(&input, kStamp)) return {input.data(), input.size()};
+  return line;
+}
+
 }  // namespace
 
 std::string status_field(const Container& c) {
@@ -187,7 +201,7 @@ EvidenceTexts::EvidenceTexts(const Evidence& ev) {
     EvidenceText t;
     t.source = TextSource::kLogs;
     t.raw = lines[i];
-    t.text = scanned(without_prefix(lines[i], prefix));
+    t.text = scanned(without_timestamp(without_prefix(lines[i], prefix)));
     t.log_line = i;
     texts_.push_back(std::move(t));
   }

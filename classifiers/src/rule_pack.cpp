@@ -168,11 +168,15 @@ SpecPredicate spec_predicate(const YAML::Node& node) {
     as_values(SpecPredicateKind::kRestartPolicy);
   } else if (key == "init_container") {
     as_flag(SpecPredicateKind::kInitContainer);
+  } else if (key == "command_line") {
+    as_values(SpecPredicateKind::kCommandLine);
+    compile_patterns(p.values, value, "spec.command_line");
+    for (const std::string& pattern : p.values) p.patterns.push_back(std::make_shared<const RE2>(pattern));
   } else {
     fail(node, "spec: unknown predicate '" + key +
                    "' (known: command_set, args_set, image_family, mount_at, mount_kind, env_set, env_unset, "
                    "exec_probe_lacks_flag, memory_limit_set, read_only_root_filesystem, non_root, fs_group_set, "
-                   "service_links_enabled, restart_policy, init_container)");
+                   "service_links_enabled, restart_policy, init_container, command_line)");
   }
   return p;
 }

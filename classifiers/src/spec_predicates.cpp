@@ -2,6 +2,8 @@
 
 #include "crashdiag/classifiers/evidence_view.hpp"
 
+#include <re2/re2.h>
+
 namespace crashdiag {
 namespace {
 
@@ -128,6 +130,23 @@ PredicateResult evaluate(const SpecPredicate& p, const Pod& pod, const Container
       return result(false);
     case SpecPredicateKind::kInitContainer:
       return result(c.init == p.flag);
+    case SpecPredicateKind::kCommandLine: {
+      // What the container runs as far as the spec says: command, then args, space-separated
+      // (kubectl describe's form). Without a command: the image's ENTRYPOINT runs, which the spec
+      // does not show, so only a spec that sets command: can match.
+      if (c.command.empty()) return result(false);
+      std::string line;
+      for (const auto* list : {&c.command, &c.args}) {
+        for (const std::string& word : *list) line += (line.empty() ? "" : " ") + word;
+      }
+      for (const auto& re : p.patterns) {
+        if (RE2::PartialMatch(line, *re)) {
+          return result(true, base + ".command", "command: " + quote_list(c.command) +
+                                                     (c.args.empty() ? "" : ", args: " + quote_list(c.args)));
+        }
+      }
+      return result(false);
+    }
   }
   return result(false);
 }

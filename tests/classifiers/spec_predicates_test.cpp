@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <ostream>
+#include <re2/re2.h>
 
 #include "crashdiag/classifiers/spec_predicates.hpp"
 #include "test_support.hpp"
@@ -38,6 +40,9 @@ SpecPredicate pred(SpecPredicateKind kind, bool flag = true, std::vector<std::st
   p.flag = flag;
   p.values = std::move(values);
   p.flags = std::move(flags);
+  if (kind == SpecPredicateKind::kCommandLine) {
+    for (const auto& v : p.values) p.patterns.push_back(std::make_shared<const re2::RE2>(v));
+  }
   return p;
 }
 
@@ -81,7 +86,15 @@ INSTANTIATE_TEST_SUITE_P(
                       "pod: {enable_service_links: false}", false},
         PredicateCase{"restart_policy", pred(SpecPredicateKind::kRestartPolicy, true, {"Never", "OnFailure"}),
                       "pod: {restart_policy: OnFailure}", true},
-        PredicateCase{"init_container", pred(SpecPredicateKind::kInitContainer), "container: {init: true}", true}),
+        PredicateCase{"init_container", pred(SpecPredicateKind::kInitContainer), "container: {init: true}", true},
+        PredicateCase{"command_line_command_and_args",
+                      pred(SpecPredicateKind::kCommandLine, true, {"^(?:/bin/)?sleep \\d+s?$"}),
+                      "container: {command: [/bin/sleep], args: ['30s']}", true},
+        PredicateCase{"command_line_other", pred(SpecPredicateKind::kCommandLine, true, {"^(?:/bin/)?sleep \\d+s?$"}),
+                      "container: {command: [sleep, infinity]}", false},
+        PredicateCase{"command_line_needs_command",
+                      pred(SpecPredicateKind::kCommandLine, true, {"^(?:/bin/)?sleep \\d+s?$"}),
+                      "container: {args: [sleep, '30']}", false}),
     [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace

@@ -2,10 +2,15 @@
 // validated and compiled once at load. docs/rules.md documents the format.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
 #include <vector>
+
+namespace re2 {
+class RE2;
+}
 
 namespace crashdiag {
 
@@ -33,6 +38,7 @@ enum class SpecPredicateKind {
   kServiceLinksEnabled,     // service_links_enabled: bool
   kRestartPolicy,           // restart_policy: Always|OnFailure|Never
   kInitContainer,           // init_container: bool
+  kCommandLine,             // command_line: pattern | [patterns] (RE2, on the command line it runs)
 };
 
 struct SpecPredicate {
@@ -40,6 +46,8 @@ struct SpecPredicate {
   bool flag = true;
   std::vector<std::string> values;  // names, paths, families, commands
   std::vector<std::string> flags;   // exec_probe_lacks_flag only
+  // command_line only: `values` compiled once at load, shared by copies of the rule.
+  std::vector<std::shared_ptr<const re2::RE2>> patterns;
 };
 
 // Text patterns are RE2 syntax; named groups (?P<name>...) feed the templates.
