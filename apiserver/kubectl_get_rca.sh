@@ -54,7 +54,7 @@ for col in NAMESPACE NAME WORKLOAD CONTAINER CATEGORY CONFIDENCE COUNT 'LAST SEE
   has_column "$header" "$col" || fail "no $col column in: $header"
 done
 has_column "$header" SUMMARY && fail "SUMMARY is a priority-1 column, shown only with -o wide: $header"
-grep -q 'deployment-web-app-starterror-128-5e1d0c7a' "$dir/get" || fail "the seeded RCA is not listed"
+grep -q 'web-debf8' "$dir/get" || fail "the seeded RCA is not listed"
 grep -q 'Deployment/web' "$dir/get" || fail "no WORKLOAD cell"
 grep -q '0.92' "$dir/get" || fail "no CONFIDENCE cell"
 
@@ -65,8 +65,8 @@ wide_header=$(head -n 1 "$dir/wide")
 has_column "$wide_header" SUMMARY || fail "-o wide has no SUMMARY column: $wide_header"
 has_column "$wide_header" PHASE || fail "-o wide has no PHASE column: $wide_header"
 
-echo '$ kubectl get rootcauseanalyses -n shop deployment-web-app-starterror-128-5e1d0c7a -o yaml'
-k get rootcauseanalyses -n shop deployment-web-app-starterror-128-5e1d0c7a -o yaml >"$dir/yaml" 2>"$dir/yaml.err" ||
+echo '$ kubectl get rootcauseanalyses -n shop web-debf8 -o yaml'
+k get rootcauseanalyses -n shop web-debf8 -o yaml >"$dir/yaml" 2>"$dir/yaml.err" ||
   { cat "$dir/yaml.err"; fail "kubectl get -o yaml"; }
 cat "$dir/yaml"
 grep -q '^kind: RootCauseAnalysis$' "$dir/yaml" || fail "-o yaml is not the object"

@@ -888,7 +888,7 @@ TEST(FakeTables, RootCauseAnalysesPrintWithTheCrdsColumns) {
   std::vector<std::string> names;
   for (const auto& c : table.body["columnDefinitions"]) names.push_back(c["name"]);
   EXPECT_EQ(names, (std::vector<std::string>{"Name", "Workload", "Container", "Category", "Confidence", "Count",
-                                             "Last Seen", "Age", "Phase", "Summary"}));
+                                             "Last Seen", "Age", "Phase", "Signature", "Summary"}));
   const json& cols = table.body["columnDefinitions"];
   EXPECT_EQ(cols[0]["format"], "name");
   EXPECT_EQ(cols[4]["type"], "number");

@@ -106,17 +106,20 @@ std::uint64_t stable_hash(std::string_view s) {
   return h;
 }
 
+// "<workload>-<5 hex>": people type and tab-complete the workload's name (`kubectl get rca
+// authentik-server-5c2f1`, `-l crashdiag.io/workload=authentik-server`); kind, container and
+// signature are labels and printer columns, not parts of the name. The hash is over the whole
+// identity, so each container and failure of a workload has its own RCA; 20 bits make a clash
+// between the few RCAs one workload has in one namespace negligible.
 std::string rca_name(const RcaTarget& t) {
   const std::string identity = t.namespace_ + "/" + t.workload.kind + "/" + t.workload.name + "/" + t.container +
                                (t.init ? "/init" : "") + "/" + t.signature;
-  std::string suffix = slug(t.signature).substr(0, 24);
-  while (!suffix.empty() && suffix.back() == '-') suffix.pop_back();
-  suffix += (suffix.empty() ? "" : "-") + hex(stable_hash(identity), 8);
-  std::string readable = slug(t.workload.kind + "-" + t.workload.name + "-" + t.container);
+  const std::string suffix = hex(stable_hash(identity), 5);
+  std::string readable = slug(t.workload.name);
   const std::size_t room = kMaxNameLength - suffix.size() - 1;
   if (readable.size() > room) readable.resize(room);
   while (!readable.empty() && readable.back() == '-') readable.pop_back();
-  return readable.empty() ? suffix : readable + "-" + suffix;
+  return readable.empty() ? "rca-" + suffix : readable + "-" + suffix;
 }
 
 std::string_view to_string(RcaChange change) {
@@ -442,6 +445,11 @@ json RcaTracker::apply_object(const RcaState& s) const {
   if (valid_label_value(t.workload.kind)) labels["crashdiag.io/workload-kind"] = t.workload.kind;
   if (valid_label_value(t.workload.name)) labels["crashdiag.io/workload"] = t.workload.name;
   if (valid_label_value(t.container)) labels["crashdiag.io/container"] = t.container;
+  if (t.init) labels["crashdiag.io/init-container"] = "true";
+  // The signature as a selector: "starterror-128", "oomkilled-137" (slug, at most 63).
+  std::string sig = slug(t.signature).substr(0, 63);
+  while (!sig.empty() && sig.back() == '-') sig.pop_back();
+  if (valid_label_value(sig)) labels["crashdiag.io/signature"] = sig;
   json meta = {{"name", s.name}, {"namespace", t.namespace_}, {"labels", labels}};
   // Garbage collection removes the RCA with its workload. Not a controller reference: crashdiag
   // does not control the workload, and blockOwnerDeletion is left unset because setting it needs
