@@ -23,6 +23,7 @@
 #include "crashdiag/core/kubeconfig.hpp"
 #include "crashdiag/model/yaml_json.hpp"
 #include "crd_schema.hpp"
+#include "label_selector.hpp"
 #include "managed_fields.hpp"
 #include "resources.hpp"
 
@@ -599,6 +600,23 @@ Response handle_get(FakeApiServer::Impl& impl, const Route& r, const Query& quer
   return json_response(200, obj, keep);
 }
 
+// Whether the object of history[i] matched `selector` before that change: its latest earlier
+// version in the history (none: it did not exist, or it was created before the history began
+// and never changed since, which a watch from that point has not seen either).
+bool previously_matched(const std::vector<HistoryEntry>& history, std::size_t i, const LabelSelector& selector) {
+  const json& meta = history[i].object["metadata"];
+  const std::string ns = meta.value("namespace", "");
+  const std::string name = meta.value("name", "");
+  for (std::size_t j = i; j-- > 0;) {
+    const HistoryEntry& h = history[j];
+    if (h.resource != history[i].resource) continue;
+    const json& m = h.object["metadata"];
+    if (m.value("name", "") != name || m.value("namespace", "") != ns) continue;
+    return h.type != "DELETED" && selector.matches(h.object);
+  }
+  return false;
+}
+
 Response handle_list(FakeApiServer::Impl& impl, const Route& r, const Query& query, const std::string& table,
                      bool keep) {
   std::uint64_t snapshot_rv = 0;
@@ -626,6 +644,8 @@ Response handle_list(FakeApiServer::Impl& impl, const Route& r, const Query& que
           keep);
     }
   }
+  auto selector = parse_label_selector(query.get("labelSelector"));
+  if (!selector) return json_response(400, bad_request(selector.error().message), keep);
   std::size_t limit = 0;
   if (auto l = query.get("limit"); !l.empty()) std::from_chars(l.data(), l.data() + l.size(), limit);
   // resourceVersion=0 without a continue token is served from the watch cache, which ignores
@@ -647,6 +667,7 @@ Response handle_list(FakeApiServer::Impl& impl, const Route& r, const Query& que
     }
     for (const auto& [k, obj] : *source) {
       if (!r.ns.empty() && obj["metadata"].value("namespace", "") != r.ns) continue;
+      if (!selector->matches(obj)) continue;  // filtered before paging, as etcd3's store does
       if (!start_after.empty() && k <= start_after) continue;
       if (limit > 0 && items.size() == limit) {
         ++remaining;
@@ -1732,6 +1753,12 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
         continue;
       }
     }
+    auto selector = parse_label_selector(query.get("labelSelector"));
+    if (!selector) {
+      Response invalid = json_response(400, bad_request(selector.error().message), keep);
+      if (!co_await respond(std::move(invalid))) co_return;
+      continue;
+    }
     const bool bookmarks = query.flag("allowWatchBookmarks");
     int timeout_s = 1800;
     if (auto t = query.get("timeoutSeconds"); !t.empty()) std::from_chars(t.data(), t.data() + t.size(), timeout_s);
@@ -1774,7 +1801,7 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
         last = UINT64_MAX;
       } else if (initial) {
         for (const auto& [k, obj] : impl.objects[r->resource]) {
-          if (r->ns.empty() || obj["metadata"].value("namespace", "") == r->ns)
+          if ((r->ns.empty() || obj["metadata"].value("namespace", "") == r->ns) && selector->matches(obj))
             pending.push_back(watch_event("ADDED", obj));
         }
         last = impl.rv;
@@ -1802,10 +1829,28 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
         if (last < impl.compacted_rv) {
           expired = true;
         } else {
-          for (const auto& h : impl.history) {
+          for (std::size_t i = 0; i < impl.history.size(); ++i) {
+            const HistoryEntry& h = impl.history[i];
             if (h.rv <= last || h.resource != r->resource) continue;
             if (!r->ns.empty() && h.object["metadata"].value("namespace", "") != r->ns) continue;
-            events.push_back(watch_event(h.type, h.object));
+            if (selector->requirements.empty()) {
+              events.push_back(watch_event(h.type, h.object));
+              continue;
+            }
+            // With a selector the watch cache compares the object before and after the change
+            // (k8s.io/apiserver/pkg/storage/cacher/cache_watcher.go, convertToWatchEvent): one
+            // that starts matching arrives as ADDED, one that stops matching as DELETED.
+            const bool now = h.type != "DELETED" && selector->matches(h.object);
+            const bool before = previously_matched(impl.history, i, *selector);
+            if (h.type == "DELETED") {
+              if (before || selector->matches(h.object)) events.push_back(watch_event("DELETED", h.object));
+            } else if (now && !before) {
+              events.push_back(watch_event("ADDED", h.object));
+            } else if (now) {
+              events.push_back(watch_event(h.type, h.object));
+            } else if (before) {
+              events.push_back(watch_event("DELETED", h.object));
+            }
           }
         }
       }

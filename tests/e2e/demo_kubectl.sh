@@ -58,10 +58,14 @@ grep -q 'StatefulSet/authentik-postgresql' "$dir/get" || fail "the PostgreSQL an
 oom=$(k get rca -n payments -o jsonpath='{range .items[?(@.status.category=="oom_killed")]}{.status.phase} {.status.occurrences} {.status.history[*].change}{end}')
 echo "payments oom_killed: $oom"
 case "$oom" in "Active 2 Identified Resolved Reopened") ;; *) fail "the OOM analysis is \"$oom\", not Active, twice, reopened" ;; esac
-grep -Eq '^payments +deployment-ledger-service' "$dir/get" || fail "the NAMESPACE column is not filled"
+grep -Eq '^payments +ledger-service-[0-9a-f]{5} ' "$dir/get" || fail "the NAMESPACE column is not filled"
 
 name=$(k get rca -n authentik -o jsonpath='{range .items[?(@.status.category=="entrypoint_override")]}{.metadata.name}{end}')
 [ -n "$name" ] || fail "no entrypoint_override analysis in namespace authentik"
+# Names start with the workload and carry the rest as labels people select on.
+case "$name" in authentik-server-?????) ;; *) fail "the analysis is named \"$name\", not authentik-server-<5 hex>" ;; esac
+[ "$(k get rca -n authentik -l crashdiag.io/workload=authentik-server,crashdiag.io/signature=starterror-128 -o name)" = "rootcauseanalysis.crashdiag.io/$name" ] ||
+  fail "the analysis is not selected by its workload and signature labels"
 echo "\$ kubectl describe rca -n authentik $name"
 k describe rca -n authentik "$name" | tee "$dir/describe"
 grep -q 'args: \["server"\]' "$dir/describe" || fail "describe does not show the fix (args instead of command)"

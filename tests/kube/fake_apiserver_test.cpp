@@ -354,6 +354,48 @@ TEST(FakeWrites, DeleteAnswersLikeEachRegistryAndEmitsWatchEvents) {
   for (const std::string& line : f.watch_lines) EXPECT_EQ(line.rfind(R"({"type":")", 0), 0U) << line.substr(0, 80);
 }
 
+// labelSelector filters lists before paging and watches through the watch cache's eyes: an
+// object that starts matching arrives as ADDED, one that stops matching as DELETED
+// (k8s.io/apiserver/pkg/storage/cacher/cache_watcher.go). A selector that does not parse is a 400.
+TEST(FakeReads, LabelSelectorsFilterListsAndWatches) {
+  Fixture f;
+  json web = valid_rca("web-1a2b3");
+  web["metadata"]["labels"]["crashdiag.io/workload"] = "web";
+  json api = valid_rca("api-4c5d6");
+  api["metadata"]["labels"]["crashdiag.io/workload"] = "api";
+  ASSERT_EQ(f.send(verb::post, kRcas, web, kJson).status, 201);
+  ASSERT_EQ(f.send(verb::post, kRcas, api, kJson).status, 201);
+  const std::string before = std::to_string(f.server.resource_version());
+
+  auto names = [](const Reply& r) {
+    std::vector<std::string> out;
+    for (const auto& item : r.body["items"]) out.push_back(item["metadata"]["name"]);
+    return out;
+  };
+  EXPECT_EQ(names(f.get(kRcas + "?labelSelector=crashdiag.io%2Fworkload%3Dweb")),
+            (std::vector<std::string>{"web-1a2b3"}));
+  EXPECT_EQ(names(f.get(kRcas + "?labelSelector=crashdiag.io%2Fworkload%20in%20(web,api)&limit=1")),
+            (std::vector<std::string>{"api-4c5d6"}));
+  EXPECT_EQ(names(f.get(kRcas + "?labelSelector=!crashdiag.io%2Fworkload")), (std::vector<std::string>{}));
+  auto bad = f.get(kRcas + "?labelSelector=a%20b%3Dc");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.body["reason"], "BadRequest");
+
+  // api stops matching workload=api by a relabel; web starts matching it.
+  api["metadata"]["labels"]["crashdiag.io/workload"] = "api-v2";
+  web["metadata"]["labels"]["crashdiag.io/workload"] = "api";
+  for (json* o : {&api, &web}) {
+    auto live = f.get(kRcas + "/" + (*o)["metadata"]["name"].get<std::string>());
+    (*o)["metadata"]["resourceVersion"] = live.body["metadata"]["resourceVersion"];
+    ASSERT_EQ(f.send(verb::put, kRcas + "/" + (*o)["metadata"]["name"].get<std::string>(), *o, kJson).status, 200);
+  }
+  std::vector<std::string> seen;
+  for (const auto& ev : f.watch(kRcas, before + "&labelSelector=crashdiag.io%2Fworkload%3Dapi")) {
+    seen.push_back(ev["type"].get<std::string>() + " " + ev["object"]["metadata"]["name"].get<std::string>());
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"DELETED api-4c5d6", "ADDED web-1a2b3"}));
+}
+
 TEST(FakeWrites, DeletePreconditionsAndFinalizers) {
   Fixture f;
   json rca = valid_rca();
