@@ -51,7 +51,23 @@ int main(int argc, char** argv) {
   cmd_run->add_option("--kubeconfig", run.kubeconfig,
                       "Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, else in-cluster)");
   cmd_run->add_option("--context", run.context, "Kubeconfig context (default: current-context)");
-  cmd_run->add_option("-n,--namespace", run.namespaces, "Watch only this namespace (repeatable; default: all)");
+  cmd_run
+      ->add_option("-n,--namespace,--namespaces", run.namespaces,
+                   "Watch only these namespaces (comma-separated or repeated; default: all)")
+      ->delimiter(',');
+  cmd_run
+      ->add_option("--exclude-namespaces", run.exclude_namespaces,
+                   "Never diagnose pods of these namespaces (comma-separated or repeated)")
+      ->delimiter(',');
+  cmd_run
+      ->add_option("--publish", run.publish,
+                   "What to write: rca (RootCauseAnalysis objects), annotation (crashdiag.io/rca and "
+                   "crashdiag.io/root-cause on the pod), event (an Event on the pod); comma-separated. Metrics "
+                   "are always served. A pod, workload or namespace annotated crashdiag.io/ignore: \"true\" is "
+                   "never diagnosed")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"rca", "annotation", "event"}))
+      ->capture_default_str();
   cmd_run->add_option("-l,--selector", run.selector, "Label selector for the pods to watch");
   cmd_run->add_option("--log-format", run.log_format, "Log format")->check(CLI::IsMember({"text", "json"}));
   cmd_run->add_option("--log-level", run.log_level, "debug, info, warn or error");

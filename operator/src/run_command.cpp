@@ -1,5 +1,6 @@
 #include "run_command.hpp"
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -188,6 +189,13 @@ int run_daemon(const RunOptions& o) {
   kube::KubeClient client(ioc.get_executor(), *endpoint, *tls, kube::make_token_source(access), client_options);
   daemon::DaemonOptions options;
   options.namespaces = o.namespaces;
+  options.exclude_namespaces = o.exclude_namespaces;
+  auto publishes = [&o](const char* what) {
+    return std::find(o.publish.begin(), o.publish.end(), what) != o.publish.end();
+  };
+  options.publisher.publish_rca = publishes("rca");
+  options.publisher.publish_annotation = publishes("annotation");
+  options.publisher.publish_event = publishes("event");
   options.label_selector = o.selector;
   options.metrics = &metrics;
   options.instance = instance_name();

@@ -11,6 +11,8 @@ struct RunOptions {
   std::string kubeconfig;  // --kubeconfig, else $KUBECONFIG, else ~/.kube/config, else in-cluster
   std::string context;
   std::vector<std::string> namespaces;
+  std::vector<std::string> exclude_namespaces;
+  std::vector<std::string> publish = {"rca", "annotation", "event"};  // what is written (--publish)
   std::string selector;
   std::string log_format = "text";
   std::string log_level = "info";

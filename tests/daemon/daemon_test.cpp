@@ -360,5 +360,80 @@ TEST(DaemonUnready, AnUnreadyPodIsDiagnosedOnceAtItsDeadline) {
   EXPECT_EQ(signals->load(), 1) << "one unready period is one crash signal (metrics count it)";
 }
 
+// The cluster owner silences crashdiag with crashdiag.io/ignore: "true" on a pod (or its
+// template), its workload or its namespace, or with --exclude-namespaces. The Deployment "web" in
+// "shop" fails in every row; a bare pod in "ops" fails too and is always diagnosed, so a row where
+// "web" is missing proves the silence, not a daemon that diagnosed nothing.
+struct IgnoreCase {
+  const char* name;
+  std::function<void(Cluster&, json& web_pod)> setup;
+  std::vector<std::string> exclude;
+};
+
+void PrintTo(const IgnoreCase& c, std::ostream* os) {
+  *os << c.name;
+}
+
+class DaemonIgnore : public ::testing::TestWithParam<IgnoreCase> {};
+
+json annotated(json object) {
+  object["metadata"]["annotations"]["crashdiag.io/ignore"] = "true";
+  return object;
+}
+
+TEST_P(DaemonIgnore, SilencedFailuresAreNotDiagnosed) {
+  quiet_logs();
+  Cluster c;
+  json web = failing_pod("shop", "web-7d9f-0", c.web_container(), owner("ReplicaSet", "web-7d9f"), 3, 128, "StartError",
+                         kStartError);
+  GetParam().setup(c, web);
+  c.server.apply_pod(web);
+  c.server.apply_pod(failing_pod("ops", "probe", c.api_container(), nullptr, 2, 137, "OOMKilled"));
+  DaemonOptions o;
+  o.exclude_namespaces = GetParam().exclude;
+  Running r(c, o);
+  ASSERT_TRUE(r.wait_for(1));
+  std::this_thread::sleep_for(600ms);  // time for "web" to be diagnosed, were it not silenced
+  std::vector<std::string> diagnosed;
+  for (const auto& rec : r.snapshot()) diagnosed.push_back(rec.signal.namespace_ + "/" + rec.signal.pod);
+  EXPECT_EQ(diagnosed, (std::vector<std::string>{"ops/probe"}));
+  EXPECT_GE(r.on_loop([&] { return r.daemon->ignored(); }), 1U);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Rows, DaemonIgnore,
+    ::testing::Values(IgnoreCase{"pod", [](Cluster&, json& pod) { pod = annotated(pod); }, {}},
+                      IgnoreCase{"workload",
+                                 [](Cluster& c, json&) {
+                                   c.server.put_object(
+                                       "/apis/apps/v1", "deployments",
+                                       annotated(json{{"kind", "Deployment"},
+                                                      {"apiVersion", "apps/v1"},
+                                                      {"metadata", {{"name", "web"}, {"namespace", "shop"}}}}));
+                                 },
+                                 {}},
+                      IgnoreCase{"namespace",
+                                 [](Cluster& c, json&) {
+                                   c.server.put_object("/api/v1", "namespaces",
+                                                       annotated(json{{"kind", "Namespace"},
+                                                                      {"apiVersion", "v1"},
+                                                                      {"metadata", {{"name", "shop"}}}}));
+                                 },
+                                 {}},
+                      IgnoreCase{"excluded_namespace", [](Cluster&, json&) {}, {"shop"}}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(DaemonIgnore, AnIgnoreSetToAnythingButTrueIsNotASilence) {
+  quiet_logs();
+  Cluster c;
+  json web = failing_pod("shop", "web-7d9f-0", c.web_container(), owner("ReplicaSet", "web-7d9f"), 3, 128, "StartError",
+                         kStartError);
+  web["metadata"]["annotations"]["crashdiag.io/ignore"] = "false";
+  c.server.apply_pod(web);
+  Running r(c, DaemonOptions{});
+  ASSERT_TRUE(r.wait_for(1));
+  EXPECT_EQ(r.snapshot()[0].signal.pod, "web-7d9f-0");
+}
+
 }  // namespace
 }  // namespace crashdiag::daemon

@@ -4,6 +4,8 @@
 // passing test also means the CRD and the writer agree.
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include <fstream>
 #include <sstream>
 
@@ -134,6 +136,54 @@ TEST(Publish, ThreeCrashLoopingReplicasGiveOneRcaTheirAnnotationsAndOneEventEach
   EXPECT_EQ(annotations, 3) << "each pod annotated once";
   EXPECT_EQ(count_requests(c.server, "GET", "/log?"), 0) << "StartError containers never ran: no logs to read";
 }
+
+// --publish chooses the outputs; what is left out is never written, and the metrics stay.
+struct PublishChoice {
+  const char* name;
+  bool rca, annotation, event;
+};
+
+void PrintTo(const PublishChoice& c, std::ostream* os) {
+  *os << c.name;
+}
+
+class PublishOnly : public ::testing::TestWithParam<PublishChoice> {};
+
+TEST_P(PublishOnly, WritesWhatWasChosenAndNothingElse) {
+  quiet_logs();
+  Cluster c;
+  c.web_replicas(3);
+  metrics::Metrics m(category_ids(), "test");
+  DaemonOptions o = publishing_options(&m);
+  o.publisher.publish_rca = GetParam().rca;
+  o.publisher.publish_annotation = GetParam().annotation;
+  o.publisher.publish_event = GetParam().event;
+  Running r(c, o);
+  ASSERT_TRUE(r.wait_for(1));
+  // Whatever is chosen is there within a second; what is not stays absent after it.
+  auto annotated = [&] {
+    auto p = c.server.get_object("pods", "shop", "web-7d9f-0");
+    return p && (*p)["metadata"].contains("annotations");
+  };
+  auto have = [&] {
+    return (!GetParam().rca || c.server.list_objects(kRcas, "shop").size() == 1) &&
+           (!GetParam().annotation || annotated()) &&
+           (!GetParam().event || events_with_reason(c.server, "RootCauseIdentified").size() == 3);
+  };
+  ASSERT_TRUE(eventually(have));
+  std::this_thread::sleep_for(800ms);
+  EXPECT_EQ(c.server.list_objects(kRcas, "shop").size(), GetParam().rca ? 1U : 0U);
+  EXPECT_EQ(annotated(), GetParam().annotation);
+  EXPECT_EQ(events_with_reason(c.server, "RootCauseIdentified").size(), GetParam().event ? 3U : 0U);
+  EXPECT_NE(m.serialize().find("crashdiag_diagnoses_total{category=\"entrypoint_override\"} 1"), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(Choices, PublishOnly,
+                         ::testing::Values(PublishChoice{"rca_only", true, false, false},
+                                           PublishChoice{"annotation_and_event", false, true, true},
+                                           PublishChoice{"event_only", false, false, true},
+                                           PublishChoice{"nothing_but_metrics", false, false, false}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 json running_pod(const json& failing) {
   json pod = failing;

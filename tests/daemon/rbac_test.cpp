@@ -161,12 +161,31 @@ TEST(Rbac, TheShippedRolesGrantEveryCallTheDaemonMakesAndNothingMore) {
   Cluster c;
   // Failing before any replica leads: the leader's takeover walks the store and GETs each pod.
   c.web_replicas(3);
-  // A Job's pod: the owner chain goes through the Job (batch/v1 jobs get).
-  c.server.put_object(
-      "/apis/batch/v1", "jobs",
-      json{{"kind", "Job"},
-           {"apiVersion", "batch/v1"},
-           {"metadata", {{"name", "nightly-29001"}, {"namespace", "shop"}, {"uid", "uid-nightly-29001"}}}});
+  // A CronJob's Job's pod: the owner chain goes through the Job (batch/v1 jobs get), and the
+  // CronJob is read for its crashdiag.io/ignore (batch/v1 cronjobs get).
+  c.server.put_object("/apis/batch/v1", "jobs",
+                      json{{"kind", "Job"},
+                           {"apiVersion", "batch/v1"},
+                           {"metadata",
+                            {{"name", "nightly-29001"},
+                             {"namespace", "shop"},
+                             {"uid", "uid-nightly-29001"},
+                             {"ownerReferences", json::array({{{"apiVersion", "batch/v1"},
+                                                               {"kind", "CronJob"},
+                                                               {"name", "nightly"},
+                                                               {"uid", "uid-nightly"},
+                                                               {"controller", true}}})}}}});
+  // A StatefulSet's and a DaemonSet's pods: the workload is read for its crashdiag.io/ignore.
+  for (const auto& [kind, pod] :
+       {std::pair<std::string, std::string>{"StatefulSet", "db-0"}, {"DaemonSet", "agent-x2"}}) {
+    const json own = {{"apiVersion", "apps/v1"},
+                      {"kind", kind},
+                      {"name", pod.substr(0, pod.find('-'))},
+                      {"uid", "uid-" + pod},
+                      {"controller", true}};
+    c.server.apply_pod(failing_pod("shop", pod, c.api_container(), own, 2, 1, "Error"));
+    c.server.set_logs("shop", pod, "api", true, "panic: nil map\n");
+  }
   c.server.apply_pod(
       failing_pod("shop", "nightly-29001-x2k9", c.api_container(), owner("Job", "nightly-29001"), 1, 1, "Error"));
   c.server.set_logs("shop", "nightly-29001-x2k9", "api", true, "panic: nil map\n");
@@ -178,7 +197,7 @@ TEST(Rbac, TheShippedRolesGrantEveryCallTheDaemonMakesAndNothingMore) {
     Replica leader(c, "replica-a");
     ASSERT_TRUE(eventually([&] { return leader.leading(); }));
     ASSERT_TRUE(eventually(
-        [&] { return c.server.list_objects("crashdiag.io/v1alpha1/rootcauseanalyses", "shop").size() == 2; }));
+        [&] { return c.server.list_objects("crashdiag.io/v1alpha1/rootcauseanalyses", "shop").size() == 4; }));
     // A repeat: the RCA is applied again and each Event's count bumped.
     c.web_replicas(4);
     c.api_oom(1);
@@ -226,6 +245,11 @@ TEST(Rbac, TheShippedRolesGrantEveryCallTheDaemonMakesAndNothingMore) {
                                            {"patch", "", "events"},
                                            {"get", "batch", "jobs"},
                                            {"get", "apps", "replicasets"},
+                                           {"get", "apps", "deployments"},
+                                           {"get", "apps", "statefulsets"},
+                                           {"get", "apps", "daemonsets"},
+                                           {"get", "batch", "cronjobs"},
+                                           {"get", "", "namespaces"},
                                            {"get", "crashdiag.io", "rootcauseanalyses"},
                                            {"create", "crashdiag.io", "rootcauseanalyses"},
                                            {"update", "coordination.k8s.io", "leases"}}) {

@@ -112,10 +112,17 @@ simdjson::error_code read_metadata(od::value v, PodRecord& r) {
     if (key == "deletionTimestamp") {
       r.deleting = true;
     } else if (key == "annotations") {
-      // Only crashdiag's own two: publishing patches them only when they would change.
+      // Only crashdiag's own: its two results (publishing patches them only when they would
+      // change) and the owner's crashdiag.io/ignore.
       return each_field(value, [&](std::string_view ak, od::value av) {
         if (ak == "crashdiag.io/rca") return read_string(av, r.rca_annotation);
         if (ak == "crashdiag.io/root-cause") return read_string(av, r.root_cause_annotation);
+        if (ak == "crashdiag.io/ignore") {
+          std::string v;
+          auto err = read_string(av, v);
+          r.ignored = v == "true";
+          return err;
+        }
         return simdjson::SUCCESS;
       });
     } else if (key == "ownerReferences") {

@@ -301,6 +301,13 @@ core::DetectOptions Daemon::detect_options(bool deadline_check) const {
 
 void Daemon::detect(const core::PodRecord* old, const core::PodRecord& now, const std::string& pod_json) {
   const core::DetectOptions o = detect_options();
+  // The cluster owner's silence: the pod's own annotation and --exclude-namespaces are known
+  // here; the workload's and the namespace's annotations are read before diagnosing (silenced()).
+  if (now.ignored || std::find(options_.exclude_namespaces.begin(), options_.exclude_namespaces.end(),
+                               now.namespace_) != options_.exclude_namespaces.end()) {
+    if (!core::detect_crashes(old, now, o).empty()) ++ignored_;
+    return;
+  }
   for (const auto& s : core::detect_crashes(old, now, o)) enqueue(s, pod_json);
   // A pod that runs unready produces no further watch events while it stays so: look at it again
   // when it has been unready for --unready-after.
@@ -769,6 +776,66 @@ asio::awaitable<core::WorkloadRef> Daemon::top_level_workload(std::string ns, st
   co_return top;
 }
 
+namespace {
+
+// Where a top-level workload is read: built-in controllers only (another controller's custom
+// resource is named by its ownerReference, but its plural is unknown without discovery).
+std::optional<std::pair<std::string, std::string>> workload_path(const core::WorkloadRef& w, const std::string& ns) {
+  static const std::map<std::string, std::pair<std::string, std::string>> kPaths = {
+      {"Deployment", {"/apis/apps/v1", "deployments"}},
+      {"StatefulSet", {"/apis/apps/v1", "statefulsets"}},
+      {"DaemonSet", {"/apis/apps/v1", "daemonsets"}},
+      {"ReplicaSet", {"/apis/apps/v1", "replicasets"}},
+      {"Job", {"/apis/batch/v1", "jobs"}},
+      {"CronJob", {"/apis/batch/v1", "cronjobs"}},
+  };
+  auto it = kPaths.find(w.kind);
+  if (it == kPaths.end() || w.name.empty()) return std::nullopt;
+  return std::make_pair(it->second.first + "/namespaces/" + ns + "/" + it->second.second + "/" + w.name,
+                        it->second.second);
+}
+
+bool ignore_annotation(const std::string& body) {
+  json obj = json::parse(body, nullptr, false);
+  if (!obj.is_object() || !obj.contains("metadata") || !obj["metadata"].is_object()) return false;
+  const json& meta = obj["metadata"];
+  if (!meta.contains("annotations") || !meta["annotations"].is_object()) return false;
+  const auto it = meta["annotations"].find(std::string(core::kIgnoreAnnotation));
+  return it != meta["annotations"].end() && it->is_string() && it->get<std::string>() == "true";
+}
+
+}  // namespace
+
+asio::awaitable<bool> Daemon::annotated_ignore(std::string path, std::string resource) {
+  const core::WallTime now = wall_now();
+  if (auto it = ignore_cache_.find(path); it != ignore_cache_.end() && now < it->second.until) {
+    co_return it->second.ignored;
+  }
+  kube::Request req{http::verb::get, path, resource, "", ""};  // named: GCC 12 PR 99576
+  auto res = co_await client_.request(std::move(req));
+  // Not readable (gone, or RBAC without the grant): not silenced, and not asked again until the
+  // entry expires, so a failing workload does not turn into a GET per restart.
+  const bool ignored = res && res->status == 200 && ignore_annotation(res->body);
+  if (!res || res->status != 200) {
+    log(LogLevel::kDebug, "crashdiag.io/ignore not read",
+        {{"object", path}, {"error", res ? "HTTP " + std::to_string(res->status) : res.error().what}});
+  }
+  ignore_cache_[path] = IgnoreEntry{ignored, now + options_.ignore_cache_ttl};
+  if (ignore_cache_.size() > 4096) ignore_cache_.erase(ignore_cache_.begin());
+  co_return ignored;
+}
+
+asio::awaitable<bool> Daemon::silenced(std::string ns, core::WorkloadRef workload) {
+  // Namespaces are cluster-scoped: a daemon confined to --namespace runs under RoleBindings that
+  // cannot read them (403), and its owner chose the namespaces already.
+  if (options_.namespaces.empty() && co_await annotated_ignore("/api/v1/namespaces/" + ns, "namespaces")) {
+    co_return true;
+  }
+  auto path = workload_path(workload, ns);
+  if (!path) co_return false;
+  co_return co_await annotated_ignore(path->first, path->second);
+}
+
 asio::awaitable<void> Daemon::diagnose(Job job) {
   const core::CrashSignal& s = job.signal;
   const std::size_t slash = s.workload.find('/');
@@ -778,6 +845,11 @@ asio::awaitable<void> Daemon::diagnose(Job job) {
   std::string owner_uid = s.workload_uid;
   const core::WorkloadRef workload =
       co_await top_level_workload(std::move(ns), std::move(owner_kind), std::move(owner_name), std::move(owner_uid));
+  if (!leading_) co_return;
+  if (co_await silenced(s.namespace_, workload)) {
+    ++ignored_;
+    co_return;
+  }
   if (!leading_) co_return;
   const core::RcaTarget target = make_target(s, workload);
   if (!tracker_.needs_diagnosis(target, wall_now())) {

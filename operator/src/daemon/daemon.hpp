@@ -38,7 +38,11 @@ struct DiagnosisRecord {
 };
 
 struct DaemonOptions {
-  std::vector<std::string> namespaces;  // empty: all namespaces
+  std::vector<std::string> namespaces;          // empty: all namespaces
+  std::vector<std::string> exclude_namespaces;  // never diagnosed (--exclude-namespaces)
+  // crashdiag.io/ignore: "true" on a workload or a namespace is read with one GET each and
+  // trusted this long (so removing it takes effect within this, without a watch on either).
+  core::Duration ignore_cache_ttl{60'000};
   std::string label_selector;
   core::Duration idle_timeout{90'000};  // bookmarks arrive about every minute
   // A LIST is decoded as it streams; these bound one item and the wait for the next bytes.
@@ -99,6 +103,8 @@ class Daemon {
   [[nodiscard]] std::size_t pods() const { return pods_.size(); }
   [[nodiscard]] std::uint64_t diagnoses() const { return diagnoses_; }
   [[nodiscard]] std::uint64_t signals() const { return signals_; }
+  // Failures silenced by crashdiag.io/ignore or --exclude-namespaces.
+  [[nodiscard]] std::uint64_t ignored() const { return ignored_; }
   [[nodiscard]] std::size_t pods_with_events() const;
 
   struct Job {
@@ -117,6 +123,9 @@ class Daemon {
   boost::asio::awaitable<void> worker();
   boost::asio::awaitable<void> diagnose(Job job);
   boost::asio::awaitable<void> gather_and_classify(Job job, core::RcaTarget target);
+  // The workload or its namespace carries crashdiag.io/ignore: "true".
+  boost::asio::awaitable<bool> silenced(std::string ns, core::WorkloadRef workload);
+  boost::asio::awaitable<bool> annotated_ignore(std::string path, std::string resource);
   boost::asio::awaitable<core::WorkloadRef> top_level_workload(std::string ns, std::string kind, std::string name,
                                                                std::string uid);
   boost::asio::awaitable<void> take_over();
@@ -142,8 +151,14 @@ class Daemon {
   std::unique_ptr<EventHandler> event_handler_;
   std::deque<Job> queue_;
   std::map<std::string, core::WorkloadRef> owner_cache_;  // "ns/ReplicaSet/name" -> top-level workload
-  std::set<std::string> in_flight_;                       // dedupe keys being diagnosed
-  std::map<std::string, std::vector<Job>> waiting_;       // signals that arrived meanwhile
+  struct IgnoreEntry {
+    bool ignored = false;
+    core::WallTime until{0};
+  };
+  std::map<std::string, IgnoreEntry> ignore_cache_;  // an object's path -> its crashdiag.io/ignore
+  std::uint64_t ignored_ = 0;                        // failures not diagnosed because silenced
+  std::set<std::string> in_flight_;                  // dedupe keys being diagnosed
+  std::map<std::string, std::vector<Job>> waiting_;  // signals that arrived meanwhile
   core::RcaTracker tracker_;
   std::unique_ptr<Publisher> publisher_;
   std::set<std::pair<std::string, std::string>> gauge_series_;  // (namespace, category) ever set

@@ -89,7 +89,7 @@ Publisher::Publisher(asio::io_context& ioc, kube::KubeClient& client, core::RcaT
 void Publisher::submit(const core::RcaUpdate& update) {
   if (update.change == core::RcaChange::kUnchanged && !update.pod) return;
   const core::WallTime now = options_.wall_clock();
-  if (update.change != core::RcaChange::kUnchanged) {
+  if (update.change != core::RcaChange::kUnchanged && options_.publish_rca) {
     auto [it, inserted] = dirty_.try_emplace(update.name);
     // Repeats only move counters and lastSeen: coalesce them. Everything else is news.
     core::WallTime due = now;
@@ -99,8 +99,9 @@ void Publisher::submit(const core::RcaUpdate& update) {
     }
     if (inserted || due < it->second.not_before) it->second.not_before = due;
   }
-  if (update.pod) {
-    PodJob job{*update.pod, now, 0, false};
+  if (update.pod && (options_.publish_annotation || options_.publish_event)) {
+    PodJob job{*update.pod, now, 0, !options_.publish_annotation};
+    if (!options_.publish_event) job.writes.event.reset();
     if (job.writes.event && !job.writes.event->create()) {
       // A bump: keep only the newest per Event, no earlier than event_interval after the last write.
       auto last = event_written_.find(job.writes.event->name);
@@ -117,6 +118,7 @@ void Publisher::submit(const core::RcaUpdate& update) {
 }
 
 void Publisher::resolved(const std::string& name) {
+  if (!options_.publish_rca) return;
   dirty_[name].not_before = core::WallTime{0};
 }
 

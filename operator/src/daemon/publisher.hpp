@@ -37,6 +37,11 @@ struct PublisherOptions {
   core::Duration retry_cap{30'000};
   std::function<core::WallTime()> wall_clock;                  // injected
   std::function<void(const std::string& rca)> on_rca_written;  // the server accepted an RCA write (benchmarks)
+  // Which outputs the cluster owner wants (--publish): the RootCauseAnalysis objects, the pod
+  // annotations, the Events on the pod. Metrics are always kept.
+  bool publish_rca = true;
+  bool publish_annotation = true;
+  bool publish_event = true;
 };
 
 // The annotations a pod carries now (from the pod store), so unchanged ones are not patched.

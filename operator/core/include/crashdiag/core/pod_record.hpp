@@ -46,6 +46,7 @@ struct PodRecord {
   bool deleting = false;              // metadata.deletionTimestamp is set
   std::string rca_annotation;         // crashdiag.io/rca, as last written
   std::string root_cause_annotation;  // crashdiag.io/root-cause
+  bool ignored = false;               // crashdiag.io/ignore: "true" (the cluster owner silenced it)
   std::vector<ContainerRecord> containers;
 
   [[nodiscard]] std::string key() const { return namespace_ + "/" + name; }

@@ -154,6 +154,9 @@ struct RcaUpdate {
 
 inline constexpr std::string_view kRcaAnnotation = "crashdiag.io/rca";
 inline constexpr std::string_view kRootCauseAnnotation = "crashdiag.io/root-cause";
+// Set to "true" by the cluster owner on a pod, its workload or its namespace: crashdiag leaves
+// its failures alone (no diagnosis, no RCA, no annotation, no Event).
+inline constexpr std::string_view kIgnoreAnnotation = "crashdiag.io/ignore";
 inline constexpr std::string_view kReportingController = "crashdiag.io/crashdiag";
 inline constexpr std::size_t kEventNoteLimit = 1024;  // events.k8s.io/v1 note limit (validation.go)
 
