@@ -301,10 +301,9 @@ core::DetectOptions Daemon::detect_options(bool deadline_check) const {
 
 void Daemon::detect(const core::PodRecord* old, const core::PodRecord& now, const std::string& pod_json) {
   const core::DetectOptions o = detect_options();
-  // The cluster owner's silence: the pod's own annotation and --exclude-namespaces are known
-  // here; the workload's and the namespace's annotations are read before diagnosing (silenced()).
-  if (now.ignored || std::find(options_.exclude_namespaces.begin(), options_.exclude_namespaces.end(),
-                               now.namespace_) != options_.exclude_namespaces.end()) {
+  // The list's commit calls this before its records are in the store, so enqueue() cannot look
+  // the pod up yet: the pod at hand decides.
+  if (now.ignored) {
     if (!core::detect_crashes(old, now, o).empty()) ++ignored_;
     return;
   }
@@ -456,6 +455,17 @@ void Daemon::release_waiting(const std::string& key) {
 }
 
 void Daemon::enqueue(const core::CrashSignal& signal, std::string pod_json, bool count) {
+  // The cluster owner's silence, for every way a failure is found (a watch event, the initial
+  // list, a relist, a new leader's walk of its store, an unready deadline): the pod's own
+  // annotation and --exclude-namespaces are known here; the workload's and the namespace's
+  // annotations are read before diagnosing (silenced()).
+  const core::PodRecord* pod = pods_.find(signal.namespace_ + "/" + signal.pod);
+  if ((pod != nullptr && pod->ignored) ||
+      std::find(options_.exclude_namespaces.begin(), options_.exclude_namespaces.end(), signal.namespace_) !=
+          options_.exclude_namespaces.end()) {
+    ++ignored_;
+    return;
+  }
   if (count) {
     if (options_.on_signal) options_.on_signal(signal);
     ++signals_;
