@@ -19,7 +19,7 @@ check container 0 "$bin" explain -f "$ex/pod.json" -c authentik-server && contai
 check malformed 2 "$bin" explain -f "$src/tests/data/malformed.json" && contains malformed 'malformed JSON'
 check missing_file 2 "$bin" explain -f /nonexistent.json && contains missing_file '/nonexistent.json: cannot open file'
 check bad_output 2 "$bin" explain -f "$ex/pod.json" -o xml
-check no_input 2 "$bin" explain && contains no_input 'give either -f POD.json or --examples DIR'
+check no_input 2 "$bin" explain && contains no_input 'give one of: pod NAME (or deploy/NAME ...), -f POD.json, --examples DIR'
 check bad_rules_dir 2 "$bin" explain -f "$ex/pod.json" --rules-dir /nonexistent && contains bad_rules_dir '/nonexistent: is not a readable directory'
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 printf 'rules:\n  - id: broken\n    category: unknown_cat\n' > "$tmp/broken.yaml"

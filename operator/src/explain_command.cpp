@@ -65,6 +65,45 @@ tl::expected<LogTail, ReadError> read_logs(const std::string& path, std::istream
 
 }  // namespace
 
+tl::expected<std::vector<Diagnosis>, std::string> explain_pods(const std::vector<Pod>& pods,
+                                                               const std::vector<Event>& all_events,
+                                                               const LogsFor& logs_for, const std::string& container,
+                                                               const UnreadyPolicy& unready,
+                                                               const Classifier& classifier) {
+  std::vector<Diagnosis> diagnoses;
+  for (const Pod& pod : pods) {
+    std::vector<const Container*> targets;
+    if (!container.empty()) {
+      const Container* c = pod.find_container(container);
+      if (c == nullptr) {
+        if (pods.size() > 1) continue;  // in a List, only the pods that have it
+        std::string names;
+        for (const Container& k : pod.containers) names += (names.empty() ? "" : ", ") + k.name;
+        return tl::unexpected("--container " + container + ": no such container in pod " + pod.name +
+                              " (containers: " + names + ")");
+      }
+      targets.push_back(c);
+    } else {
+      targets = failing_containers(pod, unready);
+    }
+    if (pods.size() > 1 && targets.empty()) continue;  // a List: report the failing pods
+    Diagnosis diagnosis;
+    diagnosis.namespace_ = pod.namespace_;
+    diagnosis.pod = pod.name;
+    const std::vector<Event> events = events_for_pod(all_events, pod);
+    for (const Container* c : targets) {
+      Evidence ev;
+      ev.pod = pod;
+      ev.container = c->name;
+      ev.logs = logs_for(pod, *c);
+      ev.events = events;
+      diagnosis.containers.push_back(classifier.diagnose(ev));
+    }
+    diagnoses.push_back(std::move(diagnosis));
+  }
+  return diagnoses;
+}
+
 int run_explain(const ExplainOptions& options, const Classifier& classifier, std::istream& in, std::ostream& out,
                 std::ostream& err) {
   if (options.pod_file == "-" && (options.logs_file == "-" || options.events_file == "-")) {
@@ -118,44 +157,20 @@ int run_explain(const ExplainOptions& options, const Classifier& classifier, std
     logs = std::move(*tail);
   }
 
-  std::vector<Diagnosis> diagnoses;
+  // `kubectl logs --previous` (or `docker logs`) is for one container: it belongs to the one
+  // named by --container, else to the first failing one.
   bool logs_used = false;
-  for (const Pod& pod : *pods) {
-    std::vector<const Container*> targets;
-    if (!options.container.empty()) {
-      const Container* c = pod.find_container(options.container);
-      if (c == nullptr) {
-        if (pods->size() > 1) continue;  // in a List, only the pods that have it
-        std::string names;
-        for (const Container& k : pod.containers) names += (names.empty() ? "" : ", ") + k.name;
-        err << "crashdiag explain: --container " << options.container << ": no such container in pod " << pod.name
-            << " (containers: " << names << ")\n";
-        return 2;
-      }
-      targets.push_back(c);
-    } else {
-      targets = failing_containers(pod, unready);
-    }
-    if (pods->size() > 1 && targets.empty()) continue;  // a List: report the failing pods
-    Diagnosis diagnosis;
-    diagnosis.namespace_ = pod.namespace_;
-    diagnosis.pod = pod.name;
-    const std::vector<Event> events = events_for_pod(all_events, pod);
-    for (const Container* c : targets) {
-      Evidence ev;
-      ev.pod = pod;
-      ev.container = c->name;
-      // `kubectl logs --previous` (or `docker logs`) is for one container: it belongs to the one
-      // named by --container, else to the first failing one.
-      if (!logs_used) {
-        ev.logs = logs;
-        logs_used = true;
-      }
-      ev.events = events;
-      diagnosis.containers.push_back(classifier.diagnose(ev));
-    }
-    diagnoses.push_back(std::move(diagnosis));
+  auto logs_for = [&](const Pod&, const Container&) {
+    if (logs_used) return LogTail{};
+    logs_used = true;
+    return logs;
+  };
+  auto explained = explain_pods(*pods, all_events, logs_for, options.container, unready, classifier);
+  if (!explained) {
+    err << "crashdiag explain: " << explained.error() << "\n";
+    return 2;
   }
+  std::vector<Diagnosis> diagnoses = std::move(*explained);
   if (diagnoses.empty()) {
     // A List without a failing pod: say so the way a single healthy pod is reported.
     Diagnosis none;

@@ -1,13 +1,17 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include <tl/expected.hpp>
 #include "crashdiag/classifiers/classifier.hpp"
 #include "crashdiag/classifiers/report.hpp"
+#include "crashdiag/model/failure.hpp"
+#include "crashdiag/model/log_tail.hpp"
 
 namespace crashdiag {
 
@@ -21,6 +25,16 @@ struct ExplainOptions {
   // Unix seconds to judge unreadiness against; unset: the wall clock at the call.
   std::optional<std::int64_t> now_unix;
 };
+
+// The log tail of a container (the previous instance's, when there is one).
+using LogsFor = std::function<LogTail(const Pod&, const Container&)>;
+
+// Each pod's failing containers (or `container`), diagnosed from the pod, its Events (filtered
+// here from `events`) and the logs `logs_for` gives. Pure: `explain -f` and `explain pod` feed it
+// from files and from the API server. Error: `container` is not in a single pod.
+[[nodiscard]] tl::expected<std::vector<Diagnosis>, std::string> explain_pods(
+    const std::vector<Pod>& pods, const std::vector<Event>& events, const LogsFor& logs_for,
+    const std::string& container, const UnreadyPolicy& unready, const Classifier& classifier);
 
 // Exit codes: 0 explained (or nothing failing), 2 bad input.
 [[nodiscard]] int run_explain(const ExplainOptions& options, const Classifier& classifier, std::istream& in,

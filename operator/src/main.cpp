@@ -4,13 +4,19 @@
 
 #include "demo_command.hpp"
 #include "explain_command.hpp"
+#include "explain_live.hpp"
 #include "rule_loader.hpp"
 #include "rules_command.hpp"
 #include "run_command.hpp"
 
 int main(int argc, char** argv) {
   using namespace crashdiag;
-  CLI::App app{"crashdiag: explains why Kubernetes containers crash-loop, with the evidence quoted and the fix"};
+  // Installed as kubectl-crashdiag on $PATH it is a kubectl plugin: `kubectl crashdiag explain pod
+  // NAME` runs it with the words after "crashdiag" (kubectl's plugin mechanism).
+  const std::string self = argc > 0 ? std::string(argv[0]) : "crashdiag";
+  const bool plugin = self.substr(self.find_last_of('/') + 1) == "kubectl-crashdiag";
+  CLI::App app{"crashdiag: explains why Kubernetes containers crash-loop, with the evidence quoted and the fix",
+               plugin ? "kubectl crashdiag" : "crashdiag"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("crashdiag ") + CRASHDIAG_VERSION);
 
@@ -20,8 +26,17 @@ int main(int argc, char** argv) {
   ExplainOptions explain;
   std::string output = "text";
   std::string examples_dir;
-  auto* cmd_explain =
-      app.add_subcommand("explain", "Explain a failing pod from kubectl's JSON, its previous logs and its Events");
+  ExplainLiveOptions live;
+  auto* cmd_explain = app.add_subcommand(
+      "explain",
+      "Explain a failing pod or workload: from the cluster (explain pod NAME, explain deploy/NAME), or from "
+      "kubectl's JSON, its previous logs and its Events (-f)");
+  cmd_explain->add_option("target", live.target,
+                          "pod NAME, pod/NAME, NAME, or a workload: deploy/NAME, sts/NAME, ds/NAME, rs/NAME, job/NAME "
+                          "(read through the kubeconfig as `crashdiag run` reads the cluster)");
+  cmd_explain->add_option("-n,--namespace", live.namespace_, "Namespace (default: the context's)");
+  cmd_explain->add_option("--kubeconfig", live.kubeconfig, "Kubeconfig file (default: $KUBECONFIG, ~/.kube/config)");
+  cmd_explain->add_option("--context", live.context, "Kubeconfig context (default: current-context)");
   cmd_explain->add_option("-f,--filename", explain.pod_file,
                           "kubectl get pod NAME -o json|yaml, a List of pods, or docker inspect output; - for stdin");
   cmd_explain->add_option("--logs", explain.logs_file,
@@ -115,8 +130,10 @@ int main(int argc, char** argv) {
   }
 
   if (cmd_explain->parsed()) {
-    if (explain.pod_file.empty() == examples_dir.empty()) {
-      std::cerr << "crashdiag explain: give either -f POD.json or --examples DIR\n";
+    const int sources =
+        (live.target.empty() ? 0 : 1) + (explain.pod_file.empty() ? 0 : 1) + (examples_dir.empty() ? 0 : 1);
+    if (sources != 1) {
+      std::cerr << "crashdiag explain: give one of: pod NAME (or deploy/NAME ...), -f POD.json, --examples DIR\n";
       return 2;
     }
     auto classifier = make_classifier(rules_dirs, !no_default_rules);
@@ -128,6 +145,12 @@ int main(int argc, char** argv) {
                                 : output == "yaml" ? OutputFormat::kYaml
                                                    : OutputFormat::kText;
     if (!examples_dir.empty()) return run_explain_examples(examples_dir, *classifier, format, std::cout, std::cerr);
+    if (!live.target.empty()) {
+      live.format = format;
+      live.container = explain.container;
+      live.unready_after = explain.unready_after;
+      return run_explain_live(live, *classifier, std::cout, std::cerr);
+    }
     explain.format = format;
     return run_explain(explain, *classifier, std::cin, std::cout, std::cerr);
   }

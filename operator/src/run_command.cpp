@@ -16,6 +16,7 @@
 #include <random>
 
 #include "client.hpp"
+#include "connect.hpp"
 #include "crashdiag/classifiers/categories.hpp"
 #include "crashdiag/core/kubeconfig.hpp"
 #include "crashdiag/core/rca.hpp"
@@ -38,20 +39,6 @@ std::optional<std::string> read_file(const std::string& path) {
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();
-}
-
-// --kubeconfig, $KUBECONFIG (first entry), ~/.kube/config; empty means in-cluster.
-std::string kubeconfig_path(const std::string& flag) {
-  if (!flag.empty()) return flag;
-  if (const char* env = std::getenv("KUBECONFIG"); env != nullptr && *env != '\0') {
-    std::string first(env);
-    return first.substr(0, first.find(':'));
-  }
-  if (const char* home = std::getenv("HOME"); home != nullptr) {
-    std::string p = std::string(home) + "/.kube/config";
-    if (std::filesystem::exists(p)) return p;
-  }
-  return {};
 }
 
 constexpr const char* kServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -98,60 +85,16 @@ int run_daemon(const RunOptions& o) {
   const auto unready_after = duration_flag("--unready-after", o.unready_after, "5m or 90s");
   if (!resolve_after || !reload_interval || !evidence_delay || !unready_after) return 2;
 
-  core::ClusterAccess access;
-  const std::string path = kubeconfig_path(o.kubeconfig);
-  if (!path.empty()) {
-    auto text = read_file(path);
-    if (!text) {
-      std::cerr << "crashdiag run: kubeconfig " << path << ": cannot read the file\n";
-      return 2;
-    }
-    auto parsed = core::parse_kubeconfig(*text, path, o.context);
-    if (!parsed) {
-      std::cerr << "crashdiag run: " << parsed.error().to_string() << "\n";
-      return 2;
-    }
-    access = *parsed;
-  } else {
-    const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
-    const char* port = std::getenv("KUBERNETES_SERVICE_PORT");
-    auto parsed =
-        core::in_cluster_access(host ? host : "", port ? port : "", "/var/run/secrets/kubernetes.io/serviceaccount");
-    if (!parsed) {
-      std::cerr << "crashdiag run: no kubeconfig (--kubeconfig, $KUBECONFIG, ~/.kube/config) and "
-                << parsed.error().to_string() << "\n";
-      return 2;
-    }
-    access = *parsed;
-  }
-  std::string cert = access.client_cert_pem;
-  std::string key = access.client_key_pem;
-  if (cert.empty() && !access.client_cert_file.empty()) {
-    auto c = read_file(access.client_cert_file);
-    auto k = read_file(access.client_key_file);
-    if (!c || !k) {
-      std::cerr << "crashdiag run: " << access.source << ": client-certificate " << access.client_cert_file
-                << " or client-key " << access.client_key_file << ": cannot read the file\n";
-      return 2;
-    }
-    cert = *c;
-    key = *k;
-  }
-  auto tls = kube::make_client_tls(access, cert, key);
-  if (!tls) {
-    std::cerr << "crashdiag run: " << access.source << ": " << tls.error() << "\n";
+  auto connection = kube::connect(kube::kubeconfig_path(o.kubeconfig), o.context);
+  if (!connection) {
+    std::cerr << "crashdiag run: " << connection.error() << "\n";
     return 2;
   }
+  const core::ClusterAccess& access = connection->access;
   if (access.insecure_skip_tls_verify) {
     daemon::log(daemon::LogLevel::kWarn, "TLS verification disabled by the kubeconfig (insecure-skip-tls-verify)",
                 {{"source", access.source}});
   }
-  auto endpoint = kube::parse_server_url(access.server);
-  if (!endpoint) {
-    std::cerr << "crashdiag run: " << access.source << ": " << endpoint.error() << "\n";
-    return 2;
-  }
-  endpoint->tls_server_name = access.tls_server_name;
   // The directories' files are read once: the classifier is compiled from exactly what the
   // reloader then compares against.
   auto dir_sources = read_rule_dirs(o.rules_dirs);
@@ -186,7 +129,8 @@ int run_daemon(const RunOptions& o) {
   client_options.on_request = [&metrics](std::string_view verb, std::string_view resource, int code, double seconds) {
     metrics.api_request(verb, resource, code, seconds);
   };
-  kube::KubeClient client(ioc.get_executor(), *endpoint, *tls, kube::make_token_source(access), client_options);
+  kube::KubeClient client(ioc.get_executor(), connection->endpoint, connection->tls, connection->tokens,
+                          client_options);
   daemon::DaemonOptions options;
   options.namespaces = o.namespaces;
   options.exclude_namespaces = o.exclude_namespaces;

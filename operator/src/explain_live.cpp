@@ -1,0 +1,284 @@
+#include "explain_live.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "client.hpp"
+#include "connect.hpp"
+#include "crashdiag/classifiers/failing.hpp"
+#include "crashdiag/core/rca.hpp"
+#include "crashdiag/model/log_tail.hpp"
+#include "crashdiag/model/parse.hpp"
+#include "explain_command.hpp"
+
+namespace crashdiag {
+namespace {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using nlohmann::json;
+
+struct KindInfo {
+  const char* kind;
+  const char* prefix;  // API path prefix
+  const char* plural;
+};
+
+// kubectl's names and short names for what has pods (kubectl api-resources).
+const std::map<std::string, KindInfo>& kinds() {
+  static const std::map<std::string, KindInfo> k = {
+      {"pod", {"Pod", "/api/v1", "pods"}},
+      {"pods", {"Pod", "/api/v1", "pods"}},
+      {"po", {"Pod", "/api/v1", "pods"}},
+      {"deployment", {"Deployment", "/apis/apps/v1", "deployments"}},
+      {"deployments", {"Deployment", "/apis/apps/v1", "deployments"}},
+      {"deploy", {"Deployment", "/apis/apps/v1", "deployments"}},
+      {"statefulset", {"StatefulSet", "/apis/apps/v1", "statefulsets"}},
+      {"statefulsets", {"StatefulSet", "/apis/apps/v1", "statefulsets"}},
+      {"sts", {"StatefulSet", "/apis/apps/v1", "statefulsets"}},
+      {"daemonset", {"DaemonSet", "/apis/apps/v1", "daemonsets"}},
+      {"daemonsets", {"DaemonSet", "/apis/apps/v1", "daemonsets"}},
+      {"ds", {"DaemonSet", "/apis/apps/v1", "daemonsets"}},
+      {"replicaset", {"ReplicaSet", "/apis/apps/v1", "replicasets"}},
+      {"replicasets", {"ReplicaSet", "/apis/apps/v1", "replicasets"}},
+      {"rs", {"ReplicaSet", "/apis/apps/v1", "replicasets"}},
+      {"job", {"Job", "/apis/batch/v1", "jobs"}},
+      {"jobs", {"Job", "/apis/batch/v1", "jobs"}},
+  };
+  return k;
+}
+
+const KindInfo& info_of(const std::string& kind) {
+  for (const auto& [name, info] : kinds()) {
+    if (info.kind == kind) return info;
+  }
+  return kinds().at("pod");
+}
+
+std::string url_escape(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(hex[c >> 4U]);
+      out.push_back(hex[c & 15U]);
+    }
+  }
+  return out;
+}
+
+// A workload's spec.selector as a labelSelector query value: matchLabels and matchExpressions
+// (In, NotIn, Exists, DoesNotExist), as metav1.LabelSelectorAsSelector renders them.
+std::optional<std::string> selector_of(const json& workload) {
+  if (!workload.contains("spec") || !workload["spec"].contains("selector")) return std::nullopt;
+  const json& sel = workload["spec"]["selector"];
+  std::string out;
+  auto add = [&](const std::string& r) { out += (out.empty() ? "" : ",") + r; };
+  if (sel.contains("matchLabels") && sel["matchLabels"].is_object()) {
+    for (const auto& [k, v] : sel["matchLabels"].items()) {
+      if (v.is_string()) add(k + "=" + v.get<std::string>());
+    }
+  }
+  if (sel.contains("matchExpressions") && sel["matchExpressions"].is_array()) {
+    for (const auto& e : sel["matchExpressions"]) {
+      const std::string key = e.value("key", "");
+      const std::string op = e.value("operator", "");
+      std::string values;
+      if (e.contains("values") && e["values"].is_array()) {
+        for (const auto& v : e["values"]) values += (values.empty() ? "" : ",") + v.get<std::string>();
+      }
+      if (op == "In") add(key + " in (" + values + ")");
+      if (op == "NotIn") add(key + " notin (" + values + ")");
+      if (op == "Exists") add(key);
+      if (op == "DoesNotExist") add("!" + key);
+    }
+  }
+  if (out.empty()) return std::nullopt;  // an empty selector selects every pod: not what is meant
+  return out;
+}
+
+struct Gathered {
+  std::vector<Pod> pods;
+  std::vector<Event> events;
+  std::map<std::string, LogTail> logs;  // "pod/container"
+  std::string error;                    // the cluster said no
+};
+
+std::string refused(const char* what, const std::string& path, const tl::expected<kube::Response, kube::TransportError>& r) {
+  if (!r) return std::string(what) + " " + path + ": " + r.error().what;
+  return std::string(what) + " " + path + ": HTTP " + std::to_string(r->status) + ": " + kube::status_message(r->body);
+}
+
+asio::awaitable<void> gather(kube::KubeClient& client, ExplainTarget target, std::string ns,
+                             ExplainLiveOptions options, UnreadyPolicy unready, Gathered& out) {
+  const KindInfo& info = info_of(target.kind);
+  const std::string base = std::string(info.prefix) + "/namespaces/" + ns + "/" + info.plural + "/" + target.name;
+  kube::Request get{http::verb::get, base, info.plural, "", ""};
+  auto obj = co_await client.request(std::move(get));
+  if (!obj || obj->status != 200) {
+    out.error = obj && obj->status == 404 ? std::string(info.plural) + " \"" + target.name + "\" not found in namespace " + ns
+                                          : refused("GET", base, obj);
+    co_return;
+  }
+  std::string events_query;
+  if (target.kind == "Pod") {
+    auto pods = parse_pods(obj->body);
+    if (!pods) {
+      out.error = "the pod from " + base + " does not parse: " + pods.error().what;
+      co_return;
+    }
+    out.pods = std::move(*pods);
+    // Only this pod's Events (the apiserver's field selector for core/v1 Events).
+    events_query = "?fieldSelector=" + url_escape("involvedObject.name=" + target.name);
+  } else {
+    const json workload = json::parse(obj->body, nullptr, false);
+    auto selector = selector_of(workload);
+    if (!selector) {
+      out.error = target.kind + " " + target.name + " has no spec.selector to find its pods by";
+      co_return;
+    }
+    const std::string list_path = "/api/v1/namespaces/" + ns + "/pods?labelSelector=" + url_escape(*selector);
+    kube::Request list{http::verb::get, list_path, "pods", "", ""};
+    auto listed = co_await client.request(std::move(list));
+    if (!listed || listed->status != 200) {
+      out.error = refused("GET", list_path, listed);
+      co_return;
+    }
+    auto pods = parse_pods(listed->body);
+    if (!pods) {
+      out.error = "the pods of " + target.kind + " " + target.name + " do not parse: " + pods.error().what;
+      co_return;
+    }
+    out.pods = std::move(*pods);
+  }
+  const std::string events_path = "/api/v1/namespaces/" + ns + "/events" + events_query;
+  kube::Request ev{http::verb::get, events_path, "events", "", ""};
+  auto events = co_await client.request(std::move(ev));
+  if (events && events->status == 200) {
+    if (auto parsed = parse_events_json(events->body)) out.events = std::move(*parsed);
+  }
+  // Each failing container's previous instance (what it said before it died); the current one
+  // when it never restarted (the kubelet answers 400 for a missing previous instance).
+  for (const Pod& pod : out.pods) {
+    std::vector<const Container*> targets;
+    if (!options.container.empty()) {
+      if (const Container* c = pod.find_container(options.container)) targets.push_back(c);
+    } else {
+      targets = failing_containers(pod, unready);
+    }
+    for (const Container* c : targets) {
+      for (const bool previous : {true, false}) {
+        const std::string path = "/api/v1/namespaces/" + ns + "/pods/" + pod.name + "/log?container=" +
+                                 url_escape(c->name) + (previous ? "&previous=true" : "") +
+                                 "&tailLines=" + std::to_string(options.tail_lines) +
+                                 "&limitBytes=" + std::to_string(options.limit_bytes);
+        kube::Request log{http::verb::get, path, "pods/log", "", ""};
+        auto res = co_await client.request(std::move(log));
+        if (res && res->status == 200) {
+          out.logs[pod.name + "/" + c->name] = make_log_tail(res->body);
+          break;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+tl::expected<ExplainTarget, std::string> parse_explain_target(const std::vector<std::string>& words) {
+  std::string type = "pod";
+  std::string name;
+  if (words.size() == 1) {
+    const std::string& w = words[0];
+    if (const auto slash = w.find('/'); slash != std::string::npos) {
+      type = w.substr(0, slash);
+      name = w.substr(slash + 1);
+    } else {
+      name = w;
+    }
+  } else if (words.size() == 2) {
+    type = words[0];
+    name = words[1];
+  } else {
+    return tl::unexpected(std::string("give one pod or workload: pod NAME, deploy/NAME (TYPE NAME or TYPE/NAME)"));
+  }
+  std::string lower;
+  for (char c : type) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  // "deployment.apps" and "deployments.v1.apps": the group suffix kubectl accepts.
+  lower = lower.substr(0, lower.find('.'));
+  auto it = kinds().find(lower);
+  if (it == kinds().end()) {
+    return tl::unexpected("\"" + type +
+                          "\": not a kind crashdiag explains (pod, deployment, statefulset, daemonset, replicaset, job)");
+  }
+  if (name.empty() || name.find('/') != std::string::npos) return tl::unexpected("\"" + name + "\": not a name");
+  return ExplainTarget{it->second.kind, name};
+}
+
+int run_explain_live(const ExplainLiveOptions& options, const Classifier& classifier, std::ostream& out,
+                     std::ostream& err) {
+  auto target = parse_explain_target(options.target);
+  if (!target) {
+    err << "crashdiag explain: " << target.error() << "\n";
+    return 2;
+  }
+  const auto unready_after = core::parse_duration(options.unready_after);
+  if (!unready_after) {
+    err << "crashdiag explain: --unready-after \"" << options.unready_after << "\": not a duration\n";
+    return 2;
+  }
+  auto connection = kube::connect(kube::kubeconfig_path(options.kubeconfig), options.context);
+  if (!connection) {
+    err << "crashdiag explain: " << connection.error() << "\n";
+    return 2;
+  }
+  const std::string ns = options.namespace_.empty() ? connection->access.namespace_ : options.namespace_;
+  UnreadyPolicy unready;
+  unready.unready_after_seconds = std::chrono::duration_cast<std::chrono::seconds>(*unready_after).count();
+  unready.now_unix =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+
+  asio::io_context ioc(1);
+  kube::KubeClient client(ioc.get_executor(), connection->endpoint, connection->tls, connection->tokens);
+  Gathered gathered;
+  bool done = false;
+  asio::co_spawn(ioc, gather(client, *target, ns, options, unready, gathered), [&](const std::exception_ptr& e) {
+    done = true;
+    if (e) gathered.error = "reading the cluster failed unexpectedly";
+  });
+  ioc.run();
+  if (!done || !gathered.error.empty()) {
+    err << "crashdiag explain: " << (gathered.error.empty() ? "reading the cluster did not finish" : gathered.error)
+        << "\n";
+    return 1;
+  }
+  if (gathered.pods.empty()) {
+    err << "crashdiag explain: " << target->kind << " " << target->name << " has no pods in namespace " << ns << "\n";
+    return 1;
+  }
+  auto logs_for = [&](const Pod& pod, const Container& c) {
+    auto it = gathered.logs.find(pod.name + "/" + c.name);
+    return it == gathered.logs.end() ? LogTail{} : it->second;
+  };
+  auto diagnoses = explain_pods(gathered.pods, gathered.events, logs_for, options.container, unready, classifier);
+  if (!diagnoses) {
+    err << "crashdiag explain: " << diagnoses.error() << "\n";
+    return 2;
+  }
+  if (diagnoses->empty()) {
+    Diagnosis none;
+    none.namespace_ = ns;
+    none.pod = std::to_string(gathered.pods.size()) + " pods of " + target->kind + " " + target->name;
+    diagnoses->push_back(std::move(none));
+  }
+  out << render(*diagnoses, options.format);
+  return 0;
+}
+
+}  // namespace crashdiag
