@@ -15,6 +15,7 @@
 #include <charconv>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -23,6 +24,7 @@
 #include "crashdiag/core/kubeconfig.hpp"
 #include "crashdiag/model/yaml_json.hpp"
 #include "crd_schema.hpp"
+#include "field_selector.hpp"
 #include "label_selector.hpp"
 #include "managed_fields.hpp"
 #include "resources.hpp"
@@ -600,10 +602,16 @@ Response handle_get(FakeApiServer::Impl& impl, const Route& r, const Query& quer
   return json_response(200, obj, keep);
 }
 
+// The resource's plural, which decides the field labels it supports ("pods", "events").
+std::string plural_of(const Route& r) {
+  return r.resource.substr(r.resource.rfind('/') + 1);
+}
+
 // Whether the object of history[i] matched `selector` before that change: its latest earlier
 // version in the history (none: it did not exist, or it was created before the history began
 // and never changed since, which a watch from that point has not seen either).
-bool previously_matched(const std::vector<HistoryEntry>& history, std::size_t i, const LabelSelector& selector) {
+bool previously_matched(const std::vector<HistoryEntry>& history, std::size_t i,
+                        const std::function<bool(const json&)>& matches) {
   const json& meta = history[i].object["metadata"];
   const std::string ns = meta.value("namespace", "");
   const std::string name = meta.value("name", "");
@@ -612,7 +620,7 @@ bool previously_matched(const std::vector<HistoryEntry>& history, std::size_t i,
     if (h.resource != history[i].resource) continue;
     const json& m = h.object["metadata"];
     if (m.value("name", "") != name || m.value("namespace", "") != ns) continue;
-    return h.type != "DELETED" && selector.matches(h.object);
+    return h.type != "DELETED" && matches(h.object);
   }
   return false;
 }
@@ -646,6 +654,8 @@ Response handle_list(FakeApiServer::Impl& impl, const Route& r, const Query& que
   }
   auto selector = parse_label_selector(query.get("labelSelector"));
   if (!selector) return json_response(400, bad_request(selector.error().message), keep);
+  auto fields = parse_field_selector(query.get("fieldSelector"), plural_of(r));
+  if (!fields) return json_response(400, bad_request(fields.error().message), keep);
   std::size_t limit = 0;
   if (auto l = query.get("limit"); !l.empty()) std::from_chars(l.data(), l.data() + l.size(), limit);
   // resourceVersion=0 without a continue token is served from the watch cache, which ignores
@@ -667,7 +677,8 @@ Response handle_list(FakeApiServer::Impl& impl, const Route& r, const Query& que
     }
     for (const auto& [k, obj] : *source) {
       if (!r.ns.empty() && obj["metadata"].value("namespace", "") != r.ns) continue;
-      if (!selector->matches(obj)) continue;  // filtered before paging, as etcd3's store does
+      // Filtered before paging, as etcd3's store does.
+      if (!selector->matches(obj) || !fields->matches(obj)) continue;
       if (!start_after.empty() && k <= start_after) continue;
       if (limit > 0 && items.size() == limit) {
         ++remaining;
@@ -1754,11 +1765,18 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
       }
     }
     auto selector = parse_label_selector(query.get("labelSelector"));
-    if (!selector) {
-      Response invalid = json_response(400, bad_request(selector.error().message), keep);
+    auto fields = parse_field_selector(query.get("fieldSelector"), plural_of(*r));
+    if (!selector || !fields) {
+      Response invalid =
+          json_response(400, bad_request(selector ? fields.error().message : selector.error().message), keep);
       if (!co_await respond(std::move(invalid))) co_return;
       continue;
     }
+    // Both selectors as one filter, as the watch cache applies them (storage.SelectionPredicate).
+    const bool filtered = !selector->requirements.empty() || !fields->requirements.empty();
+    const std::function<bool(const json&)> matches = [&](const json& o) {
+      return selector->matches(o) && fields->matches(o);
+    };
     const bool bookmarks = query.flag("allowWatchBookmarks");
     int timeout_s = 1800;
     if (auto t = query.get("timeoutSeconds"); !t.empty()) std::from_chars(t.data(), t.data() + t.size(), timeout_s);
@@ -1801,7 +1819,7 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
         last = UINT64_MAX;
       } else if (initial) {
         for (const auto& [k, obj] : impl.objects[r->resource]) {
-          if ((r->ns.empty() || obj["metadata"].value("namespace", "") == r->ns) && selector->matches(obj))
+          if ((r->ns.empty() || obj["metadata"].value("namespace", "") == r->ns) && matches(obj))
             pending.push_back(watch_event("ADDED", obj));
         }
         last = impl.rv;
@@ -1833,17 +1851,17 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
             const HistoryEntry& h = impl.history[i];
             if (h.rv <= last || h.resource != r->resource) continue;
             if (!r->ns.empty() && h.object["metadata"].value("namespace", "") != r->ns) continue;
-            if (selector->requirements.empty()) {
+            if (!filtered) {
               events.push_back(watch_event(h.type, h.object));
               continue;
             }
             // With a selector the watch cache compares the object before and after the change
             // (k8s.io/apiserver/pkg/storage/cacher/cache_watcher.go, convertToWatchEvent): one
             // that starts matching arrives as ADDED, one that stops matching as DELETED.
-            const bool now = h.type != "DELETED" && selector->matches(h.object);
-            const bool before = previously_matched(impl.history, i, *selector);
+            const bool now = h.type != "DELETED" && matches(h.object);
+            const bool before = previously_matched(impl.history, i, matches);
             if (h.type == "DELETED") {
-              if (before || selector->matches(h.object)) events.push_back(watch_event("DELETED", h.object));
+              if (before || matches(h.object)) events.push_back(watch_event("DELETED", h.object));
             } else if (now && !before) {
               events.push_back(watch_event("ADDED", h.object));
             } else if (now) {

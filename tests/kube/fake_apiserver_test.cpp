@@ -380,6 +380,11 @@ TEST(FakeReads, LabelSelectorsFilterListsAndWatches) {
   auto bad = f.get(kRcas + "?labelSelector=a%20b%3Dc");
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(bad.body["reason"], "BadRequest");
+  // Field selectors: the fields each resource supports, else 400 (pods: spec.nodeName, ...).
+  EXPECT_EQ(names(f.get(kRcas + "?fieldSelector=metadata.name%3Dapi-4c5d6")), (std::vector<std::string>{"api-4c5d6"}));
+  auto unsupported = f.get(kRcas + "?fieldSelector=spec.signature%3DError:1");
+  EXPECT_EQ(unsupported.status, 400);
+  EXPECT_EQ(unsupported.body["message"], "field label not supported: spec.signature");
 
   // api stops matching workload=api by a relabel; web starts matching it.
   api["metadata"]["labels"]["crashdiag.io/workload"] = "api-v2";
