@@ -263,6 +263,7 @@ Daemon::Daemon(asio::io_context& ioc, kube::KubeClient& client, std::unique_ptr<
       classifiers_(shared != nullptr ? *shared : *own_classifiers_),
       options_(std::move(options)),
       tracker_(options_.rca) {
+  work_ready_ = std::make_unique<asio::steady_timer>(ioc_, asio::steady_timer::time_point::max());
   if (!options_.random) {
     auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
     options_.random = [rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(*rng); };
@@ -289,6 +290,7 @@ Daemon::~Daemon() = default;
 
 void Daemon::stop() {
   stopping_ = true;
+  work_ready_->cancel();
 }
 
 core::DetectOptions Daemon::detect_options(bool deadline_check) const {
@@ -451,6 +453,7 @@ void Daemon::release_waiting(const std::string& key) {
   if (it == waiting_.end()) return;
   // Back to the front: now that the first one is recorded these only count.
   for (auto j = it->second.rbegin(); j != it->second.rend(); ++j) queue_.push_front(std::move(*j));
+  work_ready_->cancel();
   waiting_.erase(it);
 }
 
@@ -488,6 +491,7 @@ void Daemon::enqueue(const core::CrashSignal& signal, std::string pod_json, bool
     return;
   }
   queue_.push_back(Job{signal, std::move(pod_json), false});
+  work_ready_->cancel();
 }
 
 asio::awaitable<void> Daemon::take_over() {
@@ -524,6 +528,7 @@ asio::awaitable<void> Daemon::take_over() {
   if (!take_over_pending_) co_return;  // lost it again while reading
   take_over_pending_ = false;
   leading_ = true;
+  publisher_->wake();  // it sleeps while not leading
   update_active_gauge();
   // Failures that are going on right now: the pod store knows them already.
   std::size_t walked = 0;
@@ -727,11 +732,9 @@ asio::awaitable<void> Daemon::watch_loop(std::string resource, std::string path,
 }
 
 asio::awaitable<void> Daemon::worker() {
-  asio::steady_timer timer(ioc_);
   while (!stopping_) {
     if (queue_.empty()) {
-      timer.expires_after(std::chrono::milliseconds(20));
-      co_await timer.async_wait(kNoThrow);
+      co_await work_ready_->async_wait(kNoThrow);  // cancelled by enqueue(), release_waiting(), stop()
       continue;
     }
     Job job = std::move(queue_.front());

@@ -6,6 +6,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <deque>
 #include <functional>
 #include <map>
@@ -150,6 +151,9 @@ class Daemon {
   std::unique_ptr<PodHandler> pod_handler_;
   std::unique_ptr<EventHandler> event_handler_;
   std::deque<Job> queue_;
+  // Idle workers wait on this timer, which never expires: queueing a job cancels the wait
+  // (asio's timer-as-condition-variable), so a worker is woken by work, never by polling.
+  std::unique_ptr<boost::asio::steady_timer> work_ready_;
   std::map<std::string, core::WorkloadRef> owner_cache_;  // "ns/ReplicaSet/name" -> top-level workload
   struct IgnoreEntry {
     bool ignored = false;

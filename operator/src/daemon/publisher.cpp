@@ -78,7 +78,8 @@ Publisher::Publisher(asio::io_context& ioc, kube::KubeClient& client, core::RcaT
       tracker_(tracker),
       options_(std::move(options)),
       metrics_(metrics),
-      annotations_(std::move(annotations)) {
+      annotations_(std::move(annotations)),
+      wake_(std::make_unique<asio::steady_timer>(ioc, asio::steady_timer::time_point::max())) {
   if (!options_.wall_clock) {
     options_.wall_clock = [] {
       return std::chrono::duration_cast<core::WallTime>(std::chrono::system_clock::now().time_since_epoch());
@@ -109,17 +110,20 @@ void Publisher::submit(const core::RcaUpdate& update) {
       for (auto& queued : pods_) {
         if (queued.writes.event && queued.writes.event->name == job.writes.event->name) {
           queued.writes = job.writes;
+          wake();
           return;
         }
       }
     }
     pods_.push_back(std::move(job));
   }
+  wake();
 }
 
 void Publisher::resolved(const std::string& name) {
   if (!options_.publish_rca) return;
   dirty_[name].not_before = core::WallTime{0};
+  wake();
 }
 
 void Publisher::reset() {
@@ -302,12 +306,12 @@ asio::awaitable<Publisher::Outcome> Publisher::write_pod(PodJob& job) {
 }
 
 asio::awaitable<void> Publisher::run(std::function<bool()> may_write) {
-  asio::steady_timer timer(ioc_);
   while (!stopping_ || !idle()) {
     if (!may_write()) {
       if (stopping_) break;  // not the leader: nothing of ours to finish
-      timer.expires_after(std::chrono::milliseconds(50));
-      co_await timer.async_wait(kNoThrow);
+      // Until leadership is won (the daemon wakes us) or more is queued.
+      wake_->expires_at(asio::steady_timer::time_point::max());
+      co_await wake_->async_wait(kNoThrow);
       continue;
     }
     const core::WallTime now = options_.wall_clock();
@@ -353,8 +357,18 @@ asio::awaitable<void> Publisher::run(std::function<bool()> may_write) {
     }
     if (!worked) {
       if (stopping_) break;
-      timer.expires_after(std::chrono::milliseconds(10));
-      co_await timer.async_wait(kNoThrow);
+      // Asleep until the earliest queued write is due (a coalesced repeat, a retry's backoff),
+      // or until submit()/resolved()/stop() wakes us.
+      std::optional<core::WallTime> due;
+      for (const auto& [name, p] : dirty_) due = due ? std::min(*due, p.not_before) : p.not_before;
+      for (const auto& job : pods_) due = due ? std::min(*due, job.not_before) : job.not_before;
+      if (due) {
+        const auto wait = std::max(*due - options_.wall_clock(), core::WallTime{1});
+        wake_->expires_after(std::chrono::duration_cast<asio::steady_timer::duration>(wait));
+      } else {
+        wake_->expires_at(asio::steady_timer::time_point::max());
+      }
+      co_await wake_->async_wait(kNoThrow);
     }
   }
 }

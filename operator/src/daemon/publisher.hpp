@@ -12,6 +12,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <deque>
 #include <functional>
 #include <map>
@@ -70,7 +71,12 @@ class Publisher {
 
   // Writes until stop(); nothing is written while `may_write()` is false (not the leader).
   boost::asio::awaitable<void> run(std::function<bool()> may_write);
-  void stop() { stopping_ = true; }
+  void stop() {
+    stopping_ = true;
+    wake();
+  }
+  // New work, or the leadership changed: the writer loop looks again now.
+  void wake() { wake_->cancel(); }
   // Leadership lost: forget everything queued and written (a new term starts from the cluster).
   void reset();
 
@@ -110,6 +116,9 @@ class Publisher {
   std::map<std::string, core::WallTime> event_written_;  // event name -> last write
   bool busy_ = false;
   bool stopping_ = false;
+  // The writer sleeps on this until the earliest queued write is due or wake() cancels it: woken
+  // by work, not by polling.
+  std::unique_ptr<boost::asio::steady_timer> wake_;
   PublishStats stats_;
 };
 
