@@ -2,6 +2,7 @@
 // is diagnosed exactly once, under each scripted fault injected mid crash-loop.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <ostream>
 
 #include <boost/asio/co_spawn.hpp>
@@ -433,6 +434,24 @@ TEST(DaemonIgnore, AnIgnoreSetToAnythingButTrueIsNotASilence) {
   Running r(c, DaemonOptions{});
   ASSERT_TRUE(r.wait_for(1));
   EXPECT_EQ(r.snapshot()[0].signal.pod, "web-7d9f-0");
+}
+
+// Issue 12: when the ReplicaSet cannot be read (gone, forbidden, a 5xx), its Deployment is taken
+// from the name convention "<deployment>-<pod-template-hash>", so one Deployment is one RCA; a
+// name without such a hash stays what it is.
+TEST(DaemonOwners, AnUnreadableReplicaSetStillNamesItsDeployment) {
+  quiet_logs();
+  Cluster c;  // holds ReplicaSet web-7d9f only
+  c.server.apply_pod(failing_pod("shop", "cart-5f7d8c9b6-x2k9p", c.web_container(),
+                                 owner("ReplicaSet", "cart-5f7d8c9b6"), 3, 128, "StartError", kStartError));
+  c.server.apply_pod(
+      failing_pod("shop", "odd-7-abc", c.api_container(), owner("ReplicaSet", "odd-7"), 2, 137, "OOMKilled"));
+  Running r(c, DaemonOptions{});
+  ASSERT_TRUE(r.wait_for(2));
+  std::map<std::string, std::string> workloads;
+  for (const auto& rec : r.snapshot()) workloads[rec.signal.pod] = rec.workload;
+  EXPECT_EQ(workloads["cart-5f7d8c9b6-x2k9p"], "Deployment/cart");
+  EXPECT_EQ(workloads["odd-7-abc"], "ReplicaSet/odd-7") << "no pod-template-hash: not guessed";
 }
 
 }  // namespace

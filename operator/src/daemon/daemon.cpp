@@ -770,6 +770,22 @@ core::WorkloadRef owner_of(const std::string& body, core::WorkloadRef fallback) 
 
 }  // namespace
 
+namespace {
+
+std::optional<std::string> deployment_of_replicaset(const std::string& rs) {
+  const auto dash = rs.rfind('-');
+  if (dash == std::string::npos || dash == 0) return std::nullopt;
+  const std::string_view hash = std::string_view(rs).substr(dash + 1);
+  constexpr std::string_view kSafe = "bcdfghjklmnpqrstvwxz2456789";
+  if (hash.size() < 6 || hash.size() > 10) return std::nullopt;
+  for (char c : hash) {
+    if (kSafe.find(c) == std::string_view::npos) return std::nullopt;
+  }
+  return rs.substr(0, dash);
+}
+
+}  // namespace
+
 asio::awaitable<core::WorkloadRef> Daemon::top_level_workload(std::string ns, std::string kind, std::string name,
                                                               std::string uid) {
   // ReplicaSet -> Deployment and Job -> CronJob: the controllers users know. Looked up on
@@ -783,7 +799,19 @@ asio::awaitable<core::WorkloadRef> Daemon::top_level_workload(std::string ns, st
   kube::Request res_req{http::verb::get, group + "/namespaces/" + ns + "/" + plural + "/" + name, plural, "",
                         ""};  // named: GCC 12 PR 99576 double-destroys temporaries in co_await
   auto res = co_await client_.request(std::move(res_req));
-  if (!res || res->status != 200) co_return direct;  // not cached: try again next time
+  if (!res || res->status != 200) {
+    // Not cached: asked again next time. Meanwhile the name convention, so that one Deployment
+    // never becomes two RCAs (one under its ReplicaSet's name): the Deployment controller names
+    // its ReplicaSets "<deployment>-<pod-template-hash>" (pkg/controller/deployment/sync.go,
+    // getNewReplicaSet; the hash is rand.SafeEncodeString of a uint32, 6-10 characters of
+    // "bcdfghjklmnpqrstvwxz2456789"). The uid is unknown, so no ownerReference is written.
+    if (kind == "ReplicaSet") {
+      if (auto deployment = deployment_of_replicaset(name)) {
+        co_return core::WorkloadRef{"apps/v1", "Deployment", *deployment, ""};
+      }
+    }
+    co_return direct;
+  }
   core::WorkloadRef top = owner_of(res->body, direct);
   owner_cache_[key] = top;
   co_return top;
