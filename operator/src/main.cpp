@@ -84,6 +84,11 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"rca", "annotation", "event"}))
       ->capture_default_str();
   cmd_run->add_option("-l,--selector", run.selector, "Label selector for the pods to watch");
+  cmd_run->add_option("--shard", run.shard,
+                      "This replica's shard, 0..total-1, or \"ordinal\" for a StatefulSet pod's ordinal: it "
+                      "diagnoses only the namespaces whose hash falls on it");
+  cmd_run->add_option("--total-shards", run.total_shards, "How many shards split the cluster (1: not sharded)")
+      ->check(CLI::Range(1, 1024));
   cmd_run->add_option("--log-format", run.log_format, "Log format")->check(CLI::IsMember({"text", "json"}));
   cmd_run->add_option("--log-level", run.log_level, "debug, info, warn or error");
   cmd_run->add_option("--kube-api-qps", run.qps, "Client-side request rate limit (requests per second)");

@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <charconv>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -84,6 +85,24 @@ int run_daemon(const RunOptions& o) {
   const auto evidence_delay = duration_flag("--evidence-delay", o.evidence_delay, "2s or 500ms, or 0 for none");
   const auto unready_after = duration_flag("--unready-after", o.unready_after, "5m or 90s");
   if (!resolve_after || !reload_interval || !evidence_delay || !unready_after) return 2;
+  core::Shard shard{0, o.total_shards};
+  {
+    std::string text = o.shard;
+    if (text == "ordinal") {
+      // A StatefulSet's pods are <name>-<ordinal> (POD_NAME, else the hostname).
+      const std::string pod = instance_name();
+      text = pod.substr(pod.find_last_of('-') + 1);
+    }
+    int value = -1;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || ptr != text.data() + text.size() || value < 0 || value >= o.total_shards) {
+      std::cerr << "crashdiag run: --shard \"" << o.shard << "\""
+                << (o.shard == "ordinal" ? " (from " + instance_name() + ")" : "") << ": need 0.."
+                << (o.total_shards - 1) << " for --total-shards " << o.total_shards << "\n";
+      return 2;
+    }
+    shard.index = value;
+  }
 
   auto connection = kube::connect(kube::kubeconfig_path(o.kubeconfig), o.context);
   if (!connection) {
@@ -134,6 +153,7 @@ int run_daemon(const RunOptions& o) {
   daemon::DaemonOptions options;
   options.namespaces = o.namespaces;
   options.exclude_namespaces = o.exclude_namespaces;
+  options.shard = shard;
   auto publishes = [&o](const char* what) {
     return std::find(o.publish.begin(), o.publish.end(), what) != o.publish.end();
   };
@@ -188,7 +208,9 @@ int run_daemon(const RunOptions& o) {
     core::Random random = [rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(*rng); };
     daemon::LeaderElectorOptions eo;
     eo.election.namespace_ = lease_namespace;
-    eo.election.name = o.leader_election_id;
+    // One leader per shard: each shard's replicas elect among themselves.
+    eo.election.name =
+        shard.total > 1 ? o.leader_election_id + "-shard-" + std::to_string(shard.index) : o.leader_election_id;
     eo.election.identity = daemon::make_leader_identity(random);
     eo.random = random;
     eo.on_started_leading = [&d, &metrics] {

@@ -13,6 +13,10 @@ struct RunOptions {
   std::vector<std::string> namespaces;
   std::vector<std::string> exclude_namespaces;
   std::vector<std::string> publish = {"rca", "annotation", "event"};  // what is written (--publish)
+  // --shard N (or "ordinal": the trailing number of the pod's name, a StatefulSet's ordinal) and
+  // --total-shards M.
+  std::string shard = "0";
+  int total_shards = 1;
   std::string selector;
   std::string log_format = "text";
   std::string log_level = "info";

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <ostream>
+#include <set>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -452,6 +453,41 @@ TEST(DaemonOwners, AnUnreadableReplicaSetStillNamesItsDeployment) {
   for (const auto& rec : r.snapshot()) workloads[rec.signal.pod] = rec.workload;
   EXPECT_EQ(workloads["cart-5f7d8c9b6-x2k9p"], "Deployment/cart");
   EXPECT_EQ(workloads["odd-7-abc"], "ReplicaSet/odd-7") << "no pod-template-hash: not guessed";
+}
+
+// Issue 14 item 5: three replicas with --shard 0..2 --total-shards 3 watch the same cluster; every
+// failure is diagnosed by exactly one of them, the one owning its namespace.
+TEST(DaemonShards, EveryFailureIsDiagnosedExactlyOnceAcrossShards) {
+  quiet_logs();
+  Cluster c;
+  const std::vector<std::string> namespaces = {"shop", "billing", "crm", "iot", "web", "ops", "data", "auth"};
+  for (const auto& ns : namespaces) {
+    c.server.apply_pod(failing_pod(ns, "api", c.api_container(), nullptr, 2, 137, "OOMKilled"));
+  }
+  std::vector<std::unique_ptr<Running>> shards;
+  for (int i = 0; i < 3; ++i) {
+    DaemonOptions o;
+    o.shard = core::Shard{i, 3};
+    shards.push_back(std::make_unique<Running>(c, o));
+  }
+  auto total = [&] {
+    std::size_t n = 0;
+    for (auto& r : shards) n += r->snapshot().size();
+    return n;
+  };
+  ASSERT_TRUE(eventually([&] { return total() >= namespaces.size(); }));
+  std::this_thread::sleep_for(500ms);  // time for a duplicate, were there one
+  std::map<std::string, int> seen;
+  std::set<int> busy;
+  for (int i = 0; i < 3; ++i) {
+    for (const auto& rec : shards[i]->snapshot()) {
+      ++seen[rec.signal.namespace_];
+      EXPECT_TRUE(core::owns(core::Shard{i, 3}, rec.signal.namespace_)) << rec.signal.namespace_ << " on shard " << i;
+      busy.insert(i);
+    }
+  }
+  for (const auto& ns : namespaces) EXPECT_EQ(seen[ns], 1) << ns;
+  EXPECT_GE(busy.size(), 2U) << "eight namespaces all hashed to one shard: the split does nothing";
 }
 
 }  // namespace

@@ -176,6 +176,25 @@ else
 fi
 rm -rf "$overlay"
 
+# The sharded install (issue 14 item 5): the base with its Deployment replaced by a StatefulSet
+# whose replicas take their shard from their ordinal; as many replicas as shards; flags known.
+if kubectl kustomize "$src/overlays/sharded" >"$dir/sharded.yaml" 2>"$dir/err"; then
+  grep -q '^kind: Deployment$' "$dir/sharded.yaml" && fail "the sharded install still has the Deployment"
+  grep -q '^kind: StatefulSet$' "$dir/sharded.yaml" || fail "the sharded install has no StatefulSet"
+  replicas=$(sed -n 's/^  replicas: \([0-9]*\)$/\1/p' "$dir/sharded.yaml")
+  total=$(sed -n 's/^        - --total-shards=\([0-9]*\)$/\1/p' "$dir/sharded.yaml")
+  [ -n "$replicas" ] && [ "$replicas" = "$total" ] || fail "StatefulSet replicas ($replicas) != --total-shards ($total)"
+  grep -q -- '- --shard=ordinal' "$dir/sharded.yaml" || fail "the shards do not take their ordinal"
+  if [ -n "$bin" ]; then
+    sed -n 's/^        - \(--[a-z-]*\).*/\1/p' "$dir/sharded.yaml" | while read -r flag; do
+      grep -qF -- "$flag" "$dir/help" || echo "$flag"
+    done >"$dir/unknown"
+    [ -s "$dir/unknown" ] && fail "the StatefulSet passes flags crashdiag run does not know: $(cat "$dir/unknown")"
+  fi
+else
+  fail "overlays/sharded does not render: $(cat "$dir/err")"
+fi
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed; the rendered manifests:"
   cat "$dir/all.yaml"

@@ -458,6 +458,7 @@ void Daemon::release_waiting(const std::string& key) {
 }
 
 void Daemon::enqueue(const core::CrashSignal& signal, std::string pod_json, bool count) {
+  if (!core::owns(options_.shard, signal.namespace_)) return;  // another shard's: not counted here either
   // The cluster owner's silence, for every way a failure is found (a watch event, the initial
   // list, a relist, a new leader's walk of its store, an unready deadline): the pod's own
   // annotation and --exclude-namespaces are known here; the workload's and the namespace's
@@ -518,6 +519,11 @@ asio::awaitable<void> Daemon::take_over() {
       json body = json::parse(res->body, nullptr, false);
       if (!body.is_object() || !body.contains("items") || !body["items"].is_array()) break;
       for (const auto& item : body["items"]) {
+        // Another shard's RCAs are that shard's to continue and resolve.
+        if (!item.contains("metadata") || !item["metadata"].is_object() ||
+            !core::owns(options_.shard, item["metadata"].value("namespace", ""))) {
+          continue;
+        }
         tracker_.seed(item);
         ++seeded;
       }

@@ -23,6 +23,7 @@
 #include "crashdiag/core/crash_detector.hpp"
 #include "crashdiag/core/pod_store.hpp"
 #include "crashdiag/core/rca.hpp"
+#include "crashdiag/core/shard.hpp"
 #include "crashdiag/core/watch_machine.hpp"
 #include "crashdiag/model/evidence.hpp"
 #include "publisher.hpp"
@@ -41,6 +42,9 @@ struct DiagnosisRecord {
 struct DaemonOptions {
   std::vector<std::string> namespaces;          // empty: all namespaces
   std::vector<std::string> exclude_namespaces;  // never diagnosed (--exclude-namespaces)
+  // --shard/--total-shards: this replica diagnoses and writes only the failures of the
+  // namespaces it owns (crashdiag/core/shard.hpp); every shard watches all pods.
+  core::Shard shard;
   // crashdiag.io/ignore: "true" on a workload or a namespace is read with one GET each and
   // trusted this long (so removing it takes effect within this, without a watch on either).
   core::Duration ignore_cache_ttl{60'000};
