@@ -336,6 +336,33 @@ TEST(Publish, AReplicaThatStopsLeadingExportsNoActiveRcas) {
   EXPECT_NE(m.serialize().find(series + "0"), std::string::npos);
 }
 
+// Issue 12: a 5xx while a new leader lists the RCAs is retried; starting from scratch instead
+// would restart every count at zero.
+TEST(Publish, ATransientErrorListingTheRcasOnTakeOverIsRetried) {
+  quiet_logs();
+  Cluster c;
+  c.web_replicas(3);
+  std::string first_seen;
+  {
+    Running first(c, publishing_options(nullptr));
+    ASSERT_TRUE(eventually([&] {
+      auto rcas = c.server.list_objects(kRcas, "shop");
+      return rcas.size() == 1 && rcas[0].contains("status") && rcas[0]["status"].value("occurrences", 0) == 3;
+    }));
+    first_seen = c.server.list_objects(kRcas, "shop")[0]["status"]["firstSeen"];
+  }
+  c.server.inject({fake::FaultKind::kInternalError, "/rootcauseanalyses?limit", false, true, 2});
+  Running next(c, publishing_options(nullptr));
+  ASSERT_TRUE(eventually([&] { return next.synced(); }));
+  c.web_replicas(4);  // one more restart of each replica
+  ASSERT_TRUE(eventually([&] {
+    auto rcas = c.server.list_objects(kRcas, "shop");
+    return rcas.size() == 1 && rcas[0]["status"].value("occurrences", 0) == 6;
+  })) << "occurrences: "
+      << c.server.list_objects(kRcas, "shop")[0]["status"].value("occurrences", 0);
+  EXPECT_EQ(c.server.list_objects(kRcas, "shop")[0]["status"]["firstSeen"], first_seen);
+}
+
 class LeaderFailover : public ::testing::TestWithParam<Failover> {};
 
 TEST_P(LeaderFailover, OneWriterAndTheOtherTakesOverWithoutDuplicates) {

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "crashdiag/core/backoff.hpp"
 #include "crashdiag/core/list_decoder.hpp"
 #include "crashdiag/model/failure.hpp"
 #include "crashdiag/model/log_tail.hpp"
@@ -513,8 +514,24 @@ asio::awaitable<void> Daemon::take_over() {
     for (int page = 0; page < 100; ++page) {
       std::string target = collection + "?limit=500";
       if (!cont.empty()) target += "&continue=" + url_encode(cont);
-      kube::Request list_req{http::verb::get, target, "rootcauseanalyses", "", ""};  // named: GCC 12 PR 99576
-      auto res = co_await client_.request(std::move(list_req));
+      // A 5xx, a 429 or a dropped connection is the server's passing trouble: starting from
+      // scratch then would restart every count at zero and reopen what was resolved. Retried
+      // with backoff while still taking over; a 404 (no CRD yet) or 403 starts from scratch.
+      tl::expected<kube::Response, kube::TransportError> res = tl::unexpected(kube::TransportError{"not sent"});
+      // Attempts follow each other, so the backoff never sees a healthy pause to reset after.
+      core::Backoff backoff(core::BackoffPolicy{core::Duration{200}, core::Duration{5'000}});
+      for (int attempt = 0; attempt < 8 && take_over_pending_ && !stopping_; ++attempt) {
+        kube::Request list_req{http::verb::get, target, "rootcauseanalyses", "", ""};  // named: GCC 12 PR 99576
+        res = co_await client_.request(std::move(list_req));
+        const bool transient = !res || res->status >= 500 || res->status == 429;
+        if (!transient) break;
+        log(LogLevel::kWarn, "take-over: listing the RCAs failed; retrying",
+            {{"status", res ? std::to_string(res->status) : res.error().what},
+             {"attempt", std::to_string(attempt + 1)}});
+        asio::steady_timer wait(ioc_, std::chrono::duration_cast<asio::steady_timer::duration>(
+                                          backoff.next(core::TimePoint{attempt}, options_.random)));
+        co_await wait.async_wait(kNoThrow);
+      }
       if (!res || res->status != 200) break;  // no CRD yet, or no permission: start from scratch
       json body = json::parse(res->body, nullptr, false);
       if (!body.is_object() || !body.contains("items") || !body["items"].is_array()) break;
