@@ -363,6 +363,41 @@ TEST(Publish, ATransientErrorListingTheRcasOnTakeOverIsRetried) {
   EXPECT_EQ(c.server.list_objects(kRcas, "shop")[0]["status"]["firstSeen"], first_seen);
 }
 
+// Issue 12: a new process (a restart, or a leader taking over) finds a Resolved RCA whose pod now
+// runs with the old failure in lastState. That is not a new failure: the RCA stays Resolved with
+// its cause, and is not rediagnosed from the healthy container's current log.
+TEST(Publish, ARestartLeavesAResolvedRcaResolvedWithItsCause) {
+  quiet_logs();
+  Cluster c;
+  c.api_oom(2);
+  DaemonOptions o = publishing_options(nullptr);
+  o.rca.resolve_after = 1000ms;
+  std::string name;
+  {
+    Running first(c, o);
+    ASSERT_TRUE(eventually([&] {
+      auto rcas = c.server.list_objects(kRcas, "shop");
+      if (rcas.size() != 1 || !rcas[0].contains("status")) return false;
+      name = rcas[0]["metadata"]["name"];
+      return rcas[0]["status"].value("phase", "") == "Active";
+    }));
+    c.server.apply_pod(running_pod(*c.server.get_object("pods", "shop", "api")));
+    c.server.set_logs("shop", "api", "api", false, "INFO serving\n");
+    ASSERT_TRUE(eventually(
+        [&] { return (*c.server.get_object(kRcas, "shop", name))["status"].value("phase", "") == "Resolved"; }));
+  }
+  const json before = *c.server.get_object(kRcas, "shop", name);
+  Running next(c, o);
+  ASSERT_TRUE(eventually([&] { return next.synced(); }));
+  std::this_thread::sleep_for(1500ms);  // a take-over, its walk of the store, a resolve check
+  const json after = *c.server.get_object(kRcas, "shop", name);
+  EXPECT_EQ(after["status"]["phase"], "Resolved");
+  EXPECT_EQ(after["status"]["category"], "oom_killed");
+  EXPECT_EQ(after["status"]["occurrences"], before["status"]["occurrences"]);
+  EXPECT_EQ(after["status"]["history"].size(), before["status"]["history"].size());
+  EXPECT_TRUE(next.snapshot().empty()) << "nothing was diagnosed again";
+}
+
 class LeaderFailover : public ::testing::TestWithParam<Failover> {};
 
 TEST_P(LeaderFailover, OneWriterAndTheOtherTakesOverWithoutDuplicates) {

@@ -205,6 +205,10 @@ RcaUpdate RcaTracker::record(const Occurrence& o, const ContainerDiagnosis* diag
     update.change = RcaChange::kIdentified;
   } else {
     RcaState& s = it->second;
+    if (o.first_sight && this->counted(o.pod_uid, o.restart_count)) {
+      update.change = RcaChange::kUnchanged;  // old news: keep the cause, the phase and the counts
+      return update;
+    }
     // A pod already listed in an RCA read back from the cluster, seen again in our first list:
     // that failure is already counted.
     const bool known_pod = std::any_of(s.pods.begin(), s.pods.end(), [&](const PodSeen& p) {
@@ -247,6 +251,8 @@ RcaUpdate RcaTracker::record(const Occurrence& o, const ContainerDiagnosis* diag
       seen.restart_count = std::max(seen.restart_count, p->restart_count);
       s.pods.erase(p);
     }
+    int& highest = pod_restarts_[seen.uid];
+    highest = std::max(highest, seen.restart_count);
     s.pods.push_front(std::move(seen));
     while (s.pods.size() > options_.max_pods) s.pods.pop_back();
   }
@@ -343,7 +349,14 @@ std::vector<std::string> RcaTracker::resolve_idle(WallTime now,
   return out;
 }
 
+bool RcaTracker::counted(const std::string& pod_uid, int restart_count) const {
+  if (pod_uid.empty()) return false;
+  auto it = pod_restarts_.find(pod_uid);
+  return it != pod_restarts_.end() && it->second >= restart_count;
+}
+
 void RcaTracker::forget_pod(const std::string& uid) {
+  pod_restarts_.erase(uid);
   for (auto& [name, s] : rcas_) s.marks.erase(uid);
 }
 
@@ -422,6 +435,10 @@ void RcaTracker::seed(const json& obj) {
     for (const auto& p : st["pods"]) {
       s.pods.push_back(PodSeen{str(p, "name"), str(p, "uid"), static_cast<int>(num(p, "restartCount")),
                                parse_time(str(p, "lastSeen")).value_or(s.last_seen)});
+      if (!s.pods.back().uid.empty()) {
+        int& highest = pod_restarts_[s.pods.back().uid];
+        highest = std::max(highest, s.pods.back().restart_count);
+      }
     }
   }
   if (st.contains("history") && st["history"].is_array()) {

@@ -460,6 +460,9 @@ void Daemon::release_waiting(const std::string& key) {
 
 void Daemon::enqueue(const core::CrashSignal& signal, std::string pod_json, bool count) {
   if (!core::owns(options_.shard, signal.namespace_)) return;  // another shard's: not counted here either
+  // A pod a list shows again (after a restart of crashdiag, a take-over, a relist) with a failure
+  // an RCA already holds: nothing happened since.
+  if (signal.first_sight && tracker_.counted(signal.pod_uid, signal.restart_count)) return;
   // The cluster owner's silence, for every way a failure is found (a watch event, the initial
   // list, a relist, a new leader's walk of its store, an unready deadline): the pod's own
   // annotation and --exclude-namespaces are known here; the workload's and the namespace's

@@ -166,6 +166,10 @@ class RcaTracker {
 
   // Does this occurrence need a fresh diagnosis (evidence gathering), or only counting?
   [[nodiscard]] bool needs_diagnosis(const RcaTarget& target, WallTime now) const;
+  // This pod's failure at this restart count is already in an RCA (written by this process or
+  // read back from the cluster): a pod seen again by a list after a restart, a take-over or a
+  // relist is old news, not a new occurrence, and never reopens a Resolved RCA.
+  [[nodiscard]] bool counted(const std::string& pod_uid, int restart_count) const;
 
   // Records one occurrence; `diagnosis` is set when it was diagnosed. `instance` names this
   // crashdiag replica in Events (reportingInstance).
@@ -202,6 +206,7 @@ class RcaTracker {
 
   RcaOptions options_;
   std::map<std::string, RcaState> rcas_;
+  std::map<std::string, int> pod_restarts_;  // pod uid -> highest restart count in any RCA
 };
 
 // The Event note: the summary and how to read the analysis, at most kEventNoteLimit bytes.
