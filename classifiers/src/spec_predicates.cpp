@@ -141,8 +141,8 @@ PredicateResult evaluate(const SpecPredicate& p, const Pod& pod, const Container
       }
       for (const auto& re : p.patterns) {
         if (RE2::PartialMatch(line, *re)) {
-          return result(true, base + ".command", "command: " + quote_list(c.command) +
-                                                     (c.args.empty() ? "" : ", args: " + quote_list(c.args)));
+          return result(true, base + ".command",
+                        "command: " + quote_list(c.command) + (c.args.empty() ? "" : ", args: " + quote_list(c.args)));
         }
       }
       return result(false);

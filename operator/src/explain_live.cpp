@@ -29,7 +29,7 @@ struct KindInfo {
 
 // kubectl's names and short names for what has pods (kubectl api-resources).
 const std::map<std::string, KindInfo>& kinds() {
-  static const std::map<std::string, KindInfo> k = {
+  static const std::map<std::string, KindInfo> kKinds = {
       {"pod", {"Pod", "/api/v1", "pods"}},
       {"pods", {"Pod", "/api/v1", "pods"}},
       {"po", {"Pod", "/api/v1", "pods"}},
@@ -48,7 +48,7 @@ const std::map<std::string, KindInfo>& kinds() {
       {"job", {"Job", "/apis/batch/v1", "jobs"}},
       {"jobs", {"Job", "/apis/batch/v1", "jobs"}},
   };
-  return k;
+  return kKinds;
 }
 
 const KindInfo& info_of(const std::string& kind) {
@@ -110,20 +110,22 @@ struct Gathered {
   std::string error;                    // the cluster said no
 };
 
-std::string refused(const char* what, const std::string& path, const tl::expected<kube::Response, kube::TransportError>& r) {
+std::string refused(const char* what, const std::string& path,
+                    const tl::expected<kube::Response, kube::TransportError>& r) {
   if (!r) return std::string(what) + " " + path + ": " + r.error().what;
   return std::string(what) + " " + path + ": HTTP " + std::to_string(r->status) + ": " + kube::status_message(r->body);
 }
 
-asio::awaitable<void> gather(kube::KubeClient& client, ExplainTarget target, std::string ns,
-                             ExplainLiveOptions options, UnreadyPolicy unready, Gathered& out) {
+asio::awaitable<void> gather(kube::KubeClient& client, ExplainTarget target, std::string ns, ExplainLiveOptions options,
+                             UnreadyPolicy unready, Gathered& out) {
   const KindInfo& info = info_of(target.kind);
   const std::string base = std::string(info.prefix) + "/namespaces/" + ns + "/" + info.plural + "/" + target.name;
   kube::Request get{http::verb::get, base, info.plural, "", ""};
   auto obj = co_await client.request(std::move(get));
   if (!obj || obj->status != 200) {
-    out.error = obj && obj->status == 404 ? std::string(info.plural) + " \"" + target.name + "\" not found in namespace " + ns
-                                          : refused("GET", base, obj);
+    out.error = obj && obj->status == 404
+                    ? std::string(info.plural) + " \"" + target.name + "\" not found in namespace " + ns
+                    : refused("GET", base, obj);
     co_return;
   }
   std::string events_query;
@@ -174,8 +176,8 @@ asio::awaitable<void> gather(kube::KubeClient& client, ExplainTarget target, std
     }
     for (const Container* c : targets) {
       for (const bool previous : {true, false}) {
-        const std::string path = "/api/v1/namespaces/" + ns + "/pods/" + pod.name + "/log?container=" +
-                                 url_escape(c->name) + (previous ? "&previous=true" : "") +
+        const std::string path = "/api/v1/namespaces/" + ns + "/pods/" + pod.name +
+                                 "/log?container=" + url_escape(c->name) + (previous ? "&previous=true" : "") +
                                  "&tailLines=" + std::to_string(options.tail_lines) +
                                  "&limitBytes=" + std::to_string(options.limit_bytes);
         kube::Request log{http::verb::get, path, "pods/log", "", ""};
@@ -214,8 +216,8 @@ tl::expected<ExplainTarget, std::string> parse_explain_target(const std::vector<
   lower = lower.substr(0, lower.find('.'));
   auto it = kinds().find(lower);
   if (it == kinds().end()) {
-    return tl::unexpected("\"" + type +
-                          "\": not a kind crashdiag explains (pod, deployment, statefulset, daemonset, replicaset, job)");
+    return tl::unexpected(
+        "\"" + type + "\": not a kind crashdiag explains (pod, deployment, statefulset, daemonset, replicaset, job)");
   }
   if (name.empty() || name.find('/') != std::string::npos) return tl::unexpected("\"" + name + "\": not a name");
   return ExplainTarget{it->second.kind, name};

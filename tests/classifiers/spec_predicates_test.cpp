@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <re2/re2.h>
 #include <memory>
 #include <ostream>
-#include <re2/re2.h>
 
 #include "crashdiag/classifiers/spec_predicates.hpp"
 #include "test_support.hpp"

@@ -73,8 +73,7 @@ TEST_P(RcaNameTest, DeterministicDnsLabel) {
 INSTANTIATE_TEST_SUITE_P(
     Names, RcaNameTest,
     // The workload's name, a dash and five hex digits: what people type and tab-complete.
-    ::testing::Values(NameCase{"deployment", web(), "web-"},
-                      NameCase{"image_pull", web("ImagePull"), "web-"},
+    ::testing::Values(NameCase{"deployment", web(), "web-"}, NameCase{"image_pull", web("ImagePull"), "web-"},
                       NameCase{"oom", web("OOMKilled:137"), "web-"},
                       NameCase{"long_name",
                                RcaTarget{"ns", WorkloadRef{"apps/v1", "StatefulSet", std::string(200, 'x') + ".y", ""},

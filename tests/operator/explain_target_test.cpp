@@ -32,20 +32,19 @@ TEST_P(ExplainTarget, ReadsKubectlsForms) {
   EXPECT_EQ(t->name, GetParam().object);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Rows, ExplainTarget,
-    ::testing::Values(TargetCase{"type_and_name", {"pod", "web-0"}, "Pod", "web-0"},
-                      TargetCase{"slash_form", {"pod/web-0"}, "Pod", "web-0"},
-                      TargetCase{"bare_name_is_a_pod", {"web-0"}, "Pod", "web-0"},
-                      TargetCase{"short_name", {"deploy/web"}, "Deployment", "web"},
-                      TargetCase{"plural_and_case", {"StatefulSets", "db"}, "StatefulSet", "db"},
-                      TargetCase{"group_suffix", {"deployments.apps/web"}, "Deployment", "web"},
-                      TargetCase{"daemonset", {"ds", "agent"}, "DaemonSet", "agent"},
-                      TargetCase{"job", {"job/nightly-1"}, "Job", "nightly-1"},
-                      TargetCase{"unsupported_type", {"service/web"}, nullptr, nullptr},
-                      TargetCase{"empty_name", {"pod/"}, nullptr, nullptr},
-                      TargetCase{"too_many_words", {"pod", "a", "b"}, nullptr, nullptr}),
-    [](const auto& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Rows, ExplainTarget,
+                         ::testing::Values(TargetCase{"type_and_name", {"pod", "web-0"}, "Pod", "web-0"},
+                                           TargetCase{"slash_form", {"pod/web-0"}, "Pod", "web-0"},
+                                           TargetCase{"bare_name_is_a_pod", {"web-0"}, "Pod", "web-0"},
+                                           TargetCase{"short_name", {"deploy/web"}, "Deployment", "web"},
+                                           TargetCase{"plural_and_case", {"StatefulSets", "db"}, "StatefulSet", "db"},
+                                           TargetCase{"group_suffix", {"deployments.apps/web"}, "Deployment", "web"},
+                                           TargetCase{"daemonset", {"ds", "agent"}, "DaemonSet", "agent"},
+                                           TargetCase{"job", {"job/nightly-1"}, "Job", "nightly-1"},
+                                           TargetCase{"unsupported_type", {"service/web"}, nullptr, nullptr},
+                                           TargetCase{"empty_name", {"pod/"}, nullptr, nullptr},
+                                           TargetCase{"too_many_words", {"pod", "a", "b"}, nullptr, nullptr}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
 }  // namespace crashdiag

@@ -73,8 +73,7 @@ kube::Request make_request(http::verb verb, std::string target, std::string reso
 
 Publisher::Publisher(asio::io_context& ioc, kube::KubeClient& client, core::RcaTracker& tracker,
                      PublisherOptions options, metrics::Metrics* metrics, AnnotationLookup annotations)
-    : ioc_(ioc),
-      client_(client),
+    : client_(client),
       tracker_(tracker),
       options_(std::move(options)),
       metrics_(metrics),

@@ -102,7 +102,6 @@ class Publisher {
   Outcome classify(const std::string& object, const std::string& name, int status, const std::string& body);
   void schedule_retry(Pending& p, core::WallTime now);
 
-  boost::asio::io_context& ioc_;
   kube::KubeClient& client_;
   core::RcaTracker& tracker_;
   PublisherOptions options_;

@@ -34,8 +34,8 @@ std::string kubeconfig_path(const std::string& flag) {
   return {};
 }
 
-tl::expected<Connection, std::string> connect(const std::string& path, const std::string& context) {
-  Connection c;
+tl::expected<ClusterConnection, std::string> connect(const std::string& path, const std::string& context) {
+  ClusterConnection c;
   if (!path.empty()) {
     auto text = read_file(path);
     if (!text) return tl::unexpected("kubeconfig " + path + ": cannot read the file");

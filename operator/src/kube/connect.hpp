@@ -8,12 +8,12 @@
 #include <tl/expected.hpp>
 
 #include "client.hpp"
-#include "credentials.hpp"
 #include "crashdiag/core/kubeconfig.hpp"
+#include "credentials.hpp"
 
 namespace crashdiag::kube {
 
-struct Connection {
+struct ClusterConnection {
   core::ClusterAccess access;  // what the kubeconfig said (its source names it in messages)
   Endpoint endpoint;
   std::shared_ptr<boost::asio::ssl::context> tls;
@@ -26,6 +26,6 @@ struct Connection {
 
 // Reads the kubeconfig at `path` (context `context`, or its current-context), or, when `path`
 // is empty, the pod's service account. The error names the file and field.
-[[nodiscard]] tl::expected<Connection, std::string> connect(const std::string& path, const std::string& context);
+[[nodiscard]] tl::expected<ClusterConnection, std::string> connect(const std::string& path, const std::string& context);
 
 }  // namespace crashdiag::kube

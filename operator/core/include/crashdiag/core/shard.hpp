@@ -23,9 +23,8 @@ struct Shard {
   return h;
 }
 
-[[nodiscard]] constexpr bool owns(const Shard& shard, std::string_view namespace_) {
-  return shard.total <= 1 ||
-         static_cast<int>(shard_hash(namespace_) % static_cast<std::uint64_t>(shard.total)) == shard.index;
+[[nodiscard]] constexpr bool owns(const Shard& shard, std::string_view ns) {
+  return shard.total <= 1 || static_cast<int>(shard_hash(ns) % static_cast<std::uint64_t>(shard.total)) == shard.index;
 }
 
 }  // namespace crashdiag::core
