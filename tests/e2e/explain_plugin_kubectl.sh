@@ -34,7 +34,7 @@ demo_pid=$!
 i=0
 until grep -q 'every failure diagnosed' "$dir/demo.out" 2>/dev/null; do
   i=$((i + 1))
-  [ "$i" -le 120 ] && kill -0 "$demo_pid" 2>/dev/null || fail "the demo did not replay its incidents within 60 s"
+  [ "$i" -le 240 ] && kill -0 "$demo_pid" 2>/dev/null || fail "the demo did not replay its incidents within 120 s"
   sleep 0.5
 done
 
