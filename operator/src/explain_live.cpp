@@ -13,6 +13,7 @@
 #include "crashdiag/model/log_tail.hpp"
 #include "crashdiag/model/parse.hpp"
 #include "explain_command.hpp"
+#include "kinds.hpp"
 
 namespace crashdiag {
 namespace {
@@ -21,56 +22,28 @@ namespace asio = boost::asio;
 namespace http = boost::beast::http;
 using nlohmann::json;
 
-struct KindInfo {
-  const char* kind;
-  const char* prefix;  // API path prefix
-  const char* plural;
-};
-
-// kubectl's names and short names for what has pods (kubectl api-resources).
-const std::map<std::string, KindInfo>& kinds() {
-  static const std::map<std::string, KindInfo> kKinds = {
-      {"pod", {"Pod", "/api/v1", "pods"}},
-      {"pods", {"Pod", "/api/v1", "pods"}},
-      {"po", {"Pod", "/api/v1", "pods"}},
-      {"deployment", {"Deployment", "/apis/apps/v1", "deployments"}},
-      {"deployments", {"Deployment", "/apis/apps/v1", "deployments"}},
-      {"deploy", {"Deployment", "/apis/apps/v1", "deployments"}},
-      {"statefulset", {"StatefulSet", "/apis/apps/v1", "statefulsets"}},
-      {"statefulsets", {"StatefulSet", "/apis/apps/v1", "statefulsets"}},
-      {"sts", {"StatefulSet", "/apis/apps/v1", "statefulsets"}},
-      {"daemonset", {"DaemonSet", "/apis/apps/v1", "daemonsets"}},
-      {"daemonsets", {"DaemonSet", "/apis/apps/v1", "daemonsets"}},
-      {"ds", {"DaemonSet", "/apis/apps/v1", "daemonsets"}},
-      {"replicaset", {"ReplicaSet", "/apis/apps/v1", "replicasets"}},
-      {"replicasets", {"ReplicaSet", "/apis/apps/v1", "replicasets"}},
-      {"rs", {"ReplicaSet", "/apis/apps/v1", "replicasets"}},
-      {"job", {"Job", "/apis/batch/v1", "jobs"}},
-      {"jobs", {"Job", "/apis/batch/v1", "jobs"}},
+// kubectl's names and short names (kubectl api-resources) of what has pods.
+const std::map<std::string, std::string_view>& kind_names() {
+  static const std::map<std::string, std::string_view> kNames = {
+      {"pod", "Pod"},
+      {"pods", "Pod"},
+      {"po", "Pod"},
+      {"deployment", "Deployment"},
+      {"deployments", "Deployment"},
+      {"deploy", "Deployment"},
+      {"statefulset", "StatefulSet"},
+      {"statefulsets", "StatefulSet"},
+      {"sts", "StatefulSet"},
+      {"daemonset", "DaemonSet"},
+      {"daemonsets", "DaemonSet"},
+      {"ds", "DaemonSet"},
+      {"replicaset", "ReplicaSet"},
+      {"replicasets", "ReplicaSet"},
+      {"rs", "ReplicaSet"},
+      {"job", "Job"},
+      {"jobs", "Job"},
   };
-  return kKinds;
-}
-
-const KindInfo& info_of(const std::string& kind) {
-  for (const auto& [name, info] : kinds()) {
-    if (info.kind == kind) return info;
-  }
-  return kinds().at("pod");
-}
-
-std::string url_escape(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(hex[c >> 4U]);
-      out.push_back(hex[c & 15U]);
-    }
-  }
-  return out;
+  return kNames;
 }
 
 // A workload's spec.selector as a labelSelector query value: matchLabels and matchExpressions
@@ -118,14 +91,14 @@ std::string refused(const char* what, const std::string& path,
 
 asio::awaitable<void> gather(kube::KubeClient& client, ExplainTarget target, std::string ns, ExplainLiveOptions options,
                              UnreadyPolicy unready, Gathered& out) {
-  const KindInfo& info = info_of(target.kind);
-  const std::string base = std::string(info.prefix) + "/namespaces/" + ns + "/" + info.plural + "/" + target.name;
-  kube::Request get{http::verb::get, base, info.plural, "", ""};
+  const kube::KindPath info = *kube::kind_path(target.kind);
+  const std::string plural(info.plural);
+  const std::string base = std::string(info.prefix) + "/namespaces/" + ns + "/" + plural + "/" + target.name;
+  kube::Request get{http::verb::get, base, plural, "", ""};
   auto obj = co_await client.request(std::move(get));
   if (!obj || obj->status != 200) {
-    out.error = obj && obj->status == 404
-                    ? std::string(info.plural) + " \"" + target.name + "\" not found in namespace " + ns
-                    : refused("GET", base, obj);
+    out.error = obj && obj->status == 404 ? plural + " \"" + target.name + "\" not found in namespace " + ns
+                                          : refused("GET", base, obj);
     co_return;
   }
   std::string events_query;
@@ -137,7 +110,7 @@ asio::awaitable<void> gather(kube::KubeClient& client, ExplainTarget target, std
     }
     out.pods = std::move(*pods);
     // Only this pod's Events (the apiserver's field selector for core/v1 Events).
-    events_query = "?fieldSelector=" + url_escape("involvedObject.name=" + target.name);
+    events_query = "?fieldSelector=" + kube::url_encode("involvedObject.name=" + target.name);
   } else {
     const json workload = json::parse(obj->body, nullptr, false);
     auto selector = selector_of(workload);
@@ -145,7 +118,7 @@ asio::awaitable<void> gather(kube::KubeClient& client, ExplainTarget target, std
       out.error = target.kind + " " + target.name + " has no spec.selector to find its pods by";
       co_return;
     }
-    const std::string list_path = "/api/v1/namespaces/" + ns + "/pods?labelSelector=" + url_escape(*selector);
+    const std::string list_path = "/api/v1/namespaces/" + ns + "/pods?labelSelector=" + kube::url_encode(*selector);
     kube::Request list{http::verb::get, list_path, "pods", "", ""};
     auto listed = co_await client.request(std::move(list));
     if (!listed || listed->status != 200) {
@@ -177,7 +150,7 @@ asio::awaitable<void> gather(kube::KubeClient& client, ExplainTarget target, std
     for (const Container* c : targets) {
       for (const bool previous : {true, false}) {
         const std::string path = "/api/v1/namespaces/" + ns + "/pods/" + pod.name +
-                                 "/log?container=" + url_escape(c->name) + (previous ? "&previous=true" : "") +
+                                 "/log?container=" + kube::url_encode(c->name) + (previous ? "&previous=true" : "") +
                                  "&tailLines=" + std::to_string(options.tail_lines) +
                                  "&limitBytes=" + std::to_string(options.limit_bytes);
         kube::Request log{http::verb::get, path, "pods/log", "", ""};
@@ -214,13 +187,13 @@ tl::expected<ExplainTarget, std::string> parse_explain_target(const std::vector<
   for (char c : type) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   // "deployment.apps" and "deployments.v1.apps": the group suffix kubectl accepts.
   lower = lower.substr(0, lower.find('.'));
-  auto it = kinds().find(lower);
-  if (it == kinds().end()) {
+  auto it = kind_names().find(lower);
+  if (it == kind_names().end()) {
     return tl::unexpected(
         "\"" + type + "\": not a kind crashdiag explains (pod, deployment, statefulset, daemonset, replicaset, job)");
   }
   if (name.empty() || name.find('/') != std::string::npos) return tl::unexpected("\"" + name + "\": not a name");
-  return ExplainTarget{it->second.kind, name};
+  return ExplainTarget{std::string(it->second), name};
 }
 
 int run_explain_live(const ExplainLiveOptions& options, const Classifier& classifier, std::ostream& out,

@@ -16,6 +16,7 @@
 #include "crashdiag/model/failure.hpp"
 #include "crashdiag/model/log_tail.hpp"
 #include "crashdiag/model/parse.hpp"
+#include "kinds.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
 
@@ -81,20 +82,6 @@ void log_diagnosis(const DiagnosisRecord& r) {
        {"rule", top.rule_id},
        {"rca", r.rca},
        {"change", std::string(core::to_string(r.change))}});
-}
-
-std::string url_encode(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -516,7 +503,7 @@ asio::awaitable<void> Daemon::take_over() {
     std::string cont;
     for (int page = 0; page < 100; ++page) {
       std::string target = collection + "?limit=500";
-      if (!cont.empty()) target += "&continue=" + url_encode(cont);
+      if (!cont.empty()) target += "&continue=" + kube::url_encode(cont);
       // A 5xx, a 429 or a dropped connection is the server's passing trouble: starting from
       // scratch then would restart every count at zero and reopen what was resolved. Retried
       // with backoff while still taking over; a 404 (no CRD yet) or 403 starts from scratch.
@@ -634,7 +621,7 @@ asio::awaitable<void> Daemon::watch_loop(std::string resource, std::string path,
   };
   auto apply = [&] { pods ? pods->apply() : events->apply(); };
   const std::string selector = resource == "pods" && !options_.label_selector.empty()
-                                   ? "&labelSelector=" + url_encode(options_.label_selector)
+                                   ? "&labelSelector=" + kube::url_encode(options_.label_selector)
                                    : "";
 
   std::deque<core::Command> commands;
@@ -662,7 +649,7 @@ asio::awaitable<void> Daemon::watch_loop(std::string resource, std::string path,
     if (auto* list = std::get_if<core::ListCommand>(&cmd)) {
       std::string target =
           path + "?limit=" + std::to_string(list->limit) + "&resourceVersion=" + list->resource_version + selector;
-      if (!list->continue_token.empty()) target += "&continue=" + url_encode(list->continue_token);
+      if (!list->continue_token.empty()) target += "&continue=" + kube::url_encode(list->continue_token);
       kube::Request res_req{http::verb::get, target, resource, "",
                             ""};  // named: GCC 12 PR 99576 double-destroys temporaries in co_await
       // Decoded as it streams in, item by item: with resourceVersion=0 a real apiserver ignores
@@ -775,10 +762,9 @@ asio::awaitable<void> Daemon::worker() {
 namespace {
 
 std::string api_version_of(const std::string& kind) {
-  if (kind == "Deployment" || kind == "ReplicaSet" || kind == "StatefulSet" || kind == "DaemonSet") return "apps/v1";
-  if (kind == "Job" || kind == "CronJob") return "batch/v1";
-  if (kind == "Pod") return "v1";
-  return "";  // another controller's kind: named, but no ownerReference (its group is unknown)
+  // Another controller's kind: named, but no ownerReference (its group is unknown).
+  const auto k = kube::kind_path(kind);
+  return k ? std::string(k->api_version) : std::string();
 }
 
 core::WorkloadRef owner_of(const std::string& body, core::WorkloadRef fallback) {
@@ -820,10 +806,10 @@ asio::awaitable<core::WorkloadRef> Daemon::top_level_workload(std::string ns, st
   if (kind != "ReplicaSet" && kind != "Job") co_return direct;
   const std::string key = ns + "/" + kind + "/" + name;
   if (auto it = owner_cache_.find(key); it != owner_cache_.end()) co_return it->second;
-  const std::string plural = kind == "ReplicaSet" ? "replicasets" : "jobs";
-  const std::string group = kind == "ReplicaSet" ? "/apis/apps/v1" : "/apis/batch/v1";
-  kube::Request res_req{http::verb::get, group + "/namespaces/" + ns + "/" + plural + "/" + name, plural, "",
-                        ""};  // named: GCC 12 PR 99576 double-destroys temporaries in co_await
+  const kube::KindPath k = *kube::kind_path(kind);
+  const std::string plural(k.plural);
+  kube::Request res_req{http::verb::get, std::string(k.prefix) + "/namespaces/" + ns + "/" + plural + "/" + name,
+                        plural, "", ""};  // named: GCC 12 PR 99576 double-destroys temporaries in co_await
   auto res = co_await client_.request(std::move(res_req));
   if (!res || res->status != 200) {
     // Not cached: asked again next time. Meanwhile the name convention, so that one Deployment
@@ -848,18 +834,10 @@ namespace {
 // Where a top-level workload is read: built-in controllers only (another controller's custom
 // resource is named by its ownerReference, but its plural is unknown without discovery).
 std::optional<std::pair<std::string, std::string>> workload_path(const core::WorkloadRef& w, const std::string& ns) {
-  static const std::map<std::string, std::pair<std::string, std::string>> kPaths = {
-      {"Deployment", {"/apis/apps/v1", "deployments"}},
-      {"StatefulSet", {"/apis/apps/v1", "statefulsets"}},
-      {"DaemonSet", {"/apis/apps/v1", "daemonsets"}},
-      {"ReplicaSet", {"/apis/apps/v1", "replicasets"}},
-      {"Job", {"/apis/batch/v1", "jobs"}},
-      {"CronJob", {"/apis/batch/v1", "cronjobs"}},
-  };
-  auto it = kPaths.find(w.kind);
-  if (it == kPaths.end() || w.name.empty()) return std::nullopt;
-  return std::make_pair(it->second.first + "/namespaces/" + ns + "/" + it->second.second + "/" + w.name,
-                        it->second.second);
+  const auto k = kube::kind_path(w.kind);
+  if (!k || k->kind == "Pod" || w.name.empty()) return std::nullopt;
+  return std::make_pair(std::string(k->prefix) + "/namespaces/" + ns + "/" + std::string(k->plural) + "/" + w.name,
+                        std::string(k->plural));
 }
 
 bool ignore_annotation(const std::string& body) {
@@ -972,10 +950,10 @@ asio::awaitable<void> Daemon::gather_and_classify(Job job, core::RcaTarget targe
   const bool want_current =
       !want_previous && !never_ran && (running_now || (c != nullptr && c->status && c->status->terminated));
   if (want_previous || want_current) {
-    const std::string target = "/api/v1/namespaces/" + s.namespace_ + "/pods/" + s.pod +
-                               "/log?container=" + url_encode(s.container) + (want_previous ? "&previous=true" : "") +
-                               "&tailLines=" + std::to_string(options_.log_tail_lines) +
-                               "&limitBytes=" + std::to_string(options_.log_limit_bytes);
+    const std::string target =
+        "/api/v1/namespaces/" + s.namespace_ + "/pods/" + s.pod + "/log?container=" + kube::url_encode(s.container) +
+        (want_previous ? "&previous=true" : "") + "&tailLines=" + std::to_string(options_.log_tail_lines) +
+        "&limitBytes=" + std::to_string(options_.log_limit_bytes);
     for (int attempt = 0; attempt < 2; ++attempt) {
       kube::Request res_req{http::verb::get, target, "pods/log", "",
                             ""};  // named: GCC 12 PR 99576 double-destroys temporaries in co_await

@@ -53,6 +53,22 @@ bool is_ip_literal(const std::string& host) {
 
 }  // namespace
 
+std::string url_encode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(ch);
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4U]);
+      out.push_back(kHex[c & 15U]);
+    }
+  }
+  return out;
+}
+
 tl::expected<Endpoint, std::string> parse_server_url(const std::string& url) {
   std::string rest;
   std::string default_port;

@@ -35,6 +35,10 @@ struct Endpoint {
 // Splits "https://host:port" (IPv6 in brackets) into an Endpoint.
 [[nodiscard]] tl::expected<Endpoint, std::string> parse_server_url(const std::string& url);
 
+// A query value, percent-encoded (RFC 3986 unreserved characters kept): continue tokens,
+// label and field selectors, container names.
+[[nodiscard]] std::string url_encode(std::string_view s);
+
 struct Request {
   boost::beast::http::verb verb = boost::beast::http::verb::get;
   std::string target;    // path and query

@@ -9,7 +9,6 @@
 #include "tls.hpp"
 
 namespace crashdiag::kube {
-namespace {
 
 std::optional<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -18,8 +17,6 @@ std::optional<std::string> read_file(const std::string& path) {
   out << in.rdbuf();
   return out.str();
 }
-
-}  // namespace
 
 std::string kubeconfig_path(const std::string& flag) {
   if (!flag.empty()) return flag;

@@ -4,6 +4,7 @@
 
 #include <boost/asio/ssl/context.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tl/expected.hpp>
 
@@ -19,6 +20,10 @@ struct ClusterConnection {
   std::shared_ptr<boost::asio::ssl::context> tls;
   std::shared_ptr<TokenSource> tokens;
 };
+
+// A whole small file (a kubeconfig, a certificate, the service account's namespace); nullopt if
+// it cannot be read.
+[[nodiscard]] std::optional<std::string> read_file(const std::string& path);
 
 // The kubeconfig kubectl would use: --kubeconfig, else $KUBECONFIG's first entry, else
 // ~/.kube/config; empty when none exists (then in-cluster).
