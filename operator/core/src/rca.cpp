@@ -19,6 +19,8 @@ constexpr std::size_t kMaxNameLength = 63;  // DNS-1123 label: also a valid labe
 constexpr std::size_t kSummaryLimit = 512;  // CRD maxLength of summary fields
 constexpr std::size_t kTitleLimit = 256;
 constexpr std::size_t kFieldLimit = 256;
+constexpr std::size_t kNotesLimit = 8;   // CRD maxItems of status.evidenceNotes
+constexpr std::size_t kNoteBytes = 512;  // and maxLength of each
 
 std::string cut(std::string_view s, std::size_t max_bytes) {
   return std::string(utf8_prefix(s, max_bytes));
@@ -169,6 +171,10 @@ ContainerDiagnosis RcaTracker::bounded(const ContainerDiagnosis& d) const {
       e.excerpt = cut(e.excerpt, options_.max_excerpt_bytes);
     }
   }
+  // What the evidence lacks (logs unavailable, a process that never started): bounded like the
+  // CRD's status.evidenceNotes (maxItems 8, maxLength 512).
+  if (out.evidence_notes.size() > kNotesLimit) out.evidence_notes.resize(kNotesLimit);
+  for (auto& n : out.evidence_notes) n = cut(n, kNoteBytes);
   return out;
 }
 
@@ -402,6 +408,11 @@ void RcaTracker::seed(const json& obj) {
   s.diagnosis.name = s.target.container;
   s.diagnosis.init = s.target.init;
   s.diagnosis.image = str(st, "image");
+  if (st.contains("evidenceNotes") && st["evidenceNotes"].is_array()) {
+    for (const auto& n : st["evidenceNotes"]) {
+      if (n.is_string()) s.diagnosis.evidence_notes.push_back(n.get<std::string>());
+    }
+  }
   if (st.contains("hypotheses") && st["hypotheses"].is_array()) {
     for (const auto& h : st["hypotheses"]) {
       Hypothesis hyp;
@@ -502,6 +513,7 @@ json RcaTracker::status_object(const RcaState& s) const {
   if (!s.reason.empty()) st["reason"] = cut(s.reason, 128);
   if (s.exit_code) st["exitCode"] = *s.exit_code;
   if (!s.diagnosis.image.empty()) st["image"] = cut(s.diagnosis.image, 512);
+  if (!s.diagnosis.evidence_notes.empty()) st["evidenceNotes"] = s.diagnosis.evidence_notes;
   st["occurrences"] = s.occurrences;
   st["restartCount"] = std::max(0, s.restart_count);
   st["firstSeen"] = format_time(s.first_seen);
