@@ -45,6 +45,7 @@ struct Incident {
 struct Outcome {
   const Incident* incident = nullptr;
   std::string top;
+  std::string rule;  // the rule or analyzer behind the top hypothesis
   double confidence = 0;
   bool top1 = false;
   bool top3 = false;
@@ -89,6 +90,7 @@ std::vector<Outcome> run(const std::vector<Incident>& incidents) {
     o.incident = &in;
     if (!hs.empty()) {
       o.top = hs[0].category;
+      o.rule = hs[0].rule_id;
       o.confidence = hs[0].confidence;
     }
     o.top1 = o.top == in.category;
@@ -188,14 +190,14 @@ TEST_F(Corpus, HoldoutTop1AndConfidentPrecisionMeetTheBar) {
                 << (o.top3 ? " [in top 3]" : "") << (o.confidence >= kConfident ? " CONFIDENTLY WRONG" : "") << "\n";
     }
   }
-  // CRASHDIAG_CORPUS_TSV=FILE writes every outcome (split, id, expected, top, confidence), for
+  // CRASHDIAG_CORPUS_TSV=FILE writes every outcome (split, id, expected, top, confidence, rule), for
   // figures per batch of incidents (docs/benchmarks.md).
   if (const char* path = std::getenv("CRASHDIAG_CORPUS_TSV"); path != nullptr) {
     std::ofstream tsv(path);
     for (const auto* outcomes : {&tune, &holdout}) {
       for (const Outcome& o : *outcomes) {
         tsv << (outcomes == &tune ? "tune" : "holdout") << '\t' << o.incident->id << '\t' << o.incident->category
-            << '\t' << o.top << '\t' << o.confidence << '\n';
+            << '\t' << o.top << '\t' << o.confidence << '\t' << o.rule << '\n';
       }
     }
   }
