@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The daemonless image (scripts/build-image.sh), checked with the tools that consume OCI archives:
-#   - skopeo reads the archive: its name (localhost/crashdiag:VERSION), its config (a numeric
-#     non-root USER, and the Dockerfile's USER, ENTRYPOINT, CMD and ports), and copies it, which
-#     verifies every blob's digest; its docker-archive view (manifest.json, for `docker load`)
-#     is the same config under the same name;
+#   - skopeo reads the archive: its name (localhost/crashdiag:VERSION, which the Deployment and
+#     the sharded StatefulSet run with IfNotPresent), its config (a numeric non-root USER, and the
+#     Dockerfile's USER, ENTRYPOINT, CMD and ports), and copies it, which verifies every blob's
+#     digest; its docker-archive view (manifest.json, for `docker load`) is the same config under
+#     the same name;
 #   - umoci unpacks the layers as a container runtime would;
 #   - the rootfs holds no shell and no executable but crashdiag and the shared libraries, so
 #     nothing in it can need a shell;
@@ -48,6 +49,14 @@ name=$(jq -r '.manifests[0].annotations["org.opencontainers.image.ref.name"] // 
 [ "$(jq -r '.manifests | length' "$tmp/index.json")" = 1 ] || fail "index.json lists more than one manifest"
 cd_name=$(jq -r '.manifests[0].annotations["io.containerd.image.name"] // ""' "$tmp/index.json")
 [ "$cd_name" = "$name" ] || fail "io.containerd.image.name is '$cd_name', not '$name'"
+
+# The install runs this name and never pulls it, so a loaded archive is what the pods run.
+for f in manifests/deployment.yaml overlays/sharded/statefulset.yaml; do
+  image=$(sed -n 's/^ *image: *//p' "$src/$f")
+  policy=$(sed -n 's/^ *imagePullPolicy: *//p' "$src/$f")
+  [ "$image" = "$name" ] || fail "$f runs the image '$image', the archive is '$name'"
+  [ "$policy" = IfNotPresent ] || fail "$f pulls its image '$policy': a loaded image needs IfNotPresent"
+done
 
 if ! skopeo inspect --config "oci-archive:$archive" >"$tmp/config.json" 2>"$tmp/err"; then
   echo "FAIL: skopeo cannot read $archive as an OCI archive: $(cat "$tmp/err")"
