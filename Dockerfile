@@ -1,5 +1,7 @@
 # syntax=docker/dockerfile:1
-# crashdiag's container image: `docker build -t crashdiag:0.1.0 .`
+# crashdiag's container image: `docker build -t localhost/crashdiag:0.1.0 .` (the name the
+# manifests run). Without Docker, scripts/build-image.sh builds the same runtime image as an OCI
+# archive, from this file's package list and the same release build.
 #
 # Two stages. The build stage is the project's own Debian 12 toolchain (scripts/install-deps.sh,
 # the same packages CI uses); the runtime stage is bookworm-slim with only the shared libraries the

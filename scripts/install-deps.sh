@@ -21,6 +21,8 @@ packages=(
   clang-format clang-tidy
   prometheus                  # promtool for `promtool check metrics` / `promtool test rules`
   curl                        # the end-to-end test scrapes /metrics and probes /healthz, /readyz
+  mmdebstrap umoci jq         # scripts/build-image.sh: the image as an OCI archive, no Docker daemon
+  skopeo bubblewrap           # tests/ship/image_archive_test.sh reads it, runs the binary in its rootfs
 )
 
 missing=()

@@ -38,52 +38,13 @@ fail() {
 }
 
 # --- the runtime stage's apt-get install list -------------------------------------------------
-# Only the stage after the last FROM. Continuation lines are joined and comment lines inside an
-# instruction dropped, as Docker's parser does.
-mapfile -t instructions < <(awk '
-  BEGIN { cur = "" }
-  /^[ \t]*#/ { next }
-  {
-    line = $0
-    sub(/\r$/, "", line)
-    if (line ~ /\\[ \t]*$/) { sub(/\\[ \t]*$/, " ", line); cur = cur line; next }
-    cur = cur line
-    if (cur ~ /[^ \t]/) print cur
-    cur = ""
-  }
-  END { if (cur ~ /[^ \t]/) print cur }
-' "$dockerfile")
-last_from=-1
-for i in "${!instructions[@]}"; do
-  if [[ ${instructions[$i]} =~ ^[[:space:]]*[Ff][Rr][Oo][Mm][[:space:]] ]]; then last_from=$i; fi
-done
-[ "$last_from" -ge 0 ] || { echo "FAIL: $dockerfile has no FROM"; exit 1; }
-echo "runtime stage: ${instructions[$last_from]}"
-
+# Parsed by the script scripts/build-image.sh uses too, so both images install what is checked here.
+if ! listed=$("$(dirname "$0")/../../scripts/runtime-packages.sh" "$dockerfile"); then
+  echo "FAIL: cannot read the runtime stage's packages from $dockerfile"
+  exit 1
+fi
 installed=()
-for ((i = last_from + 1; i < ${#instructions[@]}; i++)); do
-  ins=${instructions[$i]}
-  [[ $ins =~ ^[[:space:]]*[Rr][Uu][Nn][[:space:]] ]] || continue
-  # Split the shell command into simple commands at && || ; | and read the words of each.
-  cmds=$(sed -E 's/^[[:space:]]*[Rr][Uu][Nn][[:space:]]+//; s/(&&|\|\||;|\|)/\n/g' <<<"$ins")
-  while IFS= read -r cmd; do
-    read -r -a words <<<"$cmd"
-    seen_apt=0
-    seen_install=0
-    for w in "${words[@]}"; do
-      if [ "$seen_install" = 1 ]; then
-        case $w in
-          -*) ;;
-          *) installed+=("${w%%=*}") ;;  # pkg=version pins the version, not the name
-        esac
-      elif [ "$seen_apt" = 1 ] && [ "$w" = install ]; then
-        seen_install=1
-      elif [ "$w" = apt-get ] || [ "$w" = apt ]; then
-        seen_apt=1
-      fi
-    done
-  done <<<"$cmds"
-done
+[ -z "$listed" ] || mapfile -t installed <<<"$listed"
 echo "runtime stage installs: ${installed[*]:-(nothing)}"
 
 # --- the libraries the binary resolves, as packages -------------------------------------------
