@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <set>
 
 namespace crashdiag::core {
@@ -218,6 +219,54 @@ TEST(RcaTracker, ADifferentCauseUpdatesTheRcaAndRecordsTheChange) {
   // The same cause found again is not a change.
   EXPECT_EQ(t.record(occ("web-1", kT0 + 11min, 3), &second, "me").change, RcaChange::kRepeated);
 }
+
+// Issue 12: a later diagnosis never replaces a cause with `unknown` (the log rotated away or was
+// unavailable, the Events expired, the pod runs again); it adds what it saw. Rows: what the RCA
+// said, what the new look says, what the RCA must say after.
+struct Relook {
+  const char* name;
+  const char* before;
+  double before_confidence;
+  const char* after;
+  const char* kept;
+  bool unknown_appended;
+};
+
+void PrintTo(const Relook& r, std::ostream* os) {
+  *os << r.name;
+}
+
+class RcaRelook : public ::testing::TestWithParam<Relook> {};
+
+TEST_P(RcaRelook, ACauseIsNeverReplacedByUnknown) {
+  const Relook& row = GetParam();
+  RcaOptions o;
+  o.rediagnose_after = 5min;
+  RcaTracker t(o);
+  auto first = diagnosis(row.before, row.before_confidence);
+  auto second = diagnosis(row.after, row.after == std::string("unknown") ? 0.0 : 0.9);
+  second.evidence_notes = {"logs could not be fetched: HTTP 400: unable to retrieve container logs"};
+  const std::string name = t.record(occ("web-1", kT0), &first, "me").name;
+  t.record(occ("web-1", kT0 + 5min, 2), &second, "me");
+  const RcaState& s = *t.find(name);
+  EXPECT_EQ(s.top()->category, row.kept);
+  EXPECT_EQ(s.history.back().category, row.kept);
+  const bool appended = s.diagnosis.hypotheses.size() == 2 && s.diagnosis.hypotheses.back().category == "unknown";
+  EXPECT_EQ(appended, row.unknown_appended);
+  // What the new look could not read is said either way.
+  ASSERT_FALSE(s.diagnosis.evidence_notes.empty());
+  EXPECT_NE(s.diagnosis.evidence_notes.back().find("logs could not be fetched"), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, RcaRelook,
+    ::testing::Values(Relook{"confident_cause_then_unknown", "oom_killed", 0.97, "unknown", "oom_killed", true},
+                      Relook{"weak_cause_then_unknown", "db_connection_refused", 0.45, "unknown",
+                             "db_connection_refused", true},
+                      Relook{"unknown_then_unknown", "unknown", 0.0, "unknown", "unknown", false},
+                      Relook{"unknown_then_a_cause", "unknown", 0.0, "oom_killed", "oom_killed", false},
+                      Relook{"a_cause_then_another", "config_parse_error", 0.9, "oom_killed", "oom_killed", false}),
+    [](const ::testing::TestParamInfo<Relook>& info) { return std::string(info.param.name); });
 
 TEST(RcaTracker, SeedContinuesCountsWithoutDoubleCounting) {
   RcaTracker writer;

@@ -178,6 +178,34 @@ ContainerDiagnosis RcaTracker::bounded(const ContainerDiagnosis& d) const {
   return out;
 }
 
+namespace {
+
+// docs/categories.md: the answer when nothing fits.
+constexpr std::string_view kUnknown = "unknown";
+
+// A later look at the same failure that finds no cause (its log rotated away or unavailable, the
+// Events expired, the pod already Running again) must not erase a cause found from better evidence.
+bool degrades(const ContainerDiagnosis& before, const ContainerDiagnosis& after) {
+  return !before.hypotheses.empty() && before.hypotheses.front().category != kUnknown && !after.hypotheses.empty() &&
+         after.hypotheses.front().category == kUnknown;
+}
+
+// The cause stays; the new look's telling lines become the last hypothesis and its notes (what it
+// could not read) join the old ones.
+ContainerDiagnosis keep_cause(const ContainerDiagnosis& before, const ContainerDiagnosis& after) {
+  ContainerDiagnosis out = before;
+  std::erase_if(out.hypotheses, [](const Hypothesis& h) { return h.category == kUnknown; });
+  out.hypotheses.push_back(after.hypotheses.front());
+  for (const std::string& note : after.evidence_notes) {
+    if (std::find(out.evidence_notes.begin(), out.evidence_notes.end(), note) == out.evidence_notes.end()) {
+      out.evidence_notes.push_back(note);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 void RcaTracker::add_history(RcaState& s, WallTime t, std::string change) {
   const Hypothesis* top = s.top();
   s.history.push_back(HistoryEntry{t, std::move(change), top ? top->category : "", top ? top->summary : ""});
@@ -230,7 +258,7 @@ RcaUpdate RcaTracker::record(const Occurrence& o, const ContainerDiagnosis* diag
     }
     if (diagnosis != nullptr && !diagnosis->hypotheses.empty()) {
       const std::string before = s.top() ? s.top()->category : "";
-      s.diagnosis = bounded(*diagnosis);
+      s.diagnosis = bounded(degrades(s.diagnosis, *diagnosis) ? keep_cause(s.diagnosis, *diagnosis) : *diagnosis);
       s.last_diagnosed = o.now;
       if (update.change == RcaChange::kReopened) {
         add_history(s, o.now, "Reopened");
