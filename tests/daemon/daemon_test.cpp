@@ -447,12 +447,19 @@ TEST(DaemonOwners, AnUnreadableReplicaSetStillNamesItsDeployment) {
                                  owner("ReplicaSet", "cart-5f7d8c9b6"), 3, 128, "StartError", kStartError));
   c.server.apply_pod(
       failing_pod("shop", "odd-7-abc", c.api_container(), owner("ReplicaSet", "odd-7"), 2, 137, "OOMKilled"));
+  // A decimal hash (clusters before 1.8) is not in SafeEncodeString's alphabet: the pod's own
+  // pod-template-hash label says which suffix it is.
+  json legacy = failing_pod("shop", "billing-2813795735-q7xw2", c.api_container(),
+                            owner("ReplicaSet", "billing-2813795735"), 2, 137, "OOMKilled");
+  legacy["metadata"]["labels"] = {{"app", "billing"}, {"pod-template-hash", "2813795735"}};
+  c.server.apply_pod(legacy);
   Running r(c, DaemonOptions{});
-  ASSERT_TRUE(r.wait_for(2));
+  ASSERT_TRUE(r.wait_for(3));
   std::map<std::string, std::string> workloads;
   for (const auto& rec : r.snapshot()) workloads[rec.signal.pod] = rec.workload;
   EXPECT_EQ(workloads["cart-5f7d8c9b6-x2k9p"], "Deployment/cart");
   EXPECT_EQ(workloads["odd-7-abc"], "ReplicaSet/odd-7") << "no pod-template-hash: not guessed";
+  EXPECT_EQ(workloads["billing-2813795735-q7xw2"], "Deployment/billing");
 }
 
 // Issue 14 item 5: three replicas with --shard 0..2 --total-shards 3 watch the same cluster; every

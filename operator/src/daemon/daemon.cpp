@@ -784,6 +784,26 @@ core::WorkloadRef owner_of(const std::string& body, core::WorkloadRef fallback) 
 
 namespace {
 
+// The pod-template-hash label the Deployment controller puts on a ReplicaSet's pods and into its
+// name: when the ReplicaSet's name is "<x>-<that label>", x is the Deployment (any hash form,
+// including the decimal one of clusters before 1.8's SafeEncodeString).
+std::optional<std::string> deployment_by_label(const std::string& rs, const std::string& pod_event) {
+  if (pod_event.empty()) return std::nullopt;
+  const json ev = json::parse(pod_event, nullptr, false);
+  const json* obj = ev.is_object() && ev.contains("object") ? &ev["object"] : &ev;
+  if (!obj->is_object() || !obj->contains("metadata") || !(*obj)["metadata"].is_object()) return std::nullopt;
+  const json& meta = (*obj)["metadata"];
+  if (!meta.contains("labels") || !meta["labels"].is_object()) return std::nullopt;
+  const auto it = meta["labels"].find("pod-template-hash");
+  if (it == meta["labels"].end() || !it->is_string()) return std::nullopt;
+  const std::string suffix = "-" + it->get<std::string>();
+  if (suffix.size() < 2 || rs.size() <= suffix.size() ||
+      rs.compare(rs.size() - suffix.size(), suffix.size(), suffix) != 0) {
+    return std::nullopt;
+  }
+  return rs.substr(0, rs.size() - suffix.size());
+}
+
 std::optional<std::string> deployment_of_replicaset(const std::string& rs) {
   const auto dash = rs.rfind('-');
   if (dash == std::string::npos || dash == 0) return std::nullopt;
@@ -799,7 +819,7 @@ std::optional<std::string> deployment_of_replicaset(const std::string& rs) {
 }  // namespace
 
 asio::awaitable<core::WorkloadRef> Daemon::top_level_workload(std::string ns, std::string kind, std::string name,
-                                                              std::string uid) {
+                                                              std::string uid, std::string pod, std::string pod_event) {
   // ReplicaSet -> Deployment and Job -> CronJob: the controllers users know. Looked up on
   // demand and cached: one GET per ReplicaSet or Job, not per failure.
   core::WorkloadRef direct{api_version_of(kind), kind, name, uid};
@@ -817,10 +837,17 @@ asio::awaitable<core::WorkloadRef> Daemon::top_level_workload(std::string ns, st
     // its ReplicaSets "<deployment>-<pod-template-hash>" (pkg/controller/deployment/sync.go,
     // getNewReplicaSet; the hash is rand.SafeEncodeString of a uint32, 6-10 characters of
     // "bcdfghjklmnpqrstvwxz2456789"). The uid is unknown, so no ownerReference is written.
+    // The pod's own pod-template-hash label first: it says which suffix is the hash.
     if (kind == "ReplicaSet") {
-      if (auto deployment = deployment_of_replicaset(name)) {
-        co_return core::WorkloadRef{"apps/v1", "Deployment", *deployment, ""};
+      if (pod_event.empty() && !pod.empty()) {  // found by a list: one GET, only on this rare path
+        kube::Request pod_req{http::verb::get, "/api/v1/namespaces/" + ns + "/pods/" + pod, "pods", "",
+                              ""};  // named: GCC 12 PR 99576 double-destroys temporaries in co_await
+        auto got = co_await client_.request(std::move(pod_req));
+        if (got && got->status == 200) pod_event = std::move(got->body);
       }
+      auto deployment = deployment_by_label(name, pod_event);
+      if (!deployment) deployment = deployment_of_replicaset(name);
+      if (deployment) co_return core::WorkloadRef{"apps/v1", "Deployment", *deployment, ""};
     }
     co_return direct;
   }
@@ -888,8 +915,8 @@ asio::awaitable<void> Daemon::diagnose(Job job) {
   std::string owner_name = s.workload.substr(slash + 1);
   std::string ns = s.namespace_;
   std::string owner_uid = s.workload_uid;
-  const core::WorkloadRef workload =
-      co_await top_level_workload(std::move(ns), std::move(owner_kind), std::move(owner_name), std::move(owner_uid));
+  const core::WorkloadRef workload = co_await top_level_workload(
+      std::move(ns), std::move(owner_kind), std::move(owner_name), std::move(owner_uid), s.pod, job.pod_json);
   if (!leading_) co_return;
   if (co_await silenced(s.namespace_, workload)) {
     ++ignored_;

@@ -131,8 +131,10 @@ class Daemon {
   // The workload or its namespace carries crashdiag.io/ignore: "true".
   boost::asio::awaitable<bool> silenced(std::string ns, core::WorkloadRef workload);
   boost::asio::awaitable<bool> annotated_ignore(std::string path, std::string resource);
+  // pod_event: the watch event that revealed the failure (else the pod is read), for its
+  // pod-template-hash label when the ReplicaSet cannot be read.
   boost::asio::awaitable<core::WorkloadRef> top_level_workload(std::string ns, std::string kind, std::string name,
-                                                               std::string uid);
+                                                               std::string uid, std::string pod, std::string pod_event);
   boost::asio::awaitable<void> take_over();
   // `count`: a failure observed now (false when re-walking the store after taking over).
   void enqueue(const core::CrashSignal& signal, std::string pod_json, bool count = true);
