@@ -274,6 +274,9 @@ ResourceRegistry::ResourceRegistry(Crd crd) {
     t.has_generation = true;
     types_.push_back(t);
   }
+  // A StatefulSet's and a DaemonSet's revisions (pkg/controller/history): no status, no
+  // generation, in no category.
+  types_.push_back(builtin("apps", "v1", "controllerrevisions", "ControllerRevision", {}, {}));
   ResourceType cronjobs = builtin("batch", "v1", "cronjobs", "CronJob", {"cj"}, {"all"});
   cronjobs.status_subresource = true;
   cronjobs.has_generation = true;

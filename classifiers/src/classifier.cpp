@@ -8,6 +8,7 @@
 #include "crashdiag/classifiers/categories.hpp"
 #include "crashdiag/classifiers/evidence_texts.hpp"
 #include "crashdiag/classifiers/evidence_view.hpp"
+#include "crashdiag/classifiers/what_changed.hpp"
 #include "crashdiag/model/parse.hpp"
 #include "crashdiag/model/utf8.hpp"
 #include "template.hpp"
@@ -328,6 +329,8 @@ ContainerDiagnosis Classifier::diagnose(const Evidence& ev) const {
   d.hypotheses = std::move(result.hypotheses);
   d.observations = std::move(result.observations);
   d.evidence_notes = std::move(result.notes);
+  apply_what_changed(ev, d,
+                     [this](const std::string& text) { return options_.redact ? redactor_.redact(text) : text; });
   return d;
 }
 

@@ -37,6 +37,9 @@ std::string render_text(const Diagnosis& d) {
   for (const ContainerDiagnosis& c : d.containers) {
     out << "\n" << (c.init ? "Init container " : "Container ") << c.name << "  (" << c.image << ")\n";
     out << "  State: " << c.state << "\n";
+    if (c.what_changed) {
+      out << "  What changed: " << c.what_changed->summary << "\n";
+    }
     int rank = 1;
     for (const Hypothesis& h : c.hypotheses) {
       out << "\n  #" << rank++ << " " << h.category << "  confidence " << percent(h.confidence) << "\n";

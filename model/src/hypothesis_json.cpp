@@ -19,6 +19,49 @@ std::string_view to_string(EvidenceSource source) {
   return "status";
 }
 
+std::string_view to_string(ChangeAspect aspect) {
+  switch (aspect) {
+    case ChangeAspect::kImage:
+      return "image";
+    case ChangeAspect::kCommand:
+      return "command";
+    case ChangeAspect::kArgs:
+      return "args";
+    case ChangeAspect::kEnv:
+      return "env";
+    case ChangeAspect::kEnvFrom:
+      return "envFrom";
+    case ChangeAspect::kMounts:
+      return "volumeMounts";
+    case ChangeAspect::kVolumes:
+      return "volumes";
+    case ChangeAspect::kResources:
+      return "resources";
+    case ChangeAspect::kLivenessProbe:
+      return "livenessProbe";
+    case ChangeAspect::kReadinessProbe:
+      return "readinessProbe";
+    case ChangeAspect::kStartupProbe:
+      return "startupProbe";
+    case ChangeAspect::kSecurityContext:
+      return "securityContext";
+    case ChangeAspect::kServiceLinks:
+      return "enableServiceLinks";
+    case ChangeAspect::kContainers:
+      return "containers";
+  }
+  return "containers";
+}
+
+void to_json(nlohmann::json& out, const WhatChanged& w) {
+  nlohmann::json changes = nlohmann::json::array();
+  for (const auto& c : w.changes) changes.push_back(c.text);
+  out = nlohmann::json{{"summary", w.summary}, {"changes", std::move(changes)}};
+  if (!w.revision.empty()) out["revision"] = w.revision;
+  if (!w.previous_revision.empty()) out["previousRevision"] = w.previous_revision;
+  if (!w.changed_at.empty()) out["changedAt"] = w.changed_at;
+}
+
 void to_json(nlohmann::json& out, const EvidenceItem& item) {
   out =
       nlohmann::json{{"source", std::string(to_string(item.source))}, {"field", item.field}, {"excerpt", item.excerpt}};
@@ -43,6 +86,7 @@ void to_json(nlohmann::json& out, const ContainerDiagnosis& d) {
   // Present only when there is something to say: the contract's existing fields stay as they were.
   if (!d.observations.empty()) out["observations"] = d.observations;
   if (!d.evidence_notes.empty()) out["evidenceNotes"] = d.evidence_notes;
+  if (d.what_changed) out["whatChanged"] = *d.what_changed;
 }
 
 void to_json(nlohmann::json& out, const Diagnosis& d) {

@@ -12,6 +12,8 @@
 #include "crashdiag/core/rca.hpp"
 #include "crashdiag/model/log_tail.hpp"
 #include "crashdiag/model/parse.hpp"
+#include "crashdiag/model/template_diff.hpp"
+#include "crashdiag/model/yaml_json.hpp"
 
 namespace crashdiag {
 namespace {
@@ -69,7 +71,8 @@ tl::expected<std::vector<Diagnosis>, std::string> explain_pods(const std::vector
                                                                const std::vector<Event>& all_events,
                                                                const LogsFor& logs_for, const std::string& container,
                                                                const UnreadyPolicy& unready,
-                                                               const Classifier& classifier) {
+                                                               const Classifier& classifier,
+                                                               const std::optional<PreviousTemplate>& previous) {
   std::vector<Diagnosis> diagnoses;
   for (const Pod& pod : pods) {
     std::vector<const Container*> targets;
@@ -97,6 +100,7 @@ tl::expected<std::vector<Diagnosis>, std::string> explain_pods(const std::vector
       ev.container = c->name;
       ev.logs = logs_for(pod, *c);
       ev.events = events;
+      ev.previous = previous;
       diagnosis.containers.push_back(classifier.diagnose(ev));
     }
     diagnoses.push_back(std::move(diagnosis));
@@ -147,6 +151,27 @@ int run_explain(const ExplainOptions& options, const Classifier& classifier, std
     }
     all_events = std::move(*parsed);
   }
+  std::optional<PreviousTemplate> previous;
+  if (!options.previous_template_file.empty()) {
+    auto text = read_json_input(options.previous_template_file, in, "--previous-template");
+    if (!text) {
+      err << "crashdiag explain: " << text.error().message << "\n";
+      return 2;
+    }
+    std::string why;
+    std::optional<nlohmann::json> doc = yaml_to_json(*text, &why);  // YAML is a superset of JSON
+    if (!doc) {
+      err << "crashdiag explain: --previous-template " << options.previous_template_file << ": " << why << "\n";
+      return 2;
+    }
+    auto source = template_from_object(*doc);
+    if (!source) {
+      err << "crashdiag explain: --previous-template " << options.previous_template_file << ": " << source.error().what
+          << "\n";
+      return 2;
+    }
+    previous = PreviousTemplate{std::move(source->pod), source->revision, "", ""};
+  }
   LogTail logs;
   if (!options.logs_file.empty()) {
     auto tail = read_logs(options.logs_file, in);
@@ -165,7 +190,7 @@ int run_explain(const ExplainOptions& options, const Classifier& classifier, std
     logs_used = true;
     return logs;
   };
-  auto explained = explain_pods(*pods, all_events, logs_for, options.container, unready, classifier);
+  auto explained = explain_pods(*pods, all_events, logs_for, options.container, unready, classifier, previous);
   if (!explained) {
     err << "crashdiag explain: " << explained.error() << "\n";
     return 2;

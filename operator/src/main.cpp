@@ -43,6 +43,9 @@ int main(int argc, char** argv) {
                           "Previous container logs (kubectl logs NAME --previous, or docker logs NAME)");
   cmd_explain->add_option("--events", explain.events_file,
                           "Events JSON (kubectl get events --field-selector involvedObject.name=NAME -o json)");
+  cmd_explain->add_option("--previous-template", explain.previous_template_file,
+                          "The pod template that ran before (ReplicaSet, Deployment, ControllerRevision, PodTemplate "
+                          "or Pod; JSON or YAML): say what changed since");
   cmd_explain->add_option("-c,--container", explain.container, "Explain this container (default: every failing one)");
   cmd_explain->add_option("--unready-after", explain.unready_after,
                           "A container running but not Ready this long is failing (Go duration)");
@@ -70,6 +73,9 @@ int main(int argc, char** argv) {
       ->add_option("-n,--namespace,--namespaces", run.namespaces,
                    "Watch only these namespaces (comma-separated or repeated; default: all)")
       ->delimiter(',');
+  cmd_run->add_option("--what-changed", run.what_changed,
+                      "Say what changed in a failing workload's pod template since its previous revision (lists "
+                      "ReplicaSets and ControllerRevisions when an RCA is new; default true)");
   cmd_run
       ->add_option("--exclude-namespaces", run.exclude_namespaces,
                    "Never diagnose pods of these namespaces (comma-separated or repeated)")

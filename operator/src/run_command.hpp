@@ -12,6 +12,8 @@ struct RunOptions {
   std::string context;
   std::vector<std::string> namespaces;
   std::vector<std::string> exclude_namespaces;
+  bool what_changed =
+      true;  // --what-changed: compare with the previous revision (lists ReplicaSets, ControllerRevisions)
   std::vector<std::string> publish = {"rca", "annotation", "event"};  // what is written (--publish)
   // --shard N (or "ordinal": the trailing number of the pod's name, a StatefulSet's ordinal) and
   // --total-shards M.

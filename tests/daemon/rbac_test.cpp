@@ -183,14 +183,19 @@ TEST(Rbac, TheShippedRolesGrantEveryCallTheDaemonMakesAndNothingMore) {
                       {"name", pod.substr(0, pod.find('-'))},
                       {"uid", "uid-" + pod},
                       {"controller", true}};
-    c.server.apply_pod(failing_pod("shop", pod, c.api_container(), own, 2, 1, "Error"));
+    json failing = failing_pod("shop", pod, c.api_container(), own, 2, 1, "Error");
+    // Their revisions are ControllerRevisions, listed to say what changed (apps/v1 list).
+    failing["metadata"]["labels"] = {{"controller-revision-hash", pod.substr(0, pod.find('-')) + "-6b8f9c7d5"}};
+    c.server.apply_pod(failing);
     c.server.set_logs("shop", pod, "api", true, "panic: nil map\n");
   }
   c.server.apply_pod(
       failing_pod("shop", "nightly-29001-x2k9", c.api_container(), owner("Job", "nightly-29001"), 1, 1, "Error"));
   c.server.set_logs("shop", "nightly-29001-x2k9", "api", true, "panic: nil map\n");
-  // The first Event create and the first RCA apply conflict: the publisher re-reads and retries.
-  c.server.inject({fake::FaultKind::kConflict, "/api/v1/namespaces/shop/events", false, false, 1});
+  // The first Event creates and the first RCA apply conflict: the publisher re-reads and retries.
+  // Several, because which pod's Event is written first depends on timing, and only a counted
+  // one re-reads (GET) after a conflict.
+  c.server.inject({fake::FaultKind::kConflict, "/api/v1/namespaces/shop/events", false, false, 4});
   c.server.inject(
       {fake::FaultKind::kConflict, "/apis/crashdiag.io/v1alpha1/namespaces/shop/rootcauseanalyses/", false, false, 1});
   {
@@ -245,6 +250,8 @@ TEST(Rbac, TheShippedRolesGrantEveryCallTheDaemonMakesAndNothingMore) {
                                            {"patch", "", "events"},
                                            {"get", "batch", "jobs"},
                                            {"get", "apps", "replicasets"},
+                                           {"list", "apps", "replicasets"},
+                                           {"list", "apps", "controllerrevisions"},
                                            {"get", "apps", "deployments"},
                                            {"get", "apps", "statefulsets"},
                                            {"get", "apps", "daemonsets"},

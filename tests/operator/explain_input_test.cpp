@@ -140,3 +140,50 @@ TEST(ExplainInput, HealthyPodSaysNothingIsFailing) {
 
 }  // namespace
 }  // namespace crashdiag
+
+namespace crashdiag {
+namespace {
+
+// Issue 15, item 1, offline: `explain --previous-template FILE` (YAML as people keep it, or a
+// ReplicaSet/ControllerRevision as kubectl prints it) says what changed and ranks it as evidence.
+TEST(ExplainInput, APreviousTemplateSaysWhatChanged) {
+  const fs::path previous = temp_file("previous.yaml", R"(apiVersion: apps/v1
+kind: Deployment
+metadata: {name: authentik-server}
+spec:
+  template:
+    metadata: {labels: {app: authentik}}
+    spec:
+      containers:
+      - name: authentik-server
+        image: localhost/authentik-like:1
+        args: ["server"]
+)");
+  ExplainOptions o;
+  o.pod_file = testing::source_path("tests/data/node/command-vs-args/pod.json");
+  o.events_file = testing::source_path("tests/data/node/command-vs-args/events.json");
+  o.previous_template_file = previous.string();
+  const ExplainRun r = run(o);
+  fs::remove(previous);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find(R"(What changed: changed since the previous template: containers[0].command added ["server"]; )"
+                       R"(containers[0].args removed (was ["server"]))"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("[spec] changed since the previous template"), std::string::npos) << r.out;
+}
+
+TEST(ExplainInput, APreviousTemplateWithoutATemplateIsRefused) {
+  const fs::path previous = temp_file("not-a-template.yaml", "apiVersion: v1\nkind: ConfigMap\ndata: {a: b}\n");
+  ExplainOptions o;
+  o.pod_file = testing::source_path("tests/data/node/command-vs-args/pod.json");
+  o.previous_template_file = previous.string();
+  const ExplainRun r = run(o);
+  fs::remove(previous);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--previous-template"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no pod template"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace crashdiag

@@ -19,8 +19,10 @@ constexpr std::size_t kMaxNameLength = 63;  // DNS-1123 label: also a valid labe
 constexpr std::size_t kSummaryLimit = 512;  // CRD maxLength of summary fields
 constexpr std::size_t kTitleLimit = 256;
 constexpr std::size_t kFieldLimit = 256;
-constexpr std::size_t kNotesLimit = 8;   // CRD maxItems of status.evidenceNotes
-constexpr std::size_t kNoteBytes = 512;  // and maxLength of each
+constexpr std::size_t kNotesLimit = 8;             // CRD maxItems of status.evidenceNotes
+constexpr std::size_t kNoteBytes = 512;            // and maxLength of each
+constexpr std::size_t kChangesLimit = 20;          // status.whatChanged.changes maxItems
+constexpr std::size_t kChangeSummaryBytes = 1024;  // status.whatChanged.summary maxLength
 
 std::string cut(std::string_view s, std::size_t max_bytes) {
   return std::string(utf8_prefix(s, max_bytes));
@@ -152,6 +154,11 @@ std::string event_note(const RcaState& s) {
   const Hypothesis* top = s.top();
   const std::string tail = " (kubectl get rca -n " + s.target.namespace_ + " " + s.name + ")";
   std::string head = top == nullptr ? std::string("root cause unknown") : top->category + ": " + top->summary;
+  // What changed before the failure is the next thing on-call asks (issue 15): "; changed in
+  // revision 7 (...): containers[0].command added [...]".
+  if (s.diagnosis.what_changed && !s.diagnosis.what_changed->summary.empty()) {
+    head += "; " + s.diagnosis.what_changed->summary;
+  }
   if (head.size() + tail.size() > kEventNoteLimit) head = cut(head, kEventNoteLimit - tail.size());
   return cut(head + tail, kEventNoteLimit);
 }
@@ -175,6 +182,11 @@ ContainerDiagnosis RcaTracker::bounded(const ContainerDiagnosis& d) const {
   // CRD's status.evidenceNotes (maxItems 8, maxLength 512).
   if (out.evidence_notes.size() > kNotesLimit) out.evidence_notes.resize(kNotesLimit);
   for (auto& n : out.evidence_notes) n = cut(n, kNoteBytes);
+  if (out.what_changed) {  // CRD: status.whatChanged, summary 1024, at most 20 changes of 512
+    out.what_changed->summary = cut(out.what_changed->summary, kChangeSummaryBytes);
+    if (out.what_changed->changes.size() > kChangesLimit) out.what_changed->changes.resize(kChangesLimit);
+    for (auto& c : out.what_changed->changes) c.text = cut(c.text, kNoteBytes);
+  }
   return out;
 }
 
@@ -436,6 +448,20 @@ void RcaTracker::seed(const json& obj) {
   s.diagnosis.name = s.target.container;
   s.diagnosis.init = s.target.init;
   s.diagnosis.image = str(st, "image");
+  if (st.contains("whatChanged") && st["whatChanged"].is_object()) {
+    const json& w = st["whatChanged"];
+    WhatChanged wc;
+    wc.revision = str(w, "revision");
+    wc.previous_revision = str(w, "previousRevision");
+    wc.changed_at = str(w, "changedAt");
+    wc.summary = str(w, "summary");
+    if (w.contains("changes") && w["changes"].is_array()) {
+      for (const auto& c : w["changes"]) {
+        if (c.is_string()) wc.changes.push_back(TemplateChange{"", ChangeAspect::kContainers, c.get<std::string>()});
+      }
+    }
+    s.diagnosis.what_changed = std::move(wc);
+  }
   if (st.contains("evidenceNotes") && st["evidenceNotes"].is_array()) {
     for (const auto& n : st["evidenceNotes"]) {
       if (n.is_string()) s.diagnosis.evidence_notes.push_back(n.get<std::string>());
@@ -542,6 +568,7 @@ json RcaTracker::status_object(const RcaState& s) const {
   if (s.exit_code) st["exitCode"] = *s.exit_code;
   if (!s.diagnosis.image.empty()) st["image"] = cut(s.diagnosis.image, 512);
   if (!s.diagnosis.evidence_notes.empty()) st["evidenceNotes"] = s.diagnosis.evidence_notes;
+  if (s.diagnosis.what_changed) st["whatChanged"] = *s.diagnosis.what_changed;
   st["occurrences"] = s.occurrences;
   st["restartCount"] = std::max(0, s.restart_count);
   st["firstSeen"] = format_time(s.first_seen);

@@ -40,7 +40,10 @@ struct DiagnosisRecord {
 };
 
 struct DaemonOptions {
-  std::vector<std::string> namespaces;          // empty: all namespaces
+  std::vector<std::string> namespaces;  // empty: all namespaces
+  // Compare a new failure's pod template with the workload's previous revision (ReplicaSets,
+  // ControllerRevisions) and say what changed: two requests per new RCA (--what-changed).
+  bool what_changed = true;
   std::vector<std::string> exclude_namespaces;  // never diagnosed (--exclude-namespaces)
   // --shard/--total-shards: this replica diagnoses and writes only the failures of the
   // namespaces it owns (crashdiag/core/shard.hpp); every shard watches all pods.
@@ -133,6 +136,8 @@ class Daemon {
   boost::asio::awaitable<bool> annotated_ignore(std::string path, std::string resource);
   // pod_event: the watch event that revealed the failure (else the pod is read), for its
   // pod-template-hash label when the ReplicaSet cannot be read.
+  boost::asio::awaitable<std::optional<PreviousTemplate>> previous_template(std::string pod_text,
+                                                                            core::WorkloadRef workload, std::string ns);
   boost::asio::awaitable<core::WorkloadRef> top_level_workload(std::string ns, std::string kind, std::string name,
                                                                std::string uid, std::string pod, std::string pod_event);
   boost::asio::awaitable<void> take_over();

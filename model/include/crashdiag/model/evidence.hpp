@@ -176,12 +176,23 @@ struct LogTail {
   std::size_t truncated_lines = 0;  // lines cut because they exceeded the per-line cap
 };
 
+// The pod template of the revision before the failing one (a Deployment's previous ReplicaSet, a
+// StatefulSet's or DaemonSet's previous ControllerRevision, or a file given to explain), parsed as
+// a pod's spec, so that a diagnosis can say what changed.
+struct PreviousTemplate {
+  Pod pod;
+  std::string revision;          // "6"; empty when unknown (a file)
+  std::string current_revision;  // the failing pod's revision, "7"
+  std::string changed_at;        // RFC 3339: when the failing revision was created, if known
+};
+
 // Everything known about one failing container.
 struct Evidence {
   Pod pod;
   std::string container;  // name of the container being explained
   LogTail logs;
   std::vector<Event> events;  // already filtered to this pod
+  std::optional<PreviousTemplate> previous;
 
   [[nodiscard]] const Container& target() const;
 };

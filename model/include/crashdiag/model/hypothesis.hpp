@@ -2,7 +2,9 @@
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace crashdiag {
@@ -30,6 +32,45 @@ struct Hypothesis {
   std::string remediation;
 };
 
+// One difference between the template that last ran and the failing one, worded for people:
+// `containers[0].command added ["server"]`, `containers[0].image a:1 → a:2`.
+enum class ChangeAspect {
+  kImage,
+  kCommand,
+  kArgs,
+  kEnv,
+  kEnvFrom,
+  kMounts,
+  kVolumes,
+  kResources,
+  kLivenessProbe,
+  kReadinessProbe,
+  kStartupProbe,
+  kSecurityContext,
+  kServiceLinks,
+  kContainers,
+};
+
+[[nodiscard]] std::string_view to_string(ChangeAspect aspect);
+
+struct TemplateChange {
+  std::string container;  // the container it concerns; empty for the pod's own fields
+  ChangeAspect aspect = ChangeAspect::kContainers;
+  std::string text;
+
+  bool operator==(const TemplateChange&) const = default;
+};
+
+// What changed in the pod template before the failure (issue 15): the difference, or that there
+// was none, which says the cause is outside the spec.
+struct WhatChanged {
+  std::string revision;           // the failing revision
+  std::string previous_revision;  // the one compared against
+  std::string changed_at;         // when the failing revision was created (RFC 3339), if known
+  std::vector<TemplateChange> changes;
+  std::string summary;  // one line: "changed in revision 7 (2m before the first failure): ..."
+};
+
 struct ContainerDiagnosis {
   std::string name;
   bool init = false;
@@ -43,6 +84,7 @@ struct ContainerDiagnosis {
   // What evidence was missing and why ("the process never started: a StartError has no logs",
   // "logs could not be fetched: ..."), so an `unknown` says where to look next.
   std::vector<std::string> evidence_notes;
+  std::optional<WhatChanged> what_changed;  // when a previous template was known
 };
 
 struct Diagnosis {
@@ -51,6 +93,7 @@ struct Diagnosis {
   std::vector<ContainerDiagnosis> containers;
 };
 
+void to_json(nlohmann::json& out, const WhatChanged& what_changed);
 void to_json(nlohmann::json& out, const EvidenceItem& item);
 void to_json(nlohmann::json& out, const Hypothesis& hypothesis);
 void to_json(nlohmann::json& out, const ContainerDiagnosis& diagnosis);
