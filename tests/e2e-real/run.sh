@@ -11,9 +11,11 @@
 #     in-cluster Deployment to 0: the operator runs here, on the host, as the ServiceAccount the
 #     manifests create (a token from `kubectl create token`), so its RBAC is what is tested and no
 #     image has to be loaded into the cluster (the k8s rig's pods cannot reach the apiserver).
-#  2. stages three failing Deployments: command that replaced the image's ENTRYPOINT, a memory
-#     limit the process exceeds, an env var from a Secret that does not exist;
-#  3. waits for one RCA per Deployment with its cause, the pod annotation, the RootCauseIdentified
+#  2. stages three failing Deployments: one that runs healthy with args: [server] and is then
+#     edited to command: [server] (replacing the image's ENTRYPOINT), a memory limit the process
+#     exceeds, an env var from a Secret that does not exist;
+#  3. waits for one RCA per Deployment with its cause, the edit named in status.whatChanged (from
+#     the real ReplicaSets' revisions), the pod annotation, the RootCauseIdentified
 #     Event and the metric; no request of the operator may be refused (RBAC);
 #  4. deletes the Deployments: the garbage collector removes their RCAs (ownerReferences);
 #  5. stops the operator, kubectl delete -k manifests/, and checks nothing is left behind.
@@ -84,14 +86,15 @@ POD_NAME=crashdiag-e2e "$crashdiag" run --kubeconfig "$dir/sa.kubeconfig" --lead
   --leader-election-namespace crashdiag-system --metrics-bind-address 127.0.0.1:0 \
   --health-probe-bind-address 127.0.0.1:0 >"$dir/run.log" 2>&1 &
 run_pid=$!
-wait_for 60 "the operator never named its ports" "grep -q 'metrics_port=' '$dir/run.log'"
+wait_for 60 "the operator never named its ports" "grep -qs 'metrics_port=' '$dir/run.log'"
 metrics_port=$(sed -n 's/.* metrics_port=\([0-9]*\).*/\1/p' "$dir/run.log" | head -n 1)
 health_port=$(sed -n 's/.* health_port=\([0-9]*\).*/\1/p' "$dir/run.log" | head -n 1)
 wait_for 60 "/readyz never became 200" "curl -fsS http://127.0.0.1:$health_port/readyz >/dev/null 2>&1"
 
-say "stage: three failing Deployments in namespace $ns"
+say "stage: three failing Deployments in namespace $ns (web first runs healthy with args, then is edited)"
 admin create namespace "$ns" >/dev/null
-admin -n "$ns" apply -f - >/dev/null <<YAML
+web() {  # $1: args or command
+  admin -n "$ns" apply -f - >/dev/null <<YAML
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web, labels: {app: web}}
@@ -105,8 +108,13 @@ spec:
       - name: server
         image: $entrypoint_image
         imagePullPolicy: IfNotPresent
-        command: ["server"]
----
+        $1: ["server"]
+YAML
+}
+web args
+admin -n "$ns" rollout status deployment/web --timeout=120s >/dev/null || fail "web with args: [server] did not become ready"
+web command
+admin -n "$ns" apply -f - >/dev/null <<YAML
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: etl, labels: {app: etl}}
@@ -150,16 +158,23 @@ for pair in web:entrypoint_override etl:oom_killed api:missing_config_or_secret;
   [ "$got" = "$want" ] || fail "Deployment/$w: RCA says '$got', expected $want"
   say "RCA for Deployment/$w: $got"
 done
+changed=$(admin -n "$ns" get rca -l crashdiag.io/workload=web -o jsonpath='{.items[0].status.whatChanged.summary}')
+case "$changed" in
+  *'changed in revision 2'*'containers[0].command added ["server"]'*) say "what changed: $changed" ;;
+  *) fail "the web RCA does not name the edit from args to command: '$changed'" ;;
+esac
 admin -n "$ns" get rca -o wide
 [ "$(admin -n "$ns" get rca -o name | wc -l)" -eq 3 ] || fail "expected exactly 3 RCAs (one per workload), got: $(admin -n "$ns" get rca -o name)"
 
-# Every pod of the two web replicas is annotated with the one RCA.
+# Every failing web pod (those of the newest ReplicaSet; the healthy old ones stay until the
+# rollout completes, which it never does) is annotated with the one RCA.
 web_rca=$(admin -n "$ns" get rca -l crashdiag.io/workload=web -o jsonpath='{.items[0].metadata.name}')
-for pod in $(admin -n "$ns" get pods -l app=web -o name); do
+hash=$(admin -n "$ns" get rs -l app=web --sort-by=.metadata.creationTimestamp -o jsonpath='{.items[-1:].metadata.labels.pod-template-hash}')
+for pod in $(admin -n "$ns" get pods -l "app=web,pod-template-hash=$hash" -o name); do
   wait_for 60 "$pod is not annotated crashdiag.io/rca=$web_rca" \
     "[ \"\$(admin -n $ns get $pod -o jsonpath='{.metadata.annotations.crashdiag\\.io/rca}')\" = $web_rca ]"
 done
-say "annotations: crashdiag.io/rca=$web_rca on every web pod"
+say "annotations: crashdiag.io/rca=$web_rca on every failing web pod"
 wait_for 60 "no RootCauseIdentified Event" \
   "[ \"\$(admin -n $ns get events --field-selector reason=RootCauseIdentified -o name | wc -l)\" -ge 3 ]"
 say "events: $(admin -n "$ns" get events --field-selector reason=RootCauseIdentified -o name | wc -l) RootCauseIdentified"
