@@ -398,6 +398,49 @@ TEST(Publish, ARestartLeavesAResolvedRcaResolvedWithItsCause) {
   EXPECT_TRUE(next.snapshot().empty()) << "nothing was diagnosed again";
 }
 
+// Issue 12: a restart mid-incident, then a new look at the same failure whose log the kubelet will
+// not give (the fault script answers every log GET with "unable to retrieve container logs"): the
+// RCA keeps the cause found from the log, and says what the new look could not read.
+TEST(Publish, ARestartMidIncidentNeverTurnsACauseIntoUnknown) {
+  quiet_logs();
+  Cluster c;
+  auto fail = [&](int restarts) {
+    c.server.apply_pod(failing_pod("shop", "cfg", c.api_container(), nullptr, restarts, 1, "Error"));
+  };
+  fail(2);
+  c.server.set_logs("shop", "cfg", "api", true,
+                    "INFO loading /etc/app/config.yaml\nFATAL error loading config file /etc/app/config.yaml: "
+                    "yaml: line 3: did not find expected key\n");
+  DaemonOptions o = publishing_options(nullptr);
+  o.rca.rediagnose_after = 100ms;
+  o.log_retry_delay = 20ms;
+  std::string name;
+  {
+    Running first(c, o);
+    ASSERT_TRUE(eventually([&] {
+      auto rcas = c.server.list_objects(kRcas, "shop");
+      if (rcas.size() != 1 || !rcas[0].contains("status")) return false;
+      name = rcas[0]["metadata"]["name"];
+      return rcas[0]["status"].value("category", "") == "config_parse_error";
+    }));
+  }
+  c.server.inject(fake::Fault{fake::FaultKind::kContainerLogsGone, "/log?", false, false, 50, 0, 0});
+  Running next(c, o);
+  ASSERT_TRUE(eventually([&] { return next.synced(); }));
+  std::this_thread::sleep_for(200ms);
+  fail(4);  // the same failure again, after the restart
+  ASSERT_TRUE(next.wait_for(1)) << "the new look never happened";
+  EXPECT_EQ(next.snapshot()[0].diagnosis.hypotheses.front().category, "unknown") << "the new look found nothing";
+  ASSERT_TRUE(eventually([&] {
+    const json st = (*c.server.get_object(kRcas, "shop", name))["status"];
+    return st.contains("evidenceNotes") &&
+           st["evidenceNotes"].dump().find("logs could not be fetched") != std::string::npos;
+  }));
+  const json st = (*c.server.get_object(kRcas, "shop", name))["status"];
+  EXPECT_EQ(st["category"], "config_parse_error");
+  EXPECT_EQ(st["hypotheses"].back()["category"], "unknown") << "the new look's telling lines are kept last";
+}
+
 class LeaderFailover : public ::testing::TestWithParam<Failover> {};
 
 TEST_P(LeaderFailover, OneWriterAndTheOtherTakesOverWithoutDuplicates) {
