@@ -20,6 +20,7 @@ packages=(
   libexpected-dev             # tl::expected
   clang-format clang-tidy
   prometheus                  # promtool for `promtool check metrics` / `promtool test rules`
+  prometheus-alertmanager     # the real Alertmanager that tests/daemon/alertmanager_test.cpp posts to
   curl                        # the end-to-end test scrapes /metrics and probes /healthz, /readyz
   mmdebstrap umoci jq         # scripts/build-image.sh: the image as an OCI archive, no Docker daemon
   skopeo bubblewrap           # tests/ship/image_archive_test.sh reads it, runs the binary in its rootfs

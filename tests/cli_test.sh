@@ -30,6 +30,13 @@ check bad_evidence_delay 2 "$bin" run --evidence-delay soon --kubeconfig /nonexi
   contains bad_evidence_delay '--evidence-delay "soon": not a duration'
 check bad_resolve_after 2 "$bin" run --resolve-after 10 --kubeconfig /nonexistent &&
   contains bad_resolve_after '--resolve-after "10": not a duration'
+# --alertmanager-url and its companions are checked as flags too, before the kubeconfig.
+check bad_alertmanager_url 2 "$bin" run --alertmanager-url alertmanager:9093 --kubeconfig /nonexistent &&
+  contains bad_alertmanager_url '--alertmanager-url "alertmanager:9093": use http:// or https://'
+check bad_alertmanager_ca 2 "$bin" run --alertmanager-url https://am:9093 --alertmanager-ca /nonexistent.pem \
+  --kubeconfig /nonexistent && contains bad_alertmanager_ca '--alertmanager-ca /nonexistent.pem: cannot read the file'
+check bad_resend_interval 2 "$bin" run --alertmanager-resend-interval 0 --kubeconfig /nonexistent &&
+  contains bad_resend_interval '--alertmanager-resend-interval must be more than 0'
 check missing_kubeconfig 2 "$bin" run --kubeconfig /nonexistent && contains missing_kubeconfig '/nonexistent: cannot read the file'
 check version 0 "$bin" --version && contains version 'crashdiag'
 echo "$pass passed, $fail failed"

@@ -119,6 +119,13 @@ int main(int argc, char** argv) {
   cmd_run->add_option(
       "--rules-reload-interval", run.rules_reload_interval,
       "How often --rules-dir is re-read; a change is compiled and, if valid, takes effect (0 disables)");
+  cmd_run->add_option("--alertmanager-url", run.alertmanager_url,
+                      "Also post each analysis to this Alertmanager's v2 API as an alert, resolved when the "
+                      "analysis resolves (http:// or https://, e.g. http://alertmanager.monitoring:9093)");
+  cmd_run->add_option("--alertmanager-ca", run.alertmanager_ca,
+                      "PEM CA bundle that signs an https:// Alertmanager's certificate (default: the system's)");
+  cmd_run->add_option("--alertmanager-resend-interval", run.alertmanager_resend_interval,
+                      "Re-send firing alerts this often; each is valid for 3 intervals (Go duration)");
 
   DemoOptions demo;
   auto* cmd_demo = app.add_subcommand(

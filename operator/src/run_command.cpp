@@ -16,9 +16,12 @@
 
 #include <random>
 
+#include "alert_sink.hpp"
+#include "alertmanager_client.hpp"
 #include "client.hpp"
 #include "connect.hpp"
 #include "crashdiag/classifiers/categories.hpp"
+#include "crashdiag/core/alerts.hpp"
 #include "crashdiag/core/kubeconfig.hpp"
 #include "crashdiag/core/rca.hpp"
 #include "daemon.hpp"
@@ -78,7 +81,38 @@ int run_daemon(const RunOptions& o) {
       duration_flag("--rules-reload-interval", o.rules_reload_interval, "10s or 1m, or 0 to disable");
   const auto evidence_delay = duration_flag("--evidence-delay", o.evidence_delay, "2s or 500ms, or 0 for none");
   const auto unready_after = duration_flag("--unready-after", o.unready_after, "5m or 90s");
-  if (!resolve_after || !reload_interval || !evidence_delay || !unready_after) return 2;
+  const auto resend_interval =
+      duration_flag("--alertmanager-resend-interval", o.alertmanager_resend_interval, "1m or 30s");
+  if (!resolve_after || !reload_interval || !evidence_delay || !unready_after || !resend_interval) return 2;
+  if (resend_interval->count() <= 0) {
+    std::cerr << "crashdiag run: --alertmanager-resend-interval must be more than 0\n";
+    return 2;
+  }
+  std::optional<core::AlertmanagerUrl> alertmanager_url;
+  std::shared_ptr<boost::asio::ssl::context> alertmanager_tls;
+  if (!o.alertmanager_url.empty()) {
+    auto url = core::parse_alertmanager_url(o.alertmanager_url);
+    if (!url) {
+      std::cerr << "crashdiag run: --alertmanager-url \"" << o.alertmanager_url << "\": " << core::describe(url.error())
+                << "\n";
+      return 2;
+    }
+    if (url->tls) {
+      auto tls = daemon::make_alertmanager_tls(o.alertmanager_ca);
+      if (!tls) {
+        std::cerr << "crashdiag run: " << tls.error() << "\n";
+        return 2;
+      }
+      alertmanager_tls = std::move(*tls);
+    } else if (!o.alertmanager_ca.empty()) {
+      std::cerr << "crashdiag run: --alertmanager-ca is for an https:// --alertmanager-url\n";
+      return 2;
+    }
+    alertmanager_url = std::move(*url);
+  } else if (!o.alertmanager_ca.empty()) {
+    std::cerr << "crashdiag run: --alertmanager-ca needs --alertmanager-url\n";
+    return 2;
+  }
   core::Shard shard{0, o.total_shards};
   {
     std::string text = o.shard;
@@ -162,6 +196,17 @@ int run_daemon(const RunOptions& o) {
   options.evidence_delay = *evidence_delay;
   options.unready_after = *unready_after;
   options.start_leading = !o.leader_elect;
+  // Declared before the daemon, whose publisher points at it, so it outlives it.
+  std::unique_ptr<daemon::AlertmanagerClient> alertmanager;
+  std::unique_ptr<daemon::AlertSink> alert_sink;
+  if (alertmanager_url) {
+    alertmanager =
+        std::make_unique<daemon::AlertmanagerClient>(ioc.get_executor(), *alertmanager_url, alertmanager_tls);
+    daemon::AlertSinkOptions sink_options;
+    sink_options.alerts.resend_interval = *resend_interval;
+    alert_sink = std::make_unique<daemon::AlertSink>(ioc, *alertmanager, sink_options, &metrics);
+    options.publisher.alerts = alert_sink.get();
+  }
   daemon::Daemon d(ioc, client, classifiers, options);
   metrics.set_rules_loaded(static_cast<double>(loaded_rules));
   RuleReloader reloader(o.rules_dirs, true, classifiers, loaded_rules, *dir_sources);
@@ -231,7 +276,8 @@ int run_daemon(const RunOptions& o) {
                {"instance", options.instance},
                {"metrics_port", port_text(*metrics_port)},
                {"health_port", port_text(*health_port)},
-               {"leader_elect", o.leader_elect ? "true" : "false"}});
+               {"leader_elect", o.leader_elect ? "true" : "false"},
+               {"alertmanager", alertmanager_url ? alertmanager_url->display() : "off"}});
 
   // SIGTERM (the kubelet stopping the pod): stop watching, let the publisher finish the writes
   // in flight, then release the lease so another replica takes over at once instead of after

@@ -34,6 +34,11 @@ struct RunOptions {
   std::string rules_reload_interval = "10s";  // how often --rules-dir is re-read; "0" disables
   std::string evidence_delay = "2s";          // wait after a failure is seen, for the kubelet's Events
   std::string unready_after = "5m";           // running but not Ready this long is failing
+  // --alertmanager-url: post RCAs to Alertmanager's v2 API as alerts (empty: off); --alertmanager-ca
+  // for an https:// URL signed by a private CA; how often firing alerts are sent again.
+  std::string alertmanager_url;
+  std::string alertmanager_ca;
+  std::string alertmanager_resend_interval = "1m";
   // Called once both endpoints are bound (0: disabled) and before the daemon starts (the demo).
   std::function<void(std::uint16_t metrics_port, std::uint16_t health_port)> on_started;
 };

@@ -101,6 +101,7 @@ constexpr FamilyCase kFamilies[] = {
     {"crashdiag_rules_loaded", "gauge", true},
     {"crashdiag_rules_reloads_total", "counter", true},
     {"crashdiag_rules_last_reload_successful", "gauge", true},
+    {"crashdiag_alertmanager_posts_total", "counter", true},
 };
 
 TEST_F(MetricsTest, FamiliesWithKnownSeriesAreExposedAtStart) {
@@ -158,6 +159,7 @@ TEST_F(MetricsTest, KnownSeriesStartAtZero) {
       {"crashdiag_rules_loaded", 1},
       {"crashdiag_rules_reloads_total", 2},
       {"crashdiag_rules_last_reload_successful", 1},
+      {"crashdiag_alertmanager_posts_total", alertmanager_post_results().size()},
   };
   for (const Case& c : cases) EXPECT_EQ(series_of(e, c.family), c.series) << c.family;
   for (const std::string& c : cats) EXPECT_EQ(e.samples.at("crashdiag_diagnoses_total{category=\"" + c + "\"}"), 0);
@@ -183,6 +185,23 @@ TEST_F(MetricsTest, KnownSeriesStartAtZero) {
   EXPECT_EQ(e.samples.at("crashdiag_rules_reloads_total{result=\"success\"}"), 0);
   EXPECT_EQ(e.samples.at("crashdiag_rules_reloads_total{result=\"failure\"}"), 0);
   EXPECT_EQ(e.samples.at("crashdiag_rules_last_reload_successful"), 1) << "no reload needed is not a failure";
+  for (std::string_view r : alertmanager_post_results()) {
+    EXPECT_EQ(e.samples.at("crashdiag_alertmanager_posts_total{result=\"" + std::string(r) + "\"}"), 0) << r;
+  }
+}
+
+// Alertmanager posts by result; a result outside the closed set cannot mint a series.
+TEST_F(MetricsTest, AlertmanagerPostsAreCountedByResult) {
+  m.alertmanager_post("success");
+  m.alertmanager_post("success");
+  m.alertmanager_post("rejected");
+  m.alertmanager_post("error");
+  m.alertmanager_post("something-else");
+  const Exposition e = parse(m.serialize());
+  EXPECT_EQ(e.samples.at("crashdiag_alertmanager_posts_total{result=\"success\"}"), 2);
+  EXPECT_EQ(e.samples.at("crashdiag_alertmanager_posts_total{result=\"rejected\"}"), 1);
+  EXPECT_EQ(e.samples.at("crashdiag_alertmanager_posts_total{result=\"error\"}"), 2);
+  EXPECT_EQ(series_of(e, "crashdiag_alertmanager_posts_total"), alertmanager_post_results().size());
 }
 
 // Like prometheus_config_last_reload_successful: a failure sets 0 until the next success.

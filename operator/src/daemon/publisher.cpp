@@ -2,10 +2,12 @@
 #include "no_throw.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 
+#include "alert_sink.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
 
@@ -87,6 +89,13 @@ Publisher::Publisher(asio::io_context& ioc, kube::KubeClient& client, core::RcaT
 }
 
 void Publisher::submit(const core::RcaUpdate& update) {
+  // Alertmanager hears of news only: repeats change no label or annotation of the alert, and
+  // its re-sends carry the latest state anyway.
+  if (options_.alerts != nullptr &&
+      (update.change == core::RcaChange::kIdentified || update.change == core::RcaChange::kChanged ||
+       update.change == core::RcaChange::kReopened)) {
+    options_.alerts->touch(update.name);
+  }
   if (update.change == core::RcaChange::kUnchanged && !update.pod) return;
   const core::WallTime now = options_.wall_clock();
   if (update.change != core::RcaChange::kUnchanged && options_.publish_rca) {
@@ -120,12 +129,25 @@ void Publisher::submit(const core::RcaUpdate& update) {
 }
 
 void Publisher::resolved(const std::string& name) {
+  if (options_.alerts != nullptr) options_.alerts->touch(name);
   if (!options_.publish_rca) return;
   dirty_[name].not_before = core::WallTime{0};
   wake();
 }
 
+void Publisher::stop() {
+  stopping_ = true;
+  if (options_.alerts != nullptr) options_.alerts->stop();
+  wake();
+}
+
+void Publisher::wake() {
+  wake_->cancel();
+  if (options_.alerts != nullptr) options_.alerts->wake();
+}
+
 void Publisher::reset() {
+  if (options_.alerts != nullptr) options_.alerts->reset();
   dirty_.clear();
   written_.clear();
   statuses_.clear();
@@ -305,6 +327,13 @@ asio::awaitable<Publisher::Outcome> Publisher::write_pod(PodJob& job) {
 }
 
 asio::awaitable<void> Publisher::run(std::function<bool()> may_write) {
+  if (options_.alerts != nullptr) {
+    // Its own coroutine: a slow or unreachable Alertmanager never holds up a write below. It
+    // ends with stop(); an exception escaping it is a bug, rethrown out of the io_context.
+    asio::co_spawn(wake_->get_executor(), options_.alerts->run(tracker_, may_write), [](const std::exception_ptr& e) {
+      if (e) std::rethrow_exception(e);
+    });
+  }
   while (!stopping_ || !idle()) {
     if (!may_write()) {
       if (stopping_) break;  // not the leader: nothing of ours to finish

@@ -29,6 +29,8 @@ class Metrics;
 
 namespace crashdiag::daemon {
 
+class AlertSink;
+
 struct PublisherOptions {
   std::string field_manager = "crashdiag";
   core::Duration status_interval{10'000};  // repeats update the status at most this often
@@ -43,6 +45,9 @@ struct PublisherOptions {
   bool publish_rca = true;
   bool publish_annotation = true;
   bool publish_event = true;
+  // --alertmanager-url: RCAs are also posted to Alertmanager as alerts (alert_sink.hpp). Not
+  // owned; runs on its own coroutine, which run() starts, so it never holds up these writes.
+  AlertSink* alerts = nullptr;
 };
 
 // The annotations a pod carries now (from the pod store), so unchanged ones are not patched.
@@ -71,12 +76,9 @@ class Publisher {
 
   // Writes until stop(); nothing is written while `may_write()` is false (not the leader).
   boost::asio::awaitable<void> run(std::function<bool()> may_write);
-  void stop() {
-    stopping_ = true;
-    wake();
-  }
-  // New work, or the leadership changed: the writer loop looks again now.
-  void wake() { wake_->cancel(); }
+  void stop();
+  // New work, or the leadership changed: the writer loop (and the alert sink) looks again now.
+  void wake();
   // Leadership lost: forget everything queued and written (a new term starts from the cluster).
   void reset();
 

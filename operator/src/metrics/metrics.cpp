@@ -33,6 +33,7 @@ constexpr std::string_view kOther = "other";
 constexpr std::array<std::string_view, 5> kWatchReasons = {"closed", "expired", "error", "idle", "http"};
 constexpr std::array<std::string_view, 2> kWatchedResources = {"pods", "events"};
 constexpr std::array<std::string_view, 4> kPublishObjects = {"rca", "rca_status", "annotation", "event"};
+constexpr std::array<std::string_view, 3> kAlertmanagerResults = {"success", "rejected", "error"};
 
 // Classification is regex and analyzer work on a bounded log tail: microseconds to tens of ms.
 Histogram::BucketBoundaries classification_buckets() {
@@ -71,6 +72,9 @@ std::span<const std::string_view> watch_restart_reasons() {
 }
 std::span<const std::string_view> publish_objects() {
   return kPublishObjects;
+}
+std::span<const std::string_view> alertmanager_post_results() {
+  return kAlertmanagerResults;
 }
 
 // Series that exist from the start read 0 before anything happened, so rate() and absent-series
@@ -127,7 +131,11 @@ Metrics::Metrics(std::vector<std::string> categories, std::string version)
                                            "1 if the last reload of --rules-dir succeeded (or none was needed), "
                                            "0 if the rules in effect are older than the files.",
                                            *registry_)
-                                        .Add({})) {
+                                        .Add({})),
+      alertmanager_posts_(family(prometheus::BuildCounter(), "crashdiag_alertmanager_posts_total",
+                                 "POSTs of alerts to --alertmanager-url, by result (success, rejected: a 4xx "
+                                 "answer, error: no answer, 5xx or 429).",
+                                 *registry_)) {
   family(prometheus::BuildGauge(), "crashdiag_build_info", "The running build; the value is always 1.", *registry_)
       .Add({{"version", std::move(version)}})
       .Set(1);
@@ -147,6 +155,8 @@ Metrics::Metrics(std::vector<std::string> categories, std::string version)
   rules_reloads_.Add({{"result", "success"}});
   rules_reloads_.Add({{"result", "failure"}});
   rules_last_reload_successful_.Set(1);
+  // Present (at 0) even without --alertmanager-url: one metric set for every configuration.
+  for (std::string_view r : kAlertmanagerResults) alertmanager_posts_.Add({{"result", std::string(r)}});
 }
 
 Metrics::~Metrics() = default;
@@ -251,6 +261,14 @@ void Metrics::rules_reload(bool success) noexcept {
   sample("rules_reload", [&] {
     rules_reloads_.Add({{"result", success ? "success" : "failure"}}).Increment();
     rules_last_reload_successful_.Set(success ? 1 : 0);
+  });
+}
+
+void Metrics::alertmanager_post(std::string_view result) noexcept {
+  sample("alertmanager_post", [&] {
+    const bool known =
+        std::find(kAlertmanagerResults.begin(), kAlertmanagerResults.end(), result) != kAlertmanagerResults.end();
+    alertmanager_posts_.Add({{"result", std::string(known ? result : "error")}}).Increment();
   });
 }
 

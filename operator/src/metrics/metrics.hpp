@@ -32,6 +32,9 @@ inline constexpr std::string_view kContentType = "text/plain; version=0.0.4; cha
 [[nodiscard]] std::span<const std::string_view> watch_restart_reasons();
 // The objects the publisher writes: rca, rca_status, annotation, event.
 [[nodiscard]] std::span<const std::string_view> publish_objects();
+// The results of a POST to Alertmanager: success (2xx), rejected (4xx but 429: the content was
+// refused), error (no answer, 5xx, 429).
+[[nodiscard]] std::span<const std::string_view> alertmanager_post_results();
 
 class Metrics {
  public:
@@ -75,6 +78,9 @@ class Metrics {
   // prometheus_config_last_reload_successful: a failed reload keeps the last good rule set.
   void set_rules_loaded(double n) noexcept;
   void rules_reload(bool success) noexcept;
+  // crashdiag_alertmanager_posts_total{result}: POSTs of alerts to --alertmanager-url, by result
+  // (alertmanager_post_results(): success, rejected, error); anything else is counted as "error".
+  void alertmanager_post(std::string_view result) noexcept;
 
   // The text exposition format; empty if collection failed.
   [[nodiscard]] std::string serialize() const noexcept;
@@ -101,6 +107,7 @@ class Metrics {
   prometheus::Gauge& rules_loaded_;
   prometheus::Family<prometheus::Counter>& rules_reloads_;
   prometheus::Gauge& rules_last_reload_successful_;
+  prometheus::Family<prometheus::Counter>& alertmanager_posts_;
 };
 
 }  // namespace crashdiag::metrics

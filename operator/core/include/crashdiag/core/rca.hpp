@@ -105,6 +105,10 @@ struct RcaState {
   std::deque<HistoryEntry> history;
   std::map<std::string, PodMark> marks;  // pod uid -> mark, at most max_tracked_pods
   bool seeded = false;                   // read back from the cluster, not diagnosed here
+  // The RCA whose failure causes this one (status.causedBy, a later item of issue 15). Nothing
+  // sets it yet; when set, the Alertmanager alert carries it as `caused_by` so an inhibit rule
+  // can mute this alert while its cause fires (core/alerts.hpp).
+  std::string caused_by;
 
   [[nodiscard]] const Hypothesis* top() const {
     return diagnosis.hypotheses.empty() ? nullptr : &diagnosis.hypotheses.front();
