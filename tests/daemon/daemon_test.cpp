@@ -107,7 +107,12 @@ TEST_P(DaemonUnderFault, StillDiagnosesEveryIncidentExactlyOnce) {
   auto records = r.snapshot();
   ASSERT_EQ(records.size(), 2U) << "duplicated under fault " << GetParam().name;
   EXPECT_NE(records[0].workload, records[1].workload);
-  EXPECT_GE(pod_watches(), watches_before + 2) << "the daemon never had to re-open its watch";
+  // After a compaction the resumed watch gets 410 (then a relist and a second watch) only if the
+  // daemon's last resourceVersion predates it; a bookmark that arrived just before carries the
+  // compacted revision itself, which is still valid (etcd keeps the compact revision): one re-open
+  // then. Seen under ASan on a loaded 2-core machine.
+  const std::size_t reopened = GetParam().compact ? 1 : 2;
+  EXPECT_GE(pod_watches(), watches_before + reopened) << "the daemon never had to re-open its watch";
   if (GetParam().served_status != 0) {
     bool served = false;
     for (const auto& req : c.server.requests()) served = served || req.status == GetParam().served_status;
