@@ -291,6 +291,10 @@ ResourceRegistry::ResourceRegistry(Crd crd) {
   leases.allow_create_on_update = true;
   leases.allow_unconditional_update = false;
   types_.push_back(leases);
+  // The pods behind a Service, one slice per (Service, address type), labelled
+  // kubernetes.io/service-name (pkg/controller/endpointslice): no status, no generation.
+  // After coordination.k8s.io, as kube-apiserver 1.26 lists its groups in /apis.
+  types_.push_back(builtin("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", {}, {}));
 
   auto shared = std::make_shared<const Crd>(std::move(crd));
   ResourceType cr;

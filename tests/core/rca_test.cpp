@@ -363,7 +363,7 @@ TEST(RcaTracker, ActiveCountsFollowPhase) {
   auto d = diagnosis("oom_killed");
   t.record(occ("a", kT0), &d, "me");
   t.record(occ("b", kT0, 1, web("Error:2")), &d, "me");
-  EXPECT_EQ((t.active_counts()[{"shop", "oom_killed"}]), 2);
+  EXPECT_EQ((t.active_counts()[{"shop", "oom_killed", false}]), 2);
   t.resolve_idle(kT0 + 2min, nullptr);
   EXPECT_TRUE(t.active_counts().empty());
 }

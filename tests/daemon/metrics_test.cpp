@@ -119,7 +119,7 @@ TEST_F(MetricsTest, FamiliesWithKnownSeriesAreExposedAtStart) {
 }
 
 TEST_F(MetricsTest, EveryFamilyHasTypeAndHelpOnceUsed) {
-  m.set_active_rcas("shop", "oom_killed", 1);
+  m.set_active_rcas("shop", "oom_killed", false, 1);
   m.api_request("get", "pods", 200, 0.01);
   m.publish_failure("rca", 409);
   m.watch_event("pods", 1'795'341'600.5);
@@ -226,8 +226,8 @@ TEST_F(MetricsTest, RuleReloadsAreCountedAndTheLastOneDecides) {
 }
 
 TEST_F(MetricsTest, ValuesAfterCalls) {
-  m.set_active_rcas("shop", "oom_killed", 3);
-  m.set_active_rcas("shop", "oom_killed", 2);  // a gauge: the caller's count, not a sum
+  m.set_active_rcas("shop", "oom_killed", false, 3);
+  m.set_active_rcas("shop", "oom_killed", false, 2);  // a gauge: the caller's count, not a sum
   m.diagnosis("oom_killed");
   m.diagnosis("oom_killed");
   m.crash_signal("OOMKilled");
@@ -249,7 +249,7 @@ TEST_F(MetricsTest, ValuesAfterCalls) {
   const Exposition e = parse(m.serialize());
 
   const std::map<std::string, double> expected = {
-      {"crashdiag_active_rcas{category=\"oom_killed\",namespace=\"shop\"}", 2},
+      {"crashdiag_active_rcas{category=\"oom_killed\",consequence=\"false\",namespace=\"shop\"}", 2},
       {"crashdiag_diagnoses_total{category=\"oom_killed\"}", 2},
       {"crashdiag_crash_signals_total{reason=\"OOMKilled\"}", 1},
       {"crashdiag_crash_signals_total{reason=\"other\"}", 2},
@@ -282,10 +282,10 @@ TEST_F(MetricsTest, ValuesAfterCalls) {
 
 TEST_F(MetricsTest, UnknownCategoryIsOther) {
   m.diagnosis("no_such_category");
-  m.set_active_rcas("ns", "no_such_category", 1);
+  m.set_active_rcas("ns", "no_such_category", false, 1);
   const Exposition e = parse(m.serialize());
   EXPECT_EQ(e.samples.at("crashdiag_diagnoses_total{category=\"other\"}"), 1);
-  EXPECT_EQ(e.samples.at("crashdiag_active_rcas{category=\"other\",namespace=\"ns\"}"), 1);
+  EXPECT_EQ(e.samples.at("crashdiag_active_rcas{category=\"other\",consequence=\"false\",namespace=\"ns\"}"), 1);
   EXPECT_FALSE(e.samples.contains("crashdiag_diagnoses_total{category=\"no_such_category\"}"));
 }
 
@@ -328,7 +328,7 @@ TEST_F(MetricsTest, ConcurrentUpdatesAreCounted) {
 TEST_F(MetricsTest, PromtoolCheckMetricsIsClean) {
   const char* promtool = "/usr/bin/promtool";
   if (access(promtool, X_OK) != 0) GTEST_SKIP() << promtool << " not installed (Debian package prometheus)";
-  m.set_active_rcas("shop", "oom_killed", 1);
+  m.set_active_rcas("shop", "oom_killed", false, 1);
   m.diagnosis("oom_killed");
   m.crash_signal("Weird");
   m.classification_duration(0.001);

@@ -122,8 +122,9 @@ TEST(Publish, ThreeCrashLoopingReplicasGiveOneRcaTheirAnnotationsAndOneEventEach
 
   const std::string text = m.serialize();
   EXPECT_NE(text.find("crashdiag_diagnoses_total{category=\"entrypoint_override\"} 1"), std::string::npos) << text;
-  EXPECT_NE(text.find("crashdiag_active_rcas{category=\"entrypoint_override\",namespace=\"shop\"} 1"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find("crashdiag_active_rcas{category=\"entrypoint_override\",consequence=\"false\",namespace=\"shop\"} 1"),
+      std::string::npos);
   EXPECT_NE(text.find("crashdiag_crash_signals_total{reason=\"CrashLoopBackOff\"} 3"), std::string::npos);
 
   // Nothing changes any more: no further writes.
@@ -223,7 +224,8 @@ TEST(Publish, RecoveredPodsResolveTheRcaAndAReturningFailureReopensIt) {
   EXPECT_EQ(resolved["status"]["history"].back()["change"], "Resolved");
   const int before = resolved["status"]["occurrences"];
   EXPECT_TRUE(eventually([&] {
-    return m.serialize().find("crashdiag_active_rcas{category=\"oom_killed\",namespace=\"shop\"} 0") !=
+    return m.serialize().find(
+               "crashdiag_active_rcas{category=\"oom_killed\",consequence=\"false\",namespace=\"shop\"} 0") !=
            std::string::npos;
   }));
 
@@ -327,7 +329,8 @@ TEST(Publish, AReplicaThatStopsLeadingExportsNoActiveRcas) {
   c.web_replicas(3);
   metrics::Metrics m(category_ids(), "test");
   Running r(c, publishing_options(&m));
-  const std::string series = "crashdiag_active_rcas{category=\"entrypoint_override\",namespace=\"shop\"} ";
+  const std::string series =
+      "crashdiag_active_rcas{category=\"entrypoint_override\",consequence=\"false\",namespace=\"shop\"} ";
   ASSERT_TRUE(eventually([&] { return m.serialize().find(series + "1") != std::string::npos; }));
   r.on_loop([&] {
     r.daemon->set_leading(false);

@@ -187,7 +187,11 @@ TEST(Rbac, TheShippedRolesGrantEveryCallTheDaemonMakesAndNothingMore) {
     // Their revisions are ControllerRevisions, listed to say what changed (apps/v1 list).
     failing["metadata"]["labels"] = {{"controller-revision-hash", pod.substr(0, pod.find('-')) + "-6b8f9c7d5"}};
     c.server.apply_pod(failing);
-    c.server.set_logs("shop", pod, "api", true, "panic: nil map\n");
+    // The DaemonSet's agent fails on a dependency: the Service it names is resolved through
+    // its EndpointSlices (discovery.k8s.io list).
+    c.server.set_logs("shop", pod, "api", true,
+                      kind == "DaemonSet" ? "Error: dial tcp: lookup collector on 10.96.0.10:53: no such host\n"
+                                          : "panic: nil map\n");
   }
   c.server.apply_pod(
       failing_pod("shop", "nightly-29001-x2k9", c.api_container(), owner("Job", "nightly-29001"), 1, 1, "Error"));
@@ -252,6 +256,7 @@ TEST(Rbac, TheShippedRolesGrantEveryCallTheDaemonMakesAndNothingMore) {
                                            {"get", "apps", "replicasets"},
                                            {"list", "apps", "replicasets"},
                                            {"list", "apps", "controllerrevisions"},
+                                           {"list", "discovery.k8s.io", "endpointslices"},
                                            {"get", "apps", "deployments"},
                                            {"get", "apps", "statefulsets"},
                                            {"get", "apps", "daemonsets"},

@@ -180,7 +180,7 @@ wait_for 60 "no RootCauseIdentified Event" \
 say "events: $(admin -n "$ns" get events --field-selector reason=RootCauseIdentified -o name | wc -l) RootCauseIdentified"
 curl -fsS "http://127.0.0.1:$metrics_port/metrics" >"$dir/metrics" || fail "/metrics is not served"
 for c in entrypoint_override oom_killed missing_config_or_secret; do
-  grep -Eq "crashdiag_active_rcas\\{category=\"$c\",namespace=\"$ns\"\\} 1\$" "$dir/metrics" ||
+  grep -Eq "crashdiag_active_rcas\\{category=\"$c\",consequence=\"false\",namespace=\"$ns\"\\} 1\$" "$dir/metrics" ||
     fail "/metrics has no active RCA for $c in $ns"
 done
 say "metrics: crashdiag_active_rcas for the three causes"

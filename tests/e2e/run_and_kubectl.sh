@@ -93,7 +93,7 @@ curl -fsS "http://127.0.0.1:$health_port/healthz" >/dev/null || fail "/healthz i
 curl -fsS "http://127.0.0.1:$metrics_port/metrics" >"$dir/metrics" || fail "/metrics is not served"
 grep -E 'crashdiag_diagnoses_total\{category="entrypoint_override"\} 1$' "$dir/metrics" ||
   fail "/metrics does not count the diagnosis"
-grep -E 'crashdiag_active_rcas\{category="entrypoint_override",namespace="authentik"\} 1$' "$dir/metrics" ||
+grep -E 'crashdiag_active_rcas\{category="entrypoint_override",consequence="false",namespace="authentik"\} 1$' "$dir/metrics" ||
   fail "/metrics does not show the active RCA"
 if command -v promtool >/dev/null 2>&1; then
   promtool check metrics <"$dir/metrics" || fail "promtool check metrics"

@@ -882,7 +882,8 @@ TEST(FakeDiscovery, AnswersLikeKubeApiserver126) {
   auto apis = f.raw(verb::get, "/apis", aggregated);
   std::vector<std::string> groups;
   for (const auto& g : apis.body["groups"]) groups.push_back(g["name"]);
-  EXPECT_EQ(groups, (std::vector<std::string>{"apps", "batch", "coordination.k8s.io", "crashdiag.io"}));
+  EXPECT_EQ(groups,
+            (std::vector<std::string>{"apps", "batch", "coordination.k8s.io", "discovery.k8s.io", "crashdiag.io"}));
   auto only_aggregated =
       f.raw(verb::get, "/apis", "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList");
   EXPECT_EQ(only_aggregated.status, 406);
@@ -935,7 +936,7 @@ TEST(FakeTables, RootCauseAnalysesPrintWithTheCrdsColumns) {
   std::vector<std::string> names;
   for (const auto& c : table.body["columnDefinitions"]) names.push_back(c["name"]);
   EXPECT_EQ(names, (std::vector<std::string>{"Name", "Workload", "Container", "Category", "Confidence", "Count",
-                                             "Last Seen", "Age", "Phase", "Signature", "Summary"}));
+                                             "Last Seen", "Age", "Phase", "Caused By", "Signature", "Summary"}));
   const json& cols = table.body["columnDefinitions"];
   EXPECT_EQ(cols[0]["format"], "name");
   EXPECT_EQ(cols[4]["type"], "number");

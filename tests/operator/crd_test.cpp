@@ -52,7 +52,7 @@ TEST(Crd, NamesStatusSubresourceAndPrinterColumns) {
   }
   EXPECT_EQ(columns,
             (std::vector<std::string>{"Workload", "Container", "Category", "Confidence", "Count", "Last Seen", "Age"}));
-  EXPECT_EQ(wide, (std::vector<std::string>{"Phase", "Signature", "Summary"}));
+  EXPECT_EQ(wide, (std::vector<std::string>{"Phase", "Caused By", "Signature", "Summary"}));
 }
 
 }  // namespace

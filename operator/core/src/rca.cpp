@@ -138,22 +138,43 @@ std::string_view to_string(RcaChange change) {
       return "Resolved";
     case RcaChange::kReopened:
       return "Reopened";
+    case RcaChange::kLinked:
+      return "Linked";
     case RcaChange::kUnchanged:
       return "Unchanged";
   }
   return "Unchanged";
 }
 
+std::string caused_summary(const std::string& own_namespace, const std::string& cause_name, const CauseLink& cause,
+                           const std::string& summary) {
+  const std::string who = cause.namespace_ == own_namespace ? cause.workload : cause.namespace_ + "/" + cause.workload;
+  return who + " is failing (RCA " + cause_name + (cause.category.empty() ? "" : ", " + cause.category) +
+         "): " + summary;
+}
+
+namespace {
+
+// The summary shown for an RCA: its top hypothesis's, led by its cause while one is linked.
+std::string shown_summary(const RcaState& s) {
+  const Hypothesis* top = s.top();
+  if (top == nullptr) return {};
+  if (s.caused_by.empty()) return top->summary;
+  return caused_summary(s.target.namespace_, s.caused_by, s.cause, top->summary);
+}
+
+}  // namespace
+
 std::string root_cause_value(const RcaState& s) {
   const Hypothesis* top = s.top();
   if (top == nullptr) return {};
-  return top->category + ": " + top->summary;
+  return top->category + ": " + shown_summary(s);
 }
 
 std::string event_note(const RcaState& s) {
   const Hypothesis* top = s.top();
   const std::string tail = " (kubectl get rca -n " + s.target.namespace_ + " " + s.name + ")";
-  std::string head = top == nullptr ? std::string("root cause unknown") : top->category + ": " + top->summary;
+  std::string head = top == nullptr ? std::string("root cause unknown") : top->category + ": " + shown_summary(s);
   // What changed before the failure is the next thing on-call asks (issue 15): "; changed in
   // revision 7 (...): containers[0].command added [...]".
   if (s.diagnosis.what_changed && !s.diagnosis.what_changed->summary.empty()) {
@@ -411,12 +432,64 @@ const RcaState* RcaTracker::find(const std::string& name) const {
   return it == rcas_.end() ? nullptr : &it->second;
 }
 
-std::map<std::pair<std::string, std::string>, int> RcaTracker::active_counts() const {
-  std::map<std::pair<std::string, std::string>, int> out;
+std::map<RcaTracker::CountKey, int> RcaTracker::active_counts() const {
+  std::map<CountKey, int> out;
   for (const auto& [name, s] : rcas_) {
-    if (s.active && s.top() != nullptr) ++out[{s.target.namespace_, s.top()->category}];
+    if (s.active && s.top() != nullptr) ++out[{s.target.namespace_, s.top()->category, !s.caused_by.empty()}];
   }
   return out;
+}
+
+std::optional<RcaUpdate> RcaTracker::link(const std::string& name, const std::string& cause, const std::string& via) {
+  auto it = rcas_.find(name);
+  if (it == rcas_.end()) return std::nullopt;
+  RcaState& s = it->second;
+  if (cause.empty()) {
+    if (s.caused_by.empty()) return RcaUpdate{name, RcaChange::kUnchanged, std::nullopt};
+    s.caused_by.clear();
+    s.cause = CauseLink{};
+    return RcaUpdate{name, RcaChange::kLinked, std::nullopt};
+  }
+  auto c = rcas_.find(cause);
+  if (c == rcas_.end() || !c->second.active || cause == name) return std::nullopt;
+  // Follow the cause's own chain: a link back to `name` would make each the other's cause
+  // (two services that need each other) and the alerts' inhibition would mute both.
+  std::string at = c->second.caused_by;
+  for (std::size_t hops = 0; !at.empty() && hops < rcas_.size(); ++hops) {
+    if (at == name) return std::nullopt;
+    auto next = rcas_.find(at);
+    at = next == rcas_.end() ? std::string() : next->second.caused_by;
+  }
+  CauseLink link{c->second.target.namespace_, c->second.target.workload.display(),
+                 c->second.top() != nullptr ? c->second.top()->category : std::string(), cut(via, 256)};
+  if (s.caused_by == cause && s.cause.category == link.category && s.cause.via == link.via) {
+    return RcaUpdate{name, RcaChange::kUnchanged, std::nullopt};
+  }
+  s.caused_by = cause;
+  s.cause = std::move(link);
+  return RcaUpdate{name, RcaChange::kLinked, std::nullopt};
+}
+
+std::vector<RcaUpdate> RcaTracker::unlink_dependents(const std::string& cause) {
+  std::vector<RcaUpdate> out;
+  for (auto& [name, s] : rcas_) {
+    if (s.caused_by != cause) continue;
+    s.caused_by.clear();
+    s.cause = CauseLink{};
+    out.push_back(RcaUpdate{name, RcaChange::kLinked, std::nullopt});
+  }
+  return out;
+}
+
+const RcaState* RcaTracker::active_for_workload(const std::string& ns, const std::string& kind,
+                                                const std::string& workload) const {
+  const RcaState* best = nullptr;
+  for (const auto& [name, s] : rcas_) {
+    if (!s.active || s.target.namespace_ != ns || s.target.workload.kind != kind || s.target.workload.name != workload)
+      continue;
+    if (best == nullptr || s.last_seen > best->last_seen) best = &s;
+  }
+  return best;
 }
 
 void RcaTracker::seed(const json& obj) {
@@ -461,6 +534,11 @@ void RcaTracker::seed(const json& obj) {
       }
     }
     s.diagnosis.what_changed = std::move(wc);
+  }
+  if (st.contains("causedBy") && st["causedBy"].is_object()) {
+    const json& c = st["causedBy"];
+    s.caused_by = str(c, "name");
+    s.cause = CauseLink{str(c, "namespace"), str(c, "workload"), str(c, "category"), str(c, "via")};
   }
   if (st.contains("evidenceNotes") && st["evidenceNotes"].is_array()) {
     for (const auto& n : st["evidenceNotes"]) {
@@ -561,8 +639,14 @@ json RcaTracker::status_object(const RcaState& s) const {
   if (const Hypothesis* top = s.top()) {
     st["category"] = top->category;
     st["confidence"] = round2(top->confidence);
-    st["summary"] = top->summary;
+    st["summary"] = cut(shown_summary(s), 512);  // the CRD's maxLength
     st["rule"] = top->rule_id;
+  }
+  if (!s.caused_by.empty()) {
+    json cause = {{"name", s.caused_by}, {"namespace", s.cause.namespace_}, {"workload", s.cause.workload}};
+    if (!s.cause.category.empty()) cause["category"] = s.cause.category;
+    if (!s.cause.via.empty()) cause["via"] = s.cause.via;
+    st["causedBy"] = std::move(cause);
   }
   if (!s.reason.empty()) st["reason"] = cut(s.reason, 128);
   if (s.exit_code) st["exitCode"] = *s.exit_code;

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "crashdiag/classifiers/dependency.hpp"
 #include "crashdiag/core/backoff.hpp"
 #include "crashdiag/core/list_decoder.hpp"
 #include "crashdiag/model/failure.hpp"
@@ -405,6 +406,7 @@ void log_resolved(const core::RcaState& s) {
 void Daemon::record(const core::CrashSignal& s, const core::RcaTarget& target, const ContainerDiagnosis* diagnosis) {
   const core::RcaUpdate update = tracker_.record(make_occurrence(s, target, wall_now()), diagnosis, options_.instance);
   publisher_->submit(update);
+  if (update.change == core::RcaChange::kReopened) link_waiting_dependents(update.name);
   if (update.change != core::RcaChange::kUnchanged && update.change != core::RcaChange::kRepeated)
     update_active_gauge();
 }
@@ -415,10 +417,10 @@ void Daemon::update_active_gauge() {
   // Series that drop to zero stay at zero rather than vanish: a vanished series reads as
   // "no data" in alerts, zero reads as "resolved".
   for (const auto& key : gauge_series_) {
-    if (counts.count(key) == 0) options_.metrics->set_active_rcas(key.first, key.second, 0);
+    if (counts.count(key) == 0) options_.metrics->set_active_rcas(key.namespace_, key.category, key.consequence, 0);
   }
   for (const auto& [key, n] : counts) {
-    options_.metrics->set_active_rcas(key.first, key.second, n);
+    options_.metrics->set_active_rcas(key.namespace_, key.category, key.consequence, n);
     gauge_series_.insert(key);
   }
 }
@@ -586,6 +588,7 @@ asio::awaitable<void> Daemon::run() {
       for (const auto& name : resolved) {
         publisher_->resolved(name);
         log_resolved(*tracker_.find(name));
+        unlink_dependents(name);
       }
       if (!resolved.empty()) update_active_gauge();
     }
@@ -1112,8 +1115,26 @@ asio::awaitable<void> Daemon::gather_and_classify(Job job, core::RcaTarget targe
     options_.metrics->classification_duration(took.count());
     options_.metrics->diagnosis(diagnosis.hypotheses.front().category);
   }
+  // A failure on a dependency: the Service it names and the workload behind it. One list, only
+  // when the RCA is new or its cause is looked at again (needs_diagnosis), not per restart.
+  std::optional<DependencyState> dependency;
+  if (options_.link_dependencies) {
+    const auto deps = dependencies_of(ev, diagnosis.hypotheses.front());
+    if (!deps.empty()) {
+      DependencyRef ref = deps.front();  // named: GCC 12 PR 99576 double-destroys temporaries in co_await
+      dependency = co_await resolve_dependency(std::move(ref));
+      if (!leading_) co_return;
+      bool has_rca = false;
+      for (const auto& w : dependency->workloads) {
+        has_rca = has_rca || tracker_.active_for_workload(dependency->ref.namespace_, w.kind, w.name) != nullptr;
+      }
+      note_dependency(*dependency, diagnosis, has_rca);
+    }
+  }
   const core::RcaUpdate update = tracker_.record(make_occurrence(s, target, wall_now()), &diagnosis, options_.instance);
+  link_dependency(update.name, dependency, update.change);
   publisher_->submit(update);
+  link_waiting_dependents(update.name);
   update_active_gauge();
   DiagnosisRecord rec;
   rec.signal = s;

@@ -20,6 +20,7 @@
 #include "classifier_holder.hpp"
 #include "client.hpp"
 #include "crashdiag/classifiers/classifier.hpp"
+#include "crashdiag/classifiers/dependency.hpp"
 #include "crashdiag/core/crash_detector.hpp"
 #include "crashdiag/core/pod_store.hpp"
 #include "crashdiag/core/rca.hpp"
@@ -44,6 +45,10 @@ struct DaemonOptions {
   // Compare a new failure's pod template with the workload's previous revision (ReplicaSets,
   // ControllerRevisions) and say what changed: two requests per new RCA (--what-changed).
   bool what_changed = true;
+  // A failure on a dependency (connection refused, DNS, TLS, auth) names the Service; one
+  // EndpointSlice list per new such RCA finds the workload behind it, and links this RCA to
+  // that workload's own (status.causedBy) or says the dependency is up (--link-dependencies).
+  bool link_dependencies = true;
   std::vector<std::string> exclude_namespaces;  // never diagnosed (--exclude-namespaces)
   // --shard/--total-shards: this replica diagnoses and writes only the failures of the
   // namespaces it owns (crashdiag/core/shard.hpp); every shard watches all pods.
@@ -138,6 +143,23 @@ class Daemon {
   // pod-template-hash label when the ReplicaSet cannot be read.
   boost::asio::awaitable<std::optional<PreviousTemplate>> previous_template(std::string pod_text,
                                                                             core::WorkloadRef workload, std::string ns);
+  // Issue 15, item 2 (daemon/dependencies.cpp): the workloads behind a Service a failure names.
+  struct DependencyState {
+    DependencyRef ref;
+    std::string error;  // not readable: why
+    int endpoints = 0;
+    int ready = 0;
+    std::vector<core::WorkloadRef> workloads;
+  };
+  boost::asio::awaitable<DependencyState> resolve_dependency(DependencyRef ref);
+  // Before the diagnosis is recorded: what the dependency is doing, as an evidence note.
+  static void note_dependency(const DependencyState& dep, ContainerDiagnosis& diagnosis, bool has_rca);
+  // After: link RCA `rca` to the dependency's RCA, or wait for one, or unlink when none applies.
+  void link_dependency(const std::string& rca, const std::optional<DependencyState>& dep, core::RcaChange change);
+  // A new or reopened RCA `rca`: the dependents waiting for its workload are linked to it.
+  void link_waiting_dependents(const std::string& rca);
+  // A resolved RCA: its dependents lose the link.
+  void unlink_dependents(const std::string& rca);
   boost::asio::awaitable<core::WorkloadRef> top_level_workload(std::string ns, std::string kind, std::string name,
                                                                std::string uid, std::string pod, std::string pod_event);
   boost::asio::awaitable<void> take_over();
@@ -165,6 +187,9 @@ class Daemon {
   // Idle workers wait on this timer, which never expires: queueing a job cancels the wait
   // (asio's timer-as-condition-variable), so a worker is woken by work, never by polling.
   std::unique_ptr<boost::asio::steady_timer> work_ready_;
+  // A dependency's workload ("ns/Kind/name") that fails without an RCA yet -> the dependent RCAs
+  // to link when it gets one, each with how the dependency was named.
+  std::map<std::string, std::map<std::string, std::string>> waiting_links_;
   std::map<std::string, core::WorkloadRef> owner_cache_;  // "ns/ReplicaSet/name" -> top-level workload
   struct IgnoreEntry {
     bool ignored = false;
@@ -176,9 +201,9 @@ class Daemon {
   std::map<std::string, std::vector<Job>> waiting_;  // signals that arrived meanwhile
   core::RcaTracker tracker_;
   std::unique_ptr<Publisher> publisher_;
-  std::set<std::pair<std::string, std::string>> gauge_series_;  // (namespace, category) ever set
-  std::vector<bool> synced_;               // per watch: the first list has been committed (readiness)
-  std::vector<core::TimePoint> activity_;  // per watch: last sign of life
+  std::set<core::RcaTracker::CountKey> gauge_series_;  // every series ever set
+  std::vector<bool> synced_;                           // per watch: the first list has been committed (readiness)
+  std::vector<core::TimePoint> activity_;              // per watch: last sign of life
   std::vector<std::string> watch_names_;
   bool leading_ = false;
   bool take_over_pending_ = false;

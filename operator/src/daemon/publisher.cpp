@@ -93,7 +93,7 @@ void Publisher::submit(const core::RcaUpdate& update) {
   // its re-sends carry the latest state anyway.
   if (options_.alerts != nullptr &&
       (update.change == core::RcaChange::kIdentified || update.change == core::RcaChange::kChanged ||
-       update.change == core::RcaChange::kReopened)) {
+       update.change == core::RcaChange::kReopened || update.change == core::RcaChange::kLinked)) {
     options_.alerts->touch(update.name);
   }
   if (update.change == core::RcaChange::kUnchanged && !update.pod) return;

@@ -81,7 +81,7 @@ std::span<const std::string_view> alertmanager_post_results() {
 // alerts work from the first scrape instead of from the first event. Not pre-created, because
 // their label values are not known in advance:
 // - crashdiag_active_rcas{namespace,...}: namespaces are discovered at run time; the caller sets
-//   each (namespace, category) it has seen, including back to 0.
+//   each (namespace, category, consequence) it has seen, including back to 0.
 // - crashdiag_api_requests_total / _duration_seconds: the (verb, resource) pairs depend on what
 //   the daemon does, and the code set is open; a code series appears with its first response.
 // - crashdiag_publish_failures_total{code}: likewise keyed by the code that failed.
@@ -89,7 +89,9 @@ Metrics::Metrics(std::vector<std::string> categories, std::string version)
     : categories_(std::move(categories)),
       registry_(std::make_unique<prometheus::Registry>()),
       active_rcas_(family(prometheus::BuildGauge(), "crashdiag_active_rcas",
-                          "RootCauseAnalyses currently open, by namespace and root-cause category.", *registry_)),
+                          "RootCauseAnalyses currently open, by namespace, root-cause category and whether each is the "
+                          "consequence of another (a failing dependency).",
+                          *registry_)),
       diagnoses_(family(prometheus::BuildCounter(), "crashdiag_diagnoses_total",
                         "Container failures diagnosed, by the leading hypothesis' category.", *registry_)),
       crash_signals_(family(prometheus::BuildCounter(), "crashdiag_crash_signals_total",
@@ -189,9 +191,13 @@ void sample(std::string_view where, F&& record) noexcept {
   }
 }
 
-void Metrics::set_active_rcas(const std::string& ns, const std::string& category, double n) noexcept {
+void Metrics::set_active_rcas(const std::string& ns, const std::string& category, bool consequence, double n) noexcept {
   sample("set_active_rcas", [&] {
-    active_rcas_.Add({{"namespace", ns}, {"category", bounded_category(category)}}).Set(n);
+    active_rcas_
+        .Add({{"namespace", ns},
+              {"category", bounded_category(category)},
+              {"consequence", consequence ? "true" : "false"}})
+        .Set(n);
   });
 }
 

@@ -47,8 +47,10 @@ class Metrics {
   Metrics(Metrics&&) = delete;
   Metrics& operator=(Metrics&&) = delete;
 
-  // crashdiag_active_rcas{namespace,category}: the caller owns the count and sets it.
-  void set_active_rcas(const std::string& ns, const std::string& category, double n) noexcept;
+  // crashdiag_active_rcas{namespace,category,consequence}: the caller owns the count and sets it.
+  // consequence="true" counts RCAs linked to the RCA of a failing dependency (status.causedBy):
+  // the shipped alerts page on the cause only.
+  void set_active_rcas(const std::string& ns, const std::string& category, bool consequence, double n) noexcept;
   // crashdiag_diagnoses_total{category}; a category outside the constructor's list is "other".
   void diagnosis(const std::string& category) noexcept;
   // crashdiag_crash_signals_total{reason}; a reason outside known_crash_reasons() is "other".

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "crashdiag/core/backoff.hpp"
@@ -88,6 +89,19 @@ struct PodMark {
   WallTime last_occurrence{0};
 };
 
+// The other RCA a dependent one points at, as shown in its status and summary.
+struct CauseLink {
+  std::string namespace_;
+  std::string workload;  // Kind/name
+  std::string category;
+  std::string via;  // how the dependency was named: `Service db ("db:5432" in logs[3])`
+};
+
+// The dependent's summary while its cause is linked: "StatefulSet/postgres is failing (RCA
+// postgres-1a2b3): <its own summary>" (the namespace is added when it is another one).
+[[nodiscard]] std::string caused_summary(const std::string& own_namespace, const std::string& cause_name,
+                                         const CauseLink& cause, const std::string& summary);
+
 struct RcaState {
   RcaTarget target;
   std::string name;
@@ -105,10 +119,12 @@ struct RcaState {
   std::deque<HistoryEntry> history;
   std::map<std::string, PodMark> marks;  // pod uid -> mark, at most max_tracked_pods
   bool seeded = false;                   // read back from the cluster, not diagnosed here
-  // The RCA whose failure causes this one (status.causedBy, a later item of issue 15). Nothing
-  // sets it yet; when set, the Alertmanager alert carries it as `caused_by` so an inhibit rule
-  // can mute this alert while its cause fires (core/alerts.hpp).
+  // The RCA whose failure causes this one (status.causedBy, issue 15 item 2): this container
+  // fails on a dependency (a Service it names) whose workload has an Active RCA of its own.
+  // The Alertmanager alert carries it as `caused_by` so an inhibit rule can mute this alert while
+  // its cause fires (core/alerts.hpp); the active-RCA gauge counts this one as a consequence.
   std::string caused_by;
+  CauseLink cause;  // what is shown of that RCA; meaningful only while caused_by is set
 
   [[nodiscard]] const Hypothesis* top() const {
     return diagnosis.hypotheses.empty() ? nullptr : &diagnosis.hypotheses.front();
@@ -126,7 +142,8 @@ struct Occurrence {
   WallTime now{0};
 };
 
-enum class RcaChange { kIdentified, kChanged, kRepeated, kResolved, kReopened, kUnchanged };
+// kLinked: only the cause link changed (status.causedBy set or cleared).
+enum class RcaChange { kIdentified, kChanged, kRepeated, kResolved, kReopened, kLinked, kUnchanged };
 [[nodiscard]] std::string_view to_string(RcaChange change);
 
 // An Event to create (count 1) or to bump (count > 1) on one pod.
@@ -187,14 +204,35 @@ class RcaTracker {
   // occurrences and firstSeen continue instead of restarting from zero. Ignores malformed objects.
   void seed(const nlohmann::json& object);
 
+  // Links the RCA `name` to the RCA `cause` whose failure causes it (empty `cause` unlinks).
+  // Refused (nullopt) when either is unknown, the cause is not Active, or the link would close
+  // a cycle (a chain of causes that leads back to `name`). kUnchanged when it was so already.
+  std::optional<RcaUpdate> link(const std::string& name, const std::string& cause, const std::string& via);
+  // The cause `cause` resolved or went: its dependents are unlinked. Returns their updates.
+  std::vector<RcaUpdate> unlink_dependents(const std::string& cause);
+  // The Active RCA of a workload (any container), newest failure first: the cause a dependent
+  // is linked to. nullptr when the workload has none.
+  [[nodiscard]] const RcaState* active_for_workload(const std::string& ns, const std::string& kind,
+                                                    const std::string& workload) const;
+
   // A pod is gone: stop remembering it for Events.
   void forget_pod(const std::string& uid);
 
   [[nodiscard]] const RcaState* find(const std::string& name) const;
   [[nodiscard]] std::size_t size() const { return rcas_.size(); }
   [[nodiscard]] const std::map<std::string, RcaState>& all() const { return rcas_; }
-  // Active RCAs per (namespace, category): the crashdiag_active_rcas gauge.
-  [[nodiscard]] std::map<std::pair<std::string, std::string>, int> active_counts() const;
+  // Active RCAs per namespace, category and whether each is a consequence of another (it has a
+  // cause link): the crashdiag_active_rcas gauge.
+  struct CountKey {
+    std::string namespace_;
+    std::string category;
+    bool consequence = false;
+    // Spelled out: clang-tidy 14 misreads a defaulted operator<=> (modernize-use-nullptr).
+    bool operator<(const CountKey& o) const {
+      return std::tie(namespace_, category, consequence) < std::tie(o.namespace_, o.category, o.consequence);
+    }
+  };
+  [[nodiscard]] std::map<CountKey, int> active_counts() const;
 
   // The objects written for an RCA: metadata and spec (server-side apply on the resource) and
   // the status (server-side apply on the status subresource).
