@@ -228,7 +228,8 @@ std::vector<Candidate> analyze_data_reinit(const Evidence& ev, const EvidenceTex
   h.title = "The database initialised itself again after a restart: its data did not persist";
   h.confidence = (masked || off_claim) ? 0.97 : 0.9;
   if (!init->certain) h.confidence -= 0.15;
-  h.summary = "restarted and initialised an empty " + name + " database: " +
+  // Short: the RCA table's SUMMARY column cuts at 120 characters.
+  h.summary = name + " restarted empty: " +
               (to_volume   ? "data went to VOLUME " + dir.image_volume + ", not PVC " + claim
                : off_claim ? "data went to the container layer, not PVC " + claim
                            : "PVC " + claim + " was empty at start");

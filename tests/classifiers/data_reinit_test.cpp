@@ -95,7 +95,7 @@ container: {image: 'mariadb:11', mounts: [{path: /data, kind: pvc, source: m}]}
 status: {state: running, restart_count: 1}
 current_logs: "Installing MariaDB/MySQL system tables in '/var/lib/mysql' ..."
 )yaml",
-                   true, 0.97, "empty MySQL/MariaDB database", "Installing MariaDB/MySQL system tables"},
+                   true, 0.97, "MySQL/MariaDB restarted empty", "Installing MariaDB/MySQL system tables"},
         ReinitCase{"mongo_entrypoint", R"yaml(
 container: {image: 'mongo:7', mounts: [{path: /data/configdb, kind: pvc, source: mongo}]}
 status: {state: running, restart_count: 3}
