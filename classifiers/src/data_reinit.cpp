@@ -98,11 +98,13 @@ std::optional<Found> find_init(Datastore store, const std::vector<std::string>& 
   // Compiled once; RE2 objects are thread-safe for matching.
   static const std::vector<std::pair<Datastore, std::unique_ptr<RE2>>> kCompiled = [] {
     std::vector<std::pair<Datastore, std::unique_ptr<RE2>>> v;
+    v.reserve(kSignatures.size());
     for (const InitSignature& s : kSignatures) v.emplace_back(s.store, std::make_unique<RE2>(s.pattern));
     return v;
   }();
   static const std::vector<std::unique_ptr<RE2>> kFailed = [] {
     std::vector<std::unique_ptr<RE2>> v;
+    v.reserve(kInitFailed.size());
     for (const char* p : kInitFailed) v.push_back(std::make_unique<RE2>(p));
     return v;
   }();
