@@ -249,14 +249,6 @@ std::vector<Candidate> analyze_entrypoint(const Evidence& ev, const EvidenceText
 // default), so a volume mounted at the *parent* of such a VOLUME is masked by it: initdb runs
 // on the empty anonymous directory every time the container is recreated and the real data on
 // the PVC is hidden. The Bitnami image uses /bitnami/postgresql(/data).
-namespace {
-
-struct PgLayout {
-  std::string pgdata;
-  std::string pgdata_origin;  // "env PGDATA" or "image default"
-  std::string image_volume;   // declared VOLUME, may be empty
-};
-
 std::optional<PgLayout> postgres_layout(const Container& c) {
   PgLayout layout;
   const std::string repo = image_repository(c.image);
@@ -286,8 +278,6 @@ std::optional<PgLayout> postgres_layout(const Container& c) {
   }
   return layout;
 }
-
-}  // namespace
 
 std::vector<Candidate> analyze_postgres_data_dir(const Evidence& ev, const EvidenceTexts& texts) {
   const Container& c = ev.target();
@@ -868,8 +858,9 @@ std::vector<Candidate> analyze_exit_137(const Evidence& ev, const EvidenceTexts&
 std::vector<Candidate> run_analyzers(const Evidence& evidence, const EvidenceTexts& texts) {
   std::vector<Candidate> out;
   using Analyzer = std::vector<Candidate> (*)(const Evidence&, const EvidenceTexts&);
-  for (Analyzer analyzer : {Analyzer{&analyze_entrypoint}, Analyzer{&analyze_postgres_data_dir},
-                            Analyzer{&analyze_probe_made_errors}, Analyzer{&analyze_exit_137}}) {
+  for (Analyzer analyzer :
+       {Analyzer{&analyze_entrypoint}, Analyzer{&analyze_postgres_data_dir}, Analyzer{&analyze_probe_made_errors},
+        Analyzer{&analyze_exit_137}, Analyzer{&analyze_data_reinit}}) {
     auto found = analyzer(evidence, texts);
     for (auto& f : found) out.push_back(std::move(f));
   }
@@ -888,6 +879,9 @@ std::vector<Candidate> analyze_probe_made_errors(const Evidence& evidence) {
 }
 std::vector<Candidate> analyze_exit_137(const Evidence& evidence) {
   return analyze_exit_137(evidence, EvidenceTexts(evidence));
+}
+std::vector<Candidate> analyze_data_reinit(const Evidence& evidence) {
+  return analyze_data_reinit(evidence, EvidenceTexts(evidence));
 }
 std::vector<Candidate> run_analyzers(const Evidence& evidence) {
   return run_analyzers(evidence, EvidenceTexts(evidence));

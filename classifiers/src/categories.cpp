@@ -17,6 +17,8 @@ constexpr std::array kCategories = {
     CategoryInfo{"pg_data_dir_not_empty", "initdb refuses a non-empty PGDATA (lost+found at a volume root)"},
     CategoryInfo{"pg_volume_mount_path",
                  "the PostgreSQL volume is not mounted where PGDATA is: data masked or not persisted"},
+    CategoryInfo{"data_reinitialized",
+                 "a database restarted and initialised itself empty: its data directory is not on its claim"},
     CategoryInfo{"pg_role_missing", "a client (often a probe) connects as a PostgreSQL role that does not exist"},
     CategoryInfo{"db_auth_failed", "the database rejected the application's credentials"},
     CategoryInfo{"db_connection_refused", "a dependency refused or timed out at start"},

@@ -167,12 +167,19 @@ Evidence build(const YAML::Node& root) {
       }
     }
     st.restart_count = s["restart_count"] ? s["restart_count"].as<int>() : (st.last_terminated ? 1 : 0);
+    st.running = str(s, "state") == "running";
   }
   c.status = st;
   ev.container = c.name;
   pod.containers.push_back(std::move(c));
 
   if (root["logs"]) ev.logs = make_log_tail(root["logs"].as<std::string>());
+  // The running container's own log instead of the previous instance's (the daemon reads it
+  // after a datastore's restart).
+  if (root["current_logs"]) {
+    ev.logs = make_log_tail(root["current_logs"].as<std::string>());
+    ev.logs.current_instance = true;
+  }
   if (const YAML::Node events = root["events"]; events && events.IsSequence()) {
     for (const auto& e : events) {
       Event event;

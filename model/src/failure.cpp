@@ -24,8 +24,8 @@ constexpr std::array<std::string_view, 5> kFailedTermination = {"Error", "OOMKil
                                                                 "ContainerCannotRun", "DeadlineExceeded"};
 
 // Every reason a crash signal can carry: the two lists above, a successful termination
-// (Completed) and crashdiag's own Unready.
-constexpr std::array<std::string_view, 2> kOtherSignalReasons = {"Completed", kUnreadyReason};
+// (Completed) and crashdiag's own Unready and Restarted.
+constexpr std::array<std::string_view, 3> kOtherSignalReasons = {"Completed", kUnreadyReason, kRestartedReason};
 
 constexpr auto kKnown = [] {
   std::array<std::string_view, kFailureWaiting.size() + kFailedTermination.size() + kOtherSignalReasons.size()> all{};

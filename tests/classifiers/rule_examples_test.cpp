@@ -45,7 +45,8 @@ INSTANTIATE_TEST_SUITE_P(Shipped, ShippedRuleFile, ::testing::ValuesIn(shipped_r
 TEST(ShippedRules, EveryCategoryHasARuleOrAnAnalyzer) {
   auto rules = load_rule_dirs({testing::source_path("classifiers/rules")});
   ASSERT_TRUE(rules) << rules.error().to_string();
-  std::set<std::string> covered = {"entrypoint_override", "pg_volume_mount_path", "unknown"};  // analyzers
+  std::set<std::string> covered = {"entrypoint_override", "pg_volume_mount_path", "data_reinitialized",
+                                   "unknown"};  // analyzers
   for (const Rule& r : *rules) covered.insert(r.category);
   for (const CategoryInfo& c : categories()) EXPECT_TRUE(covered.count(std::string(c.id))) << c.id;
 }

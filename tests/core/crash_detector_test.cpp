@@ -229,6 +229,77 @@ TEST(DetectUnready, ReadyPodsAndPodsWithoutTheConditionHaveNoDeadline) {
   EXPECT_FALSE(unready_deadline(unready_pod(""), 300));
 }
 
+// Issue 15, item 3: a datastore with a claim whose restartCount grew while it runs again gets a
+// Restarted signal of its own, beside any crash signal of the same restart. The row's
+// `restarted` and `crash` count the two kinds.
+struct RestartCase {
+  const char* name;
+  std::optional<PodRecord> old;
+  PodRecord now;
+  std::size_t restarted;
+  std::size_t crash;
+};
+
+void PrintTo(const RestartCase& p, std::ostream* os) {
+  *os << p.name;
+}
+
+ContainerRecord datastore(int restarts, bool claim = true) {
+  ContainerRecord c = running(restarts);
+  c.name = "postgres";
+  c.datastore_pvc = claim;
+  return c;
+}
+ContainerRecord with_last(ContainerRecord c, int exit_code, std::string reason, std::string finished) {
+  c.last_terminated = TerminationRecord{exit_code, std::move(reason), std::move(finished)};
+  return c;
+}
+ContainerRecord not_running(ContainerRecord c) {
+  c.running = false;
+  c.waiting_reason = "CrashLoopBackOff";
+  return c;
+}
+
+class DetectDatastoreRestart : public ::testing::TestWithParam<RestartCase> {};
+
+TEST_P(DetectDatastoreRestart, RaisesARestartedSignalOnlyForANewRestartOfARunningDatastoreWithAClaim) {
+  const auto& tc = GetParam();
+  std::size_t restarted = 0;
+  std::size_t crash = 0;
+  for (const CrashSignal& s : detect_crashes(tc.old ? &*tc.old : nullptr, tc.now)) {
+    if (s.signature == "Restarted") {
+      ++restarted;
+      EXPECT_TRUE(s.current_log);
+      EXPECT_EQ(s.reason, "Restarted");
+      EXPECT_FALSE(s.first_sight);
+      EXPECT_EQ(s.dedupe_key(), "shop/ReplicaSet/web-7d9f/postgres/Restarted");
+    } else {
+      ++crash;
+      EXPECT_FALSE(s.current_log);
+    }
+  }
+  EXPECT_EQ(restarted, tc.restarted);
+  EXPECT_EQ(crash, tc.crash);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, DetectDatastoreRestart,
+    ::testing::Values(
+        // restartCount 0 -> 1 and Running again, no lastState (the brief's fake scenario).
+        RestartCase{"restart_increase_running", pod({datastore(0)}), pod({datastore(1)}, "2"), 1, 0},
+        // A real kubelet keeps lastState: the crash signal (Completed:0) comes too.
+        RestartCase{"restart_with_last_state_gives_both", pod({datastore(0)}),
+                    pod({with_last(datastore(1), 0, "Completed", "t1")}, "2"), 1, 1},
+        RestartCase{"no_increase", pod({datastore(1)}), pod({datastore(1)}, "2"), 0, 0},
+        RestartCase{"first_sight", std::nullopt, pod({datastore(3)}), 0, 0},
+        RestartCase{"no_claim", pod({datastore(0, false)}), pod({datastore(1, false)}, "2"), 0, 0},
+        RestartCase{"not_a_datastore", pod({running(0)}), pod({running(1)}, "2"), 0, 0},
+        // Between crash-loop restarts: the new instance is not running yet, nothing to read.
+        RestartCase{"waiting_in_backoff", pod({with_last(datastore(1), 1, "Error", "t1")}),
+                    pod({not_running(with_last(datastore(2), 1, "Error", "t2"))}, "2"), 0, 1},
+        RestartCase{"pod_being_deleted", pod({datastore(0)}), deleting(pod({datastore(1)}, "2")), 0, 0}),
+    [](const auto& info) { return std::string(info.param.name); });
+
 // The second incident on a real kubelet: Running between back-offs, lastState Completed exit 0
 // after a liveness kill. Each restart is a signal, as for any crash.
 TEST(DetectRestart, ARunningContainerRestartedAfterExit0IsASignal) {

@@ -94,6 +94,79 @@ TEST(PodRecord, OwnerAndInitContainersFromAFullPod) {
   EXPECT_EQ(init->containers[0].waiting_reason, "CrashLoopBackOff");
 }
 
+// The one fact a record keeps about a container's data: a datastore (by image or data mount)
+// that mounts a PersistentVolumeClaim. Table: spec fragments, and whether the container named
+// "db" gets the flag.
+struct DatastoreCase {
+  const char* name;
+  const char* spec;  // the pod's spec, JSON
+  bool flagged;
+};
+
+void PrintTo(const DatastoreCase& c, std::ostream* os) {
+  *os << c.name;
+}
+
+class RecordDatastore : public ::testing::TestWithParam<DatastoreCase> {};
+
+TEST_P(RecordDatastore, FlagsADatastoreThatMountsAClaim) {
+  const std::string pod = std::string(R"({"kind":"Pod","metadata":{"name":"db-0","namespace":"d","uid":"u"},"spec":)") +
+                          GetParam().spec +
+                          R"(,"status":{"containerStatuses":[{"name":"db","restartCount":0,"state":{"running":{}}}]}})";
+  auto rec = parse_pod_record(pod);
+  ASSERT_TRUE(rec) << rec.error().what;
+  ASSERT_EQ(rec->containers.size(), 1U);
+  EXPECT_EQ(rec->containers[0].datastore_pvc, GetParam().flagged);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, RecordDatastore,
+    ::testing::Values(
+        DatastoreCase{
+            "postgres_with_claim",
+            R"({"containers":[{"name":"db","image":"postgres:16","volumeMounts":[{"name":"data","mountPath":"/var/lib/postgresql"}]}],
+                          "volumes":[{"name":"data","persistentVolumeClaim":{"claimName":"data-db-0"}}]})",
+            true},
+        // Volumes before containers or after: JSON order is free.
+        DatastoreCase{"volumes_first",
+                      R"({"volumes":[{"persistentVolumeClaim":{"claimName":"c"},"name":"data"}],
+                          "containers":[{"volumeMounts":[{"mountPath":"/data","name":"data"}],"image":"docker.io/library/redis:7","name":"db"}]})",
+                      true},
+        DatastoreCase{
+            "private_image_known_data_path",
+            R"({"containers":[{"name":"db","image":"registry.local/acme/db:3","volumeMounts":[{"name":"data","mountPath":"/var/lib/mysql"}]}],
+                          "volumes":[{"name":"data","persistentVolumeClaim":{"claimName":"c"}}]})",
+            true},
+        DatastoreCase{
+            "postgres_on_empty_dir",
+            R"({"containers":[{"name":"db","image":"postgres:16","volumeMounts":[{"name":"data","mountPath":"/var/lib/postgresql/data"}]}],
+                          "volumes":[{"name":"data","emptyDir":{}}]})",
+            false},
+        DatastoreCase{"claim_mounted_by_nothing_here",
+                      R"({"containers":[{"name":"db","image":"mongo:7"}],
+                          "volumes":[{"name":"data","persistentVolumeClaim":{"claimName":"c"}}]})",
+                      false},
+        DatastoreCase{
+            "exporter_is_not_the_datastore",
+            R"({"containers":[{"name":"db","image":"prometheuscommunity/postgres-exporter:v0.15.0","volumeMounts":[{"name":"data","mountPath":"/cfg"}]}],
+                          "volumes":[{"name":"data","persistentVolumeClaim":{"claimName":"c"}}]})",
+            false},
+        DatastoreCase{
+            "web_app_with_claim",
+            R"({"containers":[{"name":"db","image":"nginx:1.27","volumeMounts":[{"name":"data","mountPath":"/usr/share/nginx/html"}]}],
+                          "volumes":[{"name":"data","persistentVolumeClaim":{"claimName":"c"}}]})",
+            false}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+// The real kubelet's recording of the second incident: postgres:15, its claim at the parent of PGDATA.
+TEST(PodRecord, TheRecordedPostgresIncidentIsADatastoreWithAClaim) {
+  auto rec = parse_pod_record(crashdiag::testing::read_file(
+      crashdiag::testing::source_path("tests/data/node/postgres-volume-mount-probe/pod.json")));
+  ASSERT_TRUE(rec) << rec.error().what;
+  ASSERT_EQ(rec->containers.size(), 1U);
+  EXPECT_TRUE(rec->containers[0].datastore_pvc);
+}
+
 TEST(PodRecord, MalformedLinesAreErrorsNotCrashes) {
   const std::string good = lines("03-watch-pods-all-namespaces-stream.events.jsonl").at(1);
   for (std::size_t n = 0; n < good.size(); n += 13) {

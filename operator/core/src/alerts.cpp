@@ -17,14 +17,15 @@ namespace {
 // manifests/prometheus/prometheusrule.yaml (a test compares the two), with the reasons in
 // docs/operations.md "Severity by category". The alert's severity label uses the same split and
 // the same values as those rules, so one Alertmanager route serves both.
-constexpr std::array<std::string_view, 8> kPagingCategories = {"oom_killed",
+constexpr std::array<std::string_view, 9> kPagingCategories = {"oom_killed",
                                                                "image_pull",
                                                                "disk_full",
                                                                "dns_resolution_failure",
                                                                "tls_certificate_error",
                                                                "db_connection_refused",
                                                                "db_auth_failed",
-                                                               "liveness_probe_failure"};
+                                                               "liveness_probe_failure",
+                                                               "data_reinitialized"};
 
 constexpr std::size_t kMaxCauseLinks = 8;
 

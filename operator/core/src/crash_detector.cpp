@@ -80,6 +80,20 @@ std::vector<CrashSignal> detect_crashes(const PodRecord* old, const PodRecord& n
     const ContainerRecord* before = find(old, c);
     const ContainerFacts f = facts(c);
     const FailureKind kind = failure_of(f, ctx);
+
+    // A datastore that restarted and runs again may have started on an empty data directory
+    // (an image VOLUME masking the claim, data outside every mount): nothing crashes, the data
+    // is gone. Only a restart this process saw happen counts (not first sight: an old restart
+    // of a pod listed at start-up is long past), and only while the new instance runs, since
+    // its own log is what shows the re-initialisation. Raised beside any crash signal of the
+    // same restart: that one explains why it restarted, this one what the restart cost.
+    if (before != nullptr && c.datastore_pvc && c.running && c.restart_count > before->restart_count) {
+      CrashSignal s = make_signal(now, c);
+      s.reason = std::string(kRestartedReason);
+      s.signature = std::string(kRestartedReason);
+      s.current_log = true;
+      out.push_back(std::move(s));
+    }
     if (kind == FailureKind::kNone) continue;
 
     if (kind == FailureKind::kUnready) {

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "crashdiag/model/datastore.hpp"
+
 namespace crashdiag::core {
 namespace {
 
@@ -150,9 +152,73 @@ simdjson::error_code read_metadata(od::value v, PodRecord& r) {
   });
 }
 
-simdjson::error_code read_spec(od::value v, PodRecord& r, std::vector<std::string>& sidecars) {
+// What a main container's spec says about its data, kept only while the pod is parsed.
+struct SpecContainer {
+  std::string name;
+  bool datastore = false;
+  std::vector<std::string> mounted;  // volume names
+};
+
+// The spec's volumes that are PersistentVolumeClaims (a StatefulSet's volumeClaimTemplates become
+// such volumes in each pod: pkg/controller/statefulset/stateful_set_utils.go updateStorage).
+simdjson::error_code read_pvc_volumes(od::value v, std::vector<std::string>& pvcs) {
+  return each_object(v, [&](od::object vol) {
+    std::string name;
+    bool pvc = false;
+    auto err = each_field(vol, [&](std::string_view k, od::value fv) {
+      if (k == "name") return read_string(fv, name);
+      if (k == "persistentVolumeClaim") pvc = true;
+      return simdjson::SUCCESS;
+    });
+    if (err == simdjson::SUCCESS && pvc) pvcs.push_back(std::move(name));
+    return err;
+  });
+}
+
+simdjson::error_code read_spec_containers(od::value v, std::vector<SpecContainer>& out) {
+  return each_object(v, [&](od::object obj) {
+    SpecContainer c;
+    auto err = each_field(obj, [&](std::string_view key, od::value value) {
+      if (key == "name") return read_string(value, c.name);
+      if (key == "image") {
+        std::string_view image;
+        auto e = value.get_string().get(image);
+        if (e == simdjson::SUCCESS && datastore_of_image(image) != Datastore::kNone) c.datastore = true;
+        return e;
+      }
+      if (key != "volumeMounts") return simdjson::SUCCESS;
+      return each_object(value, [&](od::object mount) {
+        return each_field(mount, [&](std::string_view mk, od::value mv) {
+          if (mk == "name") {
+            c.mounted.emplace_back();
+            return read_string(mv, c.mounted.back());
+          }
+          if (mk == "mountPath") {
+            std::string_view path;
+            auto e = mv.get_string().get(path);
+            if (e == simdjson::SUCCESS && datastore_of_mount(path) != Datastore::kNone) c.datastore = true;
+            return e;
+          }
+          return simdjson::SUCCESS;
+        });
+      });
+    });
+    if (err == simdjson::SUCCESS && c.datastore) out.push_back(std::move(c));
+    return err;
+  });
+}
+
+simdjson::error_code read_spec(od::value v, PodRecord& r, std::vector<std::string>& sidecars,
+                               std::vector<SpecContainer>& datastores, std::vector<std::string>& pvcs) {
   return each_field(v, [&](std::string_view key, od::value value) {
     if (key == "restartPolicy") return read_string(value, r.restart_policy);
+    if (key == "volumes" || key == "containers") {
+      // A BOOKMARK's object is a Pod with `"containers": null` (tests/data/k8s/03-*).
+      bool null = false;
+      if (auto err = value.is_null().get(null)) return err;
+      if (null) return simdjson::SUCCESS;
+      return key == "volumes" ? read_pvc_volumes(value, pvcs) : read_spec_containers(value, datastores);
+    }
     if (key != "initContainers") return simdjson::SUCCESS;
     // Sidecars (KEP-753): init containers with restartPolicy Always restart like main ones.
     return each_object(value, [&](od::object ic) {
@@ -193,6 +259,8 @@ simdjson::error_code read_status(od::value v, PodRecord& r) {
 
 simdjson::error_code read_pod(od::object pod, PodRecord& r, bool& is_pod) {
   std::vector<std::string> sidecars;
+  std::vector<SpecContainer> datastores;
+  std::vector<std::string> pvcs;
   auto err = each_field(pod, [&](std::string_view key, od::value value) {
     if (key == "kind") {
       std::string kind;
@@ -201,13 +269,20 @@ simdjson::error_code read_pod(od::object pod, PodRecord& r, bool& is_pod) {
       return e;
     }
     if (key == "metadata") return read_metadata(value, r);
-    if (key == "spec") return read_spec(value, r, sidecars);
+    if (key == "spec") return read_spec(value, r, sidecars, datastores, pvcs);
     if (key == "status") return read_status(value, r);
     return simdjson::SUCCESS;
   });
   if (err) return err;
   for (ContainerRecord& c : r.containers) {
     c.sidecar = c.init && std::find(sidecars.begin(), sidecars.end(), c.name) != sidecars.end();
+    if (c.init) continue;
+    for (const SpecContainer& d : datastores) {
+      if (d.name != c.name) continue;
+      c.datastore_pvc = std::any_of(d.mounted.begin(), d.mounted.end(), [&](const std::string& m) {
+        return std::find(pvcs.begin(), pvcs.end(), m) != pvcs.end();
+      });
+    }
   }
   return simdjson::SUCCESS;
 }

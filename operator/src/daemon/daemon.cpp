@@ -69,6 +69,10 @@ void log_logs_unavailable(const core::CrashSignal& s, const std::string& why) {
   log(LogLevel::kWarn, "logs unavailable",
       {{"namespace", s.namespace_}, {"pod", s.pod}, {"container", s.container}, {"reason", why}});
 }
+void log_restart_checked(const core::CrashSignal& s, const std::string& category) {
+  log(LogLevel::kDebug, "restart looked at: no re-initialisation",
+      {{"namespace", s.namespace_}, {"pod", s.pod}, {"container", s.container}, {"best", category}});
+}
 void log_diagnosis(const DiagnosisRecord& r) {
   const Hypothesis& top = r.diagnosis.hypotheses.front();
   char conf[16];
@@ -426,6 +430,17 @@ void Daemon::update_active_gauge() {
 }
 
 bool Daemon::still_failing(const core::RcaState& rca) const {
+  // A database that initialised itself empty has not recovered by running: the same pod (same
+  // uid, same spec) loses its data again at its next restart. Active until that pod is replaced,
+  // which is what fixing the workload's volumeMounts does (a StatefulSet pod keeps its name, not
+  // its uid).
+  if (const Hypothesis* top = rca.top(); top != nullptr && top->category == "data_reinitialized") {
+    for (const auto& p : rca.pods) {
+      const core::PodRecord* rec = pods_.find(rca.target.namespace_ + "/" + p.name);
+      if (rec != nullptr && !rec->deleting && rec->uid == p.uid) return true;
+    }
+    return false;
+  }
   for (const auto& p : rca.pods) {
     const core::PodRecord* rec = pods_.find(rca.target.namespace_ + "/" + p.name);
     if (rec == nullptr || rec->deleting) continue;
@@ -1071,9 +1086,11 @@ asio::awaitable<void> Daemon::gather_and_classify(Job job, core::RcaTarget targe
   // terminated (a Job's only run) or runs unready has only its current log.
   const bool running_now = c != nullptr && c->status && c->status->running;
   const bool has_previous = c != nullptr && c->status && c->status->last_terminated;
-  const bool want_previous = (s.has_previous_termination || has_previous) && !never_ran;
-  const bool want_current =
-      !want_previous && !never_ran && (running_now || (c != nullptr && c->status && c->status->terminated));
+  // A Restarted signal (a datastore with a claim running again) is the exception: the new
+  // instance's log is what shows whether it found its data or initialised an empty database.
+  const bool want_previous = !s.current_log && (s.has_previous_termination || has_previous) && !never_ran;
+  const bool want_current = s.current_log || (!want_previous && !never_ran &&
+                                              (running_now || (c != nullptr && c->status && c->status->terminated)));
   if (want_previous || want_current) {
     const std::string target =
         "/api/v1/namespaces/" + s.namespace_ + "/pods/" + s.pod + "/log?container=" + kube::url_encode(s.container) +
@@ -1086,6 +1103,7 @@ asio::awaitable<void> Daemon::gather_and_classify(Job job, core::RcaTarget targe
       if (res && res->status == 200) {
         ev.logs = make_log_tail(res->body);
         ev.logs.unavailable.clear();
+        ev.logs.current_instance = want_current;
         break;
       }
       ev.logs.unavailable =
@@ -1111,6 +1129,12 @@ asio::awaitable<void> Daemon::gather_and_classify(Job job, core::RcaTarget targe
   ContainerDiagnosis diagnosis = classifier->diagnose(ev);
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
   if (!leading_ || diagnosis.hypotheses.empty()) co_return;  // lost leadership while gathering
+  // A Restarted signal is a look at a healthy restart, not a failure: only a re-initialisation is
+  // worth an RCA. Nothing is recorded otherwise, so the next restart is looked at again.
+  if (s.current_log && diagnosis.hypotheses.front().category != "data_reinitialized") {
+    log_restart_checked(s, diagnosis.hypotheses.front().category);
+    co_return;
+  }
   if (options_.metrics != nullptr) {
     options_.metrics->classification_duration(took.count());
     options_.metrics->diagnosis(diagnosis.hypotheses.front().category);

@@ -2,6 +2,7 @@
 // guess. Each is a pure function of the Evidence.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,11 @@ struct Candidate {
 // Exit 137: OOMKilled (limit quoted) versus killed after failing liveness/startup probes.
 [[nodiscard]] std::vector<Candidate> analyze_exit_137(const Evidence& evidence);
 
+// A datastore with a claim that restarted and whose new log shows first-time initialisation:
+// its data did not survive the restart (classifiers/src/data_reinit.cpp). Only on the running
+// container's own log (LogTail::current_instance), which the daemon reads for a Restarted signal.
+[[nodiscard]] std::vector<Candidate> analyze_data_reinit(const Evidence& evidence);
+
 [[nodiscard]] std::vector<Candidate> run_analyzers(const Evidence& evidence);
 
 // The same, over texts already read from the evidence (the classifier reads them once per diagnosis).
@@ -38,6 +44,17 @@ struct Candidate {
 [[nodiscard]] std::vector<Candidate> analyze_postgres_data_dir(const Evidence& evidence, const EvidenceTexts& texts);
 [[nodiscard]] std::vector<Candidate> analyze_probe_made_errors(const Evidence& evidence, const EvidenceTexts& texts);
 [[nodiscard]] std::vector<Candidate> analyze_exit_137(const Evidence& evidence, const EvidenceTexts& texts);
+[[nodiscard]] std::vector<Candidate> analyze_data_reinit(const Evidence& evidence, const EvidenceTexts& texts);
 [[nodiscard]] std::vector<Candidate> run_analyzers(const Evidence& evidence, const EvidenceTexts& texts);
+
+// Where a PostgreSQL container keeps its cluster: PGDATA (env, else the image's default for its
+// tag) and the VOLUME the image declares for it. nullopt when PGDATA comes from a Secret or
+// ConfigMap (unknown here). Shared by the PostgreSQL analyzers.
+struct PgLayout {
+  std::string pgdata;
+  std::string pgdata_origin;  // "env PGDATA" or "the image default"
+  std::string image_volume;   // declared VOLUME, may be empty
+};
+[[nodiscard]] std::optional<PgLayout> postgres_layout(const Container& c);
 
 }  // namespace crashdiag

@@ -174,6 +174,9 @@ struct LogTail {
   std::string unavailable;
   bool truncated_head = false;      // older lines were dropped to bound memory
   std::size_t truncated_lines = 0;  // lines cut because they exceeded the per-line cap
+  // The lines are the running container's own log, not the previous instance's: read after a
+  // restart to see what the new instance did at start (re-initialised its data, for one).
+  bool current_instance = false;
 };
 
 // The pod template of the revision before the failing one (a Deployment's previous ReplicaSet, a

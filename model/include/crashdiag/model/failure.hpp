@@ -81,5 +81,7 @@ struct FailureContext {
 
 // The reason a signal for `kind` carries ("CrashLoopBackOff", "OOMKilled", "Unready", ...).
 inline constexpr std::string_view kUnreadyReason = "Unready";
+// A datastore with a claim restarted and runs again: not a failure, a look at its new log.
+inline constexpr std::string_view kRestartedReason = "Restarted";
 
 }  // namespace crashdiag

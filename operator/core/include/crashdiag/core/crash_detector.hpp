@@ -1,7 +1,10 @@
 // Turns pod updates into crash signals (pure). A signal is raised once per new failure of a
 // container: a restartCount that grew, a lastState.terminated.finishedAt that is new, or a
-// waiting reason that marks a failure appearing. Failures of containers whose pod is being
-// deleted are not signals (the kubelet kills them on purpose, exit 137/143 included).
+// waiting reason that marks a failure appearing. One more, that is not a failure: a datastore
+// container with a PersistentVolumeClaim whose restartCount grew while it runs again gets a
+// `Restarted` signal of its own (its new log may show its data re-initialised: issue 15, item 3).
+// Failures of containers whose pod is being deleted are not signals (the kubelet kills them on
+// purpose, exit 137/143 included).
 //
 // Signals are then grouped per workload, container and failure signature by the RcaTracker
 // (rca.hpp), so a 100-replica Deployment crash-looping one way yields one diagnosis; later
@@ -32,6 +35,10 @@ struct CrashSignal {
   std::string signature;                  // "Error:1", "OOMKilled:137", "ImagePull": what "failing the same way" means
   bool has_previous_termination = false;  // previous logs exist only then
   bool first_sight = false;               // the pod was not known before (initial list, ADDED, relist)
+  // A datastore with a claim that restarted and runs again (signature "Restarted"): not a failure
+  // by itself, a reason to read the running container's own log, which shows whether the new
+  // instance initialised an empty database. Diagnosed only to publish data_reinitialized.
+  bool current_log = false;
   [[nodiscard]] std::string dedupe_key() const {
     return namespace_ + "/" + workload + "/" + container + "/" + signature;
   }

@@ -25,6 +25,11 @@ struct ContainerRecord {
   bool running = false;
   bool ready = false;
   bool sidecar = false;  // an init container with restartPolicy Always
+  // A main container that runs a datastore (by image or data mount: crashdiag/model/datastore.hpp)
+  // and mounts a PersistentVolumeClaim: its restarts are looked at even when it runs healthy
+  // again, since a restart is when data that never reached the claim is lost (issue 15, item 3).
+  // One bool instead of the spec: the store keeps a record for every pod in the cluster.
+  bool datastore_pvc = false;
   std::string waiting_reason;
   std::optional<TerminationRecord> terminated;       // state.terminated
   std::optional<TerminationRecord> last_terminated;  // lastState.terminated
