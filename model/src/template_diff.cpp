@@ -360,4 +360,116 @@ std::string describe_changes(const WhatChanged& w, const std::string& first_fail
   return s;
 }
 
+namespace {
+
+std::optional<long long> revision_number(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  long long n = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9' || n > 1'000'000'000'000LL) return std::nullopt;
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
+
+struct Owner {
+  std::string kind;
+  std::string name;
+  std::string uid;
+};
+
+std::optional<Owner> controller_of(const nlohmann::json& object) {
+  if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object()) return std::nullopt;
+  const nlohmann::json& meta = object["metadata"];
+  if (!meta.contains("ownerReferences") || !meta["ownerReferences"].is_array()) return std::nullopt;
+  for (const auto& o : meta["ownerReferences"]) {
+    if (o.is_object() && o.value("controller", false) && o.contains("kind") && o["kind"].is_string() &&
+        o.contains("name") && o["name"].is_string()) {
+      return Owner{o["kind"].get<std::string>(), o["name"].get<std::string>(),
+                   o.contains("uid") && o["uid"].is_string() ? o["uid"].get<std::string>() : std::string()};
+    }
+  }
+  return std::nullopt;
+}
+
+std::string name_of(const nlohmann::json& object) {
+  if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object()) return {};
+  const nlohmann::json& meta = object["metadata"];
+  return meta.contains("name") && meta["name"].is_string() ? meta["name"].get<std::string>() : std::string();
+}
+
+std::string label_of(const nlohmann::json& object, const char* key) {
+  if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object()) return {};
+  const nlohmann::json& meta = object["metadata"];
+  if (!meta.contains("labels") || !meta["labels"].is_object()) return {};
+  const auto it = meta["labels"].find(key);
+  return it != meta["labels"].end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+bool owned_by(const nlohmann::json& object, const Owner& workload) {
+  const auto o = controller_of(object);
+  if (!o || o->kind != workload.kind) return false;
+  return !workload.uid.empty() && !o->uid.empty() ? o->uid == workload.uid : o->name == workload.name;
+}
+
+}  // namespace
+
+std::optional<RevisionList> revision_list_of(const nlohmann::json& pod) {
+  const auto owner = controller_of(pod);
+  if (!owner || !pod["metadata"].contains("namespace") || !pod["metadata"]["namespace"].is_string()) {
+    return std::nullopt;
+  }
+  const std::string ns = pod["metadata"]["namespace"].get<std::string>();
+  if (owner->kind == "ReplicaSet")
+    return RevisionList{"/apis/apps/v1/namespaces/" + ns + "/replicasets", "replicasets"};
+  if (owner->kind == "StatefulSet" || owner->kind == "DaemonSet") {
+    if (label_of(pod, "controller-revision-hash").empty()) return std::nullopt;
+    return RevisionList{"/apis/apps/v1/namespaces/" + ns + "/controllerrevisions", "controllerrevisions"};
+  }
+  return std::nullopt;
+}
+
+std::optional<PreviousTemplate> previous_template_of(const nlohmann::json& pod, const nlohmann::json& revisions) {
+  const auto owner = controller_of(pod);
+  if (!owner || !revisions.is_object() || !revisions.contains("items") || !revisions["items"].is_array()) {
+    return std::nullopt;
+  }
+  const nlohmann::json& items = revisions["items"];
+  // The pod's own revision, and the workload whose revisions to compare.
+  const nlohmann::json* current = nullptr;
+  std::optional<Owner> workload;
+  if (owner->kind == "ReplicaSet") {
+    for (const auto& item : items) {
+      if (name_of(item) == owner->name) current = &item;
+    }
+    if (current != nullptr) workload = controller_of(*current);
+    if (workload && workload->kind != "Deployment") workload.reset();
+  } else if (owner->kind == "StatefulSet" || owner->kind == "DaemonSet") {
+    const std::string hash = label_of(pod, "controller-revision-hash");
+    for (const auto& item : items) {
+      const std::string n = name_of(item);
+      if (!hash.empty() && (n == hash || n == owner->name + "-" + hash)) current = &item;
+    }
+    workload = owner;
+  }
+  if (current == nullptr || !workload) return std::nullopt;
+  auto current_source = template_from_object(*current);
+  if (!current_source) return std::nullopt;
+  const auto current_rev = revision_number(current_source->revision);
+  if (!current_rev) return std::nullopt;
+  std::optional<TemplateSource> best;
+  long long best_rev = 0;
+  for (const auto& item : items) {
+    if (!owned_by(item, *workload)) continue;
+    auto source = template_from_object(item);
+    if (!source) continue;
+    const auto rev = revision_number(source->revision);
+    if (!rev || *rev >= *current_rev || *rev <= best_rev) continue;
+    best_rev = *rev;
+    best = std::move(*source);
+  }
+  if (!best) return std::nullopt;
+  return PreviousTemplate{std::move(best->pod), best->revision, current_source->revision, current_source->created};
+}
+
 }  // namespace crashdiag

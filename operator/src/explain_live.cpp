@@ -12,6 +12,7 @@
 #include "crashdiag/core/rca.hpp"
 #include "crashdiag/model/log_tail.hpp"
 #include "crashdiag/model/parse.hpp"
+#include "crashdiag/model/template_diff.hpp"
 #include "explain_command.hpp"
 #include "kinds.hpp"
 
@@ -79,8 +80,9 @@ std::optional<std::string> selector_of(const json& workload) {
 struct Gathered {
   std::vector<Pod> pods;
   std::vector<Event> events;
-  std::map<std::string, LogTail> logs;  // "pod/container"
-  std::string error;                    // the cluster said no
+  std::map<std::string, LogTail> logs;       // "pod/container"
+  std::optional<PreviousTemplate> previous;  // the revision before the failing pods' (what changed)
+  std::string error;                         // the cluster said no
 };
 
 std::string refused(const char* what, const std::string& path,
@@ -91,6 +93,7 @@ std::string refused(const char* what, const std::string& path,
 
 asio::awaitable<void> gather(kube::KubeClient& client, ExplainTarget target, std::string ns, ExplainLiveOptions options,
                              UnreadyPolicy unready, Gathered& out) {
+  std::vector<json> raw_pods;  // as the server sent them: owners and labels name the revisions
   const kube::KindPath info = *kube::kind_path(target.kind);
   const std::string plural(info.plural);
   const std::string base = std::string(info.prefix) + "/namespaces/" + ns + "/" + plural + "/" + target.name;
@@ -109,6 +112,7 @@ asio::awaitable<void> gather(kube::KubeClient& client, ExplainTarget target, std
       co_return;
     }
     out.pods = std::move(*pods);
+    raw_pods.push_back(json::parse(obj->body, nullptr, false));
     // Only this pod's Events (the apiserver's field selector for core/v1 Events).
     events_query = "?fieldSelector=" + kube::url_encode("involvedObject.name=" + target.name);
   } else {
@@ -131,6 +135,10 @@ asio::awaitable<void> gather(kube::KubeClient& client, ExplainTarget target, std
       co_return;
     }
     out.pods = std::move(*pods);
+    const json items = json::parse(listed->body, nullptr, false);
+    if (items.is_object() && items.contains("items") && items["items"].is_array()) {
+      for (const auto& item : items["items"]) raw_pods.push_back(item);
+    }
   }
   const std::string events_path = "/api/v1/namespaces/" + ns + "/events" + events_query;
   kube::Request ev{http::verb::get, events_path, "events", "", ""};
@@ -146,6 +154,19 @@ asio::awaitable<void> gather(kube::KubeClient& client, ExplainTarget target, std
       if (const Container* c = pod.find_container(options.container)) targets.push_back(c);
     } else {
       targets = failing_containers(pod, unready);
+    }
+    // What changed (issue 15, item 1), as `run` says it: the template before the first failing
+    // pod's revision. One list of the namespace's ReplicaSets or ControllerRevisions.
+    if (!targets.empty() && !out.previous) {
+      for (const json& raw : raw_pods) {
+        if (!raw.is_object() || !raw.contains("metadata") || raw["metadata"].value("name", "") != pod.name) continue;
+        const auto list = revision_list_of(raw);
+        if (!list) break;
+        kube::Request revisions{http::verb::get, list->path, list->resource, "", ""};
+        auto res = co_await client.request(std::move(revisions));
+        if (res && res->status == 200) out.previous = previous_template_of(raw, json::parse(res->body, nullptr, false));
+        break;
+      }
     }
     for (const Container* c : targets) {
       for (const bool previous : {true, false}) {
@@ -241,7 +262,8 @@ int run_explain_live(const ExplainLiveOptions& options, const Classifier& classi
     auto it = gathered.logs.find(pod.name + "/" + c.name);
     return it == gathered.logs.end() ? LogTail{} : it->second;
   };
-  auto diagnoses = explain_pods(gathered.pods, gathered.events, logs_for, options.container, unready, classifier);
+  auto diagnoses =
+      explain_pods(gathered.pods, gathered.events, logs_for, options.container, unready, classifier, gathered.previous);
   if (!diagnoses) {
     err << "crashdiag explain: " << diagnoses.error() << "\n";
     return 2;

@@ -163,6 +163,13 @@ case "$changed" in
   *'changed in revision 2'*'containers[0].command added ["server"]'*) say "what changed: $changed" ;;
   *) fail "the web RCA does not name the edit from args to command: '$changed'" ;;
 esac
+# explain, as on-call types it, says the same change (it lists the ReplicaSets as run does).
+web_pod=$(admin -n "$ns" get pods -l app=web --sort-by=.metadata.creationTimestamp -o jsonpath='{.items[-1:].metadata.name}')
+"$crashdiag" explain pod "$web_pod" -n "$ns" --kubeconfig "$CRASHDIAG_E2E_KUBECONFIG" >"$dir/explain.txt" 2>&1 ||
+  { cat "$dir/explain.txt"; fail "crashdiag explain pod $web_pod"; }
+grep -q 'What changed: changed in revision 2' "$dir/explain.txt" ||
+  { cat "$dir/explain.txt"; fail "explain pod does not say what changed"; }
+say "explain pod $web_pod: what changed"
 admin -n "$ns" get rca -o wide
 [ "$(admin -n "$ns" get rca -o name | wc -l)" -eq 3 ] || fail "expected exactly 3 RCAs (one per workload), got: $(admin -n "$ns" get rca -o name)"
 

@@ -192,5 +192,89 @@ TEST(TemplateDiff, TheSummarySaysWhenAndHowMuchOrThatNothingChanged) {
             0U);
 }
 
+// Which revision a failing pod's template is compared with: the one before its own among those
+// its workload owns, for a Deployment's ReplicaSets and a StatefulSet's or DaemonSet's
+// ControllerRevisions (run and explain pod both use this).
+json ref(const std::string& kind, const std::string& name) {
+  return json::array(
+      {{{"apiVersion", "apps/v1"}, {"kind", kind}, {"name", name}, {"uid", "uid-" + name}, {"controller", true}}});
+}
+
+json container_with(const std::string& image) {
+  return {{"name", "app"}, {"image", image}};
+}
+
+json revision_object(const std::string& kind, const std::string& name, int revision, const std::string& owner_kind,
+                     const std::string& owner, const std::string& image) {
+  json meta = {{"name", name}, {"namespace", "shop"}, {"ownerReferences", ref(owner_kind, owner)}};
+  const json tmpl = {{"metadata", {{"labels", {{"app", "x"}}}}},
+                     {"spec", {{"containers", json::array({container_with(image)})}}}};
+  if (kind == "ReplicaSet") {
+    meta["annotations"] = {{"deployment.kubernetes.io/revision", std::to_string(revision)}};
+    return {{"metadata", meta}, {"spec", {{"template", tmpl}}}};
+  }
+  return {{"metadata", meta}, {"revision", revision}, {"data", {{"spec", {{"template", tmpl}}}}}};
+}
+
+json pod_of(const std::string& owner_kind, const std::string& owner, const std::string& hash = "") {
+  json meta = {{"name", "p"}, {"namespace", "shop"}, {"ownerReferences", ref(owner_kind, owner)}};
+  if (!hash.empty()) meta["labels"] = {{"controller-revision-hash", hash}};
+  return {{"metadata", meta}, {"spec", {{"containers", json::array({container_with("x:3")})}}}};
+}
+
+struct RevisionCase {
+  const char* name;
+  json pod;
+  json items;
+  const char* path;      // "" = no revisions to read
+  const char* previous;  // expected previous revision, "" = none
+};
+
+void PrintTo(const RevisionCase& c, std::ostream* os) {
+  *os << c.name;
+}
+
+class PreviousRevision : public ::testing::TestWithParam<RevisionCase> {};
+
+TEST_P(PreviousRevision, IsTheOneBeforeThePodsOwn) {
+  const RevisionCase& c = GetParam();
+  const auto list = revision_list_of(c.pod);
+  EXPECT_EQ(list ? list->path : std::string(), c.path);
+  const auto previous = previous_template_of(c.pod, json{{"items", c.items}});
+  EXPECT_EQ(previous ? previous->revision : std::string(), c.previous);
+  if (previous) {
+    EXPECT_FALSE(previous->current_revision.empty());
+    ASSERT_FALSE(previous->pod.containers.empty());
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, PreviousRevision,
+    ::testing::Values(
+        RevisionCase{"deployment", pod_of("ReplicaSet", "web-3"),
+                     json::array({revision_object("ReplicaSet", "web-1", 1, "Deployment", "web", "x:1"),
+                                  revision_object("ReplicaSet", "web-2", 2, "Deployment", "web", "x:2"),
+                                  revision_object("ReplicaSet", "web-3", 3, "Deployment", "web", "x:3"),
+                                  revision_object("ReplicaSet", "other-9", 2, "Deployment", "other", "y:1")}),
+                     "/apis/apps/v1/namespaces/shop/replicasets", "2"},
+        RevisionCase{"deployment_first_revision", pod_of("ReplicaSet", "web-1"),
+                     json::array({revision_object("ReplicaSet", "web-1", 1, "Deployment", "web", "x:1")}),
+                     "/apis/apps/v1/namespaces/shop/replicasets", ""},
+        RevisionCase{"another_deployments_older_revision_is_not_ours", pod_of("ReplicaSet", "web-2"),
+                     json::array({revision_object("ReplicaSet", "web-2", 2, "Deployment", "web", "x:2"),
+                                  revision_object("ReplicaSet", "api-1", 1, "Deployment", "api", "y:1")}),
+                     "/apis/apps/v1/namespaces/shop/replicasets", ""},
+        RevisionCase{"statefulset", pod_of("StatefulSet", "db", "db-7c9d"),
+                     json::array({revision_object("ControllerRevision", "db-5b8f", 4, "StatefulSet", "db", "x:1"),
+                                  revision_object("ControllerRevision", "db-7c9d", 5, "StatefulSet", "db", "x:2")}),
+                     "/apis/apps/v1/namespaces/shop/controllerrevisions", "4"},
+        RevisionCase{"daemonset_hash_alone", pod_of("DaemonSet", "agent", "6f7d"),
+                     json::array({revision_object("ControllerRevision", "agent-5c4b", 1, "DaemonSet", "agent", "x:1"),
+                                  revision_object("ControllerRevision", "agent-6f7d", 2, "DaemonSet", "agent", "x:2")}),
+                     "/apis/apps/v1/namespaces/shop/controllerrevisions", "1"},
+        RevisionCase{"statefulset_without_hash_label", pod_of("StatefulSet", "db"), json::array(), "", ""},
+        RevisionCase{"job_has_no_revisions", pod_of("Job", "nightly-1"), json::array(), "", ""},
+        RevisionCase{"bare_pod", json{{"metadata", {{"name", "p"}, {"namespace", "shop"}}}}, json::array(), "", ""}));
+
 }  // namespace
 }  // namespace crashdiag

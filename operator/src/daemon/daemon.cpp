@@ -8,7 +8,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <charconv>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -951,97 +950,26 @@ asio::awaitable<void> Daemon::diagnose(Job job) {
   co_await gather_and_classify(std::move(job), target);
 }
 
-namespace {
-
-std::optional<long long> revision_number(const std::string& text) {
-  long long n = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return n;
-}
-
-bool owned_by(const json& object, const core::WorkloadRef& workload) {
-  if (!object.contains("metadata") || !object["metadata"].contains("ownerReferences")) return false;
-  for (const auto& o : object["metadata"]["ownerReferences"]) {
-    if (!o.is_object() || o.value("kind", "") != workload.kind) continue;
-    if (!workload.uid.empty() ? o.value("uid", "") == workload.uid : o.value("name", "") == workload.name) return true;
-  }
-  return false;
-}
-
-// The highest revision below `current` among `items` the workload owns, as a template.
-std::optional<TemplateSource> previous_of(const json& items, const core::WorkloadRef& workload, long long current) {
-  std::optional<TemplateSource> best;
-  long long best_rev = 0;
-  if (!items.is_array()) return best;
-  for (const auto& item : items) {
-    if (!owned_by(item, workload)) continue;
-    auto source = template_from_object(item);
-    if (!source) continue;
-    const auto rev = revision_number(source->revision);
-    if (!rev || *rev >= current || *rev <= best_rev) continue;
-    best_rev = *rev;
-    best = std::move(*source);
-  }
-  return best;
-}
-
-}  // namespace
-
-// Issue 15, item 1: the template of the revision before the failing one. A Deployment's are its
-// ReplicaSets (deployment.kubernetes.io/revision, pkg/controller/deployment/util); a StatefulSet's
-// and a DaemonSet's are ControllerRevisions (revision, data.spec.template; the pod's
-// controller-revision-hash label names the current one: pkg/controller/history). Two requests,
-// only when a workload's RCA is new. nullopt: a first revision, or nothing readable.
-asio::awaitable<std::optional<PreviousTemplate>> Daemon::previous_template(std::string pod_text,
-                                                                           core::WorkloadRef workload, std::string ns) {
+// Issue 15, item 1: the template of the revision before the failing one
+// (crashdiag/model/template_diff.hpp says where each workload keeps them). One list of the
+// namespace's ReplicaSets or ControllerRevisions, only when a workload's RCA is new. nullopt: a
+// first revision, another kind of owner, or nothing readable.
+asio::awaitable<std::optional<PreviousTemplate>> Daemon::previous_template(std::string pod_text, std::string ns) {
   std::optional<PreviousTemplate> none;
   const json pod = json::parse(pod_text, nullptr, false);
-  if (!pod.is_object() || !pod.contains("metadata")) co_return none;
-  const json& meta = pod["metadata"];
-  std::string current_name;
-  std::string list_path;
-  if (workload.kind == "Deployment") {
-    for (const auto& o : meta.value("ownerReferences", json::array())) {
-      if (o.is_object() && o.value("kind", "") == "ReplicaSet" && o.value("controller", false)) {
-        current_name = o.value("name", "");
-      }
-    }
-    list_path = "/apis/apps/v1/namespaces/" + ns + "/replicasets";
-  } else if (workload.kind == "StatefulSet" || workload.kind == "DaemonSet") {
-    const json labels = meta.value("labels", json::object());
-    current_name = labels.is_object() ? labels.value("controller-revision-hash", "") : "";
-    // A DaemonSet's pods carry the hash alone; its ControllerRevision is "<name>-<hash>".
-    list_path = "/apis/apps/v1/namespaces/" + ns + "/controllerrevisions";
-  } else {
-    co_return none;
-  }
-  if (current_name.empty()) co_return none;
-  kube::Request list_req{http::verb::get, list_path,
-                         workload.kind == "Deployment" ? "replicasets" : "controllerrevisions", "",
+  const auto list = revision_list_of(pod);
+  if (!list) co_return none;
+  kube::Request list_req{http::verb::get, list->path, list->resource, "",
                          ""};  // named: GCC 12 PR 99576 double-destroys temporaries in co_await
   auto res = co_await client_.request(std::move(list_req));
   if (!res || res->status != 200) {
     log(LogLevel::kWarn, "cannot read the workload's revisions",
         {{"namespace", ns},
-         {"workload", workload.display()},
+         {"pod", pod.is_object() && pod.contains("metadata") ? pod["metadata"].value("name", "") : ""},
          {"error", res ? "HTTP " + std::to_string(res->status) : res.error().what}});
     co_return none;
   }
-  const json list = json::parse(res->body, nullptr, false);
-  if (!list.is_object() || !list.contains("items")) co_return none;
-  std::optional<TemplateSource> current;
-  for (const auto& item : list["items"]) {
-    const std::string name = item.contains("metadata") ? item["metadata"].value("name", "") : "";
-    if (name != current_name && name != workload.name + "-" + current_name) continue;
-    if (auto source = template_from_object(item)) current = std::move(*source);
-  }
-  if (!current) co_return none;
-  const auto current_rev = revision_number(current->revision);
-  if (!current_rev) co_return none;
-  auto previous = previous_of(list["items"], workload, *current_rev);
-  if (!previous) co_return none;
-  co_return PreviousTemplate{std::move(previous->pod), previous->revision, current->revision, current->created};
+  co_return previous_template_of(pod, json::parse(res->body, nullptr, false));
 }
 
 asio::awaitable<void> Daemon::gather_and_classify(Job job, core::RcaTarget target) {
@@ -1122,7 +1050,9 @@ asio::awaitable<void> Daemon::gather_and_classify(Job job, core::RcaTarget targe
   }
   ev.events = events_for_pod(event_handler_->for_pod(ev.pod.uid), ev.pod);
   if (options_.what_changed && tracker_.find(core::rca_name(target)) == nullptr) {
-    ev.previous = co_await previous_template(pod_text, target.workload, s.namespace_);
+    std::string pod_copy = pod_text;  // named: GCC 12 PR 99576 double-destroys temporaries in co_await
+    std::string ns = s.namespace_;
+    ev.previous = co_await previous_template(std::move(pod_copy), std::move(ns));
   }
   const auto started = std::chrono::steady_clock::now();
   const std::shared_ptr<const Classifier> classifier = classifiers_.get();  // held across a reload

@@ -141,8 +141,7 @@ class Daemon {
   boost::asio::awaitable<bool> annotated_ignore(std::string path, std::string resource);
   // pod_event: the watch event that revealed the failure (else the pod is read), for its
   // pod-template-hash label when the ReplicaSet cannot be read.
-  boost::asio::awaitable<std::optional<PreviousTemplate>> previous_template(std::string pod_text,
-                                                                            core::WorkloadRef workload, std::string ns);
+  boost::asio::awaitable<std::optional<PreviousTemplate>> previous_template(std::string pod_text, std::string ns);
   // Issue 15, item 2 (daemon/dependencies.cpp): the workloads behind a Service a failure names.
   struct DependencyState {
     DependencyRef ref;
