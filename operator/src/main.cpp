@@ -76,6 +76,9 @@ int main(int argc, char** argv) {
   cmd_run->add_option("--what-changed", run.what_changed,
                       "Say what changed in a failing workload's pod template since its previous revision (lists "
                       "ReplicaSets and ControllerRevisions when an RCA is new; default true)");
+  cmd_run->add_option("--link-dependencies", run.link_dependencies,
+                      "Link an RCA whose container fails on a Service it names to the RCA of the workload behind "
+                      "that Service (status.causedBy; lists its EndpointSlices when an RCA is new; default true)");
   cmd_run
       ->add_option("--exclude-namespaces", run.exclude_namespaces,
                    "Never diagnose pods of these namespaces (comma-separated or repeated)")

@@ -5,6 +5,9 @@
 // the dependency is healthy (then the client's address, credentials or network policy are wrong).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <iostream>
+
 #include "daemon_harness.hpp"
 #include "metrics.hpp"
 
@@ -93,6 +96,7 @@ TEST(Dependencies, AnAppPointedAtAFailingPostgresIsCausedByPostgressRca) {
     return app && pg && app->at("status").contains("causedBy");
   })) << (app ? app->dump(2).substr(0, 3000) : "no app RCA");
   const json& st = app->at("status");
+  if (std::getenv("CRASHDIAG_PRINT_EXAMPLES") != nullptr) std::cout << st.dump(2) << "\n";  // the README's example
   EXPECT_EQ(st["category"], "db_connection_refused");
   EXPECT_EQ(st["causedBy"]["name"], pg->at("metadata")["name"]);
   EXPECT_EQ(st["causedBy"]["workload"], "StatefulSet/postgres");
@@ -184,6 +188,24 @@ TEST(Dependencies, AServiceWithNoEndpointsIsSaidSo) {
   EXPECT_EQ(app->at("status")["evidenceNotes"][0],
             "Service shop/postgres (\"postgres:5432\" in logs[1]) has no endpoints: no such Service in shop, or no "
             "pod matches its selector");
+}
+
+TEST(Dependencies, OffMeansNoEndpointSliceIsListedAndNothingIsLinked) {
+  quiet_logs();
+  Cluster c;
+  c.server.add_object(endpoint_slice(false));
+  postgres_oom(c);
+  add_app(c);
+  DaemonOptions o = publishing_options(nullptr);
+  o.link_dependencies = false;
+  Running r(c, o);
+  std::optional<json> app;
+  ASSERT_TRUE(eventually(
+      [&] { return (app = rca_of(c, "Deployment/shop")).has_value() && rca_of(c, "StatefulSet/postgres"); }));
+  std::this_thread::sleep_for(300ms);  // a link would be written within a status interval
+  app = rca_of(c, "Deployment/shop");
+  EXPECT_FALSE(app->at("status").contains("causedBy"));
+  for (const auto& req : c.server.requests()) EXPECT_EQ(req.target.find("/endpointslices"), std::string::npos);
 }
 
 }  // namespace
