@@ -101,12 +101,12 @@ asio::awaitable<Daemon::DependencyState> Daemon::resolve_dependency(DependencyRe
 void Daemon::note_dependency(const DependencyState& dep, ContainerDiagnosis& diagnosis, bool has_rca) {
   const std::string service = service_words(dep.ref);
   std::string note;
+  // `db.example` is a Service only if the namespace "example" has it: say nothing of hosts that
+  // may never have been Services (a refusal there is most likely a namespace not watched).
+  if (dep.ref.namespace_explicit && (!dep.error.empty() || dep.endpoints == 0)) return;
   if (!dep.error.empty()) {
     note = service + " could not be resolved to its pods: " + dep.error;
   } else if (dep.endpoints == 0) {
-    // `db.example` is a Service only if the namespace "example" has it: say nothing of hosts
-    // that were never Services.
-    if (dep.ref.namespace_explicit) return;
     note = service + " has no endpoints: no such Service in " + dep.ref.namespace_ + ", or no pod matches its selector";
   } else if (has_rca) {
     return;  // the link says it: status.causedBy and the summary
@@ -127,7 +127,10 @@ void Daemon::link_dependency(const std::string& rca, const std::optional<Depende
                              core::RcaChange change) {
   const core::RcaState* self = tracker_.find(rca);
   if (self == nullptr) return;
-  for (auto& [key, dependents] : waiting_links_) dependents.erase(rca);
+  for (auto it = waiting_links_.begin(); it != waiting_links_.end();) {
+    it->second.erase(rca);
+    it = it->second.empty() ? waiting_links_.erase(it) : std::next(it);
+  }
   std::string cause;
   std::string via;
   if (dep) {
