@@ -85,6 +85,7 @@ struct FamilyCase {
 // prometheus-cpp (like client_golang) exposes a family only once it has a series.
 constexpr FamilyCase kFamilies[] = {
     {"crashdiag_active_rcas", "gauge", false},
+    {"crashdiag_spec_findings", "gauge", false},
     {"crashdiag_diagnoses_total", "counter", true},
     {"crashdiag_crash_signals_total", "counter", true},
     {"crashdiag_classification_duration_seconds", "histogram", true},
@@ -120,6 +121,7 @@ TEST_F(MetricsTest, FamiliesWithKnownSeriesAreExposedAtStart) {
 
 TEST_F(MetricsTest, EveryFamilyHasTypeAndHelpOnceUsed) {
   m.set_active_rcas("shop", "oom_killed", false, 1);
+  m.set_spec_findings("shop", "data_not_persisted", 1);
   m.api_request("get", "pods", 200, 0.01);
   m.publish_failure("rca", 409);
   m.watch_event("pods", 1'795'341'600.5);
@@ -143,6 +145,7 @@ TEST_F(MetricsTest, KnownSeriesStartAtZero) {
   };
   const std::vector<Case> cases = {
       {"crashdiag_active_rcas", 0},
+      {"crashdiag_spec_findings", 0},
       {"crashdiag_diagnoses_total", cats.size()},
       {"crashdiag_crash_signals_total", known_crash_reasons().size() + 1},
       {"crashdiag_classification_duration_seconds_count", 1},
@@ -228,6 +231,8 @@ TEST_F(MetricsTest, RuleReloadsAreCountedAndTheLastOneDecides) {
 TEST_F(MetricsTest, ValuesAfterCalls) {
   m.set_active_rcas("shop", "oom_killed", false, 3);
   m.set_active_rcas("shop", "oom_killed", false, 2);  // a gauge: the caller's count, not a sum
+  m.set_spec_findings("shop", "data_not_persisted", 2);
+  m.set_spec_findings("shop", "data_not_persisted", 1);
   m.diagnosis("oom_killed");
   m.diagnosis("oom_killed");
   m.crash_signal("OOMKilled");
@@ -250,6 +255,7 @@ TEST_F(MetricsTest, ValuesAfterCalls) {
 
   const std::map<std::string, double> expected = {
       {"crashdiag_active_rcas{category=\"oom_killed\",consequence=\"false\",namespace=\"shop\"}", 2},
+      {"crashdiag_spec_findings{finding=\"data_not_persisted\",namespace=\"shop\"}", 1},
       {"crashdiag_diagnoses_total{category=\"oom_killed\"}", 2},
       {"crashdiag_crash_signals_total{reason=\"OOMKilled\"}", 1},
       {"crashdiag_crash_signals_total{reason=\"other\"}", 2},

@@ -304,6 +304,7 @@ void Daemon::detect(const core::PodRecord* old, const core::PodRecord& now, cons
     return;
   }
   for (const auto& s : core::detect_crashes(old, now, o)) enqueue(s, pod_json);
+  look_at_spec(now, pod_json);
   // A pod that runs unready produces no further watch events while it stays so: look at it again
   // when it has been unready for --unready-after.
   if (auto due = core::unready_deadline(now, o.unready.unready_after_seconds); due && *due > *o.unready.now_unix) {
@@ -339,6 +340,8 @@ void Daemon::set_leading(bool leading) {
   // Only the leader's counts are true: a follower exporting frozen ones would keep alerts firing
   // for RCAs the new leader has since resolved. The empty tracker sets every series to zero.
   update_active_gauge();
+  spec_findings_.clear();  // a new term looks again; its Events answer 409 where already told
+  update_findings_gauge();
   log(LogLevel::kInfo, "stopped leading: no more writes from this replica");
 }
 
@@ -566,6 +569,7 @@ asio::awaitable<void> Daemon::take_over() {
   pods_.for_each([&](const core::PodRecord& pod) {
     ++walked;
     for (const auto& sig : core::detect_crashes(nullptr, pod, detect_options())) enqueue(sig, "", false);
+    look_at_spec(pod, "");
   });
   log_take_over(seeded, walked);
 }

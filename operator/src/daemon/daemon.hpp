@@ -25,6 +25,7 @@
 #include "crashdiag/core/pod_store.hpp"
 #include "crashdiag/core/rca.hpp"
 #include "crashdiag/core/shard.hpp"
+#include "crashdiag/core/spec_findings.hpp"
 #include "crashdiag/core/watch_machine.hpp"
 #include "crashdiag/model/evidence.hpp"
 #include "publisher.hpp"
@@ -159,6 +160,13 @@ class Daemon {
   void link_waiting_dependents(const std::string& rca);
   // A resolved RCA: its dependents lose the link.
   void unlink_dependents(const std::string& rca);
+  // Issue 15, item 3 (daemon/spec_findings.cpp): the first pod seen of a workload whose record
+  // says "a datastore with a claim" has its spec looked at once for data off the claim; a
+  // finding is a Warning Event on the top-level workload. Leader only.
+  void look_at_spec(const core::PodRecord& pod, const std::string& pod_json);
+  boost::asio::awaitable<void> check_spec(std::string key, std::string ns, std::string pod_name, std::string owner_kind,
+                                          std::string owner_name, std::string owner_uid, std::string pod_json);
+  void update_findings_gauge();
   boost::asio::awaitable<core::WorkloadRef> top_level_workload(std::string ns, std::string kind, std::string name,
                                                                std::string uid, std::string pod, std::string pod_event);
   boost::asio::awaitable<void> take_over();
@@ -199,6 +207,7 @@ class Daemon {
   std::set<std::string> in_flight_;                  // dedupe keys being diagnosed
   std::map<std::string, std::vector<Job>> waiting_;  // signals that arrived meanwhile
   core::RcaTracker tracker_;
+  core::FindingTracker spec_findings_;  // workloads looked at, and what was found (leader only)
   std::unique_ptr<Publisher> publisher_;
   std::set<core::RcaTracker::CountKey> gauge_series_;  // every series ever set
   std::vector<bool> synced_;                           // per watch: the first list has been committed (readiness)

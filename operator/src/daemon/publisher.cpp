@@ -128,6 +128,14 @@ void Publisher::submit(const core::RcaUpdate& update) {
   wake();
 }
 
+void Publisher::submit_workload_event(const std::string& ns, core::EventWrite event) {
+  if (!options_.publish_event) return;
+  PodJob job{core::PodWrites{ns, "", "", "", "", std::move(event)}, options_.wall_clock(), 0, true};
+  job.workload = true;
+  pods_.push_back(std::move(job));
+  wake();
+}
+
 void Publisher::resolved(const std::string& name) {
   if (options_.alerts != nullptr) options_.alerts->touch(name);
   if (!options_.publish_rca) return;
@@ -300,6 +308,8 @@ asio::awaitable<Publisher::Outcome> Publisher::write_event(core::PodWrites& w) {
 
 asio::awaitable<Publisher::Outcome> Publisher::write_pod(PodJob& job) {
   core::PodWrites& w = job.writes;
+  // An Event on a workload: no pod to look up or annotate, and never bumped.
+  if (job.workload) co_return co_await write_event(w);
   auto current = annotations_ ? annotations_(w.namespace_, w.pod) : std::nullopt;
   if (!current) co_return Outcome::kDone;  // the pod is gone: nothing to annotate or report on
   if (!job.annotated) {
@@ -377,7 +387,8 @@ asio::awaitable<void> Publisher::run(std::function<bool()> may_write) {
           job.attempts = p.attempts;
           pods_.push_back(std::move(job));
         } else if (out == Outcome::kRetry) {
-          log_giving_up("pod", job.writes.pod, job.attempts + 1, "retries exhausted");
+          log_giving_up(job.workload ? "event" : "pod", job.workload ? job.writes.event->name : job.writes.pod,
+                        job.attempts + 1, "retries exhausted");
         }
         worked = true;
         break;

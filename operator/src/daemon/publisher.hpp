@@ -73,6 +73,9 @@ class Publisher {
   // plain repeats wait for status_interval.
   void submit(const core::RcaUpdate& update);
   void resolved(const std::string& name);
+  // A Warning Event on a workload (core::finding_event): created once, through the same queue,
+  // retries and failure policy as the Events on pods; a 409 means it was told already.
+  void submit_workload_event(const std::string& ns, core::EventWrite event);
 
   // Writes until stop(); nothing is written while `may_write()` is false (not the leader).
   boost::asio::awaitable<void> run(std::function<bool()> may_write);
@@ -95,6 +98,7 @@ class Publisher {
     core::WallTime not_before{0};
     int attempts = 0;
     bool annotated = false;
+    bool workload = false;  // an Event on a workload: no pod to look up or annotate
   };
   enum class Outcome { kDone, kRetry, kGiveUp };
 

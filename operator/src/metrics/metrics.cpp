@@ -82,6 +82,7 @@ std::span<const std::string_view> alertmanager_post_results() {
 // their label values are not known in advance:
 // - crashdiag_active_rcas{namespace,...}: namespaces are discovered at run time; the caller sets
 //   each (namespace, category, consequence) it has seen, including back to 0.
+// - crashdiag_spec_findings{namespace,finding}: likewise, set by the caller from its first finding.
 // - crashdiag_api_requests_total / _duration_seconds: the (verb, resource) pairs depend on what
 //   the daemon does, and the code set is open; a code series appears with its first response.
 // - crashdiag_publish_failures_total{code}: likewise keyed by the code that failed.
@@ -92,6 +93,10 @@ Metrics::Metrics(std::vector<std::string> categories, std::string version)
                           "RootCauseAnalyses currently open, by namespace, root-cause category and whether each is the "
                           "consequence of another (a failing dependency).",
                           *registry_)),
+      spec_findings_(family(prometheus::BuildGauge(), "crashdiag_spec_findings",
+                            "Workloads whose spec shows a problem before any failure, by namespace and finding "
+                            "(data_not_persisted: a datastore's data directory is not on its claim).",
+                            *registry_)),
       diagnoses_(family(prometheus::BuildCounter(), "crashdiag_diagnoses_total",
                         "Container failures diagnosed, by the leading hypothesis' category.", *registry_)),
       crash_signals_(family(prometheus::BuildCounter(), "crashdiag_crash_signals_total",
@@ -189,6 +194,10 @@ void sample(std::string_view where, F&& record) noexcept {
   } catch (const std::exception& e) {
     dropped(where, e.what());
   }
+}
+
+void Metrics::set_spec_findings(const std::string& ns, const std::string& finding, double n) noexcept {
+  sample("set_spec_findings", [&] { spec_findings_.Add({{"namespace", ns}, {"finding", finding}}).Set(n); });
 }
 
 void Metrics::set_active_rcas(const std::string& ns, const std::string& category, bool consequence, double n) noexcept {

@@ -51,6 +51,9 @@ class Metrics {
   // consequence="true" counts RCAs linked to the RCA of a failing dependency (status.causedBy):
   // the shipped alerts page on the cause only.
   void set_active_rcas(const std::string& ns, const std::string& category, bool consequence, double n) noexcept;
+  // crashdiag_spec_findings{namespace,finding}: workloads whose spec shows a problem before any
+  // failure (data_not_persisted: a datastore's data off its claim); the caller owns the count.
+  void set_spec_findings(const std::string& ns, const std::string& finding, double n) noexcept;
   // crashdiag_diagnoses_total{category}; a category outside the constructor's list is "other".
   void diagnosis(const std::string& category) noexcept;
   // crashdiag_crash_signals_total{reason}; a reason outside known_crash_reasons() is "other".
@@ -94,6 +97,7 @@ class Metrics {
   std::unique_ptr<prometheus::Registry> registry_;
   // References into registry_, which owns the families for its whole life.
   prometheus::Family<prometheus::Gauge>& active_rcas_;
+  prometheus::Family<prometheus::Gauge>& spec_findings_;
   prometheus::Family<prometheus::Counter>& diagnoses_;
   prometheus::Family<prometheus::Counter>& crash_signals_;
   prometheus::Histogram& classification_duration_;
