@@ -19,6 +19,7 @@ packages=(
   libcli11-dev
   libexpected-dev             # tl::expected
   clang-format clang-tidy
+  clang libfuzzer-14-dev libclang-rt-14-dev  # the clang build in CI, and the fuzz targets (scripts/fuzz.sh)
   prometheus                  # promtool for `promtool check metrics` / `promtool test rules`
   prometheus-alertmanager     # the real Alertmanager that tests/daemon/alertmanager_test.cpp posts to
   curl                        # the end-to-end test scrapes /metrics and probes /healthz, /readyz

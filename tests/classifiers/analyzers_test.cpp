@@ -41,11 +41,6 @@ TEST_P(Analyzer, FindsTheExpectedCause) {
   EXPECT_FALSE(h.remediation.empty());
 }
 
-constexpr const char* kStartError =
-    "failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: "
-    "unable to start container process: error during container init: exec: \\\"server\\\": executable file not found "
-    "in $PATH: unknown";
-
 INSTANTIATE_TEST_SUITE_P(
     Entrypoint, Analyzer,
     ::testing::Values(AnalyzerCase{"command_is_subcommand", &analyze_entrypoint,

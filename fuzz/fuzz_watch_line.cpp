@@ -1,0 +1,15 @@
+// One line of a pod watch stream, as the apiserver (or anything between it and crashdiag)
+// sends it: the decoder must return a record or an error, never crash or read out of bounds.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "crashdiag/core/pod_record.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  auto line = crashdiag::core::parse_watch_line(text);
+  if (line && line->pod) (void)line->pod->key();
+  (void)crashdiag::core::parse_pod_record(text);
+  return 0;
+}
