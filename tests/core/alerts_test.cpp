@@ -78,7 +78,7 @@ bool valid_utf8(const std::string& s) {
 struct BuildCase {
   const char* label;
   std::string category;   // "" : no hypothesis at all
-  std::string caused_by;  // the RCA's cause link (nothing sets it yet)
+  std::string caused_by;  // the RCA's cause link (status.causedBy)
   const char* severity;
   const char* incident;  // expected crashdiag_incident
 };

@@ -296,7 +296,8 @@ class AlertmanagerTest : public ::testing::Test {
 
 // A dependent's alert (caused_by naming the cause's RCA) is inhibited while the cause's alert
 // fires, and active again once it resolves. The alerts are built by the product's builder and
-// posted by its client, by hand: the daemon does not set caused_by yet.
+// posted by its client, by hand, to show the rule alone; the daemon's own links are the next
+// test's.
 TEST_F(AlertmanagerTest, TheDocumentedInhibitRuleMutesADependentWhileItsCauseFires) {
   RealAlertmanager am;
   ASSERT_NO_FATAL_FAILURE(start(am));
@@ -358,6 +359,52 @@ TEST_F(AlertmanagerTest, TheDocumentedInhibitRuleMutesADependentWhileItsCauseFir
       << dep.dump();
 }
 
+// The daemon links an app that cannot reach its Postgres to Postgres's RCA (status.causedBy), and
+// its alert then carries caused_by and the cause's crashdiag_incident: with the documented inhibit
+// rule Alertmanager suppresses the app's alert behind Postgres's.
+TEST_F(AlertmanagerTest, TheDaemonsCauseLinkMutesTheDependentsAlert) {
+  RealAlertmanager am;
+  ASSERT_NO_FATAL_FAILURE(start(am));
+  Cluster c;
+  c.server.add_object(endpoint_slice(false));
+  postgres_oom(c);
+  add_app(c);
+  metrics::Metrics m(category_ids(), "test");
+  core::AlertOptions ao;
+  ao.resend_interval = 1s;
+  AlertingDaemon d(c, publishing_options(&m), am.url(), ao, &m);
+  std::string cause;
+  std::string dependent;
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (const auto& r : c.server.list_objects(kRcas, "shop")) {
+          if (!r.contains("status")) continue;
+          if (r["status"].value("workload", "") == "StatefulSet/postgres") cause = r["metadata"]["name"];
+          if (r["status"].contains("causedBy")) dependent = r["metadata"]["name"];
+        }
+        return !cause.empty() && !dependent.empty();
+      },
+      20'000ms));
+  json dep;
+  json src;
+  ASSERT_TRUE(eventually(
+      [&] {
+        dep = am.alert_of(dependent).value_or(json{});
+        src = am.alert_of(cause).value_or(json{});
+        return !dep.empty() && !src.empty() && dep["labels"].contains("caused_by") &&
+               dep["status"].value("state", "") == "suppressed";
+      },
+      20'000ms))
+      << "dependent: " << dep.dump() << "\ncause: " << src.dump() << "\n"
+      << am.log();
+  EXPECT_EQ(dep["labels"]["caused_by"], cause);
+  EXPECT_EQ(dep["labels"]["crashdiag_incident"], cause);
+  EXPECT_EQ(src["labels"]["crashdiag_incident"], cause);
+  EXPECT_FALSE(src["labels"].contains("caused_by"));
+  EXPECT_EQ(dep["status"]["inhibitedBy"], json::array({src["fingerprint"]}));
+  EXPECT_EQ(src["status"]["state"], "active");
+}
+
 // The daemon's whole path: a failure becomes an RCA and an alert with the RCA's labels and
 // annotations; the alert is re-sent (endsAt moves on); the pod recovers, the RCA resolves and the
 // alert is resolved explicitly, long before the endsAt it was last given.
@@ -393,7 +440,7 @@ TEST_F(AlertmanagerTest, TheDaemonPostsAnRcaReSendsItAndResolvesIt) {
                                 {"severity", "critical"},
                                 {"crashdiag_rca", name},
                                 {"crashdiag_incident", name}};
-  EXPECT_EQ(alert["labels"], expected_labels) << "no caused_by: nothing sets a cause link yet";
+  EXPECT_EQ(alert["labels"], expected_labels) << "no caused_by: an OOM kill depends on nothing";
   EXPECT_EQ(alert["annotations"]["rca"], name);
   EXPECT_EQ(alert["annotations"]["describe"], "kubectl describe rca -n shop " + name);
   EXPECT_EQ(alert["annotations"]["summary"].get<std::string>().rfind("oom_killed: ", 0), 0U)

@@ -94,6 +94,59 @@ struct Cluster {
   fake::FakeApiServer server;
 };
 
+// The dependency scenario (issue 15 item 2): a Deployment "shop" whose app cannot connect to the
+// Service "postgres", whose StatefulSet's pod is OOM-killed (or starting, or healthy).
+inline json controller(const std::string& kind, const std::string& name) {
+  return {{"apiVersion", "apps/v1"}, {"kind", kind}, {"name", name}, {"uid", "uid-" + name}, {"controller", true}};
+}
+
+inline json postgres_container() {
+  return {{"name", "postgres"}, {"image", "postgres:16"}, {"resources", {{"limits", {{"memory", "256Mi"}}}}}};
+}
+
+inline json app_container() {
+  return {{"name", "app"}, {"image", "ghcr.io/example/shop:1.4"}};
+}
+
+// The Service "postgres"'s slice, as the EndpointSlice controller writes it: every pod its
+// selector matches, with conditions.ready.
+inline json endpoint_slice(bool ready) {
+  return {
+      {"kind", "EndpointSlice"},
+      {"apiVersion", "discovery.k8s.io/v1"},
+      {"metadata",
+       {{"name", "postgres-8x2kq"}, {"namespace", "shop"}, {"labels", {{"kubernetes.io/service-name", "postgres"}}}}},
+      {"addressType", "IPv4"},
+      {"endpoints", json::array({{{"addresses", json::array({"10.244.0.17"})},
+                                  {"conditions", {{"ready", ready}}},
+                                  {"targetRef", {{"kind", "Pod"}, {"namespace", "shop"}, {"name", "postgres-0"}}}}})},
+      {"ports", json::array({{{"name", "pg"}, {"port", 5432}, {"protocol", "TCP"}}})}};
+}
+
+inline void add_app(Cluster& c) {
+  c.server.put_object("/apis/apps/v1", "replicasets",
+                      json{{"kind", "ReplicaSet"},
+                           {"apiVersion", "apps/v1"},
+                           {"metadata",
+                            {{"name", "shop-5c8d7"},
+                             {"namespace", "shop"},
+                             {"uid", "uid-shop-5c8d7"},
+                             {"ownerReferences", json::array({controller("Deployment", "shop")})}}}});
+  c.server.apply_pod(
+      failing_pod("shop", "shop-5c8d7-x2k9p", app_container(), controller("ReplicaSet", "shop-5c8d7"), 4, 1, "Error"));
+  c.server.set_logs("shop", "shop-5c8d7-x2k9p", "app", true,
+                    "INFO starting shop 1.4\n"
+                    "psycopg2.OperationalError: connection to server at \"postgres\" (10.96.12.7), port 5432 failed: "
+                    "Connection refused\n"
+                    "\tIs the server running on that host and accepting TCP/IP connections?\n");
+}
+
+inline void postgres_oom(Cluster& c) {
+  c.server.apply_pod(failing_pod("shop", "postgres-0", postgres_container(), controller("StatefulSet", "postgres"), 3,
+                                 137, "OOMKilled"));
+  c.server.set_logs("shop", "postgres-0", "postgres", true, "LOG:  database system is ready to accept connections\n");
+}
+
 struct Running {
   Running(Cluster& c, DaemonOptions options) : cluster(c) {
     client = testing::client_for(ioc, c.server);

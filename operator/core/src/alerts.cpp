@@ -102,7 +102,7 @@ Alert build_alert(const RcaState& s, std::string_view incident, const AlertOptio
   label("severity", alert_severity(category));
   label("crashdiag_rca", s.name);
   label("crashdiag_incident", incident.empty() ? std::string_view(s.name) : incident);
-  label("caused_by", s.caused_by);  // absent, not empty, while nothing sets it
+  label("caused_by", s.caused_by);  // absent, not empty, while the RCA has no cause link
 
   const std::string summary = top != nullptr && !top->summary.empty() ? top->summary : s.diagnosis.state;
   a.annotations["summary"] = cut(category + ": " + summary, o.max_summary_bytes);
