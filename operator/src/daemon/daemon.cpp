@@ -258,6 +258,7 @@ Daemon::Daemon(asio::io_context& ioc, kube::KubeClient& client, std::unique_ptr<
       options_(std::move(options)),
       tracker_(options_.rca) {
   work_ready_ = std::make_unique<asio::steady_timer>(ioc_, asio::steady_timer::time_point::max());
+  loop_wake_ = std::make_shared<asio::steady_timer>(ioc_, asio::steady_timer::time_point::max());
   if (!options_.random) {
     auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
     options_.random = [rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(*rng); };
@@ -285,6 +286,7 @@ Daemon::~Daemon() = default;
 void Daemon::stop() {
   stopping_ = true;
   work_ready_->cancel();
+  loop_wake_->cancel();
 }
 
 core::DetectOptions Daemon::detect_options(bool deadline_check) const {
@@ -308,7 +310,9 @@ void Daemon::detect(const core::PodRecord* old, const core::PodRecord& now, cons
   // A pod that runs unready produces no further watch events while it stays so: look at it again
   // when it has been unready for --unready-after.
   if (auto due = core::unready_deadline(now, o.unready.unready_after_seconds); due && *due > *o.unready.now_unix) {
+    const bool earliest = unready_deadlines_.empty() || *due < unready_deadlines_.begin()->first;
     unready_deadlines_.emplace(*due, now.key());
+    if (earliest) loop_wake_->cancel();  // run() sleeps until the earliest deadline
   }
 }
 
@@ -327,6 +331,7 @@ void Daemon::check_unready_deadlines() {
 void Daemon::set_leading(bool leading) {
   if (leading) {
     take_over_pending_ = true;  // run() reads the existing RCAs, then starts diagnosing
+    loop_wake_->cancel();
     return;
   }
   take_over_pending_ = false;
@@ -594,9 +599,16 @@ asio::awaitable<void> Daemon::run() {
   for (int i = 0; i < options_.max_concurrent_diagnoses; ++i) asio::co_spawn(ioc_, worker(), asio::detached);
   // Shared: the completion may run after this frame is gone if the io_context is torn down.
   auto publisher_done = std::make_shared<bool>(false);
+  // The completion only touches what it owns: the timer outlives the daemon's frame (shared).
   asio::co_spawn(ioc_, publisher_->run([this] { return leading_; }),
-                 [publisher_done](const std::exception_ptr&) { *publisher_done = true; });
-  asio::steady_timer t(ioc_);
+                 [publisher_done, wake = loop_wake_](const std::exception_ptr&) {
+                   *publisher_done = true;
+                   wake->cancel();
+                 });
+  // Woken, not polled (issue 13 item 3): the loop sleeps until its next due time (the next
+  // resolve check while leading, the earliest --unready-after deadline) or until wake() says there
+  // is work (leadership won, a new deadline, stop). The watched-pods gauge is set where the store
+  // changes.
   core::WallTime next_resolve = wall_now();
   while (!stopping_) {
     if (take_over_pending_) co_await take_over();
@@ -611,15 +623,27 @@ asio::awaitable<void> Daemon::run() {
       if (!resolved.empty()) update_active_gauge();
     }
     check_unready_deadlines();
-    if (options_.metrics != nullptr) options_.metrics->set_watched_pods(static_cast<double>(pods_.size()));
-    t.expires_after(std::chrono::milliseconds(50));
-    co_await t.async_wait(kNoThrow);
+    if (stopping_ || take_over_pending_) continue;
+    std::optional<core::WallTime> due;
+    if (leading_) due = next_resolve;
+    if (!unready_deadlines_.empty()) {
+      const core::WallTime deadline{unready_deadlines_.begin()->first * 1000};
+      due = due ? std::min(*due, deadline) : deadline;
+    }
+    if (due) {
+      const auto wait = std::max(*due - wall_now(), core::WallTime{1});
+      loop_wake_->expires_after(std::chrono::duration_cast<asio::steady_timer::duration>(wait));
+    } else {
+      loop_wake_->expires_at(asio::steady_timer::time_point::max());
+    }
+    co_await loop_wake_->async_wait(kNoThrow);
   }
-  // Finish the writes in flight (the caller bounds how long by stopping the io_context).
+  // Finish the writes in flight (the caller bounds how long by stopping the io_context): the
+  // publisher's completion wakes this loop.
   publisher_->stop();
   while (!*publisher_done) {
-    t.expires_after(std::chrono::milliseconds(10));
-    co_await t.async_wait(kNoThrow);
+    loop_wake_->expires_at(asio::steady_timer::time_point::max());
+    co_await loop_wake_->async_wait(kNoThrow);
   }
 }
 
@@ -638,11 +662,23 @@ asio::awaitable<void> Daemon::watch_loop(std::string resource, std::string path,
   auto begin = [&] { pods ? pods->begin() : events->begin(); };
   auto stage = [&](std::string_view item) { pods ? pods->stage(item) : events->stage(item); };
   auto discard = [&] { pods ? pods->discard() : events->discard(); };
-  auto commit = [&] { return pods ? pods->commit() : events->commit(); };
+  auto commit = [&] {
+    if (pods == nullptr) return events->commit();
+    const std::size_t n = pods->commit();
+    if (options_.metrics != nullptr) options_.metrics->set_watched_pods(static_cast<double>(pods_.size()));
+    return n;
+  };
   auto parse = [&](std::string_view line) {
     return pods ? pods->parse(line, resource) : events->parse(line, resource);
   };
-  auto apply = [&] { pods ? pods->apply() : events->apply(); };
+  auto apply = [&] {
+    if (pods == nullptr) {
+      events->apply();
+      return;
+    }
+    pods->apply();
+    if (options_.metrics != nullptr) options_.metrics->set_watched_pods(static_cast<double>(pods_.size()));
+  };
   const std::string selector = resource == "pods" && !options_.label_selector.empty()
                                    ? "&labelSelector=" + kube::url_encode(options_.label_selector)
                                    : "";

@@ -194,6 +194,8 @@ class Daemon {
   // Idle workers wait on this timer, which never expires: queueing a job cancels the wait
   // (asio's timer-as-condition-variable), so a worker is woken by work, never by polling.
   std::unique_ptr<boost::asio::steady_timer> work_ready_;
+  // run()'s sleep: until its next due time, or cancelled by whatever gives it work.
+  std::shared_ptr<boost::asio::steady_timer> loop_wake_;
   // A dependency's workload ("ns/Kind/name") that fails without an RCA yet -> the dependent RCAs
   // to link when it gets one, each with how the dependency was named.
   std::map<std::string, std::map<std::string, std::string>> waiting_links_;
