@@ -2,6 +2,7 @@
 // or a List of them) and `docker inspect` output.
 #include <nlohmann/json.hpp>
 
+#include "crashdiag/model/json_fields.hpp"
 #include "crashdiag/model/parse.hpp"
 #include "crashdiag/model/yaml_json.hpp"
 
@@ -48,21 +49,21 @@ std::optional<std::string> restart_policy_from_docker(std::string_view policy) {
 tl::expected<Pod, ParseError> pod_from_docker_inspect(const json& c) {
   if (!is_docker_container(c)) return tl::unexpected(ParseError{"not a docker inspect container (no State/Config)"});
   const json& state = c["State"];
-  const json config = c.value("Config", json::object());
-  const json host = c.value("HostConfig", json::object());
-  const json labels =
-      config.value("Labels", json::object()).is_object() ? config.value("Labels", json::object()) : json::object();
+  const json& config = json_fields::object_or_empty(c, "Config");
+  const json& host = json_fields::object_or_empty(c, "HostConfig");
+  const json& labels = json_fields::object_or_empty(config, "Labels");
   Pod pod;
   std::string name = str(c, "Name");
   if (!name.empty() && name[0] == '/') name.erase(0, 1);
   pod.name = name.empty() ? str(c, "Id").substr(0, 12) : name;
-  pod.namespace_ = labels.value("com.docker.compose.project", "docker");
+  pod.namespace_ = json_fields::string_or(labels, "com.docker.compose.project", "docker");
   pod.uid = str(c, "Id");
   // No policy given is Docker's default, "no".
   pod.restart_policy =
-      restart_policy_from_docker(host.value("RestartPolicy", json::object()).value("Name", "")).value_or("Never");
+      restart_policy_from_docker(json_fields::string_or(json_fields::object_or_empty(host, "RestartPolicy"), "Name"))
+          .value_or("Never");
   Container ct;
-  ct.name = labels.value("com.docker.compose.service", pod.name);
+  ct.name = json_fields::string_or(labels, "com.docker.compose.service", pod.name);
   ct.image = str(config, "Image");
   ct.command = strings(config, "Entrypoint");
   ct.args = strings(config, "Cmd");
@@ -108,17 +109,17 @@ tl::expected<Pod, ParseError> pod_from_docker_inspect(const json& c) {
   }
 
   ContainerStatus st;
-  st.restart_count = c.value("RestartCount", 0);
-  st.running = state.value("Running", false) && !state.value("Restarting", false);
+  st.restart_count = json_fields::int_or(c, "RestartCount", 0);
+  st.running = json_fields::bool_or(state, "Running", false) && !json_fields::bool_or(state, "Restarting", false);
   const std::string status = str(state, "Status");
   if (!st.running && (status == "exited" || status == "restarting" || status == "dead" || status == "created")) {
     Terminated t;
-    t.exit_code = state.value("ExitCode", 0);
+    t.exit_code = json_fields::int_or(state, "ExitCode", 0);
     t.message = str(state, "Error");
-    t.reason = state.value("OOMKilled", false) ? "OOMKilled"
-               : !t.message.empty()            ? "ContainerCannotRun"
-               : t.exit_code == 0              ? "Completed"
-                                               : "Error";
+    t.reason = json_fields::bool_or(state, "OOMKilled", false) ? "OOMKilled"
+               : !t.message.empty()                            ? "ContainerCannotRun"
+               : t.exit_code == 0                              ? "Completed"
+                                                               : "Error";
     t.started_at = str(state, "StartedAt");
     t.finished_at = str(state, "FinishedAt");
     st.terminated = t;

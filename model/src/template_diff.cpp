@@ -4,6 +4,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "crashdiag/model/json_fields.hpp"
 #include "crashdiag/model/rfc3339.hpp"
 
 namespace crashdiag {
@@ -305,10 +306,9 @@ tl::expected<TemplateSource, ParseError> template_from_object(const json& object
   TemplateSource out;
   const json empty = json::object();
   const json& meta = object.contains("metadata") && object["metadata"].is_object() ? object["metadata"] : empty;
-  out.created = meta.value("creationTimestamp", "");
-  if (meta.contains("annotations") && meta["annotations"].is_object()) {
-    out.revision = meta["annotations"].value("deployment.kubernetes.io/revision", "");
-  }
+  out.created = json_fields::string_or(meta, "creationTimestamp");
+  out.revision =
+      json_fields::string_or(json_fields::object_or_empty(meta, "annotations"), "deployment.kubernetes.io/revision");
   // By shape, not by kind: items of a List response carry no kind (the apiserver strips it).
   auto has = [](const json& j, const char* key) { return j.is_object() && j.contains(key); };
   const json* tmpl = nullptr;
@@ -333,7 +333,8 @@ tl::expected<TemplateSource, ParseError> template_from_object(const json& object
                   tmpl->contains("metadata") && (*tmpl)["metadata"].is_object() ? (*tmpl)["metadata"] : json::object()},
                  {"spec", tmpl->contains("spec") ? (*tmpl)["spec"] : json()}};
   // A template has no name of its own; the pod parser wants one.
-  if (!as_pod["metadata"].contains("name")) as_pod["metadata"]["name"] = meta.value("name", "template");
+  if (!as_pod["metadata"].contains("name"))
+    as_pod["metadata"]["name"] = json_fields::string_or(meta, "name", "template");
   auto pod = pod_from_json(as_pod);
   if (!pod) return tl::unexpected(pod.error());
   out.pod = std::move(*pod);
@@ -383,7 +384,7 @@ std::optional<Owner> controller_of(const nlohmann::json& object) {
   const nlohmann::json& meta = object["metadata"];
   if (!meta.contains("ownerReferences") || !meta["ownerReferences"].is_array()) return std::nullopt;
   for (const auto& o : meta["ownerReferences"]) {
-    if (o.is_object() && o.value("controller", false) && o.contains("kind") && o["kind"].is_string() &&
+    if (json_fields::bool_or(o, "controller", false) && o.contains("kind") && o["kind"].is_string() &&
         o.contains("name") && o["name"].is_string()) {
       return Owner{o["kind"].get<std::string>(), o["name"].get<std::string>(),
                    o.contains("uid") && o["uid"].is_string() ? o["uid"].get<std::string>() : std::string()};

@@ -1,4 +1,5 @@
 #include "explain_live.hpp"
+#include "crashdiag/model/json_fields.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -61,8 +62,8 @@ std::optional<std::string> selector_of(const json& workload) {
   }
   if (sel.contains("matchExpressions") && sel["matchExpressions"].is_array()) {
     for (const auto& e : sel["matchExpressions"]) {
-      const std::string key = e.value("key", "");
-      const std::string op = e.value("operator", "");
+      const std::string key = json_fields::string_or(e, "key");
+      const std::string op = json_fields::string_or(e, "operator");
       std::string values;
       if (e.contains("values") && e["values"].is_array()) {
         for (const auto& v : e["values"]) values += (values.empty() ? "" : ",") + v.get<std::string>();
@@ -159,7 +160,9 @@ asio::awaitable<void> gather(kube::KubeClient& client, ExplainTarget target, std
     // pod's revision. One list of the namespace's ReplicaSets or ControllerRevisions.
     if (!targets.empty() && !out.previous) {
       for (const json& raw : raw_pods) {
-        if (!raw.is_object() || !raw.contains("metadata") || raw["metadata"].value("name", "") != pod.name) continue;
+        if (!raw.is_object() || !raw.contains("metadata") ||
+            json_fields::string_or(raw["metadata"], "name") != pod.name)
+          continue;
         const auto list = revision_list_of(raw);
         if (!list) break;
         kube::Request revisions{http::verb::get, list->path, list->resource, "", ""};

@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
+#include "crashdiag/model/template_diff.hpp"
+
 #include <ostream>
 
 #include "crashdiag/model/parse.hpp"
@@ -204,6 +208,30 @@ TEST(EventParser, RejectsWrongKindWithAHint) {
   auto events = parse_events_json(R"({"kind":"PodList","items":[]})");
   ASSERT_FALSE(events);
   EXPECT_NE(events.error().what.find("kubectl get events"), std::string::npos);
+}
+
+// Fields of the wrong type read as absent, never as an exception that ends the process: found by
+// fuzz/fuzz_pod_parsers (docker inspect through the YAML path, `"ExitCode": ;` read as a string).
+TEST(PodParser, FieldsOfTheWrongTypeReadAsAbsent) {
+  const std::string docker = R"({"Id": "b7e5c3a8f6d2", "Name": "/worker", "RestartCount": "3",
+    "State": {"Status": "exited", "Running": "no", "ExitCode": ";", "OOMKilled": "false"},
+    "Config": {"Image": "w:1", "Labels": "not a map"}, "HostConfig": {"RestartPolicy": "always"}})";
+  auto pods = parse_pods(docker);
+  ASSERT_TRUE(pods.has_value()) << pods.error().what;
+  ASSERT_EQ(pods->size(), 1U);
+  const Container& c = pods->front().containers.front();
+  ASSERT_TRUE(c.status && c.status->terminated);
+  EXPECT_EQ(c.status->terminated->exit_code, 0);
+  EXPECT_EQ(c.status->restart_count, 0);
+  EXPECT_EQ(pods->front().namespace_, "docker");
+  // A template whose metadata fields have the wrong types.
+  const nlohmann::json rs = nlohmann::json::parse(R"({"metadata": {"name": 7, "creationTimestamp": 1,
+    "annotations": {"deployment.kubernetes.io/revision": 2}},
+    "spec": {"template": {"spec": {"containers": [{"name": "a", "image": "x"}]}}}})");
+  auto t = template_from_object(rs);
+  ASSERT_TRUE(t.has_value()) << t.error().what;
+  EXPECT_EQ(t->revision, "");
+  EXPECT_EQ(t->created, "");
 }
 
 }  // namespace

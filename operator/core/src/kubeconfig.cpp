@@ -1,4 +1,5 @@
 #include "crashdiag/core/kubeconfig.hpp"
+#include "crashdiag/model/json_fields.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -201,7 +202,7 @@ tl::expected<ClusterAccess, ConfigError> in_cluster_access(const std::string& ho
 tl::expected<ExecCredential, std::string> parse_exec_credential(std::string_view text) {
   nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object()) return tl::unexpected(std::string("the plugin's output is not JSON"));
-  if (j.value("kind", "") != "ExecCredential")
+  if (json_fields::string_or(j, "kind") != "ExecCredential")
     return tl::unexpected(std::string("the plugin's output is not an ExecCredential"));
   auto status = j.find("status");
   if (status == j.end() || !status->is_object()) return tl::unexpected(std::string("ExecCredential without status"));

@@ -1,4 +1,5 @@
 #include "crashdiag/core/rca.hpp"
+#include "crashdiag/model/json_fields.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -501,7 +502,7 @@ void RcaTracker::seed(const json& obj) {
   s.target.workload =
       WorkloadRef{str(target, "apiVersion"), str(target, "kind"), str(target, "name"), str(target, "uid")};
   s.target.container = str(target, "container");
-  s.target.init = target.is_object() && target.value("initContainer", false);
+  s.target.init = target.is_object() && json_fields::bool_or(target, "initContainer", false);
   s.target.signature = str(spec, "signature");
   if (s.target.namespace_.empty() || s.target.workload.kind.empty() || s.target.container.empty()) return;
   s.name = rca_name(s.target);

@@ -1,4 +1,5 @@
 #include "daemon.hpp"
+#include "crashdiag/model/json_fields.hpp"
 #include "no_throw.hpp"
 
 #include <simdjson.h>
@@ -154,10 +155,10 @@ class Daemon::EventHandler {
   using Map = std::map<std::string, std::map<std::string, Event>>;  // pod uid -> event name -> event
   void remove(const json& obj) {
     if (!obj.is_object() || !obj.contains("involvedObject") || !obj.contains("metadata")) return;
-    const std::string uid = obj["involvedObject"].value("uid", "");
+    const std::string uid = json_fields::string_or(obj["involvedObject"], "uid");
     auto it = by_pod_.find(uid);
     if (it == by_pod_.end()) return;
-    it->second.erase(obj["metadata"].value("name", ""));
+    it->second.erase(json_fields::string_or(obj["metadata"], "name"));
     if (it->second.empty()) by_pod_.erase(it);
   }
   void add(Map& map, std::string_view item) {
@@ -170,7 +171,7 @@ class Daemon::EventHandler {
     Event& e = parsed->front();
     if (e.involved_kind != "Pod" || e.involved_uid.empty()) return;
     if (e.source_component == "crashdiag") return;  // our own RootCauseIdentified: a conclusion, not evidence
-    const std::string name = j["metadata"].value("name", "");
+    const std::string name = json_fields::string_or(j["metadata"], "name");
     auto& events = map[e.involved_uid];
     events[name] = std::move(e);
     while (events.size() > per_pod_) events.erase(events.begin());
@@ -554,13 +555,15 @@ asio::awaitable<void> Daemon::take_over() {
       for (const auto& item : body["items"]) {
         // Another shard's RCAs are that shard's to continue and resolve.
         if (!item.contains("metadata") || !item["metadata"].is_object() ||
-            !core::owns(options_.shard, item["metadata"].value("namespace", ""))) {
+            !core::owns(options_.shard, json_fields::string_or(item["metadata"], "namespace"))) {
           continue;
         }
         tracker_.seed(item);
         ++seeded;
       }
-      cont = body.contains("metadata") && body["metadata"].is_object() ? body["metadata"].value("continue", "") : "";
+      cont = body.contains("metadata") && body["metadata"].is_object()
+                 ? json_fields::string_or(body["metadata"], "continue")
+                 : "";
       if (cont.empty()) break;
     }
   }
@@ -830,11 +833,12 @@ core::WorkloadRef owner_of(const std::string& body, core::WorkloadRef fallback) 
   json obj = json::parse(body, nullptr, false);
   if (!obj.is_object() || !obj.contains("metadata") || !obj["metadata"].is_object()) return fallback;
   const json& meta = obj["metadata"];
-  if (fallback.uid.empty()) fallback.uid = meta.value("uid", "");
+  if (fallback.uid.empty()) fallback.uid = json_fields::string_or(meta, "uid");
   if (!meta.contains("ownerReferences") || !meta["ownerReferences"].is_array()) return fallback;
   for (const auto& o : meta["ownerReferences"]) {
-    if (!o.is_object() || !o.value("controller", false)) continue;
-    return core::WorkloadRef{o.value("apiVersion", ""), o.value("kind", ""), o.value("name", ""), o.value("uid", "")};
+    if (!o.is_object() || !json_fields::bool_or(o, "controller", false)) continue;
+    return core::WorkloadRef{json_fields::string_or(o, "apiVersion"), json_fields::string_or(o, "kind"),
+                             json_fields::string_or(o, "name"), json_fields::string_or(o, "uid")};
   }
   return fallback;
 }
@@ -1005,7 +1009,7 @@ asio::awaitable<std::optional<PreviousTemplate>> Daemon::previous_template(std::
   if (!res || res->status != 200) {
     log(LogLevel::kWarn, "cannot read the workload's revisions",
         {{"namespace", ns},
-         {"pod", pod.is_object() && pod.contains("metadata") ? pod["metadata"].value("name", "") : ""},
+         {"pod", pod.is_object() && pod.contains("metadata") ? json_fields::string_or(pod["metadata"], "name") : ""},
          {"error", res ? "HTTP " + std::to_string(res->status) : res.error().what}});
     co_return none;
   }

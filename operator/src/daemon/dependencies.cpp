@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 
+#include "crashdiag/model/json_fields.hpp"
 #include "daemon.hpp"
 #include "kinds.hpp"
 #include "log.hpp"
@@ -71,8 +72,8 @@ asio::awaitable<Daemon::DependencyState> Daemon::resolve_dependency(DependencyRe
       dep.ready += ready ? 1 : 0;
       if (!ep.contains("targetRef") || !ep["targetRef"].is_object()) continue;
       const json& t = ep["targetRef"];
-      if (t.value("kind", "") != "Pod") continue;
-      pods.emplace_back(t.value("namespace", ref.namespace_), t.value("name", ""));
+      if (json_fields::string_or(t, "kind") != "Pod") continue;
+      pods.emplace_back(json_fields::string_or(t, "namespace", ref.namespace_), json_fields::string_or(t, "name"));
     }
   }
   for (const auto& [ns, name] : pods) {

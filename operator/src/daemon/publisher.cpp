@@ -1,4 +1,5 @@
 #include "publisher.hpp"
+#include "crashdiag/model/json_fields.hpp"
 #include "no_throw.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -44,7 +45,7 @@ std::string annotation_patch(const core::PodWrites& w) {
 std::string event_bump(const json& event, std::uint64_t count) {
   json patch;
   patch["count"] = count;
-  patch["lastTimestamp"] = event.value("lastTimestamp", "");
+  patch["lastTimestamp"] = json_fields::string_or(event, "lastTimestamp");
   return patch.dump();
 }
 
