@@ -37,7 +37,10 @@ seed fuzz_list_decoder tests/data/k8s/02-list-pods-limit3-page1.json tests/data/
   tests/data/k8s/07-list-core-v1-events.json
 seed fuzz_pod_parsers tests/data/k8s/1*-get-pod-*.json examples/*/pod.json examples/*/events.json \
   tests/data/inputs/docker-inspect-*.json tests/data/k8s/07-list-core-v1-events.json
-seed fuzz_kubeconfig fuzz/seeds/fuzz_kubeconfig/*
+# fuzz/seeds/TARGET: hand-written seeds and every past finding (kept as a regression input).
+for t in "${targets[@]}"; do
+  [ -d "fuzz/seeds/$t" ] && seed "$t" "fuzz/seeds/$t"/*
+done
 seed fuzz_rule_pack classifiers/rules/*.yaml manifests/rules/*.yaml
 seed fuzz_log_classify examples/*/previous.log tests/data/inputs/docker-logs-worker.txt
 
