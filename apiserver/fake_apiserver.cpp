@@ -419,6 +419,44 @@ std::string table_version(const std::string& accept) {
   return "";
 }
 
+// The metadata-only view client-go's metadata informers ask for
+// (k8s.io/client-go/metadata/metadata.go): `application/json;as=PartialObjectMetadataList;
+// g=meta.k8s.io;v=v1` for lists, `...;as=PartialObjectMetadata;...` for gets and watches
+// (apiserver endpoints/handlers/response.go, transformResponseObject). The first acceptable range
+// wins, as the apiserver's negotiation does; "" means the plain object. A list asked only "as"
+// PartialObjectMetadata is refused with 406 (tests/data/k8s/12-list-replicasets-as-object-
+// metadata-406.json): `refused` says so.
+struct MetadataView {
+  std::string as;  // "", "PartialObjectMetadata" or "PartialObjectMetadataList"
+  bool refused = false;
+};
+MetadataView metadata_view(const std::string& accept, bool list) {
+  const std::string wanted = list ? "PartialObjectMetadataList" : "PartialObjectMetadata";
+  const auto ranges = parse_accept(accept);
+  bool asked = false;
+  for (const auto& m : ranges) {
+    if (plain_json(m)) return {"", false};
+    if (m.type != "application/json" || m.params.count("as") == 0) continue;
+    const std::string& as = m.params.at("as");
+    if (as == "Table") return {"", false};  // table_version's business
+    if (as != "PartialObjectMetadata" && as != "PartialObjectMetadataList") continue;
+    asked = true;
+    if (as == wanted && m.params.count("g") > 0 && m.params.at("g") == "meta.k8s.io" && m.params.count("v") > 0 &&
+        m.params.at("v") == "v1") {
+      return {as, false};
+    }
+  }
+  return {"", asked};
+}
+
+json partial_metadata(const json& obj) {
+  json partial = json::object();
+  partial["kind"] = "PartialObjectMetadata";
+  partial["apiVersion"] = "meta.k8s.io/v1";
+  partial["metadata"] = obj.contains("metadata") ? obj["metadata"] : json::object();
+  return partial;
+}
+
 // ---- discovery ------------------------------------------------------------------------------
 
 // /version, /api, /apis, /apis/<g>, /api/v1, /apis/<g>/<v>: plain JSON even when kubectl asks for
@@ -626,7 +664,22 @@ bool previously_matched(const std::vector<HistoryEntry>& history, std::size_t i,
 }
 
 Response handle_list(FakeApiServer::Impl& impl, const Route& r, const Query& query, const std::string& table,
-                     bool keep) {
+                     const MetadataView& view, bool keep) {
+  if (view.refused) {
+    // The Go type of the list in the message: the internal package's name (apps, batch, core),
+    // unstructured for custom resources. Indented, as the real one is.
+    const std::string package = r.type->custom          ? std::string("unstructured")
+                                : r.type->group.empty() ? std::string("core")
+                                                        : r.type->group.substr(0, r.type->group.find('.'));
+    const std::string go_type = "*" + package + "." + (r.type->custom ? std::string("Unstructured") : r.kind) + "List";
+    Response res = json_response(406, json::object(), keep);
+    res.body() =
+        status_body(406, "NotAcceptable",
+                    "you requested PartialObjectMetadata, but the requested object is a list (" + go_type + ")")
+            .dump(2);
+    res.prepare_payload();
+    return res;
+  }
   std::uint64_t snapshot_rv = 0;
   std::string start_after;
   if (auto cont = query.get("continue"); !cont.empty()) {
@@ -685,6 +738,11 @@ Response handle_list(FakeApiServer::Impl& impl, const Route& r, const Query& que
         continue;
       }
       if (!table.empty()) objects.push_back(obj);
+      if (!view.as.empty()) {
+        items.push_back(partial_metadata(obj));  // each item says its kind (12-list-replicasets-metadata-rv0)
+        next_start = k;
+        continue;
+      }
       json item = obj;
       item.erase("kind");  // list items carry no kind/apiVersion (02-list-pods-limit3-page1)
       item.erase("apiVersion");
@@ -694,6 +752,10 @@ Response handle_list(FakeApiServer::Impl& impl, const Route& r, const Query& que
   }
   json list = list_body(r.kind + "List", r.api_version, snapshot_rv, std::move(items));
   if (r.type->custom) list["kind"] = r.type->list_kind;
+  if (!view.as.empty()) {
+    list["kind"] = "PartialObjectMetadataList";
+    list["apiVersion"] = "meta.k8s.io/v1";
+  }
   if (remaining > 0) {
     list["metadata"]["continue"] = continue_token(snapshot_rv, next_start);
     list["metadata"]["remainingItemCount"] = remaining;
@@ -1555,7 +1617,7 @@ Response handle_resource(FakeApiServer::Impl& impl, const Route& r, const Reques
       if (r.sub == "log") return handle_logs(impl, r, query, keep);
       const std::string table = table_version(accept);
       if (!r.name.empty()) return handle_get(impl, r, query, table, keep);
-      return handle_list(impl, r, query, table, keep);
+      return handle_list(impl, r, query, table, metadata_view(accept, true), keep);
     }
     if (r.sub == "log") return status_response(method_not_allowed(), keep);
     WriteContext ctx{impl, r, t, query, {}, impl.now(), query.get("dryRun") == "All", {}};
@@ -1781,6 +1843,9 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
     int timeout_s = 1800;
     if (auto t = query.get("timeoutSeconds"); !t.empty()) std::from_chars(t.data(), t.data() + t.size(), timeout_s);
     const std::string table = table_version(std::string(req[http::field::accept]));
+    // A metadata watch sends each object, bookmarks included, as PartialObjectMetadata
+    // (tests/data/k8s/12-watch-replicasets-metadata-stream.events.jsonl).
+    const bool metadata_only = !metadata_view(std::string(req[http::field::accept]), false).as.empty();
     const std::string include_object = query.get("includeObject");
     bool first_table_event = true;
     impl.record(method, target, 200, true);
@@ -1799,7 +1864,11 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
     } closer{impl.open_watches};
     auto send = [&](const json& ev) -> asio::awaitable<bool> {
       std::string line;
-      if (table.empty()) {
+      if (metadata_only && ev.contains("object") && ev.value("type", "") != "ERROR") {
+        json partial = partial_metadata(ev["object"]);
+        if (ev.value("type", "") == "BOOKMARK") partial["metadata"]["creationTimestamp"] = nullptr;
+        line = watch_line(watch_event(ev["type"].get<std::string>(), partial));
+      } else if (table.empty()) {
         line = watch_line(ev);
       } else {
         line = watch_line(table_event(impl, *r->type, ev, table, include_object, first_table_event));

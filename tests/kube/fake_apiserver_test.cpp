@@ -1004,5 +1004,76 @@ TEST(FakeObjects, AddObjectStoresByKindAndChecksCustomResources) {
   EXPECT_THROW(f.server.add_object(json{{"apiVersion", "v1"}, {"kind", "Secret"}}), std::invalid_argument);
 }
 
+// Metadata-only lists and watches, as client-go's metadata informers ask for them and as the real
+// server answered (tests/data/k8s/12-*, kube-apiserver v1.26.1).
+TEST(FakeReads, MetadataOnlyListsAndWatchesAsTheRecordedApiserver) {
+  Fixture f;
+  const std::string rs_path = "/apis/apps/v1/namespaces/shop/replicasets";
+  json rs = {{"apiVersion", "apps/v1"},
+             {"kind", "ReplicaSet"},
+             {"metadata",
+              {{"name", "web-5c2f1"},
+               {"namespace", "shop"},
+               {"annotations", {{"crashdiag.io/ignore", "true"}}},
+               {"ownerReferences", json::array({{{"apiVersion", "apps/v1"},
+                                                 {"kind", "Deployment"},
+                                                 {"name", "web"},
+                                                 {"uid", "d-1"},
+                                                 {"controller", true}}})}}},
+             {"spec",
+              {{"selector", {{"matchLabels", {{"app", "web"}}}}},
+               {"template",
+                {{"metadata", {{"labels", {{"app", "web"}}}}},
+                 {"spec", {{"containers", json::array({{{"name", "app"}, {"image", "web:1"}}})}}}}}}}};
+  ASSERT_EQ(f.send(verb::post, rs_path, rs, kJson).status, 201);
+  const std::string before = std::to_string(f.server.resource_version());
+
+  const json recorded = fixture("12-list-replicasets-metadata-rv0.json");
+  auto list = f.raw(verb::get, rs_path + "?limit=500&resourceVersion=0", kube::kMetadataListAccept);
+  ASSERT_EQ(list.status, 200) << list.raw;
+  EXPECT_EQ(list.body["kind"], recorded["kind"]);
+  EXPECT_EQ(list.body["apiVersion"], recorded["apiVersion"]);
+  ASSERT_EQ(list.body["items"].size(), 1U);
+  const json& item = list.body["items"][0];
+  EXPECT_EQ(item["kind"], recorded["items"][0]["kind"]);
+  EXPECT_EQ(item["apiVersion"], recorded["items"][0]["apiVersion"]);
+  EXPECT_FALSE(item.contains("spec"));
+  EXPECT_EQ(item["metadata"]["ownerReferences"][0]["name"], "web");
+  EXPECT_EQ(item["metadata"]["annotations"]["crashdiag.io/ignore"], "true");
+  // Without the `as`, the plain list.
+  EXPECT_EQ(f.get(rs_path).body["kind"], "ReplicaSetList");
+  // A list asked only as an object: 406, the recorded Status.
+  const json refused_recorded = fixture("12-list-replicasets-as-object-metadata-406.json");
+  auto refused =
+      f.raw(verb::get, rs_path + "?limit=500", "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1");
+  EXPECT_EQ(refused.status, 406);
+  EXPECT_EQ(refused.body, refused_recorded);
+
+  // The watch: every object (the bookmark's too) as PartialObjectMetadata.
+  json changed = f.get(rs_path + "/web-5c2f1").body;
+  changed["metadata"]["labels"] = {{"tier", "front"}};
+  ASSERT_EQ(f.send(verb::put, rs_path + "/web-5c2f1", changed, kJson).status, 200);
+  std::vector<json> events;
+  auto r = run(
+      f.ioc, f.client->watch(
+                 kube::Request{verb::get,
+                               rs_path + "?watch=1&allowWatchBookmarks=true&timeoutSeconds=1&resourceVersion=" + before,
+                               "replicasets", "", "", kube::kMetadataWatchAccept},
+                 [&](std::string_view line) {
+                   events.push_back(json::parse(line));
+                   return true;
+                 },
+                 core::Duration(5000)));
+  ASSERT_TRUE(r);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events[0]["type"], "MODIFIED");
+  for (const auto& ev : events) {
+    EXPECT_EQ(ev["object"]["kind"], "PartialObjectMetadata") << ev.dump();
+    EXPECT_EQ(ev["object"]["apiVersion"], "meta.k8s.io/v1");
+    EXPECT_FALSE(ev["object"].contains("spec"));
+  }
+  EXPECT_EQ(events[0]["object"]["metadata"]["labels"]["tier"], "front");
+}
+
 }  // namespace
 }  // namespace crashdiag::kube

@@ -215,7 +215,7 @@ http::request<http::string_body> build(const Request& r, const Endpoint& e, cons
   req.set(http::field::host,
           e.host.find(':') != std::string::npos ? "[" + e.host + "]:" + e.port : e.host + ":" + e.port);
   req.set(http::field::user_agent, o.user_agent);
-  req.set(http::field::accept, "application/json");
+  req.set(http::field::accept, r.accept.empty() ? std::string("application/json") : r.accept);
   if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
   if (!r.body.empty()) {
     req.set(http::field::content_type, r.content_type.empty() ? "application/json" : r.content_type);

@@ -45,7 +45,19 @@ struct Request {
   std::string resource;  // for accounting: "pods", "pods/log", "events", "replicasets"
   std::string body;
   std::string content_type;
+  // Empty: application/json. Metadata-only lists and watches set client-go's metadata media types
+  // (daemon/owner_watch.cpp).
+  std::string accept = {};
 };
+
+// client-go's metadata client's media types, JSON only (k8s.io/client-go/metadata/metadata.go
+// also offers protobuf first): the apiserver answers PartialObjectMetadataList for a list and
+// PartialObjectMetadata objects in a watch; plain application/json last, so a server that cannot
+// convert still answers (with full objects, which the metadata parser reads the same way).
+inline constexpr const char* kMetadataListAccept =
+    "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
+inline constexpr const char* kMetadataWatchAccept =
+    "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json";
 
 struct Response {
   int status = 0;
