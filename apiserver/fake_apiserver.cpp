@@ -1735,6 +1735,7 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
     const bool is_watch = query.flag("watch");
 
     auto respond = [&](Response res) -> asio::awaitable<bool> {
+      if (impl.options.before_response) impl.options.before_response(method, target);
       impl.record(method, target, static_cast<int>(res.result_int()), is_watch);
       lowest.expires_after(std::chrono::seconds(30));
       auto [wec, wn] = co_await http::async_write(stream, res, kNoThrow);

@@ -78,6 +78,9 @@ struct FakeOptions {
   // "Now" as RFC 3339, for creationTimestamp, managedFields times, deletionTimestamp and the ages
   // in Tables; empty: the system clock.
   std::function<std::string()> clock;
+  // Called on the server's thread before a response is written (watches: once, before the
+  // stream): lets a test make something happen while a client's request is in flight.
+  std::function<void(const std::string& method, const std::string& target)> before_response;
 };
 
 class FakeApiServer {

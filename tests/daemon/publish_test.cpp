@@ -7,6 +7,7 @@
 #include <ostream>
 
 #include <fstream>
+#include <future>
 #include <sstream>
 
 #include "crashdiag/classifiers/categories.hpp"
@@ -499,6 +500,85 @@ INSTANTIATE_TEST_SUITE_P(Leaders, LeaderFailover,
                          ::testing::Values(Failover{"sigterm_releases_the_lease", true},
                                            Failover{"crash_lease_expires", false}),
                          [](const auto& info) { return std::string(info.param.name); });
+
+// A submit that arrives while the same RCA's write is on the wire (a cause linked between its
+// apply and its status write, as issue 15's links do) is written too: the entry stays dirty
+// instead of being erased when the older write completes. Made deterministic by the fake
+// holding the status write's response until the link has been submitted.
+TEST(Publisher, ASubmitWhileThatRcasWriteIsInFlightIsWrittenAfterIt) {
+  quiet_logs();
+  boost::asio::io_context ioc{1};
+  core::RcaTracker tracker;
+  std::function<void()> during;
+  int status_writes = 0;
+  fake::FakeOptions fo;
+  fo.before_response = [&](const std::string& method, const std::string& target) {
+    if (method != "PATCH" || target.find("/rootcauseanalyses/shop-app") == std::string::npos ||
+        target.find("/status") == std::string::npos || status_writes++ != 0) {
+      return;
+    }
+    std::promise<void> done;
+    boost::asio::post(ioc, [&] {
+      during();
+      done.set_value();
+    });
+    done.get_future().wait();  // the daemon's thread submits while this response is held
+  };
+  Cluster c(fo);
+  auto client = testing::client_for(ioc, c.server);
+  PublisherOptions po;
+  po.wall_clock = [] { return kFixedNow; };
+  po.publish_annotation = false;
+  po.publish_event = false;
+  Publisher publisher(ioc, *client, tracker, po, nullptr, [](const std::string&, const std::string&) {
+    return std::optional<std::pair<std::string, std::string>>();
+  });
+  ContainerDiagnosis d;
+  d.name = "app";
+  Hypothesis h;
+  h.category = "db_connection_refused";
+  h.confidence = 0.8;
+  h.rule_id = "rule.db";
+  h.title = "refused";
+  h.summary = "the database refused the connection";
+  d.hypotheses.push_back(h);
+  auto occurrence = [](const std::string& workload, const std::string& pod) {
+    core::Occurrence o;
+    o.target = core::RcaTarget{"shop", core::WorkloadRef{"apps/v1", "Deployment", workload, "uid-" + workload}, "app",
+                               false, "Error:1"};
+    o.pod = pod;
+    o.pod_uid = "uid-" + pod;
+    o.restart_count = 2;
+    o.reason = "CrashLoopBackOff";
+    o.exit_code = 1;
+    o.now = kFixedNow;
+    return o;
+  };
+  const core::RcaUpdate cause = tracker.record(occurrence("postgres", "postgres-0"), &d, "test");
+  const core::RcaUpdate app = tracker.record(occurrence("shop-app", "shop-app-x2k9p"), &d, "test");
+  ASSERT_EQ(app.name.rfind("shop-app", 0), 0U) << app.name;
+  during = [&] {
+    auto linked = tracker.link(app.name, cause.name, "Service shop/postgres");
+    ASSERT_TRUE(linked);
+    publisher.submit(*linked);
+  };
+  publisher.submit(app);
+  boost::asio::co_spawn(ioc, publisher.run([] { return true; }), boost::asio::detached);
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  std::optional<json> written;
+  while (std::chrono::steady_clock::now() < deadline) {
+    ioc.run_for(20ms);
+    for (const auto& r : c.server.list_objects(kRcas, "shop")) {
+      if (r["metadata"]["name"] == app.name && r.contains("status") && r["status"].contains("causedBy")) written = r;
+    }
+    if (written) break;
+  }
+  publisher.stop();
+  ioc.run_for(200ms);
+  EXPECT_GE(status_writes, 2) << "the link was never written after the held status write";
+  ASSERT_TRUE(written) << "status.causedBy lost: the entry was erased when the older write completed";
+  EXPECT_EQ((*written)["status"]["causedBy"]["name"], cause.name);
+}
 
 }  // namespace
 }  // namespace crashdiag::daemon

@@ -108,6 +108,7 @@ void Publisher::submit(const core::RcaUpdate& update) {
       if (last != last_status_.end()) due = std::max(now, last->second + options_.status_interval);
     }
     if (inserted || due < it->second.not_before) it->second.not_before = due;
+    ++it->second.generation;
   }
   if (update.pod && (options_.publish_annotation || options_.publish_event)) {
     PodJob job{*update.pod, now, 0, !options_.publish_annotation};
@@ -140,7 +141,9 @@ void Publisher::submit_workload_event(const std::string& ns, core::EventWrite ev
 void Publisher::resolved(const std::string& name) {
   if (options_.alerts != nullptr) options_.alerts->touch(name);
   if (!options_.publish_rca) return;
-  dirty_[name].not_before = core::WallTime{0};
+  Pending& p = dirty_[name];
+  p.not_before = core::WallTime{0};
+  ++p.generation;
   wake();
 }
 
@@ -358,12 +361,18 @@ asio::awaitable<void> Publisher::run(std::function<bool()> may_write) {
     for (auto it = dirty_.begin(); it != dirty_.end(); ++it) {
       if (it->second.not_before > now && !stopping_) continue;
       std::string name = it->first;
+      const std::uint64_t generation = it->second.generation;
       busy_ = true;
       const Outcome out = co_await write_rca(name);
       busy_ = false;
       auto again = dirty_.find(name);
       if (again != dirty_.end()) {
-        if (out == Outcome::kRetry && again->second.attempts + 1 < options_.max_attempts && !stopping_) {
+        if (again->second.generation != generation && !stopping_) {
+          // Submitted again while this write was on the wire (a cause linked between the apply
+          // and the status write, say): what was sent may predate it. Written again; the
+          // content hashes skip whatever did reach the server.
+          again->second.attempts = 0;
+        } else if (out == Outcome::kRetry && again->second.attempts + 1 < options_.max_attempts && !stopping_) {
           schedule_retry(again->second, options_.wall_clock());
         } else {
           if (out == Outcome::kRetry) log_giving_up("rca", name, again->second.attempts + 1, "retries exhausted");

@@ -92,6 +92,9 @@ class Publisher {
   struct Pending {
     core::WallTime not_before{0};
     int attempts = 0;
+    // Raised by every submit: a write that began before the latest submit may have sent older
+    // content, so its entry stays dirty instead of being erased when it completes.
+    std::uint64_t generation = 0;
   };
   struct PodJob {
     core::PodWrites writes;
