@@ -76,6 +76,10 @@ int main(int argc, char** argv) {
   cmd_run->add_option("--what-changed", run.what_changed,
                       "Say what changed in a failing workload's pod template since its previous revision (lists "
                       "ReplicaSets and ControllerRevisions when an RCA is new; default true)");
+  cmd_run->add_option("--watch-owners", run.watch_owners,
+                      "Keep a metadata-only list+watch of ReplicaSets, Jobs, workloads and namespaces, so that a "
+                      "failure's workload and crashdiag.io/ignore cost no request (false: one GET each per failure; "
+                      "default true)");
   cmd_run->add_option("--link-dependencies", run.link_dependencies,
                       "Link an RCA whose container fails on a Service it names to the RCA of the workload behind "
                       "that Service (status.causedBy; lists its EndpointSlices when an RCA is new; default true)");

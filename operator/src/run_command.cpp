@@ -183,6 +183,7 @@ int run_daemon(const RunOptions& o) {
   options.exclude_namespaces = o.exclude_namespaces;
   options.what_changed = o.what_changed;
   options.link_dependencies = o.link_dependencies;
+  options.watch_owners = o.watch_owners;
   options.shard = shard;
   auto publishes = [&o](const char* what) {
     return std::find(o.publish.begin(), o.publish.end(), what) != o.publish.end();

@@ -16,6 +16,7 @@ struct RunOptions {
       true;  // --what-changed: compare with the previous revision (lists ReplicaSets, ControllerRevisions)
   // --link-dependencies: link an RCA failing on a Service to the RCA behind it (lists EndpointSlices)
   bool link_dependencies = true;
+  bool watch_owners = true;
   std::vector<std::string> publish = {"rca", "annotation", "event"};  // what is written (--publish)
   // --shard N (or "ordinal": the trailing number of the pod's name, a StatefulSet's ordinal) and
   // --total-shards M.

@@ -390,21 +390,77 @@ json annotated(json object) {
 
 TEST_P(DaemonIgnore, SilencedFailuresAreNotDiagnosed) {
   quiet_logs();
-  Cluster c;
-  json web = failing_pod("shop", "web-7d9f-0", c.web_container(), owner("ReplicaSet", "web-7d9f"), 3, 128, "StartError",
-                         kStartError);
-  GetParam().setup(c, web);
-  c.server.apply_pod(web);
-  c.server.apply_pod(failing_pod("ops", "probe", c.api_container(), nullptr, 2, 137, "OOMKilled"));
-  DaemonOptions o;
-  o.exclude_namespaces = GetParam().exclude;
-  Running r(c, o);
-  ASSERT_TRUE(r.wait_for(1));
-  std::this_thread::sleep_for(600ms);  // time for "web" to be diagnosed, were it not silenced
-  std::vector<std::string> diagnosed;
-  for (const auto& rec : r.snapshot()) diagnosed.push_back(rec.signal.namespace_ + "/" + rec.signal.pod);
-  EXPECT_EQ(diagnosed, (std::vector<std::string>{"ops/probe"}));
-  EXPECT_GE(r.on_loop([&] { return r.daemon->ignored(); }), 1U);
+  // Both ways of reading the annotation: the owner index (metadata watches) and one GET each.
+  for (const bool watch_owners : {true, false}) {
+    SCOPED_TRACE(watch_owners ? "--watch-owners" : "--watch-owners=false");
+    Cluster c;
+    json web = failing_pod("shop", "web-7d9f-0", c.web_container(), owner("ReplicaSet", "web-7d9f"), 3, 128,
+                           "StartError", kStartError);
+    GetParam().setup(c, web);
+    c.server.apply_pod(web);
+    c.server.apply_pod(failing_pod("ops", "probe", c.api_container(), nullptr, 2, 137, "OOMKilled"));
+    DaemonOptions o;
+    o.exclude_namespaces = GetParam().exclude;
+    o.watch_owners = watch_owners;
+    Running r(c, o);
+    ASSERT_TRUE(r.wait_for(1));
+    std::this_thread::sleep_for(600ms);  // time for "web" to be diagnosed, were it not silenced
+    std::vector<std::string> diagnosed;
+    for (const auto& rec : r.snapshot()) diagnosed.push_back(rec.signal.namespace_ + "/" + rec.signal.pod);
+    EXPECT_EQ(diagnosed, (std::vector<std::string>{"ops/probe"}));
+    EXPECT_GE(r.on_loop([&] { return r.daemon->ignored(); }), 1U);
+    int gets = 0;
+    for (const auto& req : c.server.requests()) {
+      gets += req.method == "GET" && (req.target == "/apis/apps/v1/namespaces/shop/deployments/web" ||
+                                      req.target == "/api/v1/namespaces/shop");
+    }
+    if (watch_owners && std::string(GetParam().name) != "pod" && std::string(GetParam().name) != "excluded_namespace") {
+      EXPECT_EQ(gets, 0) << "the owner index knew the annotation";
+    }
+    if (!watch_owners && std::string(GetParam().name) == "workload") {
+      EXPECT_GE(gets, 1);
+    }
+  }
+}
+
+// Issue 14 item 3: with the owner index, a Deployment's failing pods are resolved to it, and its
+// crashdiag.io/ignore read, without one request; without it (--watch-owners=false), one GET
+// each for the ReplicaSet, the Deployment and the namespace.
+TEST(DaemonOwners, TheOwnerIndexResolvesAWorkloadWithoutARequest) {
+  quiet_logs();
+  for (const bool watch_owners : {true, false}) {
+    SCOPED_TRACE(watch_owners ? "--watch-owners" : "--watch-owners=false");
+    Cluster c;  // ReplicaSet web-7d9f, controlled by Deployment web
+    c.server.put_object("/apis/apps/v1", "deployments",
+                        json{{"kind", "Deployment"},
+                             {"apiVersion", "apps/v1"},
+                             {"metadata", {{"name", "web"}, {"namespace", "shop"}, {"uid", "uid-web"}}}});
+    c.web_replicas(3);
+    DaemonOptions o;
+    o.watch_owners = watch_owners;
+    Running r(c, o);
+    ASSERT_TRUE(r.wait_for(1));
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(r.snapshot().at(0).workload, "Deployment/web");
+    std::map<std::string, int> gets;
+    for (const auto& req : c.server.requests()) {
+      // Not the pods: found by the initial list, one is read whole (Daemon::gather_and_classify).
+      if (req.method != "GET" || req.watch || req.target.find('?') != std::string::npos ||
+          req.target.find("/pods/") != std::string::npos) {
+        continue;
+      }
+      ++gets[req.target];
+    }
+    // Without the index, also the list of the namespace's ReplicaSets for what changed: the
+    // index shows the Deployment has one ReplicaSet, so no earlier revision to compare with.
+    const std::map<std::string, int> expected =
+        watch_owners ? std::map<std::string, int>{}
+                     : std::map<std::string, int>{{"/apis/apps/v1/namespaces/shop/replicasets/web-7d9f", 1},
+                                                  {"/apis/apps/v1/namespaces/shop/deployments/web", 1},
+                                                  {"/api/v1/namespaces/shop", 1},
+                                                  {"/apis/apps/v1/namespaces/shop/replicasets", 1}};
+    EXPECT_EQ(gets, expected);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -440,6 +496,27 @@ TEST(DaemonIgnore, AnIgnoreSetToAnythingButTrueIsNotASilence) {
   Running r(c, DaemonOptions{});
   ASSERT_TRUE(r.wait_for(1));
   EXPECT_EQ(r.snapshot()[0].signal.pod, "web-7d9f-0");
+}
+
+// An owner watch the server refuses (a ClusterRole without list/watch on ReplicaSets, a 5xx)
+// holds up no diagnosis: its first failed list settles it, and the GETs take over.
+TEST(DaemonOwners, AnOwnerWatchTheServerRefusesHoldsUpNothing) {
+  quiet_logs();
+  Cluster c;
+  for (const char* path : {"/apis/apps/v1/replicasets?", "/apis/apps/v1/deployments?", "/api/v1/namespaces?"}) {
+    c.server.inject({fake::FaultKind::kInternalError, path, false, true, 1000});
+  }
+  c.web_replicas(3);
+  DaemonOptions o;
+  o.owner_sync_wait = std::chrono::minutes(5);  // were it waited for, the test would time out
+  Running r(c, o);
+  ASSERT_TRUE(r.wait_for(1, 5000ms));
+  EXPECT_EQ(r.snapshot().at(0).workload, "Deployment/web");
+  int rs_gets = 0;
+  for (const auto& req : c.server.requests()) {
+    rs_gets += req.method == "GET" && req.target == "/apis/apps/v1/namespaces/shop/replicasets/web-7d9f";
+  }
+  EXPECT_EQ(rs_gets, 1) << "resolved with a GET instead";
 }
 
 // Issue 12: when the ReplicaSet cannot be read (gone, forbidden, a 5xx), its Deployment is taken

@@ -207,6 +207,17 @@ TEST(Rbac, TheShippedRolesGrantEveryCallTheDaemonMakesAndNothingMore) {
     ASSERT_TRUE(eventually([&] { return leader.leading(); }));
     ASSERT_TRUE(eventually(
         [&] { return c.server.list_objects("crashdiag.io/v1alpha1/rootcauseanalyses", "shop").size() == 4; }));
+    // Pods the owner index has not seen the owners of: a ReplicaSet and a Job it never listed, in
+    // a namespace that appeared after the namespace list (a pod can arrive before its owner's
+    // watch event). Each is read with a GET: apps replicasets, batch jobs, "" namespaces get.
+    c.server.apply_pod(failing_pod("late", "web-7c9d8f6b5-abcde", c.api_container(),
+                                   owner("ReplicaSet", "web-7c9d8f6b5"), 1, 1, "Error"));
+    c.server.apply_pod(failing_pod("late", "batch-1-x2k9", c.api_container(), owner("Job", "batch-1"), 1, 1, "Error"));
+    for (const char* pod : {"web-7c9d8f6b5-abcde", "batch-1-x2k9"}) {
+      c.server.set_logs("late", pod, "api", true, "panic: nil map\n");
+    }
+    ASSERT_TRUE(eventually(
+        [&] { return c.server.list_objects("crashdiag.io/v1alpha1/rootcauseanalyses", "late").size() == 2; }));
     // A repeat: the RCA is applied again and each Event's count bumped.
     c.web_replicas(4);
     c.api_oom(1);
@@ -256,6 +267,9 @@ TEST(Rbac, TheShippedRolesGrantEveryCallTheDaemonMakesAndNothingMore) {
                                            {"get", "apps", "replicasets"},
                                            {"list", "apps", "replicasets"},
                                            {"list", "apps", "controllerrevisions"},
+                                           {"watch", "apps", "replicasets"},
+                                           {"watch", "batch", "jobs"},
+                                           {"watch", "", "namespaces"},
                                            {"list", "discovery.k8s.io", "endpointslices"},
                                            {"get", "apps", "deployments"},
                                            {"get", "apps", "statefulsets"},

@@ -1,6 +1,7 @@
 #include "daemon.hpp"
 #include "crashdiag/model/json_fields.hpp"
 #include "no_throw.hpp"
+#include "watch_sink.hpp"
 
 #include <simdjson.h>
 
@@ -95,18 +96,18 @@ void log_diagnosis(const DiagnosisRecord& r) {
 
 // ---- handlers: what to do with list items and watch events of each resource ------------------
 
-class Daemon::EventHandler {
+class Daemon::EventHandler final : public Daemon::WatchSink {
  public:
   explicit EventHandler(std::size_t per_pod) : per_pod_(per_pod) {}
-  void begin() { staging_.clear(); }
-  void stage(std::string_view item) { add(staging_, item); }
-  void discard() { staging_.clear(); }
-  std::size_t commit() {
+  void begin() override { staging_.clear(); }
+  void stage(std::string_view item) override { add(staging_, item); }
+  void discard() override { staging_.clear(); }
+  std::size_t commit() override {
     by_pod_.swap(staging_);
     staging_.clear();
     return by_pod_.size();
   }
-  std::optional<core::WatchEvent> parse(std::string_view line, const std::string& resource) {
+  std::optional<core::WatchEvent> parse(std::string_view line, const std::string& resource) override {
     json j = json::parse(line, nullptr, false);
     if (j.is_discarded() || !j.is_object() || !j.contains("type")) {
       log_bad_line(resource, "not a watch event");
@@ -129,7 +130,7 @@ class Daemon::EventHandler {
     }
     return ev;
   }
-  void apply() {
+  void apply() override {
     if (!pending_.contains("object")) return;
     if (pending_["type"] == "DELETED") {
       // Events expire (the apiserver's --event-ttl, 1 h by default) and arrive as DELETED; a
@@ -182,25 +183,26 @@ class Daemon::EventHandler {
   json pending_;
 };
 
-class Daemon::PodHandler {
+class Daemon::PodHandler final : public Daemon::WatchSink {
  public:
   explicit PodHandler(Daemon& d) : d_(d) {}
-  void begin() { d_.pods_.begin_snapshot(); }
-  void stage(std::string_view item) {
+  void begin() override { d_.pods_.begin_snapshot(); }
+  void stage(std::string_view item) override {
     auto rec = core::parse_pod_record(item);
     if (rec) d_.pods_.stage(std::move(*rec));
   }
-  void discard() { d_.pods_.discard_snapshot(); }
-  std::size_t commit() {
+  void discard() override { d_.pods_.discard_snapshot(); }
+  std::size_t commit() override {
     auto vanished = d_.pods_.commit_snapshot(
         [&](const core::PodRecord* old, const core::PodRecord& now) { d_.detect(old, now, ""); });
     for (const auto& gone : vanished) {  // deleted while we were not watching
       d_.event_handler_->forget_pod(gone.uid);
       d_.tracker_.forget_pod(gone.uid);
     }
+    set_gauge();
     return d_.pods_.size();
   }
-  std::optional<core::WatchEvent> parse(std::string_view line, const std::string& resource) {
+  std::optional<core::WatchEvent> parse(std::string_view line, const std::string& resource) override {
     auto parsed = core::parse_watch_line(line);
     if (!parsed) {
       log_bad_line(resource, parsed.error().what, line);
@@ -218,21 +220,26 @@ class Daemon::PodHandler {
                                             : core::WatchEventType::kError;
     return ev;
   }
-  void apply() {
+  void apply() override {
     if (!pending_.pod) return;
     if (pending_.type == "DELETED") {
       d_.pods_.remove(pending_.pod->key());
       d_.event_handler_->forget_pod(pending_.pod->uid);
       d_.tracker_.forget_pod(pending_.pod->uid);
+      set_gauge();
       return;
     }
     core::PodRecord now = *pending_.pod;
     auto old = d_.pods_.upsert(std::move(now));
     const core::PodRecord* current = d_.pods_.find(pending_.pod->key());
     d_.detect(old ? &*old : nullptr, *current, pending_line_);
+    if (!old) set_gauge();
   }
 
  private:
+  void set_gauge() {
+    if (d_.options_.metrics != nullptr) d_.options_.metrics->set_watched_pods(static_cast<double>(d_.pods_.size()));
+  }
   Daemon& d_;
   core::WatchLine pending_;
   std::string pending_line_;
@@ -260,6 +267,7 @@ Daemon::Daemon(asio::io_context& ioc, kube::KubeClient& client, std::unique_ptr<
       tracker_(options_.rca) {
   work_ready_ = std::make_unique<asio::steady_timer>(ioc_, asio::steady_timer::time_point::max());
   loop_wake_ = std::make_shared<asio::steady_timer>(ioc_, asio::steady_timer::time_point::max());
+  owners_settled_ = std::make_unique<asio::steady_timer>(ioc_, asio::steady_timer::time_point::min());
   if (!options_.random) {
     auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
     options_.random = [rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(*rng); };
@@ -356,7 +364,13 @@ std::size_t Daemon::pods_with_events() const {
 }
 
 bool Daemon::synced() const {
-  return !synced_.empty() && std::all_of(synced_.begin(), synced_.end(), [](bool b) { return b; });
+  // The owner watches are optional: without them (RBAC without list/watch, or not synced yet)
+  // the daemon asks the server per failure instead.
+  if (synced_.empty()) return false;
+  for (std::size_t i = 0; i < synced_.size(); ++i) {
+    if (required_[i] && !synced_[i]) return false;
+  }
+  return true;
 }
 
 bool Daemon::healthy(std::string* why) const {
@@ -380,6 +394,8 @@ std::optional<core::WorkloadRef> Daemon::cached_workload(const core::CrashSignal
   const std::size_t slash = s.workload.find('/');
   const std::string kind = s.workload.substr(0, slash);
   if (kind != "ReplicaSet" && kind != "Job") return std::nullopt;  // resolved without a lookup, in the worker
+  const core::WorkloadRef direct{"", kind, s.workload.substr(slash + 1), s.workload_uid};
+  if (const auto known = core::top_level_from(meta(kind), direct, s.namespace_); known.known) return known.workload;
   auto it = owner_cache_.find(s.namespace_ + "/" + s.workload);
   if (it == owner_cache_.end()) return std::nullopt;
   return it->second;
@@ -583,22 +599,27 @@ asio::awaitable<void> Daemon::take_over() {
 }
 
 asio::awaitable<void> Daemon::run() {
-  std::vector<std::pair<std::string, std::string>> watches;  // resource, path
+  std::vector<WatchSpec> watches;
+  const std::string pod_selector =
+      options_.label_selector.empty() ? "" : "&labelSelector=" + kube::url_encode(options_.label_selector);
+  auto add = [&](const std::string& prefix) {
+    watches.push_back(WatchSpec{"pods", prefix + "/pods", pod_handler_.get(), "", "", pod_selector, true});
+    watches.push_back(WatchSpec{"events", prefix + "/events", event_handler_.get(), "", "", "", true});
+  };
   if (options_.namespaces.empty()) {
-    watches.emplace_back("pods", "/api/v1/pods");
-    watches.emplace_back("events", "/api/v1/events");
+    add("/api/v1");
   } else {
-    for (const auto& ns : options_.namespaces) {
-      watches.emplace_back("pods", "/api/v1/namespaces/" + ns + "/pods");
-      watches.emplace_back("events", "/api/v1/namespaces/" + ns + "/events");
+    for (const auto& ns : options_.namespaces) add("/api/v1/namespaces/" + ns);
+  }
+  if (options_.watch_owners) {
+    for (auto& w : owner_watches()) {
+      watches.push_back(std::move(w));
+      ++owner_watches_unsettled_;
     }
+    // However slow the owner lists are, diagnoses start within this.
+    owners_settled_->expires_after(std::chrono::duration_cast<asio::steady_timer::duration>(options_.owner_sync_wait));
   }
-  for (const auto& [resource, path] : watches) {
-    asio::co_spawn(ioc_,
-                   watch_loop(resource, path, resource == "pods" ? pod_handler_.get() : nullptr,
-                              resource == "events" ? event_handler_.get() : nullptr),
-                   asio::detached);
-  }
+  for (auto& w : watches) asio::co_spawn(ioc_, watch_loop(std::move(w)), asio::detached);
   for (int i = 0; i < options_.max_concurrent_diagnoses; ++i) asio::co_spawn(ioc_, worker(), asio::detached);
   // Shared: the completion may run after this frame is gone if the io_context is torn down.
   auto publisher_done = std::make_shared<bool>(false);
@@ -650,41 +671,31 @@ asio::awaitable<void> Daemon::run() {
   }
 }
 
-asio::awaitable<void> Daemon::watch_loop(std::string resource, std::string path, PodHandler* pods,
-                                         EventHandler* events) {
+asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
   // Nothing in this frame may refer to the daemon from a destructor: pending frames are
   // destroyed with the io_context, which may outlive the daemon.
   core::WatchMachine machine(options_.watch, options_.random);
+  const std::string& resource = spec.resource;
+  const std::string& path = spec.path;
+  WatchSink& sink = *spec.sink;
   const std::size_t watch_index = synced_.size();
   synced_.push_back(false);
+  required_.push_back(spec.required);
   activity_.push_back(now_ms());
   watch_names_.push_back(path);
   auto restarted = [this, &resource](const char* why) {
     if (options_.metrics != nullptr) options_.metrics->watch_restart(resource, why);
   };
-  auto begin = [&] { pods ? pods->begin() : events->begin(); };
-  auto stage = [&](std::string_view item) { pods ? pods->stage(item) : events->stage(item); };
-  auto discard = [&] { pods ? pods->discard() : events->discard(); };
-  auto commit = [&] {
-    if (pods == nullptr) return events->commit();
-    const std::size_t n = pods->commit();
-    if (options_.metrics != nullptr) options_.metrics->set_watched_pods(static_cast<double>(pods_.size()));
-    return n;
+  const std::string& selector = spec.selector;
+  // An optional watch (the owner index) is settled once its first list is in or has failed:
+  // diagnoses wait for that at start-up (Daemon::owners_settled), as client-go controllers wait
+  // for their informers to sync, but never for a watch the server refuses (RBAC without it).
+  bool settled = spec.required;
+  auto settle = [&] {
+    if (settled) return;
+    settled = true;
+    if (--owner_watches_unsettled_ == 0) owners_settled_->cancel();
   };
-  auto parse = [&](std::string_view line) {
-    return pods ? pods->parse(line, resource) : events->parse(line, resource);
-  };
-  auto apply = [&] {
-    if (pods == nullptr) {
-      events->apply();
-      return;
-    }
-    pods->apply();
-    if (options_.metrics != nullptr) options_.metrics->set_watched_pods(static_cast<double>(pods_.size()));
-  };
-  const std::string selector = resource == "pods" && !options_.label_selector.empty()
-                                   ? "&labelSelector=" + kube::url_encode(options_.label_selector)
-                                   : "";
 
   std::deque<core::Command> commands;
   // crashdiag_watch_last_event_timestamp_seconds at most once a second: a relist-sized burst of
@@ -712,11 +723,11 @@ asio::awaitable<void> Daemon::watch_loop(std::string resource, std::string path,
       std::string target =
           path + "?limit=" + std::to_string(list->limit) + "&resourceVersion=" + list->resource_version + selector;
       if (!list->continue_token.empty()) target += "&continue=" + kube::url_encode(list->continue_token);
-      kube::Request res_req{http::verb::get, target, resource, "",
-                            ""};  // named: GCC 12 PR 99576 double-destroys temporaries in co_await
+      kube::Request res_req{http::verb::get, target, resource, "", "",
+                            spec.list_accept};  // named: GCC 12 PR 99576 double-destroys temporaries in co_await
       // Decoded as it streams in, item by item: with resourceVersion=0 a real apiserver ignores
       // `limit` and sends the whole list in one body (ListDecoder's comment has the source).
-      core::ListDecoder decoder(options_.max_list_item_bytes, [&](std::string_view item) { stage(item); });
+      core::ListDecoder decoder(options_.max_list_item_bytes, [&](std::string_view item) { sink.stage(item); });
       std::optional<core::ListDecodeError> decode_error;
       auto res = co_await client_.stream(
           std::move(res_req),
@@ -729,10 +740,12 @@ asio::awaitable<void> Daemon::watch_loop(std::string resource, std::string path,
       if (!res) {
         log_watch_failure(resource, 0, res.error().what);
         feed(core::RequestFailed{0, std::nullopt, res.error().what});
+        settle();
         continue;
       }
       if (res->status != 200) {
         refused(*res);
+        settle();
         continue;
       }
       if (stopping_) break;
@@ -741,6 +754,7 @@ asio::awaitable<void> Daemon::watch_loop(std::string resource, std::string path,
         const std::string why(core::to_string(*decode_error));
         log_watch_failure(resource, 200, why);
         feed(core::RequestFailed{0, std::nullopt, why});
+        settle();
         continue;
       }
       const std::string rv = decoder.resource_version();
@@ -750,12 +764,12 @@ asio::awaitable<void> Daemon::watch_loop(std::string resource, std::string path,
       std::string target =
           path + "?watch=1&allowWatchBookmarks=true&timeoutSeconds=" + std::to_string(watch->timeout_seconds) +
           "&resourceVersion=" + watch->resource_version + selector;
-      kube::Request watch_req{http::verb::get, target, resource, "", ""};  // named: GCC 12 PR 99576
+      kube::Request watch_req{http::verb::get, target, resource, "", "", spec.watch_accept};  // named: GCC 12 PR 99576
       auto res = co_await client_.watch(
           std::move(watch_req),
           [&](std::string_view line) {
             activity_[watch_index] = now_ms();
-            auto ev = parse(line);
+            auto ev = sink.parse(line, resource);
             if (!ev) return true;
             if (const double now_s = unix_seconds(wall_now());
                 options_.metrics != nullptr && now_s - last_event_reported >= 1.0) {
@@ -765,7 +779,7 @@ asio::awaitable<void> Daemon::watch_loop(std::string resource, std::string path,
             if (ev->type == core::WatchEventType::kError) restarted(ev->error_code == 410 ? "expired" : "error");
             for (auto& c : machine.step(*ev, now_ms())) {
               if (std::holds_alternative<core::ApplyEvent>(c)) {
-                apply();
+                sink.apply();
               } else if (std::holds_alternative<core::CloseWatch>(c)) {
                 // keep the rest of the machine's commands (relist or backoff) for the loop
                 continue;
@@ -794,14 +808,15 @@ asio::awaitable<void> Daemon::watch_loop(std::string resource, std::string path,
       co_await timer.async_wait(kNoThrow);
       feed(core::TimerFired{});
     } else if (std::holds_alternative<core::BeginSnapshot>(cmd)) {
-      begin();
+      sink.begin();
     } else if (std::holds_alternative<core::CommitSnapshot>(cmd)) {
-      log_synced(resource, commit());
+      log_synced(resource, sink.commit());
       synced_[watch_index] = true;
+      settle();
     } else if (std::holds_alternative<core::DiscardSnapshot>(cmd)) {
-      discard();
+      sink.discard();
     } else if (std::holds_alternative<core::ApplyEvent>(cmd)) {
-      apply();
+      sink.apply();
     }
   }
 }
@@ -887,6 +902,8 @@ asio::awaitable<core::WorkloadRef> Daemon::top_level_workload(std::string ns, st
   // demand and cached: one GET per ReplicaSet or Job, not per failure.
   core::WorkloadRef direct{api_version_of(kind), kind, name, uid};
   if (kind != "ReplicaSet" && kind != "Job") co_return direct;
+  // The owner index first (no request); a GET only when it cannot say.
+  if (const auto known = core::top_level_from(meta(kind), direct, ns); known.known) co_return known.workload;
   const std::string key = ns + "/" + kind + "/" + name;
   if (auto it = owner_cache_.find(key); it != owner_cache_.end()) co_return it->second;
   const kube::KindPath k = *kube::kind_path(kind);
@@ -963,15 +980,20 @@ asio::awaitable<bool> Daemon::annotated_ignore(std::string path, std::string res
 asio::awaitable<bool> Daemon::silenced(std::string ns, core::WorkloadRef workload) {
   // Namespaces are cluster-scoped: a daemon confined to --namespace runs under RoleBindings that
   // cannot read them (403), and its owner chose the namespaces already.
-  if (options_.namespaces.empty() && co_await annotated_ignore("/api/v1/namespaces/" + ns, "namespaces")) {
-    co_return true;
+  if (options_.namespaces.empty()) {
+    const auto known = core::ignored_in(meta("Namespace"), "", ns);  // the owner index, if it knows
+    if (known ? *known : co_await annotated_ignore("/api/v1/namespaces/" + ns, "namespaces")) co_return true;
   }
   auto path = workload_path(workload, ns);
   if (!path) co_return false;
+  if (const auto known = core::ignored_in(meta(workload.kind), ns, workload.name)) co_return *known;
   co_return co_await annotated_ignore(path->first, path->second);
 }
 
 asio::awaitable<void> Daemon::diagnose(Job job) {
+  // At start-up, until the owner index has its first lists (or they failed, or owner_sync_wait
+  // passed): else every failure found by the first pod list would cost the GETs it saves.
+  if (owner_watches_unsettled_ > 0) co_await owners_settled_->async_wait(kNoThrow);
   const core::CrashSignal& s = job.signal;
   const std::size_t slash = s.workload.find('/');
   std::string owner_kind = s.workload.substr(0, slash);
@@ -1093,7 +1115,8 @@ asio::awaitable<void> Daemon::gather_and_classify(Job job, core::RcaTarget targe
     }
   }
   ev.events = events_for_pod(event_handler_->for_pod(ev.pod.uid), ev.pod);
-  if (options_.what_changed && tracker_.find(core::rca_name(target)) == nullptr) {
+  if (options_.what_changed && tracker_.find(core::rca_name(target)) == nullptr &&
+      !no_earlier_revision(pod_text, s.namespace_)) {
     std::string pod_copy = pod_text;  // named: GCC 12 PR 99576 double-destroys temporaries in co_await
     std::string ns = s.namespace_;
     ev.previous = co_await previous_template(std::move(pod_copy), std::move(ns));

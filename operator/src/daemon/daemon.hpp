@@ -22,6 +22,7 @@
 #include "crashdiag/classifiers/classifier.hpp"
 #include "crashdiag/classifiers/dependency.hpp"
 #include "crashdiag/core/crash_detector.hpp"
+#include "crashdiag/core/owner_index.hpp"
 #include "crashdiag/core/pod_store.hpp"
 #include "crashdiag/core/rca.hpp"
 #include "crashdiag/core/shard.hpp"
@@ -54,8 +55,15 @@ struct DaemonOptions {
   // --shard/--total-shards: this replica diagnoses and writes only the failures of the
   // namespaces it owns (crashdiag/core/shard.hpp); every shard watches all pods.
   core::Shard shard;
-  // crashdiag.io/ignore: "true" on a workload or a namespace is read with one GET each and
-  // trusted this long (so removing it takes effect within this, without a watch on either).
+  // Metadata-only list+watch of ReplicaSets, Jobs, the top-level workloads and Namespaces
+  // (--watch-owners, issue 14 item 3): a failing pod's workload and its crashdiag.io/ignore are
+  // then known without a request. Off, or before those watches sync, or for an object not seen
+  // yet: one GET each, as below.
+  bool watch_owners = true;
+  // Diagnoses wait at start-up for the owner watches' first lists, at most this long.
+  core::Duration owner_sync_wait{10'000};
+  // crashdiag.io/ignore: "true" on a workload or a namespace, when read with a GET (no owner
+  // watch, or an object it has not seen), is trusted this long.
   core::Duration ignore_cache_ttl{60'000};
   std::string label_selector;
   core::Duration idle_timeout{90'000};  // bookmarks arrive about every minute
@@ -126,14 +134,31 @@ class Daemon {
     std::string pod_json;  // the object that revealed the failure; empty: GET it
     bool waited = false;   // queued behind a diagnosis of the same failure: only counts
   };
+  class WatchSink;
   class PodHandler;
   class EventHandler;
+  class MetaHandler;
 
  private:
   Daemon(boost::asio::io_context& ioc, kube::KubeClient& client, std::unique_ptr<ClassifierHolder> own,
          ClassifierHolder* shared, DaemonOptions options);
-  boost::asio::awaitable<void> watch_loop(std::string resource, std::string path, PodHandler* pods,
-                                          EventHandler* events);
+  // One list+watch: where, what is asked for, and where items and events go.
+  struct WatchSpec {
+    std::string resource;  // for logs, metrics and request accounting: "pods", "replicasets"
+    std::string path;
+    WatchSink* sink = nullptr;
+    std::string list_accept;   // empty: application/json
+    std::string watch_accept;  // empty: application/json
+    std::string selector;      // "&labelSelector=..." or empty
+    bool required = true;      // readiness waits for its first list
+  };
+  boost::asio::awaitable<void> watch_loop(WatchSpec spec);
+  // daemon/owner_watch.cpp: the metadata watches, and what they answer.
+  std::vector<WatchSpec> owner_watches();
+  [[nodiscard]] const core::MetaStore* meta(const std::string& kind) const;
+  // A Deployment's pod whose ReplicaSet is the only one its Deployment owns: there is no earlier
+  // revision to compare with, and the list of ReplicaSets can be skipped. False when unknown.
+  [[nodiscard]] bool no_earlier_revision(const std::string& pod_text, const std::string& ns) const;
   boost::asio::awaitable<void> worker();
   boost::asio::awaitable<void> diagnose(Job job);
   boost::asio::awaitable<void> gather_and_classify(Job job, core::RcaTarget target);
@@ -200,6 +225,11 @@ class Daemon {
   // to link when it gets one, each with how the dependency was named.
   std::map<std::string, std::map<std::string, std::string>> waiting_links_;
   std::map<std::string, core::WorkloadRef> owner_cache_;  // "ns/ReplicaSet/name" -> top-level workload
+  std::map<std::string, core::MetaStore> meta_;           // kind -> what its metadata watch holds
+  std::vector<std::unique_ptr<WatchSink>> meta_handlers_;
+  std::size_t owner_watches_unsettled_ = 0;  // owner watches whose first list is neither in nor failed
+  std::unique_ptr<boost::asio::steady_timer>
+      owners_settled_;  // cancelled when none is left  // one MetaHandler per owner watch
   struct IgnoreEntry {
     bool ignored = false;
     core::WallTime until{0};
@@ -213,6 +243,7 @@ class Daemon {
   std::unique_ptr<Publisher> publisher_;
   std::set<core::RcaTracker::CountKey> gauge_series_;  // every series ever set
   std::vector<bool> synced_;                           // per watch: the first list has been committed (readiness)
+  std::vector<bool> required_;                         // per watch: readiness waits for it
   std::vector<core::TimePoint> activity_;              // per watch: last sign of life
   std::vector<std::string> watch_names_;
   bool leading_ = false;
