@@ -191,6 +191,15 @@ for c in entrypoint_override oom_killed missing_config_or_secret; do
     fail "/metrics has no active RCA for $c in $ns"
 done
 say "metrics: crashdiag_active_rcas for the three causes"
+# The owner index (issue 14 item 3): its metadata-only lists came in under the shipped RBAC. A
+# ReplicaSet GET can still happen when a new ReplicaSet's pods fail before its watch event
+# arrives (the fallback), so the count is reported, not required to be 0.
+for r in replicasets deployments jobs namespaces; do
+  grep -Eq "initial list synced resource=$r " "$dir/run.log" || fail "the owner index never listed $r"
+done
+rs_gets=$({ grep -E 'crashdiag_api_requests_total\{[^}]*resource="replicasets"[^}]*verb="get"' "$dir/metrics" || true; } |
+  awk '{n += $2} END {print n + 0}')
+say "owner index: replicasets, deployments, jobs, namespaces listed and watched as metadata; ReplicaSet GETs: $rs_gets"
 if grep -Eiq 'forbidden|status=403' "$dir/run.log"; then
   grep -Ei 'forbidden|status=403' "$dir/run.log" | head -5
   fail "the operator's RBAC refused something it does"
