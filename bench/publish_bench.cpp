@@ -5,7 +5,7 @@
 // (p50/p99/max), API requests per diagnosed incident by verb and resource, and resident memory.
 // The deliberate evidence delay (DaemonOptions::evidence_delay, 2 s by default, which waits for
 // the kubelet's Events) is set to 0 here: it is a wait, not work.
-// Usage: crashdiag_publish_bench [workloads]
+// Usage: crashdiag_publish_bench [workloads] [--watch-owners=false]
 
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
@@ -80,6 +80,13 @@ json replicaset(int i) {
                                                   {"controller", true}}})}}}};
 }
 
+json deployment(int i) {
+  const std::string app = workload_of(i);
+  return json{{"kind", "Deployment"},
+              {"apiVersion", "apps/v1"},
+              {"metadata", {{"name", app}, {"namespace", ns_of(i)}, {"uid", "dep-" + app}}}};
+}
+
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -94,6 +101,7 @@ int main(int argc, char** argv) {
   auto fake = crashdiag::bench::ForkedFake::start(
       [n](crashdiag::fake::FakeApiServer& server) {
         for (int i = 0; i < n; ++i) {
+          server.put_object("/apis/apps/v1", "deployments", deployment(i));
           server.put_object("/apis/apps/v1", "replicasets", replicaset(i));
           server.apply_pod(workload_pod(i, false));
         }
@@ -120,6 +128,9 @@ int main(int argc, char** argv) {
   std::map<std::string, Clock::time_point> written;   // RCA name -> when the server accepted it
   crashdiag::daemon::DaemonOptions options;
   options.evidence_delay = std::chrono::milliseconds(0);
+  // `--watch-owners=false` as the second argument: the owner chain and crashdiag.io/ignore by GET,
+  // as before issue 14 item 3, for the side-by-side figure.
+  options.watch_owners = !(argc > 2 && std::string(argv[2]) == "--watch-owners=false");
   options.on_signal = [&](const crashdiag::core::CrashSignal& s) {
     const std::string app = s.workload.substr(s.workload.find('/') + 1, s.workload.find("-6f7d") - 11);
     crashdiag::core::RcaTarget t{
