@@ -65,7 +65,6 @@ TEST(WatchMachine, NormalCloseRewatchesFromTheLastResourceVersion) {
   Harness h;
   h.step(Start{});
   h.step(ListPage{"100", ""});
-  h.step(WatchOpened{});
   only<ApplyEvent>(h.step(WatchEvent{WatchEventType::kModified, "105", 0}));
   auto cmds = h.step(WatchClosed{});
   EXPECT_EQ(only<WatchCommand>(cmds).resource_version, "105");
@@ -176,7 +175,6 @@ TEST(WatchMachine, StalledStreamIsReopened) {
   Harness h;
   h.step(Start{});
   h.step(ListPage{"7", ""});
-  h.step(WatchOpened{});
   auto cmds = h.step(IdleDeadline{});
   only<CloseWatch>(cmds, 0);
   EXPECT_EQ(only<WatchCommand>(cmds, 1).resource_version, "7");

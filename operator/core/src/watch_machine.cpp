@@ -39,7 +39,7 @@ std::string WatchMachine::relist_resource_version() const {
 }
 
 std::vector<Command> WatchMachine::start_watch() {
-  state_ = Watching{false};
+  state_ = Watching{};
   // client-go: timeoutSeconds = minWatchTimeout * (rand.Float64() + 1.0), spreading watch
   // renewals of many clients over time.
   const int timeout = static_cast<int>(config_.min_watch_timeout_seconds * (1.0 + random_()));
@@ -105,10 +105,6 @@ std::vector<Command> WatchMachine::step(const Input& input, TimePoint now) {
                                          [&](const Idle&) -> std::vector<Command> { return {}; },
                                          [&](const BackingOff&) -> std::vector<Command> { return {}; }},
                               state_);
-          },
-          [&](const WatchOpened&) -> std::vector<Command> {
-            if (auto* w = std::get_if<Watching>(&state_)) w->open = true;
-            return {};
           },
           [&](const WatchEvent& event) -> std::vector<Command> {
             if (!std::holds_alternative<Watching>(state_)) return {};

@@ -34,7 +34,6 @@ class PodStore {
     for (const auto& [key, pod] : pods_) f(pod);
   }
   [[nodiscard]] std::size_t size() const { return pods_.size(); }
-  [[nodiscard]] std::size_t staged() const { return staging_.size(); }
   [[nodiscard]] bool snapshot_in_progress() const { return staging_active_; }
 
  private:

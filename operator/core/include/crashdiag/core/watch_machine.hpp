@@ -39,7 +39,6 @@ struct RequestFailed {
   std::optional<Duration> retry_after;
   std::string reason;  // Status.reason or the transport error, for logs
 };
-struct WatchOpened {};
 enum class WatchEventType { kAdded, kModified, kDeleted, kBookmark, kError };
 struct WatchEvent {
   WatchEventType type = WatchEventType::kAdded;
@@ -51,7 +50,7 @@ struct TimerFired {};    // the backoff sleep the machine asked for is over
 struct IdleDeadline {};  // the I/O loop saw no bytes on the watch for idle_timeout
 
 using Input =
-    std::variant<Start, ListPage, RequestFailed, WatchOpened, WatchEvent, WatchClosed, TimerFired, IdleDeadline>;
+    std::variant<Start, ListPage, RequestFailed, WatchEvent, WatchClosed, TimerFired, IdleDeadline>;
 
 // ---- commands -----------------------------------------------------------------------------
 struct ListCommand {
@@ -83,7 +82,6 @@ struct Listing {
   std::string continue_token;
 };
 struct Watching {
-  bool open = false;  // the HTTP response arrived
 };
 struct BackingOff {
   bool relist = false;  // after the sleep: list again (else re-watch from the last RV)
