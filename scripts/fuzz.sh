@@ -34,7 +34,7 @@ for f in tests/data/k8s/*.jsonl; do
   done <"$f"
 done
 seed fuzz_list_decoder tests/data/k8s/02-list-pods-limit3-page1.json tests/data/k8s/04-list-pods-rv0-from-cache-200.json \
-  tests/data/k8s/07-list-core-v1-events.json
+  tests/data/k8s/07-list-core-v1-events.json tests/data/k8s/12-list-replicasets-metadata-rv0.json
 seed fuzz_pod_parsers tests/data/k8s/1*-get-pod-*.json examples/*/pod.json examples/*/events.json \
   tests/data/inputs/docker-inspect-*.json tests/data/k8s/07-list-core-v1-events.json
 # fuzz/seeds/TARGET: hand-written seeds and every past finding (kept as a regression input).
