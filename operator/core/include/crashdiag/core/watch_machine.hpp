@@ -49,8 +49,7 @@ struct WatchClosed {};   // the server ended the stream normally (timeoutSeconds
 struct TimerFired {};    // the backoff sleep the machine asked for is over
 struct IdleDeadline {};  // the I/O loop saw no bytes on the watch for idle_timeout
 
-using Input =
-    std::variant<Start, ListPage, RequestFailed, WatchEvent, WatchClosed, TimerFired, IdleDeadline>;
+using Input = std::variant<Start, ListPage, RequestFailed, WatchEvent, WatchClosed, TimerFired, IdleDeadline>;
 
 // ---- commands -----------------------------------------------------------------------------
 struct ListCommand {
@@ -81,8 +80,7 @@ struct Listing {
   std::string request_rv;  // "0" or ""
   std::string continue_token;
 };
-struct Watching {
-};
+struct Watching {};
 struct BackingOff {
   bool relist = false;  // after the sleep: list again (else re-watch from the last RV)
 };
