@@ -186,21 +186,64 @@ TEST(RequestSizeLimit, EvidenceIsCutToFitAndTheRcaSaysHowMuch) {
 
 // ---- 3. Names at 253 characters ----------------------------------------------------------------
 
-// A bare pod of 253 characters (a valid name: tests/data/k8s-real/23-create-pod-name-253-201):
-// the RCA's name, its labels and the Event's name must all pass the fake's validation, which is
-// the real server's (422 otherwise).
-TEST(LongNames, APodNamed253CharactersGetsAValidRcaLabelsEventAndAnnotation) {
-  quiet_logs();
-  Cluster c;
+struct LongName {
+  const char* name;
+  std::size_t workload_length;
+  bool deployment;  // else a bare pod of that name
+};
+
+void PrintTo(const LongName& l, std::ostream* os) {
+  *os << l.name;
+}
+
+class LongNames : public ::testing::TestWithParam<LongName> {};
+
+// A name of `n` characters, a dash every ten, as DNS subdomains may be.
+std::string long_name(std::size_t n) {
   std::string name;
-  for (int i = 0; name.size() < 253; ++i) name += (i % 10 == 9) ? '-' : static_cast<char>('a' + i % 26);
-  name.resize(253);
+  for (std::size_t i = 0; name.size() < n; ++i) name += (i % 10 == 9) ? '-' : static_cast<char>('a' + i % 26);
   name.back() = 'z';
-  ASSERT_EQ(name.size(), 253U);
-  json pod = failing_pod("shop", name, c.api_container(), nullptr, 2, 137, "OOMKilled");
+  return name;
+}
+
+// A bare pod of 253 characters (a valid name: tests/data/k8s-real/23-create-pod-name-253-201), and
+// a Deployment whose ReplicaSet (name + "-" + the pod-template hash) still fits 253, its pods
+// named as the ReplicaSet controller's generateName makes them (the prefix cut to 58 characters
+// plus 5 random: apiserver/pkg/storage/names/generate.go). The RCA's name, its labels and the
+// Event's name must all pass the fake's validation, which is the real server's (422 otherwise).
+TEST_P(LongNames, GetAValidRcaLabelsEventAndAnnotation) {
+  quiet_logs();
+  const LongName& l = GetParam();
+  Cluster c;
+  const std::string workload = long_name(l.workload_length);
+  std::string pod_name = workload;
+  json owner_ref = nullptr;
+  if (l.deployment) {
+    const std::string rs = workload + "-7d9f5c6b8";
+    ASSERT_LE(rs.size(), 253U);
+    c.server.put_object("/apis/apps/v1", "replicasets",
+                        json{{"kind", "ReplicaSet"},
+                             {"apiVersion", "apps/v1"},
+                             {"metadata",
+                              {{"name", rs},
+                               {"namespace", "shop"},
+                               {"uid", "5d0e2b7a-1c3f-4e8d-9a6b-7f2c1e0d3b4a"},
+                               {"ownerReferences", json::array({{{"apiVersion", "apps/v1"},
+                                                                 {"kind", "Deployment"},
+                                                                 {"name", workload},
+                                                                 {"uid", "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"},
+                                                                 {"controller", true}}})}}}});
+    pod_name = rs.substr(0, 58) + "x2k9p";
+    owner_ref = {{"apiVersion", "apps/v1"},
+                 {"kind", "ReplicaSet"},
+                 {"name", rs},
+                 {"uid", "5d0e2b7a-1c3f-4e8d-9a6b-7f2c1e0d3b4a"},
+                 {"controller", true}};
+  }
+  json pod = failing_pod("shop", pod_name, c.api_container(), owner_ref, 2, 137, "OOMKilled");
   pod["metadata"]["uid"] = "0b3c6f5e-8d2a-4c1e-9f7b-2a6d4e8c1f30";  // make_pod's is made of the name
   c.server.apply_pod(pod);
-  c.server.set_logs("shop", name, "api", true, "INFO starting\n");
+  c.server.set_logs("shop", pod_name, "api", true, "INFO starting\n");
   metrics::Metrics m(category_ids(), "test");
   Running r(c, publishing_options(&m));
   ASSERT_TRUE(eventually([&] {
@@ -213,17 +256,22 @@ TEST(LongNames, APodNamed253CharactersGetsAValidRcaLabelsEventAndAnnotation) {
   const auto rcas = c.server.list_objects(kRcas, "shop");
   const json& meta = rcas[0]["metadata"];
   EXPECT_LE(meta["name"].get<std::string>().size(), 63U);
-  const std::string workload = meta["labels"]["crashdiag.io/workload"];
-  EXPECT_EQ(workload.size(), 63U);
-  EXPECT_EQ(workload.substr(0, 52), name.substr(0, 52)) << "a readable prefix, then a hash";
-  EXPECT_EQ(rcas[0]["spec"]["target"]["name"], name) << "the full name is in the spec";
+  const std::string label = meta["labels"]["crashdiag.io/workload"];
+  EXPECT_EQ(label.size(), 63U);
+  EXPECT_EQ(label.substr(0, 52), workload.substr(0, 52)) << "a readable prefix, then a hash";
+  EXPECT_EQ(rcas[0]["spec"]["target"]["name"], workload) << "the full name is in the spec";
+  EXPECT_EQ(rcas[0]["spec"]["target"]["kind"], l.deployment ? "Deployment" : "Pod");
   for (const auto& e : c.server.list_objects("events", "shop")) {
     EXPECT_LE(e["metadata"]["name"].get<std::string>().size(), 253U);
   }
-  const json annotated = *c.server.get_object("pods", "shop", name);
+  const json annotated = *c.server.get_object("pods", "shop", pod_name);
   EXPECT_EQ(annotated["metadata"]["annotations"]["crashdiag.io/rca"], meta["name"]);
   EXPECT_FALSE(has(m.serialize(), "crashdiag_publish_failures_total{code=\"422\"")) << m.serialize();
 }
+
+INSTANTIATE_TEST_SUITE_P(Names, LongNames,
+                         ::testing::Values(LongName{"bare_pod_253", 253, false}, LongName{"deployment_242", 242, true}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 // ---- 4. A hundred containers --------------------------------------------------------------------
 

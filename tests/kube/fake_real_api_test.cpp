@@ -220,6 +220,7 @@ TEST(FakeNamespaceLifecycle, ATerminatingNamespaceStillTakesUpdatesAndAGoneOneLo
   fake::FakeApiServer server;
   server.add_object(pod("hostile-fx", "p"));
   server.add_object(event("hostile-fx", "held-event"));
+  server.add_object(rca("hostile-fx", "held"));
   server.set_namespace_state("hostile-fx", fake::NamespaceState::kTerminating);
   asio::io_context ioc;
   auto client = testing::client_for(ioc, server);
@@ -232,6 +233,14 @@ TEST(FakeNamespaceLifecycle, ATerminatingNamespaceStillTakesUpdatesAndAGoneOneLo
             recording("20-terminating-annotate-existing-pod-200").status);
   EXPECT_EQ(send(verb::patch, "/api/v1/namespaces/hostile-fx/events/held-event", {{"count", 2}}, kMerge),
             recording("20-terminating-bump-existing-event-200").status);
+  const json status = {{"apiVersion", "crashdiag.io/v1alpha1"},
+                       {"kind", "RootCauseAnalysis"},
+                       {"metadata", {{"name", "held"}, {"namespace", "hostile-fx"}}},
+                       {"status", {{"phase", "Active"}}}};
+  EXPECT_EQ(send(verb::patch, rca_path("hostile-fx", "held") + "/status" + kApplyQuery, status, kApply),
+            recording("20-terminating-apply-status-of-existing-rca-200").status);
+  EXPECT_EQ((*server.get_object("crashdiag.io/v1alpha1/rootcauseanalyses", "hostile-fx", "held"))["status"]["phase"],
+            "Active");
   server.set_namespace_state("hostile-fx", fake::NamespaceState::kGone);
   EXPECT_TRUE(server.list_objects("pods", "hostile-fx").empty());
   EXPECT_TRUE(server.list_objects("events", "hostile-fx").empty());
