@@ -138,6 +138,22 @@ json not_found_status(const std::string& group, const std::string& plural, const
                      resource_details(group, plural, name));
 }
 
+json namespace_terminating_status(const std::string& group, const std::string& plural, const std::string& name,
+                                  const std::string& ns) {
+  // errors.NewForbidden with a cause, as NamespaceLifecycle admission builds it
+  // (staging/src/k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle/admission.go, v1.26;
+  // tests/data/k8s-real/20-terminating-create-event-403.http).
+  json details = resource_details(group, plural, name);
+  details["causes"] = json::array({json{{"reason", "NamespaceTerminating"},
+                                        {"message", "namespace " + ns + " is being terminated"},
+                                        {"field", "metadata.namespace"}}});
+  return status_body(403, "Forbidden",
+                     qualified_resource(group, plural) + " " + go_quote(name) +
+                         " is forbidden: unable to create new content in namespace " + ns +
+                         " because it is being terminated",
+                     std::move(details));
+}
+
 json already_exists_status(const std::string& group, const std::string& plural, const std::string& name) {
   return status_body(409, "AlreadyExists", qualified_resource(group, plural) + " " + go_quote(name) + " already exists",
                      resource_details(group, plural, name));

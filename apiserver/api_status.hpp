@@ -43,6 +43,9 @@ nlohmann::json invalid_status(const std::string& group, const std::string& kind,
                               const std::vector<FieldError>& errors);
 // errors.NewNotFound / NewAlreadyExists / NewConflict: details.kind is the resource (plural).
 nlohmann::json not_found_status(const std::string& group, const std::string& plural, const std::string& name);
+// 403 Forbidden from NamespaceLifecycle admission: a create in a namespace being terminated.
+nlohmann::json namespace_terminating_status(const std::string& group, const std::string& plural,
+                                            const std::string& name, const std::string& ns);
 nlohmann::json already_exists_status(const std::string& group, const std::string& plural, const std::string& name);
 nlohmann::json conflict_status(const std::string& group, const std::string& plural, const std::string& name,
                                const std::string& why);

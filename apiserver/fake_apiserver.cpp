@@ -47,6 +47,67 @@ using Stream = beast::ssl_stream<beast::tcp_stream>;
 // Bodies up to kMaxReadBytes are read whole first so the connection stays usable.
 constexpr std::uint64_t kMaxRequestBytes = std::uint64_t{3} * 1024 * 1024;
 constexpr std::uint64_t kMaxReadBytes = std::uint64_t{16} * 1024 * 1024;
+// etcd's default --max-request-bytes (1.5 MiB): a larger write fails in etcd and the apiserver
+// answers 500 "etcdserver: request is too large", no reason (tests/data/k8s-real/
+// 22-create-podtemplate-2mib-etcd-too-large.http). The real request is the protobuf object plus
+// the key; the fake measures the stored JSON, which is larger, so it refuses a little earlier.
+constexpr std::size_t kEtcdMaxRequestBytes = std::size_t{1536} * 1024;
+
+// Go's encoding/json writes each byte of invalid UTF-8 as U+FFFD, so whatever a client stored
+// (a kubelet's termination message cut mid-character: tests/data/k8s-real/24-get-pod-
+// termination-message-cut-mid-utf8.json), the apiserver serves valid UTF-8.
+void coerce_utf8(std::string& s) {
+  std::string out;
+  std::size_t i = 0;
+  bool changed = false;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t len = c < 0x80U ? 1 : (c >> 5U) == 0x6U ? 2 : (c >> 4U) == 0xEU ? 3 : (c >> 3U) == 0x1EU ? 4 : 0;
+    bool ok = len > 0 && i + len <= s.size();
+    for (std::size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0U) == 0x80U;
+    if (ok && len > 1) {
+      // Overlong forms, surrogates and code points past U+10FFFF are invalid too (utf8.DecodeRune).
+      const auto c1 = static_cast<unsigned char>(s[i + 1]);
+      ok = !(len == 2 && c < 0xC2U) && !(len == 3 && c == 0xE0U && c1 < 0xA0U) &&
+           !(len == 3 && c == 0xEDU && c1 >= 0xA0U) && !(len == 4 && c == 0xF0U && c1 < 0x90U) &&
+           !(len == 4 && (c > 0xF4U || (c == 0xF4U && c1 >= 0x90U)));
+    }
+    if (ok) {
+      out.append(s, i, len);
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      changed = true;
+      ++i;
+    }
+  }
+  if (changed) s = std::move(out);
+}
+
+void coerce_utf8(json& v) {
+  if (v.is_string()) {
+    coerce_utf8(v.get_ref<std::string&>());
+  } else if (v.is_array()) {
+    for (auto& e : v) coerce_utf8(e);
+  } else if (v.is_object()) {
+    bool bad_key = false;
+    for (auto& [k, e] : v.items()) {
+      std::string key = k;
+      coerce_utf8(key);
+      bad_key = bad_key || key != k;
+      coerce_utf8(e);
+    }
+    if (bad_key) {
+      json fixed = json::object();
+      for (auto& [k, e] : v.items()) {
+        std::string key = k;
+        coerce_utf8(key);
+        fixed[key] = std::move(e);
+      }
+      v = std::move(fixed);
+    }
+  }
+}
 
 int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -198,7 +259,8 @@ struct FakeApiServer::Impl {
   std::vector<RecordedRequest> recorded;
   std::atomic<std::uint64_t> close_generation{0};
   std::mt19937_64 rng{std::random_device{}()};
-  std::string started;  // creationTimestamp of the implicit namespaces
+  std::string started;                                     // creationTimestamp of the implicit namespaces
+  std::map<std::string, NamespaceState> namespace_states;  // only those not kActive
 
   std::string accepted_token() const {
     if (options.token_file.empty()) return options.token;
@@ -249,6 +311,7 @@ struct FakeApiServer::Impl {
 
   void change(const std::string& resource, const std::string& type, json object) {
     // caller holds mu
+    coerce_utf8(object);
     ++rv;
     object["metadata"]["resourceVersion"] = std::to_string(rv);
     auto& store = objects[resource];
@@ -542,8 +605,8 @@ json implicit_namespace(const FakeApiServer::Impl& impl, const std::string& name
 }
 
 // Namespaces are implicit in the fake: the four every cluster has, every namespace an object
-// lives in, and Namespace objects created explicitly. Writes into any namespace are accepted (the
-// real NamespaceLifecycle admission would 404 a missing one). Caller holds mu.
+// lives in, and Namespace objects created explicitly. Creates are accepted in any namespace but
+// those set_namespace_state() made Terminating or Gone (namespace_refusal). Caller holds mu.
 std::map<std::string, json> known_namespaces(FakeApiServer::Impl& impl) {
   std::map<std::string, json> out;
   for (const char* n : {"default", "kube-node-lease", "kube-public", "kube-system"}) {
@@ -1192,6 +1255,15 @@ bool same_ignoring_times(json a, json b) {
   return a == b;
 }
 
+// The storage write's own limit (kEtcdMaxRequestBytes).
+bool too_large_for_etcd(const json& obj) {
+  return obj.dump(-1, ' ', false, json::error_handler_t::replace).size() > kEtcdMaxRequestBytes;
+}
+
+json etcd_too_large() {
+  return status_body(500, "", "etcdserver: request is too large");
+}
+
 // The end of every update: managedFields, the no-op check, then the write (unless dryRun).
 Response commit_update(WriteContext& ctx, const json& old, json obj, const std::vector<ManagerEntry>& managers,
                        bool keep) {
@@ -1202,8 +1274,24 @@ Response commit_update(WriteContext& ctx, const json& old, json obj, const std::
   }
   if (same_ignoring_times(old, obj)) return write_response(ctx, 200, old, keep);  // no-op: no write, no event
   if (ctx.dry_run) return write_response(ctx, 200, obj, keep);
+  if (too_large_for_etcd(obj)) return status_response(etcd_too_large(), keep);
   ctx.impl.change(ctx.r.resource, "MODIFIED", obj);
   return write_response(ctx, 200, ctx.impl.objects[ctx.r.resource][key_of(obj)], keep);
+}
+
+// NamespaceLifecycle admission, which looks at creates only: into a namespace being terminated
+// 403 Forbidden (cause NamespaceTerminating), into one that is gone 404 for the namespace
+// (staging/src/k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle/admission.go, v1.26;
+// tests/data/k8s-real/20-terminating-*-403 and 21-gone-*-404). It runs as admission, before the
+// object is validated. Caller holds mu.
+std::optional<json> namespace_refusal(const WriteContext& ctx, const std::string& name) {
+  if (!ctx.t.namespaced || ctx.r.ns.empty()) return std::nullopt;
+  auto it = ctx.impl.namespace_states.find(ctx.r.ns);
+  if (it == ctx.impl.namespace_states.end() || it->second == NamespaceState::kActive) return std::nullopt;
+  if (it->second == NamespaceState::kTerminating) {
+    return namespace_terminating_status(ctx.t.group, ctx.t.plural, name, ctx.r.ns);
+  }
+  return not_found_status("", "namespaces", ctx.r.ns);
 }
 
 Response commit_create(WriteContext& ctx, json obj, bool keep) {
@@ -1212,6 +1300,7 @@ Response commit_create(WriteContext& ctx, json obj, bool keep) {
     return status_response(already_exists_status(ctx.t.group, ctx.t.plural, obj["metadata"].value("name", "")), keep);
   }
   if (ctx.dry_run) return write_response(ctx, 201, obj, keep);
+  if (too_large_for_etcd(obj)) return status_response(etcd_too_large(), keep);
   ctx.impl.change(ctx.r.resource, "ADDED", obj);
   return write_response(ctx, 201, store[key_of(obj)], keep);
 }
@@ -1246,6 +1335,7 @@ Response create_object(WriteContext& ctx, json obj, bool keep) {
   if (meta.value("name", "").empty() && !meta.value("generateName", "").empty()) {
     meta["name"] = generated_name(ctx.impl, meta["generateName"].get<std::string>());
   }
+  if (auto refused = namespace_refusal(ctx, meta.value("name", ""))) return status_response(*refused, keep);
   if (auto err = prune_fields(ctx, obj, false)) return status_response(*err, keep);
   if (auto err = decode_typed_fields(ctx.t, obj)) return status_response(*err, keep);
   prepare_for_create(ctx, obj);
@@ -1412,6 +1502,9 @@ Response handle_apply(WriteContext& ctx, const Request& req, bool keep) {
   const bool creating = it == store.end();
   if (creating && ctx.r.sub == "status") {
     return status_response(not_found_status(ctx.t.group, ctx.t.plural, ctx.r.name), keep);
+  }
+  if (creating) {
+    if (auto refused = namespace_refusal(ctx, ctx.r.name)) return status_response(*refused, keep);
   }
   const json old = creating ? json::object() : it->second;
   if (!creating) {
@@ -2118,6 +2211,24 @@ void FakeApiServer::set_logs(const std::string& ns, const std::string& pod, cons
                              std::string text) {
   std::lock_guard lock(impl_->mu);
   impl_->logs[ns + "/" + pod + "/" + container + (previous ? "/previous" : "/current")] = std::move(text);
+}
+
+void FakeApiServer::set_namespace_state(const std::string& ns, NamespaceState state) {
+  std::lock_guard lock(impl_->mu);
+  if (state == NamespaceState::kActive) {
+    impl_->namespace_states.erase(ns);
+    return;
+  }
+  impl_->namespace_states[ns] = state;
+  if (state != NamespaceState::kGone) return;
+  for (auto& [resource, store] : impl_->objects) {
+    if (resource == "namespaces") continue;
+    std::vector<json> doomed;
+    for (const auto& [key, obj] : store) {
+      if (key.rfind(ns + "/", 0) == 0) doomed.push_back(obj);
+    }
+    for (auto& obj : doomed) impl_->change(resource, "DELETED", std::move(obj));
+  }
 }
 
 void FakeApiServer::compact() {

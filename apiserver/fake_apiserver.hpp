@@ -58,6 +58,12 @@ struct Fault {
   int after_events = 0;
 };
 
+// A namespace's lifecycle as NamespaceLifecycle admission sees it: kTerminating (deleted, held by
+// finalizers: creates in it get 403 Forbidden with cause NamespaceTerminating, updates of what
+// is there still succeed) and kGone (deleted: its objects are gone and creates get 404 NotFound
+// for the namespace). tests/data/k8s-real/20-* and 21-* are the real server's answers.
+enum class NamespaceState { kActive, kTerminating, kGone };
+
 struct RecordedRequest {
   std::string method;
   std::string target;
@@ -121,6 +127,9 @@ class FakeApiServer {
                                                     const std::string& ns = "") const;
   void set_logs(const std::string& ns, const std::string& pod, const std::string& container, bool previous,
                 std::string text);
+  // kGone also deletes every object of the namespace (a watch event each), as the namespace
+  // controller does before the namespace goes.
+  void set_namespace_state(const std::string& ns, NamespaceState state);
   void compact();  // forget watch history: older resourceVersions now get 410
   void inject(Fault fault);
   void close_watches();  // end every open watch normally, as the server's timeout would

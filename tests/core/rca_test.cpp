@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <ostream>
 #include <set>
 
@@ -366,6 +367,141 @@ TEST(RcaTracker, ActiveCountsFollowPhase) {
   EXPECT_EQ((t.active_counts()[{"shop", "oom_killed", false}]), 2);
   t.resolve_idle(kT0 + 2min, nullptr);
   EXPECT_TRUE(t.active_counts().empty());
+}
+
+// ---- issue 14 item 6: names at 253 characters, the size limit, a namespace going away --------
+
+bool is_label_value(const std::string& v) {
+  auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+  if (v.empty() || v.size() > 63 || !alnum(v.front()) || !alnum(v.back())) return false;
+  return std::all_of(v.begin(), v.end(), [&](char c) { return alnum(c) || c == '-' || c == '_' || c == '.'; });
+}
+
+bool is_dns_subdomain(const std::string& s) {
+  if (s.empty() || s.size() > 253) return false;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    const auto dot = std::min(s.find('.', start), s.size());
+    const std::string label = s.substr(start, dot - start);
+    auto ok = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+    if (label.empty() || !ok(label.front()) || !ok(label.back())) return false;
+    if (!std::all_of(label.begin(), label.end(), [&](char c) { return ok(c) || c == '-'; })) return false;
+    start = dot + 1;
+  }
+  return true;
+}
+
+struct LongName {
+  const char* label;
+  std::string workload;
+  std::string pod;
+};
+
+void PrintTo(const LongName& c, std::ostream* os) {
+  *os << c.label;
+}
+
+class RcaLongNames : public ::testing::TestWithParam<LongName> {};
+
+// Workload and pod names may be DNS subdomains of 253 characters; label values stop at 63 and
+// Event names at 253 (tests/data/k8s-real/23-*-422 are the real server's refusals).
+TEST_P(RcaLongNames, NameLabelsAndEventNameStayValid) {
+  const LongName& c = GetParam();
+  RcaTracker t;
+  RcaTarget target = web();
+  target.workload.name = c.workload;
+  auto d = diagnosis("oom_killed");
+  Occurrence o = occ(c.pod, kT0, 1, target);
+  const RcaUpdate u = t.record(o, &d, "me");
+  EXPECT_TRUE(is_dns_label(u.name)) << u.name;
+  const nlohmann::json meta = t.apply_object(*t.find(u.name))["metadata"];
+  for (const auto& [k, v] : meta["labels"].items()) EXPECT_TRUE(is_label_value(v)) << k << "=" << v;
+  const std::string workload_label = meta["labels"]["crashdiag.io/workload"];
+  if (c.workload.size() <= 63) {
+    EXPECT_EQ(workload_label, c.workload);
+  } else {
+    EXPECT_GE(workload_label.size(), 62U);
+    EXPECT_EQ(workload_label.substr(0, 40), c.workload.substr(0, 40));
+    RcaTarget other = target;
+    other.workload.name.back() = other.workload.name.back() == 'z' ? 'y' : 'z';
+    const std::string other_name = t.record(occ("q", kT0, 1, other), &d, "me").name;
+    EXPECT_NE(t.apply_object(*t.find(other_name))["metadata"]["labels"]["crashdiag.io/workload"], workload_label)
+        << "names differing only at the end get different labels";
+  }
+  ASSERT_TRUE(u.pod && u.pod->event);
+  EXPECT_TRUE(is_dns_subdomain(u.pod->event->name)) << u.pod->event->name;
+}
+
+std::string long_name(std::size_t n, char at_cut) {
+  std::string s(n, 'a');
+  s[235] = at_cut;  // the last character the Event name keeps of a 253-character pod name
+  s[51] = at_cut;   // and the last one the workload label keeps
+  return s;
+}
+
+INSTANTIATE_TEST_SUITE_P(Names, RcaLongNames,
+                         ::testing::Values(LongName{"short", "web", "web-1"},
+                                           LongName{"at_63", std::string(63, 'w'), std::string(63, 'p')},
+                                           LongName{"at_253", std::string(253, 'w'), std::string(253, 'p')},
+                                           LongName{"dash_at_the_cut", long_name(253, '-'), long_name(253, '-')},
+                                           LongName{"dot_at_the_cut", long_name(253, '.'), long_name(253, '.')}),
+                         [](const auto& info) { return std::string(info.param.label); });
+
+// Every evidence slot full of control characters (6 bytes each in JSON): the status is cut to the
+// budget and says what was cut.
+TEST(RcaTracker, TheStatusIsCutToItsByteBudgetAndSaysSo) {
+  for (const std::size_t budget : {std::size_t{512} * 1024, std::size_t{64} * 1024, std::size_t{16} * 1024}) {
+    RcaOptions o;
+    o.max_status_bytes = budget;
+    RcaTracker t(o);
+    ContainerDiagnosis d = diagnosis("config_error");
+    d.hypotheses.clear();
+    for (int h = 0; h < 5; ++h) {
+      Hypothesis hyp = diagnosis("config_error").hypotheses.front();
+      hyp.evidence.clear();
+      hyp.explanation = std::string(4096, '\x01');
+      hyp.remediation = std::string(4096, '\x02');
+      for (int e = 0; e < 8; ++e) {
+        hyp.evidence.push_back(EvidenceItem{EvidenceSource::kLogs, "logs[" + std::to_string(e) + "]",
+                                            std::string(2048, static_cast<char>(3 + e))});
+      }
+      d.hypotheses.push_back(hyp);
+    }
+    const std::string name = t.record(occ("web-1", kT0), &d, "me").name;
+    const nlohmann::json obj = t.status_object(*t.find(name));
+    const std::string text = obj.dump();
+    EXPECT_LE(text.size(), budget) << budget;
+    const auto& notes = obj["status"]["evidenceNotes"];
+    ASSERT_FALSE(notes.empty()) << budget;
+    const std::string note = notes.back();
+    EXPECT_EQ(note.rfind("evidence truncated to fit the RCA size limit (" + std::to_string(budget) + " bytes)", 0), 0U)
+        << note;
+    EXPECT_LE(note.size(), 512U);
+    EXPECT_GE(obj["status"]["hypotheses"].size(), 1U) << "the top hypothesis always stays";
+    EXPECT_GE(obj["status"]["hypotheses"][0]["evidence"].size(), 1U);
+  }
+}
+
+TEST(RcaTracker, ASmallStatusIsNotTouched) {
+  RcaTracker t;
+  auto d = diagnosis("oom_killed");
+  const std::string name = t.record(occ("web-1", kT0), &d, "me").name;
+  EXPECT_FALSE(t.status_object(*t.find(name))["status"].contains("evidenceNotes"));
+}
+
+TEST(RcaTracker, ForgettingANamespaceForgetsOnlyItsRcas) {
+  RcaTracker t;
+  auto d = diagnosis("oom_killed");
+  RcaTarget fx = web();
+  fx.namespace_ = "fx";
+  const std::string kept = t.record(occ("web-1", kT0), &d, "me").name;
+  const std::string gone = t.record(occ("batch", kT0, 2, fx), &d, "me").name;
+  EXPECT_TRUE(t.counted("uid-batch", 2));
+  EXPECT_EQ(t.forget_namespace("fx"), std::vector<std::string>{gone});
+  EXPECT_EQ(t.find(gone), nullptr);
+  EXPECT_NE(t.find(kept), nullptr);
+  EXPECT_FALSE(t.counted("uid-batch", 2)) << "its pods are forgotten too";
+  EXPECT_TRUE(t.forget_namespace("fx").empty());
 }
 
 }  // namespace

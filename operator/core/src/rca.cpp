@@ -59,6 +59,21 @@ bool valid_label_value(std::string_view v) {
   return std::all_of(v.begin(), v.end(), [&](char c) { return alnum(c) || c == '-' || c == '_' || c == '.'; });
 }
 
+// A label value for a name that may be longer than a label value can be: workload names are
+// DNS-1123 subdomains of up to 253 characters (a Deployment, a Job, a bare pod) but label values
+// stop at 63 (validation.IsValidLabelValue; tests/data/k8s-real/23-apply-rca-label-value-64-422).
+// A longer one becomes its first 52 characters, '-' and 10 hex digits of the FNV-1a hash of the
+// whole name: still selectable and unique, and the full name is in spec.target.name.
+// docs/publishing.md documents it. Empty when no valid value can be made.
+std::string label_value(std::string_view v) {
+  if (valid_label_value(v)) return std::string(v);
+  const std::string suffix = hex(stable_hash(v), 10);
+  std::string head(v.substr(0, std::min(v.size(), 63 - 1 - suffix.size())));
+  while (!head.empty() && std::isalnum(static_cast<unsigned char>(head.back())) == 0) head.pop_back();
+  std::string out = head.empty() ? suffix : head + "-" + suffix;
+  return valid_label_value(out) ? out : std::string();
+}
+
 double clamp01(double v) {
   return std::clamp(v, 0.0, 1.0);
 }
@@ -369,6 +384,8 @@ std::optional<PodWrites> RcaTracker::pod_writes(RcaState& s, const Occurrence& o
   // and identical across crashdiag replicas, so a new leader re-creating one gets 409, not a copy.
   const std::string hash = hex(stable_hash(s.name + "/" + mark.event_reason + "/" + top->category), 16);
   std::string pod_part = o.pod.substr(0, 253 - hash.size() - 1);
+  // A cut 253-character pod name may end in '-' or '.': "<...>-.<hash>" is no DNS subdomain.
+  while (!pod_part.empty() && (pod_part.back() == '-' || pod_part.back() == '.')) pod_part.pop_back();
   EventWrite ev;
   ev.name = pod_part + "." + hash;
   ev.reason = mark.event_reason;
@@ -426,6 +443,21 @@ bool RcaTracker::counted(const std::string& pod_uid, int restart_count) const {
 void RcaTracker::forget_pod(const std::string& uid) {
   pod_restarts_.erase(uid);
   for (auto& [name, s] : rcas_) s.marks.erase(uid);
+}
+
+std::vector<std::string> RcaTracker::forget_namespace(const std::string& ns) {
+  std::vector<std::string> gone;
+  for (auto it = rcas_.begin(); it != rcas_.end();) {
+    if (it->second.target.namespace_ != ns) {
+      ++it;
+      continue;
+    }
+    for (const auto& [uid, mark] : it->second.marks) pod_restarts_.erase(uid);
+    for (const auto& p : it->second.pods) pod_restarts_.erase(p.uid);
+    gone.push_back(it->first);
+    it = rcas_.erase(it);
+  }
+  return gone;
 }
 
 const RcaState* RcaTracker::find(const std::string& name) const {
@@ -604,8 +636,8 @@ json RcaTracker::apply_object(const RcaState& s) const {
   const RcaTarget& t = s.target;
   json labels = {{"app.kubernetes.io/managed-by", "crashdiag"}};
   if (valid_label_value(t.workload.kind)) labels["crashdiag.io/workload-kind"] = t.workload.kind;
-  if (valid_label_value(t.workload.name)) labels["crashdiag.io/workload"] = t.workload.name;
-  if (valid_label_value(t.container)) labels["crashdiag.io/container"] = t.container;
+  if (auto v = label_value(t.workload.name); !v.empty()) labels["crashdiag.io/workload"] = v;
+  if (auto v = label_value(t.container); !v.empty()) labels["crashdiag.io/container"] = v;
   if (t.init) labels["crashdiag.io/init-container"] = "true";
   // The signature as a selector: "starterror-128", "oomkilled-137" (slug, at most 63).
   std::string sig = slug(t.signature).substr(0, 63);
@@ -632,6 +664,90 @@ json RcaTracker::apply_object(const RcaState& s) const {
               {"metadata", meta},
               {"spec", {{"target", target}, {"signature", cut(t.signature, 128)}}}};
 }
+
+namespace {
+
+constexpr std::size_t kShortExcerpt = 256;  // what a shortened excerpt keeps
+constexpr std::size_t kNoteRoom = 600;      // the truncation note, JSON-escaped, with room to spare
+
+std::size_t json_size(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace).size();
+}
+
+// Keeps the status object under `budget` bytes of JSON by cutting evidence, least likely
+// hypothesis and last evidence item first: excerpts shortened to 256 bytes, then evidence items
+// dropped (each hypothesis keeps its first), then hypotheses after the first, then the top one's
+// remediation, explanation and first excerpt shortened to 256 bytes. What was cut, and
+// how much, is said in status.evidenceNotes (the CRD's maxItems 8: the last note gives way).
+void fit_status(json& object, std::size_t budget) {
+  const std::size_t before = json_size(object);
+  if (before <= budget) return;
+  json& st = object["status"];
+  json& hyps = st["hypotheses"];
+  const std::size_t target = budget > kNoteRoom ? budget - kNoteRoom : 0;
+  std::size_t size = before;
+  std::size_t shortened = 0;
+  std::size_t dropped = 0;
+  for (std::size_t h = hyps.size(); h-- > 0 && size > target;) {
+    json& evidence = hyps[h]["evidence"];
+    for (std::size_t e = evidence.size(); e-- > 0 && size > target;) {
+      json& item = evidence[e];
+      const std::string excerpt = json_fields::string_or(item, "excerpt");
+      if (excerpt.size() <= kShortExcerpt + 16) continue;
+      item["excerpt"] = utf8_clip(excerpt, kShortExcerpt);
+      ++shortened;
+      size = json_size(object);
+    }
+  }
+  for (std::size_t h = hyps.size(); h-- > 0 && size > target;) {
+    json& evidence = hyps[h]["evidence"];
+    while (evidence.size() > 1 && size > target) {
+      evidence.erase(evidence.size() - 1);
+      ++dropped;
+      size = json_size(object);
+    }
+  }
+  while (hyps.size() > 1 && size > target) {
+    dropped += hyps.back()["evidence"].size();
+    hyps.erase(hyps.size() - 1);
+    size = json_size(object);
+  }
+  // Last, the top hypothesis's own texts and its remaining excerpt.
+  for (const char* key : {"remediation", "explanation"}) {
+    if (size <= target || hyps.empty()) break;
+    const std::string text = json_fields::string_or(hyps[0], key);
+    if (text.size() <= kShortExcerpt + 16) continue;
+    hyps[0][key] = utf8_clip(text, kShortExcerpt);
+    ++shortened;
+    size = json_size(object);
+  }
+  if (size > target && !hyps.empty() && !hyps[0]["evidence"].empty()) {
+    json& item = hyps[0]["evidence"][0];
+    const std::string excerpt = json_fields::string_or(item, "excerpt");
+    if (excerpt.size() > kShortExcerpt + 16) {
+      item["excerpt"] = utf8_clip(excerpt, kShortExcerpt);
+      ++shortened;
+      size = json_size(object);
+    }
+  }
+  std::string note = "evidence truncated to fit the RCA size limit (" + std::to_string(budget) +
+                     " bytes): " + std::to_string(shortened) + " excerpts or texts shortened to " +
+                     std::to_string(kShortExcerpt) + " bytes, " + std::to_string(dropped) +
+                     " evidence items dropped, status " + std::to_string(before) + " -> " + std::to_string(size) +
+                     " bytes";
+  if (!st.contains("evidenceNotes") || !st["evidenceNotes"].is_array()) st["evidenceNotes"] = json::array();
+  json& notes = st["evidenceNotes"];
+  // One such note: an earlier one (read back from the cluster by seed()) is replaced.
+  for (std::size_t i = notes.size(); i-- > 0;) {
+    if (notes[i].is_string() && notes[i].get_ref<const std::string&>().rfind("evidence truncated to fit", 0) == 0) {
+      notes.erase(i);
+    }
+  }
+  if (notes.size() >= kNotesLimit) notes.erase(notes.size() - 1);
+  notes.push_back(cut(note, kNoteBytes));
+}
+
+}  // namespace
 
 json RcaTracker::status_object(const RcaState& s) const {
   json st = json::object();
@@ -696,10 +812,12 @@ json RcaTracker::status_object(const RcaState& s) const {
                                        {"message", s.active ? "the container keeps failing with " + s.target.signature
                                                             : "no new failure since " + format_time(s.last_seen)},
                                        {"lastTransitionTime", since}}});
-  return json{{"apiVersion", kApiVersion},
+  json out = {{"apiVersion", kApiVersion},
               {"kind", kKind},
               {"metadata", {{"name", s.name}, {"namespace", s.target.namespace_}}},
               {"status", std::move(st)}};
+  fit_status(out, options_.max_status_bytes);
+  return out;
 }
 
 }  // namespace crashdiag::core

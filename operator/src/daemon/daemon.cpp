@@ -278,6 +278,12 @@ Daemon::Daemon(asio::io_context& ioc, kube::KubeClient& client, std::unique_ptr<
     };
   }
   if (!options_.publisher.wall_clock) options_.publisher.wall_clock = options_.wall_clock;
+  // A namespace being deleted: the publisher has forgotten its RCAs, so their gauge series drop.
+  options_.publisher.on_namespace_closed = [this,
+                                            next = options_.publisher.on_namespace_closed](const std::string& ns) {
+    update_active_gauge();
+    if (next) next(ns);
+  };
   pod_handler_ = std::make_unique<PodHandler>(*this);
   event_handler_ = std::make_unique<EventHandler>(options_.max_events_per_pod);
   publisher_ = std::make_unique<Publisher>(

@@ -2,6 +2,7 @@
 #include "crashdiag/model/json_fields.hpp"
 #include "no_throw.hpp"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -23,6 +24,30 @@ namespace {
 constexpr std::string_view kApplyType = "application/apply-patch+yaml";
 constexpr std::string_view kMergeType = "application/merge-patch+json";
 constexpr std::size_t kMaxAnnotatedMemory = 10'000;
+constexpr std::size_t kMaxClosedNamespaces = 1'024;
+
+// Evidence quotes logs, which may hold invalid UTF-8: written as U+FFFD (what Go's encoding/json
+// does too) instead of nlohmann's type_error, which would end the writer coroutine.
+std::string to_body(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// The answers to a write into a namespace being deleted (403 Forbidden with the cause
+// NamespaceTerminating, from NamespaceLifecycle admission: staging/src/k8s.io/apiserver/pkg/
+// admission/plugin/namespace/lifecycle/admission.go) or already gone (404 NotFound whose details
+// name the namespace, not the object); tests/data/k8s-real/20-*-403 and 21-*-404.
+bool namespace_closed(int status, const std::string& body, const std::string& ns) {
+  if (status != 403 && status != 404) return false;
+  const json j = json::parse(body, nullptr, false);
+  const json& details = json_fields::object_or_empty(j, "details");
+  if (status == 404) {
+    return json_fields::string_or(details, "kind") == "namespaces" && json_fields::string_or(details, "name") == ns;
+  }
+  const json* causes = json_fields::field(details, "causes");
+  if (causes == nullptr || !causes->is_array()) return false;
+  return std::any_of(causes->begin(), causes->end(),
+                     [](const json& c) { return json_fields::string_or(c, "reason") == "NamespaceTerminating"; });
+}
 
 std::string rca_path(const std::string& ns, const std::string& name) {
   return "/apis/crashdiag.io/v1alpha1/namespaces/" + ns + "/rootcauseanalyses/" + name;
@@ -39,14 +64,14 @@ std::string annotation_patch(const core::PodWrites& w) {
   json patch;
   patch["metadata"]["annotations"][std::string(core::kRcaAnnotation)] = w.rca;
   patch["metadata"]["annotations"][std::string(core::kRootCauseAnnotation)] = w.root_cause;
-  return patch.dump();
+  return to_body(patch);
 }
 
 std::string event_bump(const json& event, std::uint64_t count) {
   json patch;
   patch["count"] = count;
   patch["lastTimestamp"] = json_fields::string_or(event, "lastTimestamp");
-  return patch.dump();
+  return to_body(patch);
 }
 
 std::uint64_t existing_count(const std::string& body) {
@@ -98,6 +123,13 @@ void Publisher::submit(const core::RcaUpdate& update) {
     options_.alerts->touch(update.name);
   }
   if (update.change == core::RcaChange::kUnchanged && !update.pod) return;
+  if (const core::RcaState* s = tracker_.find(update.name); s != nullptr && closed(s->target.namespace_)) {
+    // Nothing can be written there: forget it again rather than queue it.
+    ++stats_.dropped;
+    const std::string ns = s->target.namespace_;  // a copy: forgetting frees `s`
+    (void)tracker_.forget_namespace(ns);
+    return;
+  }
   const core::WallTime now = options_.wall_clock();
   if (update.change != core::RcaChange::kUnchanged && options_.publish_rca) {
     auto [it, inserted] = dirty_.try_emplace(update.name);
@@ -132,6 +164,10 @@ void Publisher::submit(const core::RcaUpdate& update) {
 
 void Publisher::submit_workload_event(const std::string& ns, core::EventWrite event) {
   if (!options_.publish_event) return;
+  if (closed(ns)) {
+    ++stats_.dropped;
+    return;
+  }
   PodJob job{core::PodWrites{ns, "", "", "", "", std::move(event)}, options_.wall_clock(), 0, true};
   job.workload = true;
   pods_.push_back(std::move(job));
@@ -166,6 +202,7 @@ void Publisher::reset() {
   last_status_.clear();
   pods_.clear();
   event_written_.clear();
+  closed_.clear();
 }
 
 bool Publisher::idle() const {
@@ -178,18 +215,62 @@ void Publisher::schedule_retry(Pending& p, core::WallTime now) {
   p.not_before = now + std::min<core::Duration>(delay, options_.retry_cap);
 }
 
-Publisher::Outcome Publisher::classify(const std::string& object, const std::string& name, int status,
-                                       const std::string& body) {
+bool Publisher::closed(const std::string& ns) {
+  auto it = closed_.find(ns);
+  if (it == closed_.end()) return false;
+  if (options_.wall_clock() - it->second < options_.closed_namespace_memory) return true;
+  closed_.erase(it);
+  return false;
+}
+
+void Publisher::close_namespace(const std::string& ns, const std::string& object, int status,
+                                const std::string& message) {
+  const bool known = closed(ns);
+  if (closed_.size() >= kMaxClosedNamespaces && !known) {
+    closed_.erase(std::min_element(closed_.begin(), closed_.end(),
+                                   [](const auto& a, const auto& b) { return a.second < b.second; }));
+  }
+  closed_[ns] = options_.wall_clock();
+  std::size_t dropped = 0;
+  for (const std::string& name : tracker_.forget_namespace(ns)) {
+    dropped += dirty_.erase(name);
+    written_.erase(name);
+    statuses_.erase(name);
+    last_status_.erase(name);
+  }
+  dropped += std::erase_if(pods_, [&](const PodJob& j) { return j.writes.namespace_ == ns; });
+  stats_.dropped += dropped + 1;
+  if (!known) {
+    log(LogLevel::kWarn, "namespace is being deleted: writes to it dropped and its analyses forgotten",
+        {{"namespace", ns},
+         {"object", object},
+         {"status", std::to_string(status)},
+         {"message", message},
+         {"dropped", std::to_string(dropped + 1)}});
+  }
+  if (options_.on_namespace_closed) options_.on_namespace_closed(ns);
+}
+
+Publisher::Outcome Publisher::classify(const std::string& object, const std::string& ns, const std::string& name,
+                                       int status, const std::string& body) {
   if (metrics_ != nullptr) metrics_->publish_failure(object, status);
   // Throttling, server trouble and lost connections pass; 409 means someone else wrote in
   // between (the caller has re-read). Anything else is the server refusing this content: sending
   // it again cannot help.
   const std::string message = kube::status_message(body);
+  if (namespace_closed(status, body, ns)) {
+    close_namespace(ns, object, status, message);
+    return Outcome::kDropped;
+  }
   // ...except one 500: a server-side apply whose fields the schema does not know is answered
   // 500 "failed to create typed patch object" by the real apiserver, not 4xx
   // (kubernetes/kubernetes#122480). It is this content, not the server: retrying cannot help.
+  // The same for etcd's own size limit (--max-request-bytes, 1.5 MiB by default), which the
+  // apiserver passes on as a 500 without a reason (tests/data/k8s-real/22-create-podtemplate-
+  // 2mib-etcd-too-large.http): the same object would be refused again.
   const bool apply_type_error =
-      status == 500 && message.find("failed to create typed patch object") != std::string::npos;
+      status == 500 && (message.find("failed to create typed patch object") != std::string::npos ||
+                        message == "etcdserver: request is too large");
   if (!apply_type_error && (status == 0 || status == 409 || status == 429 || status >= 500)) return Outcome::kRetry;
   log_rejected(object, name, status, message);
   ++stats_.rejected;
@@ -201,7 +282,7 @@ asio::awaitable<Publisher::Outcome> Publisher::write_rca(std::string name) {
   if (s == nullptr) co_return Outcome::kDone;
   const std::string ns = s->target.namespace_;
   const std::string path = rca_path(ns, name);
-  std::string body = tracker_.apply_object(*s).dump();
+  std::string body = to_body(tracker_.apply_object(*s));
   std::size_t hash = std::hash<std::string>{}(body);
   if (written_[name] != hash) {
     for (int round = 0;; ++round) {
@@ -223,7 +304,7 @@ asio::awaitable<Publisher::Outcome> Publisher::write_rca(std::string name) {
         auto current = co_await client_.request(std::move(get));
         if (current && current->status == 200) continue;
       }
-      const Outcome out = classify("rca", name, status, res ? res->body : res.error().what);
+      const Outcome out = classify("rca", ns, name, status, res ? res->body : res.error().what);
       if (out == Outcome::kGiveUp) written_[name] = hash;  // do not send this content again
       co_return out;
     }
@@ -234,7 +315,7 @@ asio::awaitable<Publisher::Outcome> Publisher::write_rca(std::string name) {
   s = tracker_.find(name);  // the tracker may have changed while we waited
   if (s == nullptr) co_return Outcome::kDone;
   const bool active = s->active;
-  body = tracker_.status_object(*s).dump();
+  body = to_body(tracker_.status_object(*s));
   hash = std::hash<std::string>{}(body);
   if (statuses_[name] == hash) {
     ++stats_.skipped;
@@ -258,7 +339,7 @@ asio::awaitable<Publisher::Outcome> Publisher::write_rca(std::string name) {
     written_.erase(name);
     co_return Outcome::kRetry;
   }
-  const Outcome out = classify("rca_status", name, status, res ? res->body : res.error().what);
+  const Outcome out = classify("rca_status", ns, name, status, res ? res->body : res.error().what);
   if (out == Outcome::kGiveUp) statuses_[name] = hash;
   co_return out;
 }
@@ -278,10 +359,10 @@ asio::awaitable<Publisher::Outcome> Publisher::write_event(core::PodWrites& w) {
       if (metrics_ != nullptr) metrics_->publish_write("event");
       co_return Outcome::kDone;
     }
-    if (status != 404) co_return classify("event", ev.name, status, res ? res->body : res.error().what);
+    if (status != 404) co_return classify("event", w.namespace_, ev.name, status, res ? res->body : res.error().what);
     create = true;  // expired (event TTL): make it again, count included
   }
-  auto req = make_request(http::verb::post, collection, "events", ev.object.dump(), "application/json");
+  auto req = make_request(http::verb::post, collection, "events", to_body(ev.object), "application/json");
   auto res = co_await client_.request(std::move(req));
   const int status = res ? res->status : 0;
   if (status == 201) {
@@ -307,7 +388,7 @@ asio::awaitable<Publisher::Outcome> Publisher::write_event(core::PodWrites& w) {
     }
     co_return Outcome::kRetry;
   }
-  co_return classify("event", ev.name, status, res ? res->body : res.error().what);
+  co_return classify("event", w.namespace_, ev.name, status, res ? res->body : res.error().what);
 }
 
 asio::awaitable<Publisher::Outcome> Publisher::write_pod(PodJob& job) {
@@ -327,7 +408,8 @@ asio::awaitable<Publisher::Outcome> Publisher::write_pod(PodJob& job) {
       auto res = co_await client_.request(std::move(req));
       const int status = res ? res->status : 0;
       if (status == 404) co_return Outcome::kDone;
-      if (status != 200) co_return classify("annotation", w.pod, status, res ? res->body : res.error().what);
+      if (status != 200)
+        co_return classify("annotation", w.namespace_, w.pod, status, res ? res->body : res.error().what);
       job.annotated = true;
       ++stats_.annotation_writes;
       if (metrics_ != nullptr) metrics_->publish_write("annotation");

@@ -8,6 +8,12 @@
 // logged and counted and that exact content is not sent again; other 5xx, 429 and transport
 // errors → retried with exponential back-off at most `max_attempts` times. Content identical to
 // what was last written is not sent at all.
+//
+// A namespace being deleted refuses every create in it (403, cause NamespaceTerminating) and,
+// once gone, answers 404 for the namespace (tests/data/k8s-real/20-*, 21-*): neither will ever
+// accept the write. The first such answer is logged once; everything queued for that namespace
+// is dropped, its RCAs are forgotten by the tracker, and new writes for it are dropped without a
+// request for `closed_namespace_memory` (a namespace of that name may be created again later).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -45,6 +51,10 @@ struct PublisherOptions {
   bool publish_rca = true;
   bool publish_annotation = true;
   bool publish_event = true;
+  core::Duration closed_namespace_memory{300'000};
+  // A namespace was found being deleted or gone and its RCAs forgotten (the daemon refreshes its
+  // active-RCA gauge).
+  std::function<void(const std::string& ns)> on_namespace_closed;
   // --alertmanager-url: RCAs are also posted to Alertmanager as alerts (alert_sink.hpp). Not
   // owned; runs on its own coroutine, which run() starts, so it never holds up these writes.
   AlertSink* alerts = nullptr;
@@ -62,6 +72,7 @@ struct PublishStats {
   std::uint64_t event_updates = 0;
   std::uint64_t skipped = 0;
   std::uint64_t rejected = 0;  // 400/422 or out of attempts
+  std::uint64_t dropped = 0;   // for a namespace being deleted or gone
 };
 
 class Publisher {
@@ -103,12 +114,16 @@ class Publisher {
     bool annotated = false;
     bool workload = false;  // an Event on a workload: no pod to look up or annotate
   };
-  enum class Outcome { kDone, kRetry, kGiveUp };
+  // kDropped: the namespace is being deleted or gone (close_namespace has run).
+  enum class Outcome { kDone, kRetry, kGiveUp, kDropped };
 
   boost::asio::awaitable<Outcome> write_rca(std::string name);
   boost::asio::awaitable<Outcome> write_pod(PodJob& job);
   boost::asio::awaitable<Outcome> write_event(core::PodWrites& writes);
-  Outcome classify(const std::string& object, const std::string& name, int status, const std::string& body);
+  Outcome classify(const std::string& object, const std::string& ns, const std::string& name, int status,
+                   const std::string& body);
+  void close_namespace(const std::string& ns, const std::string& object, int status, const std::string& message);
+  [[nodiscard]] bool closed(const std::string& ns);
   void schedule_retry(Pending& p, core::WallTime now);
 
   kube::KubeClient& client_;
@@ -122,6 +137,7 @@ class Publisher {
   std::map<std::string, core::WallTime> last_status_;
   std::deque<PodJob> pods_;
   std::map<std::string, core::WallTime> event_written_;  // event name -> last write
+  std::map<std::string, core::WallTime> closed_;         // namespace -> when found being deleted
   bool busy_ = false;
   bool stopping_ = false;
   // The writer sleeps on this until the earliest queued write is due or wake() cancels it: woken

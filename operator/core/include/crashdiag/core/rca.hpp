@@ -63,6 +63,12 @@ struct RcaOptions {
   std::size_t max_evidence = 8;
   std::size_t max_excerpt_bytes = 2048;
   std::size_t max_text_bytes = 4096;
+  // The status object as JSON, at most: evidence is cut to fit (RcaTracker::status_object). The
+  // whole RCA must stay under etcd's 1.5 MiB request limit (the apiserver answers 500
+  // "etcdserver: request is too large") and the apiserver's 3 MiB body limit (413); the CRD's
+  // bounds allow a status of about 750 KiB when every excerpt is made of JSON-escaped control
+  // characters, so half a MiB leaves room for metadata, spec and managedFields.
+  std::size_t max_status_bytes = std::size_t{512} * 1024;
 };
 
 struct PodSeen {
@@ -217,6 +223,9 @@ class RcaTracker {
 
   // A pod is gone: stop remembering it for Events.
   void forget_pod(const std::string& uid);
+  // The namespace is being deleted (or is gone): its RCAs and pods are forgotten, since nothing
+  // more can be written there. Returns the names of the RCAs forgotten.
+  std::vector<std::string> forget_namespace(const std::string& ns);
 
   [[nodiscard]] const RcaState* find(const std::string& name) const;
   [[nodiscard]] std::size_t size() const { return rcas_.size(); }
