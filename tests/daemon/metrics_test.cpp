@@ -371,13 +371,7 @@ struct Observed {
   int code;
 };
 
-template <typename T>
-T run(boost::asio::io_context& ioc, boost::asio::awaitable<T> aw) {
-  auto fut = boost::asio::co_spawn(ioc, std::move(aw), boost::asio::use_future);
-  ioc.restart();
-  ioc.run();
-  return fut.get();
-}
+using testing::run;
 
 std::unique_ptr<kube::KubeClient> client_for(boost::asio::io_context& ioc, const fake::FakeApiServer& server,
                                              std::uint16_t port, std::vector<Observed>& seen, Metrics& metrics) {

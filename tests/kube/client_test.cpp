@@ -10,6 +10,7 @@
 
 #include "client.hpp"
 #include "fake_apiserver.hpp"
+#include "fake_client.hpp"
 #include "tls.hpp"
 
 namespace crashdiag::kube {
@@ -18,13 +19,7 @@ namespace {
 namespace asio = boost::asio;
 using nlohmann::json;
 
-template <typename T>
-T run(asio::io_context& ioc, asio::awaitable<T> aw) {
-  auto fut = asio::co_spawn(ioc, std::move(aw), asio::use_future);
-  ioc.restart();
-  ioc.run();
-  return fut.get();
-}
+using testing::run;
 
 struct Fixture {
   explicit Fixture(fake::FakeOptions options = {}, std::shared_ptr<TokenSource> tokens = nullptr,

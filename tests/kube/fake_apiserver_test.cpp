@@ -18,6 +18,7 @@
 
 #include "client.hpp"
 #include "fake_apiserver.hpp"
+#include "fake_client.hpp"
 #include "tls.hpp"
 
 namespace crashdiag::kube {
@@ -37,13 +38,7 @@ constexpr const char* kKubectlTableAccept =
 const std::string kRcas = "/apis/crashdiag.io/v1alpha1/namespaces/shop/rootcauseanalyses";
 const std::string kLeases = "/apis/coordination.k8s.io/v1/namespaces/fx/leases";
 
-template <typename T>
-T run(asio::io_context& ioc, asio::awaitable<T> aw) {
-  auto fut = asio::co_spawn(ioc, std::move(aw), asio::use_future);
-  ioc.restart();
-  ioc.run();
-  return fut.get();
-}
+using testing::run;
 
 json fixture(const std::string& name) {
   std::ifstream in(std::string(CRASHDIAG_SOURCE_DIR) + "/tests/data/k8s/" + name);
@@ -240,7 +235,7 @@ struct LeaseCase {
   std::string message_part;
 };
 
-class FakeLeaseRejects : public testing::TestWithParam<LeaseCase> {};
+class FakeLeaseRejects : public ::testing::TestWithParam<LeaseCase> {};
 
 TEST_P(FakeLeaseRejects, AsTheApiserverDoes) {
   Fixture f;
@@ -254,7 +249,7 @@ TEST_P(FakeLeaseRejects, AsTheApiserverDoes) {
 
 INSTANTIATE_TEST_SUITE_P(
     Leases, FakeLeaseRejects,
-    testing::Values(
+    ::testing::Values(
         LeaseCase{"RenewTimeWithoutMicroseconds", [](json& l) { l["spec"]["renewTime"] = "2026-11-22T03:26:15Z"; }, "",
                   400, "as \"2006-01-02T15:04:05.000000Z07:00\""},
         LeaseCase{"DurationNotANumber", [](json& l) { l["spec"]["leaseDurationSeconds"] = "15"; }, "", 400,
@@ -268,7 +263,7 @@ INSTANTIATE_TEST_SUITE_P(
         LeaseCase{"BadName", [](json& l) { l["metadata"]["name"] = "Leader_1"; }, "", 422,
                   "Lease.coordination.k8s.io \"Leader_1\" is invalid: metadata.name: Invalid value: \"Leader_1\": a "
                   "lowercase RFC 1123 subdomain"}),
-    [](const testing::TestParamInfo<LeaseCase>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<LeaseCase>& info) { return info.param.name; });
 
 TEST(FakeLeases, PutCreatesAMissingLeaseButNotAMissingPod) {
   Fixture f;
@@ -533,7 +528,7 @@ struct ApplyCase {
   std::string message;
 };
 
-class FakeApplyRejects : public testing::TestWithParam<ApplyCase> {};
+class FakeApplyRejects : public ::testing::TestWithParam<ApplyCase> {};
 
 TEST_P(FakeApplyRejects, WithTheApiserversStatus) {
   Fixture f;
@@ -551,7 +546,7 @@ std::string rca_with(const std::function<void(json&)>& mutate) {
 
 INSTANTIATE_TEST_SUITE_P(
     Apply, FakeApplyRejects,
-    testing::Values(
+    ::testing::Values(
         ApplyCase{"NoFieldManager", kRcas + "/web-app-error-1", rca_with([](json&) {}), 422, "Invalid",
                   "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply "
                   "patch"},
@@ -578,7 +573,7 @@ INSTANTIATE_TEST_SUITE_P(
         ApplyCase{"StatusOfAMissingObject", apply_target("web-app-error-1", "crashdiag", true, "/status"),
                   status_only(rca_status()).dump(), 404, "NotFound",
                   "rootcauseanalyses.crashdiag.io \"web-app-error-1\" not found"}),
-    [](const testing::TestParamInfo<ApplyCase>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<ApplyCase>& info) { return info.param.name; });
 
 TEST(FakeApply, WorksForPodsAndEventsToo) {
   Fixture f;
@@ -658,7 +653,7 @@ struct SchemaCase {
   std::string message;  // the whole Status message
 };
 
-class FakeSchema : public testing::TestWithParam<SchemaCase> {};
+class FakeSchema : public ::testing::TestWithParam<SchemaCase> {};
 
 TEST_P(FakeSchema, RejectsWhatTheCrdForbidsWith422) {
   Fixture f;
@@ -688,7 +683,7 @@ TEST_P(FakeSchema, RejectsWhatTheCrdForbidsWith422) {
 
 INSTANTIATE_TEST_SUITE_P(
     Crd, FakeSchema,
-    testing::Values(
+    ::testing::Values(
         SchemaCase{"ConfidenceAboveOne", [](json& s) { s["status"]["confidence"] = 1.5; }, Via::kStatusApply,
                    "status.confidence", "FieldValueInvalid",
                    "RootCauseAnalysis.crashdiag.io \"web-app-error-1\" is invalid: status.confidence: Invalid value: "
@@ -749,7 +744,7 @@ INSTANTIATE_TEST_SUITE_P(
                    "value: \"bad key\": name part must consist of alphanumeric characters, '-', '_' or '.', and must "
                    "start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex "
                    "used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"}),
-    [](const testing::TestParamInfo<SchemaCase>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<SchemaCase>& info) { return info.param.name; });
 
 TEST(FakeSchema, MergePatchesAreValidatedToo) {
   Fixture f;

@@ -45,13 +45,7 @@ Recorded recording(const std::string& name) {
   return r;
 }
 
-template <typename T>
-T run(asio::io_context& ioc, asio::awaitable<T> aw) {
-  auto fut = asio::co_spawn(ioc, std::move(aw), asio::use_future);
-  ioc.restart();
-  ioc.run();
-  return fut.get();
-}
+using testing::run;
 
 std::string big(std::size_t n) {
   return std::string(n, 'a');
