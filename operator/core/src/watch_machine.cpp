@@ -24,6 +24,14 @@ const char* state_name(const State& state) {
                     state);
 }
 
+WatchEventType watch_event_type(std::string_view type) {
+  return type == "ADDED"      ? WatchEventType::kAdded
+         : type == "MODIFIED" ? WatchEventType::kModified
+         : type == "DELETED"  ? WatchEventType::kDeleted
+         : type == "BOOKMARK" ? WatchEventType::kBookmark
+                              : WatchEventType::kError;
+}
+
 std::vector<Command> WatchMachine::start_list(const std::string& rv) {
   state_ = Listing{rv, ""};
   return {BeginSnapshot{}, ListCommand{rv, "", config_.page_limit}};

@@ -116,11 +116,7 @@ class Daemon::EventHandler final : public Daemon::WatchSink {
     core::WatchEvent ev;
     const std::string type = j["type"].is_string() ? j["type"].get<std::string>() : "";
     pending_ = j;
-    ev.type = type == "ADDED"      ? core::WatchEventType::kAdded
-              : type == "MODIFIED" ? core::WatchEventType::kModified
-              : type == "DELETED"  ? core::WatchEventType::kDeleted
-              : type == "BOOKMARK" ? core::WatchEventType::kBookmark
-                                   : core::WatchEventType::kError;
+    ev.type = core::watch_event_type(type);
     const json& obj = j.contains("object") ? j["object"] : json();
     if (ev.type == core::WatchEventType::kError) {
       ev.error_code =
@@ -213,11 +209,7 @@ class Daemon::PodHandler final : public Daemon::WatchSink {
     core::WatchEvent ev;
     ev.resource_version = pending_.resource_version;
     ev.error_code = pending_.error_code;
-    ev.type = pending_.type == "ADDED"      ? core::WatchEventType::kAdded
-              : pending_.type == "MODIFIED" ? core::WatchEventType::kModified
-              : pending_.type == "DELETED"  ? core::WatchEventType::kDeleted
-              : pending_.type == "BOOKMARK" ? core::WatchEventType::kBookmark
-                                            : core::WatchEventType::kError;
+    ev.type = core::watch_event_type(pending_.type);
     return ev;
   }
   void apply() override {
@@ -1024,13 +1016,14 @@ asio::awaitable<void> Daemon::diagnose(Job job) {
 
 // Issue 15, item 1: the template of the revision before the failing one
 // (crashdiag/model/template_diff.hpp says where each workload keeps them). One list of the
-// namespace's ReplicaSets or ControllerRevisions, only when a workload's RCA is new. nullopt: a
-// first revision, another kind of owner, or nothing readable.
+// namespace's ReplicaSets or ControllerRevisions, only when a workload's RCA is new and the owner
+// index does not already show a single revision. nullopt: a first revision, another kind of
+// owner, or nothing readable.
 asio::awaitable<std::optional<PreviousTemplate>> Daemon::previous_template(std::string pod_text, std::string ns) {
   std::optional<PreviousTemplate> none;
   const json pod = json::parse(pod_text, nullptr, false);
   const auto list = revision_list_of(pod);
-  if (!list) co_return none;
+  if (!list || no_earlier_revision(pod, ns)) co_return none;
   kube::Request list_req{http::verb::get, list->path, list->resource, "",
                          ""};  // named: GCC 12 PR 99576 double-destroys temporaries in co_await
   auto res = co_await client_.request(std::move(list_req));
@@ -1121,8 +1114,7 @@ asio::awaitable<void> Daemon::gather_and_classify(Job job, core::RcaTarget targe
     }
   }
   ev.events = events_for_pod(event_handler_->for_pod(ev.pod.uid), ev.pod);
-  if (options_.what_changed && tracker_.find(core::rca_name(target)) == nullptr &&
-      !no_earlier_revision(pod_text, s.namespace_)) {
+  if (options_.what_changed && tracker_.find(core::rca_name(target)) == nullptr) {
     std::string pod_copy = pod_text;  // named: GCC 12 PR 99576 double-destroys temporaries in co_await
     std::string ns = s.namespace_;
     ev.previous = co_await previous_template(std::move(pod_copy), std::move(ns));

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <set>
 #include <string>
@@ -158,7 +159,7 @@ class Daemon {
   [[nodiscard]] const core::MetaStore* meta(const std::string& kind) const;
   // A Deployment's pod whose ReplicaSet is the only one its Deployment owns: there is no earlier
   // revision to compare with, and the list of ReplicaSets can be skipped. False when unknown.
-  [[nodiscard]] bool no_earlier_revision(const std::string& pod_text, const std::string& ns) const;
+  [[nodiscard]] bool no_earlier_revision(const nlohmann::json& pod, const std::string& ns) const;
   boost::asio::awaitable<void> worker();
   boost::asio::awaitable<void> diagnose(Job job);
   boost::asio::awaitable<void> gather_and_classify(Job job, core::RcaTarget target);

@@ -19,14 +19,6 @@ void log_bad_meta_line(const std::string& resource, core::MetaParseError e, std:
       {{"resource", resource}, {"error", std::string(core::to_string(e))}, {"line", std::string(line.substr(0, 160))}});
 }
 
-core::WatchEventType event_type(const std::string& type) {
-  return type == "ADDED"      ? core::WatchEventType::kAdded
-         : type == "MODIFIED" ? core::WatchEventType::kModified
-         : type == "DELETED"  ? core::WatchEventType::kDeleted
-         : type == "BOOKMARK" ? core::WatchEventType::kBookmark
-                              : core::WatchEventType::kError;
-}
-
 // kind, group-version path prefix, plural: what is watched. ReplicaSets and Jobs are the links
 // of the owner chain (ReplicaSet -> Deployment, Job -> CronJob); the rest are the workloads
 // crashdiag.io/ignore may be set on. Pods owned by anything else are named by their
@@ -62,7 +54,7 @@ class Daemon::MetaHandler final : public Daemon::WatchSink {
     }
     pending_ = std::move(*parsed);
     core::WatchEvent ev;
-    ev.type = event_type(pending_.type);
+    ev.type = core::watch_event_type(pending_.type);
     ev.resource_version = pending_.resource_version;
     ev.error_code = pending_.error_code;
     return ev;
@@ -109,10 +101,9 @@ const core::MetaStore* Daemon::meta(const std::string& kind) const {
   return it == meta_.end() ? nullptr : &it->second;
 }
 
-bool Daemon::no_earlier_revision(const std::string& pod_text, const std::string& ns) const {
+bool Daemon::no_earlier_revision(const nlohmann::json& pod, const std::string& ns) const {
   const core::MetaStore* rs = meta("ReplicaSet");
   if (rs == nullptr || !rs->synced()) return false;
-  const nlohmann::json pod = nlohmann::json::parse(pod_text, nullptr, false);
   if (!pod.is_object() || !pod.contains("metadata") || !pod["metadata"].is_object()) return false;
   const nlohmann::json& meta = pod["metadata"];
   if (!meta.contains("ownerReferences") || !meta["ownerReferences"].is_array()) return false;

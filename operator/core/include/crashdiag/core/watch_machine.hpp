@@ -21,6 +21,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -40,6 +41,8 @@ struct RequestFailed {
   std::string reason;  // Status.reason or the transport error, for logs
 };
 enum class WatchEventType { kAdded, kModified, kDeleted, kBookmark, kError };
+// A watch line's "type" (metav1.WatchEvent); anything else reads as an error.
+[[nodiscard]] WatchEventType watch_event_type(std::string_view type);
 struct WatchEvent {
   WatchEventType type = WatchEventType::kAdded;
   std::string resource_version;  // object's metadata.resourceVersion (not for ERROR)
