@@ -447,7 +447,16 @@ TEST_F(AlertmanagerTest, TheDaemonPostsAnRcaReSendsItAndResolvesIt) {
       << alert["annotations"].dump();
   EXPECT_FALSE(alert["annotations"].value("fix", "").empty());
   EXPECT_EQ(alert["status"]["state"], "active");
-  const json rca = *c.server.get_object(kRcas, "shop", name);
+  // The RCA object is created before its status subresource is written (two requests), and the
+  // alert may be posted in between: wait for the status instead of reading a half-written RCA.
+  json rca;
+  ASSERT_TRUE(eventually(
+      [&] {
+        rca = c.server.get_object(kRcas, "shop", name).value_or(json{});
+        return rca.contains("status") && !rca["status"].value("hypotheses", json::array()).empty();
+      },
+      20'000ms))
+      << rca.dump();
   EXPECT_EQ(alert["annotations"]["fix"], rca["status"]["hypotheses"][0]["remediation"]);
 
   // Re-sent: a later GET shows a later endsAt for the same alert.
