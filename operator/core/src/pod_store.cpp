@@ -2,22 +2,31 @@
 
 namespace crashdiag::core {
 
-std::optional<PodRecord> PodStore::upsert(PodRecord record) {
-  std::string key = record.key();
-  auto it = pods_.find(key);
-  if (it == pods_.end()) {
-    pods_.emplace(std::move(key), std::move(record));
-    return std::nullopt;
+void PodStore::put(Set& set, const PodRecord& record) {
+  PackedPod packed = PackedPod::pack(record);
+  auto it = set.find(packed.key());
+  if (it == set.end()) {
+    set.insert(std::move(packed));
+    return;
   }
-  std::optional<PodRecord> old = std::move(it->second);
-  it->second = std::move(record);
+  // Set elements are const: take the node out, replace its record (same key, same bucket), put it
+  // back. No allocation besides the new block.
+  auto node = set.extract(it);
+  node.value() = std::move(packed);
+  set.insert(std::move(node));
+}
+
+std::optional<PodRecord> PodStore::upsert(const PodRecord& record) {
+  std::optional<PodRecord> old;
+  if (auto it = pods_.find(std::string_view(record.key())); it != pods_.end()) old = it->unpack();
+  put(pods_, record);
   return old;
 }
 
-std::optional<PodRecord> PodStore::remove(const std::string& key) {
+std::optional<PodRecord> PodStore::remove(std::string_view key) {
   auto it = pods_.find(key);
   if (it == pods_.end()) return std::nullopt;
-  std::optional<PodRecord> old = std::move(it->second);
+  std::optional<PodRecord> old = it->unpack();
   pods_.erase(it);
   return old;
 }
@@ -27,36 +36,47 @@ void PodStore::begin_snapshot() {
   staging_active_ = true;
 }
 
-void PodStore::stage(PodRecord record) {
-  std::string key = record.key();
-  staging_.insert_or_assign(std::move(key), std::move(record));
+void PodStore::stage(const PodRecord& record) {
+  put(staging_, record);
 }
 
 void PodStore::discard_snapshot() {
-  staging_.clear();
+  Set().swap(staging_);  // give the table back, not only its nodes
   staging_active_ = false;
 }
 
 std::vector<PodRecord> PodStore::commit_snapshot(
     const std::function<void(const PodRecord* old, const PodRecord& now)>& on_change) {
   std::vector<PodRecord> vanished;
-  for (auto& [key, record] : pods_) {
-    if (staging_.find(key) == staging_.end()) vanished.push_back(std::move(record));
+  for (const PackedPod& pod : pods_) {
+    if (staging_.find(pod.key()) == staging_.end()) vanished.push_back(pod.unpack());
   }
-  for (const auto& [key, record] : staging_) {
-    auto it = pods_.find(key);
-    const PodRecord* old = it == pods_.end() ? nullptr : &it->second;
-    if (old == nullptr || old->resource_version != record.resource_version) on_change(old, record);
+  for (const PackedPod& pod : staging_) {
+    auto it = pods_.find(pod.key());
+    if (it != pods_.end() && it->resource_version() == pod.resource_version()) continue;
+    if (it == pods_.end()) {
+      on_change(nullptr, pod.unpack());
+    } else {
+      const PodRecord old = it->unpack();
+      on_change(&old, pod.unpack());
+    }
   }
   pods_.swap(staging_);
-  staging_.clear();
+  Set().swap(staging_);
   staging_active_ = false;
   return vanished;
 }
 
-const PodRecord* PodStore::find(const std::string& key) const {
+std::optional<PodRecord> PodStore::find(std::string_view key) const {
   auto it = pods_.find(key);
-  return it == pods_.end() ? nullptr : &it->second;
+  if (it == pods_.end()) return std::nullopt;
+  return it->unpack();
+}
+
+std::size_t PodStore::record_bytes() const {
+  std::size_t n = 0;
+  for (const PackedPod& pod : pods_) n += pod.size();
+  return n;
 }
 
 }  // namespace crashdiag::core

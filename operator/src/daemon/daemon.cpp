@@ -221,10 +221,8 @@ class Daemon::PodHandler final : public Daemon::WatchSink {
       set_gauge();
       return;
     }
-    core::PodRecord now = *pending_.pod;
-    auto old = d_.pods_.upsert(std::move(now));
-    const core::PodRecord* current = d_.pods_.find(pending_.pod->key());
-    d_.detect(old ? &*old : nullptr, *current, pending_line_);
+    auto old = d_.pods_.upsert(*pending_.pod);
+    d_.detect(old ? &*old : nullptr, *pending_.pod, pending_line_);
     if (!old) set_gauge();
   }
 
@@ -281,8 +279,8 @@ Daemon::Daemon(asio::io_context& ioc, kube::KubeClient& client, std::unique_ptr<
   publisher_ = std::make_unique<Publisher>(
       ioc_, client_, tracker_, options_.publisher, options_.metrics,
       [this](const std::string& ns, const std::string& pod) -> std::optional<std::pair<std::string, std::string>> {
-        const core::PodRecord* rec = pods_.find(ns + "/" + pod);
-        if (rec == nullptr) return std::nullopt;
+        const std::optional<core::PodRecord> rec = pods_.find(ns + "/" + pod);
+        if (!rec) return std::nullopt;
         return std::make_pair(rec->rca_annotation, rec->root_cause_annotation);
       });
   take_over_pending_ = options_.start_leading;
@@ -328,10 +326,10 @@ void Daemon::check_unready_deadlines() {
   while (!unready_deadlines_.empty() && unready_deadlines_.begin()->first <= *o.unready.now_unix) {
     const auto [due, key] = *unready_deadlines_.begin();
     unready_deadlines_.erase(unready_deadlines_.begin());
-    const core::PodRecord* pod = pods_.find(key);
+    const std::optional<core::PodRecord> pod = pods_.find(key);
     // Gone, Ready again, or unready since another time (a new deadline was scheduled for that).
-    if (pod == nullptr || core::unready_deadline(*pod, o.unready.unready_after_seconds) != due) continue;
-    for (const auto& s : core::detect_crashes(pod, *pod, o)) enqueue(s, "");
+    if (!pod || core::unready_deadline(*pod, o.unready.unready_after_seconds) != due) continue;
+    for (const auto& s : core::detect_crashes(&*pod, *pod, o)) enqueue(s, "");
   }
 }
 
@@ -458,14 +456,14 @@ bool Daemon::still_failing(const core::RcaState& rca) const {
   // its uid).
   if (const Hypothesis* top = rca.top(); top != nullptr && top->category == "data_reinitialized") {
     for (const auto& p : rca.pods) {
-      const core::PodRecord* rec = pods_.find(rca.target.namespace_ + "/" + p.name);
-      if (rec != nullptr && !rec->deleting && rec->uid == p.uid) return true;
+      const std::optional<core::PodRecord> rec = pods_.find(rca.target.namespace_ + "/" + p.name);
+      if (rec && !rec->deleting && rec->uid == p.uid) return true;
     }
     return false;
   }
   for (const auto& p : rca.pods) {
-    const core::PodRecord* rec = pods_.find(rca.target.namespace_ + "/" + p.name);
-    if (rec == nullptr || rec->deleting) continue;
+    const std::optional<core::PodRecord> rec = pods_.find(rca.target.namespace_ + "/" + p.name);
+    if (!rec || rec->deleting) continue;
     for (const auto& c : rec->containers) {
       if (c.name != rca.target.container || c.init != rca.target.init) continue;
       // Waiting in a failure reason (back-off between restarts, image pull retries) is still
@@ -495,10 +493,9 @@ void Daemon::enqueue(const core::CrashSignal& signal, std::string pod_json, bool
   // list, a relist, a new leader's walk of its store, an unready deadline): the pod's own
   // annotation and --exclude-namespaces are known here; the workload's and the namespace's
   // annotations are read before diagnosing (silenced()).
-  const core::PodRecord* pod = pods_.find(signal.namespace_ + "/" + signal.pod);
-  if ((pod != nullptr && pod->ignored) ||
-      std::find(options_.exclude_namespaces.begin(), options_.exclude_namespaces.end(), signal.namespace_) !=
-          options_.exclude_namespaces.end()) {
+  const std::optional<core::PodRecord> pod = pods_.find(signal.namespace_ + "/" + signal.pod);
+  if ((pod && pod->ignored) || std::find(options_.exclude_namespaces.begin(), options_.exclude_namespaces.end(),
+                                         signal.namespace_) != options_.exclude_namespaces.end()) {
     ++ignored_;
     return;
   }

@@ -77,8 +77,8 @@ asio::awaitable<Daemon::DependencyState> Daemon::resolve_dependency(DependencyRe
     }
   }
   for (const auto& [ns, name] : pods) {
-    const core::PodRecord* pod = pods_.find(ns + "/" + name);
-    if (pod == nullptr) continue;  // outside what this replica watches
+    const std::optional<core::PodRecord> pod = pods_.find(ns + "/" + name);
+    if (!pod) continue;  // outside what this replica watches
     core::WorkloadRef w{"v1", "Pod", pod->name, pod->uid};
     if (!pod->owner_kind.empty()) {
       // Named, then moved: GCC 12 PR 99576 double-destroys temporaries in co_await.

@@ -55,6 +55,7 @@ struct PodRecord {
   std::vector<ContainerRecord> containers;
 
   [[nodiscard]] std::string key() const { return namespace_ + "/" + name; }
+  bool operator==(const PodRecord&) const = default;
 };
 
 struct WatchLine {

@@ -5,40 +5,64 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
-#include <unordered_map>
+#include <string_view>
+#include <unordered_set>
 #include <vector>
 
+#include "crashdiag/core/packed_pod.hpp"
 #include "crashdiag/core/pod_record.hpp"
 
 namespace crashdiag::core {
 
+// Records are kept packed (packed_pod.hpp: about a tenth of a PodRecord's heap) and unpacked when
+// looked at, so every accessor hands out a PodRecord by value.
 class PodStore {
  public:
-  using Map = std::unordered_map<std::string, PodRecord>;
-
   // Watch events. Returns the previous record (if any) so the crash detector can compare.
-  std::optional<PodRecord> upsert(PodRecord record);
-  std::optional<PodRecord> remove(const std::string& key);
+  std::optional<PodRecord> upsert(const PodRecord& record);
+  std::optional<PodRecord> remove(std::string_view key);
 
   void begin_snapshot();
-  void stage(PodRecord record);
+  void stage(const PodRecord& record);
   void discard_snapshot();
   // Swaps the staged snapshot in. Calls on_change(old, new) for every pod that is new or
-  // changed, and returns the pods that vanished.
+  // changed (a different resourceVersion), and returns the pods that vanished.
   std::vector<PodRecord> commit_snapshot(
       const std::function<void(const PodRecord* old, const PodRecord& now)>& on_change);
 
-  [[nodiscard]] const PodRecord* find(const std::string& key) const;
+  [[nodiscard]] std::optional<PodRecord> find(std::string_view key) const;
   void for_each(const std::function<void(const PodRecord&)>& f) const {
-    for (const auto& [key, pod] : pods_) f(pod);
+    for (const PackedPod& pod : pods_) f(pod.unpack());
   }
   [[nodiscard]] std::size_t size() const { return pods_.size(); }
   [[nodiscard]] bool snapshot_in_progress() const { return staging_active_; }
+  // The packed records' bytes (the benchmark's bytes per pod; the table's nodes are not counted).
+  [[nodiscard]] std::size_t record_bytes() const;
 
  private:
-  Map pods_;
-  Map staging_;
+  // Keyed by a view into the record itself ("namespace/name" is its first field): no key string
+  // per pod.
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view key) const noexcept { return std::hash<std::string_view>{}(key); }
+    std::size_t operator()(const PackedPod& pod) const noexcept { return (*this)(pod.key()); }
+  };
+  struct KeyEq {
+    using is_transparent = void;
+    static std::string_view key(std::string_view k) { return k; }
+    static std::string_view key(const PackedPod& p) { return p.key(); }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const noexcept {
+      return key(a) == key(b);
+    }
+  };
+  using Set = std::unordered_set<PackedPod, KeyHash, KeyEq>;
+  static void put(Set& set, const PodRecord& record);
+
+  Set pods_;
+  Set staging_;
   bool staging_active_ = false;
 };
 
