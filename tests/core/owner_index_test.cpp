@@ -203,6 +203,37 @@ TEST(OwnerIndex, TopLevelWorkloadTable) {
   }
 }
 
+// The store keeps records packed: each must come back exactly, as the recordings have them and
+// as a lying server could send them, and a Deployment's ReplicaSet must cost little more than its
+// names and uids.
+TEST(OwnerIndex, PackedRecordsComeBackExactly) {
+  std::vector<MetaRecord> records;
+  for (const auto& e : lines("12-watch-replicasets-metadata-stream.events.jsonl")) {
+    if (auto line = parse_meta_watch_line(e); line && line->object) records.push_back(*line->object);
+  }
+  ASSERT_GE(records.size(), 8U);
+  MetaRecord rs = rec("shop", "web-6f7d8c9b5", "0b4f0a57-6c2e-4c1e-9d4b-3f0de8e4b3aa",
+                      WorkloadRef{"apps/v1", "Deployment", "web", "e93867ae-1b6a-49d1-8771-495b4e2cb4ef"});
+  rs.resource_version = "48213377";
+  records.push_back(rs);
+  MetaRecord adopted = rs;  // a controller whose name the object's does not start with
+  adopted.controller->name = "other";
+  adopted.controller->api_version = "example.com/v1beta1";
+  adopted.controller->kind = "Rollout";
+  records.push_back(adopted);
+  MetaRecord ns = rec("", "shop", "NS-UPPERCASE-UID");
+  ns.ignore = true;
+  records.push_back(ns);
+  records.push_back(MetaRecord{});
+  for (const auto& r : records) {
+    SCOPED_TRACE(r.key());
+    const PackedMeta packed = PackedMeta::pack(r);
+    EXPECT_EQ(packed.unpack(), r);
+    EXPECT_EQ(packed.key(), r.key());
+  }
+  EXPECT_LE(PackedMeta::pack(rs).size(), 70U) << "key 20, two uuids 34, resourceVersion 9, a few tags";
+}
+
 TEST(OwnerIndex, StoreSnapshotsWatchUpdatesAndRevisions) {
   MetaStore rs;
   const WorkloadRef deploy{"apps/v1", "Deployment", "web", "d-1"};
@@ -220,13 +251,13 @@ TEST(OwnerIndex, StoreSnapshotsWatchUpdatesAndRevisions) {
   rs.begin_snapshot();
   rs.stage(rec("shop", "only", "rs-9"));
   rs.discard_snapshot();
-  EXPECT_NE(rs.find("shop", "web-bbbbb"), nullptr);
-  EXPECT_EQ(rs.find("shop", "only"), nullptr);
+  EXPECT_TRUE(rs.find("shop", "web-bbbbb"));
+  EXPECT_FALSE(rs.find("shop", "only"));
   // A relist replaces everything: objects deleted meanwhile are gone.
   rs.begin_snapshot();
   rs.stage(rec("shop", "only", "rs-9"));
   EXPECT_EQ(rs.commit_snapshot(), 1U);
-  EXPECT_EQ(rs.find("shop", "web-bbbbb"), nullptr);
+  EXPECT_FALSE(rs.find("shop", "web-bbbbb"));
 
   MetaStore namespaces;
   EXPECT_FALSE(ignored_in(&namespaces, "", "shop")) << "not synced: unknown";

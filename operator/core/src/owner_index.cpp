@@ -2,6 +2,11 @@
 
 #include <simdjson.h>
 
+#include <cstring>
+#include <vector>
+
+#include "packing.hpp"
+
 namespace crashdiag::core {
 namespace {
 
@@ -161,15 +166,108 @@ tl::expected<MetaWatchLine, MetaParseError> parse_meta_watch_line(std::string_vi
   return out;
 }
 
+PackedMeta PackedMeta::pack(const MetaRecord& rec) {
+  thread_local std::vector<std::uint8_t> scratch;
+  scratch.clear();
+  packing::Writer w(scratch);
+  w.varint(rec.namespace_.size());
+  w.str(rec.key());
+  w.str(rec.resource_version);
+  w.uid(rec.uid);
+  std::uint8_t flags = 0;
+  if (rec.ignore) flags |= 1U;
+  if (rec.controller) flags |= 2U;
+  w.byte(flags);
+  if (rec.controller) {
+    const WorkloadRef& c = *rec.controller;
+    w.str(c.api_version);
+    w.str(c.kind);
+    // A ReplicaSet is named after its Deployment ("<deployment>-<pod-template-hash>"), a Job
+    // after its CronJob: the same prefix trick as a pod's owner (packed_pod.cpp).
+    if (std::string_view(rec.name).substr(0, c.name.size()) == c.name) {
+      w.varint(c.name.size() + 1);
+    } else {
+      w.varint(0);
+      w.str(c.name);
+    }
+    w.uid(c.uid);
+  }
+  PackedMeta out;
+  out.data_ = std::make_unique<std::uint8_t[]>(scratch.size());  // NOLINT(modernize-avoid-c-arrays)
+  std::memcpy(out.data_.get(), scratch.data(), scratch.size());
+  return out;
+}
+
+MetaRecord PackedMeta::unpack() const {
+  MetaRecord rec;
+  if (!data_) return rec;
+  packing::Reader in(data_.get());
+  const std::uint64_t ns_size = in.varint();
+  const std::string_view key = in.str();
+  rec.namespace_ = std::string(key.substr(0, ns_size));
+  rec.name = std::string(key.substr(std::min<std::size_t>(ns_size + 1, key.size())));
+  rec.resource_version = std::string(in.str());
+  rec.uid = in.uid();
+  const std::uint8_t flags = in.byte();
+  rec.ignore = (flags & 1U) != 0;
+  if ((flags & 2U) != 0) {
+    WorkloadRef c;
+    c.api_version = std::string(in.str());
+    c.kind = std::string(in.str());
+    if (const std::uint64_t prefix = in.varint(); prefix > 0) {
+      c.name = rec.name.substr(0, prefix - 1);
+    } else {
+      c.name = std::string(in.str());
+    }
+    c.uid = in.uid();
+    rec.controller = std::move(c);
+  }
+  return rec;
+}
+
+std::string_view PackedMeta::key() const {
+  if (!data_) return {};
+  packing::Reader in(data_.get());
+  (void)in.varint();
+  return in.str();
+}
+
+std::size_t PackedMeta::size() const {
+  if (!data_) return 0;
+  packing::Reader in(data_.get());
+  (void)in.varint();
+  (void)in.str();
+  (void)in.str();
+  (void)in.uid();
+  if ((in.byte() & 2U) != 0) {
+    (void)in.str();
+    (void)in.str();
+    if (in.varint() == 0) (void)in.str();
+    (void)in.uid();
+  }
+  return static_cast<std::size_t>(in.at() - data_.get());
+}
+
+void MetaStore::put(Set& set, const MetaRecord& rec) {
+  PackedMeta packed = PackedMeta::pack(rec);
+  auto it = set.find(packed.key());
+  if (it == set.end()) {
+    set.insert(std::move(packed));
+    return;
+  }
+  auto node = set.extract(it);
+  node.value() = std::move(packed);
+  set.insert(std::move(node));
+}
+
 void MetaStore::begin_snapshot() {
   staging_.clear();
   staging_open_ = true;
 }
 
-void MetaStore::stage(MetaRecord rec) {
+void MetaStore::stage(const MetaRecord& rec) {
   if (!staging_open_) return;
-  std::string key = rec.key();
-  staging_.insert_or_assign(std::move(key), std::move(rec));
+  put(staging_, rec);
 }
 
 void MetaStore::discard_snapshot() {
@@ -185,18 +283,18 @@ std::size_t MetaStore::commit_snapshot() {
   return objects_.size();
 }
 
-void MetaStore::upsert(MetaRecord rec) {
-  std::string key = rec.key();
-  objects_.insert_or_assign(std::move(key), std::move(rec));
+void MetaStore::upsert(const MetaRecord& rec) {
+  put(objects_, rec);
 }
 
-void MetaStore::remove(const std::string& key) {
-  objects_.erase(key);
+void MetaStore::remove(std::string_view key) {
+  if (auto it = objects_.find(key); it != objects_.end()) objects_.erase(it);
 }
 
-const MetaRecord* MetaStore::find(const std::string& ns, const std::string& name) const {
-  auto it = objects_.find(ns + "/" + name);
-  return it == objects_.end() ? nullptr : &it->second;
+std::optional<MetaRecord> MetaStore::find(const std::string& ns, const std::string& name) const {
+  auto it = objects_.find(std::string_view(ns + "/" + name));
+  if (it == objects_.end()) return std::nullopt;
+  return it->unpack();
 }
 
 std::size_t MetaStore::controlled_by(const std::string& ns, const std::string& owner_uid) const {
@@ -204,19 +302,27 @@ std::size_t MetaStore::controlled_by(const std::string& ns, const std::string& o
   std::size_t n = 0;
   const std::string prefix = ns + "/";
   // Keys are "namespace/name" and '/' cannot occur in either: one namespace is one key range.
-  for (auto it = objects_.lower_bound(prefix); it != objects_.end() && it->first.starts_with(prefix); ++it) {
-    if (it->second.controller && it->second.controller->uid == owner_uid) ++n;
+  for (auto it = objects_.lower_bound(std::string_view(prefix)); it != objects_.end() && it->key().starts_with(prefix);
+       ++it) {
+    const MetaRecord rec = it->unpack();
+    if (rec.controller && rec.controller->uid == owner_uid) ++n;
   }
+  return n;
+}
+
+std::size_t MetaStore::record_bytes() const {
+  std::size_t n = 0;
+  for (const PackedMeta& m : objects_) n += m.size();
   return n;
 }
 
 TopLevelAnswer top_level_from(const MetaStore* intermediates, const WorkloadRef& direct, const std::string& ns) {
   if (direct.kind != "ReplicaSet" && direct.kind != "Job") return {true, direct};
   if (intermediates == nullptr || !intermediates->synced()) return {};
-  const MetaRecord* rec = intermediates->find(ns, direct.name);
+  const std::optional<MetaRecord> rec = intermediates->find(ns, direct.name);
   // Not seen: the ReplicaSet may be newer than what the watch delivered so far, or gone. The
   // server knows; the caller asks it.
-  if (rec == nullptr) return {};
+  if (!rec) return {};
   if (!direct.uid.empty() && !rec->uid.empty() && rec->uid != direct.uid) return {};  // a namesake: ask
   WorkloadRef self = direct;
   if (self.uid.empty()) self.uid = rec->uid;
@@ -226,8 +332,8 @@ TopLevelAnswer top_level_from(const MetaStore* intermediates, const WorkloadRef&
 
 std::optional<bool> ignored_in(const MetaStore* store, const std::string& ns, const std::string& name) {
   if (store == nullptr || !store->synced()) return std::nullopt;
-  const MetaRecord* rec = store->find(ns, name);
-  if (rec == nullptr) return std::nullopt;
+  const std::optional<MetaRecord> rec = store->find(ns, name);
+  if (!rec) return std::nullopt;
   return rec->ignore;
 }
 

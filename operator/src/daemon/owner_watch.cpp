@@ -110,8 +110,8 @@ bool Daemon::no_earlier_revision(const nlohmann::json& pod, const std::string& n
   for (const auto& o : meta["ownerReferences"]) {
     if (!o.is_object() || !json_fields::bool_or(o, "controller", false)) continue;
     if (json_fields::string_or(o, "kind") != "ReplicaSet") return false;
-    const core::MetaRecord* owner = rs->find(ns, json_fields::string_or(o, "name"));
-    if (owner == nullptr || !owner->controller) return false;
+    const std::optional<core::MetaRecord> owner = rs->find(ns, json_fields::string_or(o, "name"));
+    if (!owner || !owner->controller) return false;
     // The Deployment controller keeps old ReplicaSets (scaled to 0) as its revision history
     // (spec.revisionHistoryLimit, pkg/controller/deployment/sync.go): one means no earlier one.
     return rs->controlled_by(ns, owner->controller->uid) <= 1;

@@ -12,8 +12,10 @@
 // type parameter would cost bandwidth, not correctness.
 
 #include <cstddef>
-#include <map>
+#include <cstdint>
+#include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
@@ -31,6 +33,7 @@ struct MetaRecord {
   std::optional<WorkloadRef> controller;  // the ownerReference with controller: true
   bool ignore = false;                    // annotation crashdiag.io/ignore: "true"
   [[nodiscard]] std::string key() const { return namespace_ + "/" + name; }
+  bool operator==(const MetaRecord&) const = default;
 };
 
 enum class MetaParseError {
@@ -55,25 +58,54 @@ struct MetaWatchLine {
 
 // One kind's objects, keyed "namespace/name". Snapshots as PodStore does: a relist replaces the
 // content atomically, so a lookup never sees half a list.
+// A MetaRecord in one block (the codec of packed_pod.hpp): a cluster keeps up to
+// revisionHistoryLimit (10) old ReplicaSets per Deployment, so the index can hold more objects
+// than there are pods, and each must cost little more than its names.
+class PackedMeta {
+ public:
+  [[nodiscard]] static PackedMeta pack(const MetaRecord& rec);
+  [[nodiscard]] MetaRecord unpack() const;
+  [[nodiscard]] std::string_view key() const;  // "namespace/name"
+  [[nodiscard]] std::size_t size() const;      // bytes of the block (walks it)
+
+ private:
+  std::unique_ptr<std::uint8_t[]> data_;  // NOLINT(modernize-avoid-c-arrays)
+};
+
 class MetaStore {
  public:
   void begin_snapshot();
-  void stage(MetaRecord rec);
+  void stage(const MetaRecord& rec);
   void discard_snapshot();
   std::size_t commit_snapshot();  // marks the store synced
-  void upsert(MetaRecord rec);
-  void remove(const std::string& key);
+  void upsert(const MetaRecord& rec);
+  void remove(std::string_view key);
 
   [[nodiscard]] bool synced() const { return synced_; }
   [[nodiscard]] std::size_t size() const { return objects_.size(); }
-  [[nodiscard]] const MetaRecord* find(const std::string& ns, const std::string& name) const;
+  // A copy: the store keeps records packed.
+  [[nodiscard]] std::optional<MetaRecord> find(const std::string& ns, const std::string& name) const;
   // How many objects of namespace `ns` a controller with uid `owner_uid` owns (a Deployment's
   // ReplicaSets: more than one means there is an earlier revision to compare with).
   [[nodiscard]] std::size_t controlled_by(const std::string& ns, const std::string& owner_uid) const;
+  [[nodiscard]] std::size_t record_bytes() const;
 
  private:
-  std::map<std::string, MetaRecord> objects_;
-  std::map<std::string, MetaRecord> staging_;
+  // Ordered by key, as the std::map before it: one namespace is one key range (controlled_by).
+  struct KeyLess {
+    using is_transparent = void;
+    static std::string_view key(std::string_view k) { return k; }
+    static std::string_view key(const PackedMeta& p) { return p.key(); }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const noexcept {
+      return key(a) < key(b);
+    }
+  };
+  using Set = std::set<PackedMeta, KeyLess>;
+  static void put(Set& set, const MetaRecord& rec);
+
+  Set objects_;
+  Set staging_;
   bool staging_open_ = false;
   bool synced_ = false;
 };

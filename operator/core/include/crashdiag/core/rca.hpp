@@ -34,6 +34,7 @@ struct WorkloadRef {
   std::string name;
   std::string uid;  // empty when unknown: then no ownerReference is written
   [[nodiscard]] std::string display() const { return kind + "/" + name; }
+  bool operator==(const WorkloadRef&) const = default;
 };
 
 struct RcaTarget {
