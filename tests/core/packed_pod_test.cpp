@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
+#include <random>
 #include <sstream>
 
+#include "crashdiag/core/keyed_table.hpp"
 #include "crashdiag/core/packed_pod.hpp"
 #include "crashdiag/core/pod_store.hpp"
 #include "test_support.hpp"
@@ -192,6 +195,67 @@ TEST(PodStore, ARelistReportsOnlyPodsWhoseResourceVersionMoved) {
   });
   EXPECT_TRUE(vanished.empty());
   EXPECT_EQ(changed, std::vector<std::string>{"checkout-6f7d8c9b5-zzzzz"});
+}
+
+}  // namespace
+}  // namespace crashdiag::core
+
+namespace crashdiag::core {
+namespace {
+
+struct Named {
+  std::string name;
+  int value = 0;
+  [[nodiscard]] bool empty() const { return name.empty(); }
+  [[nodiscard]] std::string_view key() const { return name; }
+};
+
+// The table against std::map as the model, through growth and deletions that shift runs back
+// (a fixed seed: the same sequence each run). Small tables wrap runs around their end too.
+TEST(KeyedTable, BehavesAsAMapThroughGrowthAndDeletions) {
+  std::mt19937 rng(20261204);
+  for (const int universe : {5, 40, 3000}) {
+    SCOPED_TRACE("keys drawn from " + std::to_string(universe));
+    KeyedTable<Named> table;
+    std::map<std::string, int> model;
+    for (int step = 0; step < 20000; ++step) {
+      const std::string key = "ns/pod-" + std::to_string(rng() % static_cast<unsigned>(universe));
+      switch (rng() % 3) {
+        case 0:
+        case 1: {
+          const int value = static_cast<int>(rng() % 1000);
+          EXPECT_EQ(table.put(Named{key, value}), model.count(key) == 0);
+          model[key] = value;
+          break;
+        }
+        default: {
+          const Named taken = table.take(key);
+          EXPECT_EQ(taken.empty(), model.count(key) == 0);
+          if (!taken.empty()) {
+            EXPECT_EQ(taken.value, model[key]);
+          }
+          model.erase(key);
+        }
+      }
+      ASSERT_EQ(table.size(), model.size());
+    }
+    for (const auto& [key, value] : model) {
+      const Named* found = table.find(key);
+      ASSERT_NE(found, nullptr) << key;
+      EXPECT_EQ(found->value, value);
+    }
+    std::size_t walked = 0;
+    table.for_each([&](const Named& n) {
+      ++walked;
+      EXPECT_EQ(model.at(n.name), n.value);
+    });
+    EXPECT_EQ(walked, model.size());
+    EXPECT_LE(table.size() * 4, table.capacity() * 3) << "at most three quarters full";
+    EXPECT_EQ(table.find("ns/absent"), nullptr);
+  }
+  KeyedTable<Named> empty;
+  EXPECT_EQ(empty.find("x"), nullptr);
+  EXPECT_TRUE(empty.take("x").empty());
 }
 
 }  // namespace

@@ -2,33 +2,18 @@
 
 namespace crashdiag::core {
 
-void PodStore::put(Set& set, const PodRecord& record) {
-  PackedPod packed = PackedPod::pack(record);
-  auto it = set.find(packed.key());
-  if (it == set.end()) {
-    set.insert(std::move(packed));
-    return;
-  }
-  // Set elements are const: take the node out, replace its record (same key, same bucket), put it
-  // back. No allocation besides the new block.
-  auto node = set.extract(it);
-  node.value() = std::move(packed);
-  set.insert(std::move(node));
-}
-
 std::optional<PodRecord> PodStore::upsert(const PodRecord& record) {
+  PackedPod packed = PackedPod::pack(record);
   std::optional<PodRecord> old;
-  if (auto it = pods_.find(std::string_view(record.key())); it != pods_.end()) old = it->unpack();
-  put(pods_, record);
+  if (const PackedPod* found = pods_.find(packed.key()); found != nullptr) old = found->unpack();
+  pods_.put(std::move(packed));
   return old;
 }
 
 std::optional<PodRecord> PodStore::remove(std::string_view key) {
-  auto it = pods_.find(key);
-  if (it == pods_.end()) return std::nullopt;
-  std::optional<PodRecord> old = it->unpack();
-  pods_.erase(it);
-  return old;
+  PackedPod old = pods_.take(key);
+  if (old.empty()) return std::nullopt;
+  return old.unpack();
 }
 
 void PodStore::begin_snapshot() {
@@ -37,45 +22,44 @@ void PodStore::begin_snapshot() {
 }
 
 void PodStore::stage(const PodRecord& record) {
-  put(staging_, record);
+  staging_.put(PackedPod::pack(record));
 }
 
 void PodStore::discard_snapshot() {
-  Set().swap(staging_);  // give the table back, not only its nodes
+  staging_.clear();
   staging_active_ = false;
 }
 
 std::vector<PodRecord> PodStore::commit_snapshot(
     const std::function<void(const PodRecord* old, const PodRecord& now)>& on_change) {
   std::vector<PodRecord> vanished;
-  for (const PackedPod& pod : pods_) {
-    if (staging_.find(pod.key()) == staging_.end()) vanished.push_back(pod.unpack());
-  }
-  for (const PackedPod& pod : staging_) {
-    auto it = pods_.find(pod.key());
-    if (it != pods_.end() && it->resource_version() == pod.resource_version()) continue;
-    if (it == pods_.end()) {
+  pods_.for_each([&](const PackedPod& pod) {
+    if (staging_.find(pod.key()) == nullptr) vanished.push_back(pod.unpack());
+  });
+  staging_.for_each([&](const PackedPod& pod) {
+    const PackedPod* before = pods_.find(pod.key());
+    if (before == nullptr) {
       on_change(nullptr, pod.unpack());
-    } else {
-      const PodRecord old = it->unpack();
+    } else if (before->resource_version() != pod.resource_version()) {
+      const PodRecord old = before->unpack();
       on_change(&old, pod.unpack());
     }
-  }
+  });
   pods_.swap(staging_);
-  Set().swap(staging_);
+  staging_.clear();
   staging_active_ = false;
   return vanished;
 }
 
 std::optional<PodRecord> PodStore::find(std::string_view key) const {
-  auto it = pods_.find(key);
-  if (it == pods_.end()) return std::nullopt;
-  return it->unpack();
+  const PackedPod* found = pods_.find(key);
+  if (found == nullptr) return std::nullopt;
+  return found->unpack();
 }
 
 std::size_t PodStore::record_bytes() const {
   std::size_t n = 0;
-  for (const PackedPod& pod : pods_) n += pod.size();
+  pods_.for_each([&](const PackedPod& pod) { n += pod.size(); });
   return n;
 }
 

@@ -8,9 +8,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
 
+#include "crashdiag/core/keyed_table.hpp"
 #include "crashdiag/core/packed_pod.hpp"
 #include "crashdiag/core/pod_record.hpp"
 
@@ -34,35 +34,18 @@ class PodStore {
 
   [[nodiscard]] std::optional<PodRecord> find(std::string_view key) const;
   void for_each(const std::function<void(const PodRecord&)>& f) const {
-    for (const PackedPod& pod : pods_) f(pod.unpack());
+    pods_.for_each([&](const PackedPod& pod) { f(pod.unpack()); });
   }
   [[nodiscard]] std::size_t size() const { return pods_.size(); }
   [[nodiscard]] bool snapshot_in_progress() const { return staging_active_; }
-  // The packed records' bytes (the benchmark's bytes per pod; the table's nodes are not counted).
+  // The packed records' bytes (the benchmark's bytes per pod; the table's slots are not counted).
   [[nodiscard]] std::size_t record_bytes() const;
 
  private:
-  // Keyed by a view into the record itself ("namespace/name" is its first field): no key string
-  // per pod.
-  struct KeyHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view key) const noexcept { return std::hash<std::string_view>{}(key); }
-    std::size_t operator()(const PackedPod& pod) const noexcept { return (*this)(pod.key()); }
-  };
-  struct KeyEq {
-    using is_transparent = void;
-    static std::string_view key(std::string_view k) { return k; }
-    static std::string_view key(const PackedPod& p) { return p.key(); }
-    template <typename A, typename B>
-    bool operator()(const A& a, const B& b) const noexcept {
-      return key(a) == key(b);
-    }
-  };
-  using Set = std::unordered_set<PackedPod, KeyHash, KeyEq>;
-  static void put(Set& set, const PodRecord& record);
-
-  Set pods_;
-  Set staging_;
+  // Keyed by the record itself ("namespace/name" is its first field): no key string per pod, and
+  // no node per pod either (keyed_table.hpp).
+  KeyedTable<PackedPod> pods_;
+  KeyedTable<PackedPod> staging_;
   bool staging_active_ = false;
 };
 
