@@ -5,6 +5,8 @@
 // (p50/p99/max), API requests per diagnosed incident by verb and resource, and resident memory.
 // The deliberate evidence delay (DaemonOptions::evidence_delay, 2 s by default, which waits for
 // the kubelet's Events) is set to 0 here: it is a wait, not work.
+// The baseline in the same run: as many server-side applies of an RCA in a plain loop, same
+// client, same server; printed with the ratio of the publisher's RCA throughput to it.
 // Usage: crashdiag_publish_bench [workloads] [--watch-owners=false]
 
 #include <algorithm>
@@ -167,6 +169,54 @@ int main(int argc, char** argv) {
   std::this_thread::sleep_for(std::chrono::seconds(2));  // let annotations and Events finish
   const std::uint64_t requests = client.stats().total() - requests_before;
   auto snapshot_after = client.stats().snapshot();
+
+  // The baseline (issue 14 item 4): the same number of server-side applies of an RCA, one after
+  // the other in a plain loop, with the same client against the same server. The body is one of
+  // the RCAs the publisher wrote (its spec, under new names), the query the publisher's.
+  double raw_s = 0;
+  int raw_ok = 0;
+  {
+    std::promise<void> done;
+    boost::asio::co_spawn(
+        ioc,
+        [&]() -> boost::asio::awaitable<void> {
+          std::string first;
+          {
+            std::lock_guard lock(mu);
+            if (!written.empty()) first = written.begin()->first;
+          }
+          const int at = first.empty() ? 0 : std::atoi(first.substr(4).c_str());  // "svc-<i>-..."
+          const std::string ns = ns_of(at);
+          const std::string base = "/apis/crashdiag.io/v1alpha1/namespaces/" + ns + "/rootcauseanalyses/";
+          crashdiag::kube::Request get{boost::beast::http::verb::get, base + first, "rootcauseanalyses", "", "", ""};
+          auto got = co_await client.request(std::move(get));
+          const json rca = got && got->status == 200 ? json::parse(got->body, nullptr, false) : json();
+          if (!rca.is_object() || !rca.contains("spec")) {
+            done.set_value();
+            co_return;
+          }
+          const auto t0 = Clock::now();
+          for (int i = 0; i < n; ++i) {
+            const std::string name = "raw-" + std::to_string(i);
+            json body = {{"apiVersion", rca["apiVersion"]},
+                         {"kind", rca["kind"]},
+                         {"metadata", {{"name", name}, {"namespace", ns}}},
+                         {"spec", rca["spec"]}};
+            crashdiag::kube::Request req{boost::beast::http::verb::patch,
+                                         base + name + "?fieldManager=crashdiag&force=true&fieldValidation=Strict",
+                                         "raw-apply",
+                                         body.dump(),
+                                         "application/apply-patch+yaml",
+                                         ""};
+            auto res = co_await client.request(std::move(req));
+            if (res && (res->status == 200 || res->status == 201)) ++raw_ok;
+          }
+          raw_s = std::chrono::duration<double>(Clock::now() - t0).count();
+          done.set_value();
+        },
+        boost::asio::detached);
+    done.get_future().get();
+  }
   boost::asio::post(ioc, [&] { daemon.stop(); });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   ioc.stop();
@@ -191,5 +241,10 @@ int main(int argc, char** argv) {
     }
   }
   std::printf("rss: %.1f MiB before the burst, %.1f MiB peak during it\n", rss_before / 1024.0, rss_peak / 1024.0);
+  const double publisher_rate = static_cast<double>(written.size()) / burst_s;
+  const double raw_rate = raw_s > 0 ? raw_ok / raw_s : 0;
+  std::printf("raw server-side applies, same client, plain loop: %d in %.2f s => %.0f/s\n", raw_ok, raw_s, raw_rate);
+  std::printf("publisher: %.0f RCAs/s (each with its status, annotation and Event) => %.2f of the raw apply rate\n",
+              publisher_rate, raw_rate > 0 ? publisher_rate / raw_rate : 0.0);
   return 0;
 }
