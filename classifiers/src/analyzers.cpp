@@ -149,7 +149,11 @@ std::vector<Candidate> analyze_entrypoint(const Evidence& ev, const EvidenceText
       "httpd", "supervisord", "redis-server", "postgres",  "mysqld", "mongod"};
   const bool known_program = std::find(std::begin(kKnownPrograms), std::end(kKnownPrograms), std::string_view(exe)) !=
                              std::end(kKnownPrograms);
-  const bool command_runs_exe = !known_program && !c.command.empty() && (c.command[0] == exe);
+  // An absolute path is a program named on purpose, not an argument meant for the launcher: when
+  // command: names one the image lacks (a binary that moved between image versions), the image is
+  // missing it. A path with spaces in it is a whole command line, which stays an override.
+  const bool absolute_program = !exe.empty() && exe[0] == '/' && exe.find(' ') == std::string::npos;
+  const bool command_runs_exe = !known_program && !absolute_program && !c.command.empty() && (c.command[0] == exe);
   const bool args_run_exe = c.command.empty() && !c.args.empty() && c.args[0] == exe;
   const std::string kind = looks_like_flag(exe)         ? "a flag"
                            : looks_like_subcommand(exe) ? "a subcommand or argument"

@@ -68,10 +68,18 @@ status: {message: 'starting container process caused "exec: \"yugabyte-operator\
                                    "command not set"},
                       AnalyzerCase{"event_only_evidence", &analyze_entrypoint,
                                    R"yaml(
-container: {image: 'weaveworksdemos/catalogue', command: ['/app', '-port=80']}
-events: [{type: Warning, reason: Failed, message: 'Error: failed to start container "catalogue": exec: "/app": stat /app: no such file or directory'}]
+container: {image: 'weaveworksdemos/catalogue', command: ['app', '-port=80']}
+events: [{type: Warning, reason: Failed, message: 'Error: failed to start container "catalogue": exec: "app": executable file not found in $PATH'}]
 )yaml",
                                    "entrypoint_override", "replaced the image ENTRYPOINT", "Failed"},
+                      AnalyzerCase{"command_absolute_path_missing_from_image", &analyze_entrypoint,
+                                   R"yaml(
+container: {image: 'victoriametrics/operator:config-reloader-v0.46.0', command: ['/usr/local/bin/config-reloader']}
+status: {waiting_reason: RunContainerError,
+         waiting_message: 'exec: "/usr/local/bin/config-reloader": stat /usr/local/bin/config-reloader: no such file or directory: unknown'}
+)yaml",
+                                   "missing_executable_or_file", "\"/usr/local/bin/config-reloader\" does not exist",
+                                   "command: [\"/usr/local/bin/config-reloader\"]"},
                       AnalyzerCase{"no_exec_error", &analyze_entrypoint, R"yaml(
 container: {command: [server]}
 logs: 'server started'
