@@ -1,10 +1,12 @@
 #include "fake_apiserver.hpp"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -17,6 +19,7 @@
 #include <fstream>
 #include <functional>
 #include <random>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -240,12 +243,27 @@ struct HistoryEntry {
   json object;
 };
 
+// One open watch waiting for the history to grow. A change marks it and cancels its timer, so a
+// watch sleeps until there is something to send, its next bookmark or its timeout: no polling.
+// `notified` (guarded by Impl::mu) covers a change that lands while the watch is still sending
+// what it found: the watch checks it before it waits. The cancel is posted to the server's one io
+// thread, where the watch itself runs, so it cannot overtake the wait it is meant to end.
+struct WatchWaiter {
+  explicit WatchWaiter(asio::any_io_executor ex) : timer(std::move(ex)) {}
+  asio::steady_timer timer;
+  bool notified = false;
+};
+
 struct FakeApiServer::Impl {
   FakeApiServer* self = nullptr;
   FakeOptions options;
   std::unique_ptr<ResourceRegistry> registry;
   std::atomic<std::size_t> open_watches{0};
   std::atomic<std::size_t> connections{0};
+  // Declared before the io_context: destroying it destroys the watches' suspended coroutines,
+  // whose clean-up unregisters them here.
+  std::mutex waiters_mu;
+  std::set<std::shared_ptr<WatchWaiter>> waiters;
   asio::io_context ioc{1};
   ssl::context tls{ssl::context::tls_server};
   tcp::acceptor acceptor{ioc};
@@ -253,8 +271,8 @@ struct FakeApiServer::Impl {
   std::uint64_t rv = 100;
   std::uint64_t compacted_rv = 0;
   std::map<std::string, std::map<std::string, json>> objects;  // resource path key -> ns/name -> object
-  std::vector<HistoryEntry> history;
-  std::map<std::string, std::string> logs;  // ns/pod/container/previous|current
+  std::vector<HistoryEntry> history;                           // ascending resourceVersion
+  std::map<std::string, std::string> logs;                     // ns/pod/container/previous|current
   std::vector<Fault> faults;
   std::vector<RecordedRequest> recorded;
   std::atomic<std::uint64_t> close_generation{0};
@@ -321,6 +339,16 @@ struct FakeApiServer::Impl {
       store[key_of(object)] = object;
     }
     history.push_back({rv, resource, type, std::move(object)});
+    wake_watches();
+  }
+
+  void wake_watches() {
+    // caller holds mu (it guards `notified`)
+    std::lock_guard lock(waiters_mu);
+    for (const auto& w : waiters) {
+      w->notified = true;
+      asio::post(ioc, [w] { w->timer.cancel(); });
+    }
   }
 };
 
@@ -1999,20 +2027,36 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
     auto next_bookmark = std::chrono::steady_clock::now() + impl.options.bookmark_interval;
     const std::uint64_t generation = impl.close_generation.load();
-    asio::steady_timer tick(co_await asio::this_coro::executor);
+    auto waiter = std::make_shared<WatchWaiter>(co_await asio::this_coro::executor);
+    {
+      std::lock_guard lock(impl.waiters_mu);
+      impl.waiters.insert(waiter);
+    }
+    struct Unregister {
+      FakeApiServer::Impl& impl;
+      std::shared_ptr<WatchWaiter> w;
+      ~Unregister() {
+        std::lock_guard lock(impl.waiters_mu);
+        impl.waiters.erase(w);
+      }
+    } unregister{impl, waiter};
     for (;;) {
       std::vector<json> events;
       std::uint64_t current = 0;
       bool expired = false;
       {
         std::lock_guard lock(impl.mu);
+        waiter->notified = false;
         current = impl.rv;
         if (last < impl.compacted_rv) {
           expired = true;
         } else {
-          for (std::size_t i = 0; i < impl.history.size(); ++i) {
+          // The history is in resourceVersion order: start after what this watch has sent.
+          const auto first = std::partition_point(impl.history.begin(), impl.history.end(),
+                                                  [&](const HistoryEntry& h) { return h.rv <= last; });
+          for (auto i = static_cast<std::size_t>(first - impl.history.begin()); i < impl.history.size(); ++i) {
             const HistoryEntry& h = impl.history[i];
-            if (h.rv <= last || h.resource != r->resource) continue;
+            if (h.resource != r->resource) continue;
             if (!r->ns.empty() && h.object["metadata"].value("namespace", "") != r->ns) continue;
             if (!filtered) {
               events.push_back(watch_event(h.type, h.object));
@@ -2052,8 +2096,12 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
         if (!co_await send(bm)) co_return;
         next_bookmark = now + impl.options.bookmark_interval;
       }
-      tick.expires_after(std::chrono::milliseconds(10));
-      co_await tick.async_wait(kNoThrow);
+      {
+        std::lock_guard lock(impl.mu);
+        if (waiter->notified) continue;  // changed while we were sending: look again first
+      }
+      waiter->timer.expires_at(bookmarks ? std::min(deadline, next_bookmark) : deadline);
+      co_await waiter->timer.async_wait(kNoThrow);
     }
     auto last_chunk = http::make_chunk_last();
     co_await asio::async_write(stream, last_chunk, kNoThrow);
@@ -2235,6 +2283,7 @@ void FakeApiServer::compact() {
   std::lock_guard lock(impl_->mu);
   impl_->compacted_rv = impl_->rv;
   impl_->history.clear();
+  impl_->wake_watches();  // a watch behind the compaction gets its 410 now
 }
 
 void FakeApiServer::inject(Fault fault) {
@@ -2244,6 +2293,8 @@ void FakeApiServer::inject(Fault fault) {
 
 void FakeApiServer::close_watches() {
   impl_->close_generation++;
+  std::lock_guard lock(impl_->mu);
+  impl_->wake_watches();
 }
 
 std::size_t FakeApiServer::open_watches() const {
