@@ -249,7 +249,7 @@ struct HistoryEntry {
 // what it found: the watch checks it before it waits. The cancel is posted to the server's one io
 // thread, where the watch itself runs, so it cannot overtake the wait it is meant to end.
 struct WatchWaiter {
-  explicit WatchWaiter(asio::any_io_executor ex) : timer(std::move(ex)) {}
+  explicit WatchWaiter(const asio::any_io_executor& ex) : timer(ex) {}
   asio::steady_timer timer;
   bool notified = false;
 };

@@ -200,7 +200,7 @@ class Daemon::PodHandler final : public Daemon::WatchSink {
   void begin() override { d_.pods_.begin_snapshot(); }
   void stage(std::string_view item) override {
     auto rec = core::parse_pod_record(item);
-    if (rec) d_.pods_.stage(std::move(*rec));
+    if (rec) d_.pods_.stage(*rec);
   }
   void discard() override { d_.pods_.discard_snapshot(); }
   std::size_t commit() override {

@@ -42,7 +42,7 @@ class Daemon::MetaHandler final : public Daemon::WatchSink {
   void begin() override { store_.begin_snapshot(); }
   void stage(std::string_view item) override {
     auto rec = core::parse_meta_record(item);
-    if (rec) store_.stage(std::move(*rec));
+    if (rec) store_.stage(*rec);
   }
   void discard() override { store_.discard_snapshot(); }
   std::size_t commit() override { return store_.commit_snapshot(); }
@@ -64,7 +64,7 @@ class Daemon::MetaHandler final : public Daemon::WatchSink {
     if (pending_.type == "DELETED") {
       store_.remove(pending_.object->key());
     } else {
-      store_.upsert(std::move(*pending_.object));
+      store_.upsert(*pending_.object);
     }
     pending_.object.reset();
   }
