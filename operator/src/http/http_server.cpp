@@ -1,4 +1,5 @@
 #include "http_server.hpp"
+#include "log.hpp"
 #include "no_throw.hpp"
 
 #include <array>
@@ -94,12 +95,17 @@ using Response = bhttp::response<bhttp::string_body>;
 
 // Outside the coroutines: a handler may throw, and a catch handler in a coroutine body is one of
 // the places GCC 12 gets wrong.
+// Either way the failure is logged and answered with a 500: a scrape or a probe that fails says so,
+// and the server keeps serving.
 Reply invoke(const Handler& handler) noexcept {
   try {
     return handler();
   } catch (const std::exception& e) {
+    daemon::log(daemon::LogLevel::kError, "http handler failed", {{"error", e.what()}});
     return Reply{500, std::string(kTextPlain), std::string("internal error: ") + e.what() + "\n"};
   } catch (...) {
+    daemon::log(daemon::LogLevel::kError, "http handler failed",
+                {{"error", "an exception not derived from std::exception"}});
     return Reply{500, std::string(kTextPlain), "internal error\n"};
   }
 }
