@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "cluster_objects.hpp"
 #include "crashdiag/core/rca.hpp"
 #include "daemon.hpp"
 #include "fake_apiserver.hpp"
@@ -67,28 +68,6 @@ json workload_pod(int i, bool crashing) {
   return pod;
 }
 
-json replicaset(int i) {
-  const std::string app = workload_of(i);
-  return json{{"kind", "ReplicaSet"},
-              {"apiVersion", "apps/v1"},
-              {"metadata",
-               {{"name", app + "-6f7d8c9b5"},
-                {"namespace", ns_of(i)},
-                {"uid", "rs-" + app},
-                {"ownerReferences", json::array({{{"apiVersion", "apps/v1"},
-                                                  {"kind", "Deployment"},
-                                                  {"name", app},
-                                                  {"uid", "dep-" + app},
-                                                  {"controller", true}}})}}}};
-}
-
-json deployment(int i) {
-  const std::string app = workload_of(i);
-  return json{{"kind", "Deployment"},
-              {"apiVersion", "apps/v1"},
-              {"metadata", {{"name", app}, {"namespace", ns_of(i)}, {"uid", "dep-" + app}}}};
-}
-
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -103,8 +82,8 @@ int main(int argc, char** argv) {
   auto fake = crashdiag::bench::ForkedFake::start(
       [n](crashdiag::fake::FakeApiServer& server) {
         for (int i = 0; i < n; ++i) {
-          server.put_object("/apis/apps/v1", "deployments", deployment(i));
-          server.put_object("/apis/apps/v1", "replicasets", replicaset(i));
+          server.put_object("/apis/apps/v1", "deployments", crashdiag::bench::deployment(ns_of(i), workload_of(i)));
+          server.put_object("/apis/apps/v1", "replicasets", crashdiag::bench::replicaset(ns_of(i), workload_of(i)));
           server.apply_pod(workload_pod(i, false));
         }
       },

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "cluster_objects.hpp"
 #include "daemon.hpp"
 #include "fake_apiserver.hpp"
 #include "forked_fake.hpp"
@@ -33,37 +34,20 @@ using nlohmann::json;
 
 // A pod shaped like a Deployment's replica in a real cluster (labels, annotations, owner,
 // two containers with env, probes, resources, managed fields): about 4 KB of JSON.
+// User + system CPU of this thread (RUSAGE_THREAD) or process (RUSAGE_SELF), in seconds.
+double cpu_seconds(int who) {
+  rusage u{};
+  ::getrusage(who, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 // Ten replicas per Deployment, 200 namespaces.
 std::string app_of(int i) {
   return "svc-" + std::to_string(i / 10);
 }
 std::string ns_of(int i) {
   return "team-" + std::to_string((i / 10) % 200);
-}
-
-// The pod's owners, as a cluster has them (the owner index lists and watches them, metadata only).
-json replicaset(int i) {
-  const std::string app = app_of(i);
-  return json{{"kind", "ReplicaSet"},
-              {"apiVersion", "apps/v1"},
-              {"metadata",
-               {{"name", app + "-6f7d8c9b5"},
-                {"namespace", ns_of(i)},
-                {"uid", "rs-" + app},
-                {"labels", {{"app", app}, {"pod-template-hash", "6f7d8c9b5"}}},
-                {"ownerReferences", json::array({{{"apiVersion", "apps/v1"},
-                                                  {"kind", "Deployment"},
-                                                  {"name", app},
-                                                  {"uid", "dep-" + app},
-                                                  {"controller", true}}})}}}};
-}
-
-json deployment(int i) {
-  const std::string app = app_of(i);
-  return json{
-      {"kind", "Deployment"},
-      {"apiVersion", "apps/v1"},
-      {"metadata", {{"name", app}, {"namespace", ns_of(i)}, {"uid", "dep-" + app}, {"labels", {{"app", app}}}}}};
 }
 
 json realistic_pod(int i, bool crashing) {
@@ -137,8 +121,8 @@ int main(int argc, char** argv) {
         for (int i = 0; i < pods; ++i) {
           server.apply_pod(realistic_pod(i, false));
           if (i % 10 != 0) continue;
-          server.put_object("/apis/apps/v1", "deployments", deployment(i));
-          server.put_object("/apis/apps/v1", "replicasets", replicaset(i));
+          server.put_object("/apis/apps/v1", "deployments", crashdiag::bench::deployment(ns_of(i), app_of(i)));
+          server.put_object("/apis/apps/v1", "replicasets", crashdiag::bench::replicaset(ns_of(i), app_of(i)));
         }
         server.compact();  // keep only the current state, as etcd would after compaction
       },
@@ -173,12 +157,7 @@ int main(int argc, char** argv) {
   // apart from the server that shares the machine.
   auto daemon_cpu_s = [&] {
     std::promise<double> p;
-    boost::asio::post(ioc, [&] {
-      rusage u{};
-      ::getrusage(RUSAGE_THREAD, &u);
-      p.set_value(static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-                  static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6);
-    });
+    boost::asio::post(ioc, [&] { p.set_value(cpu_seconds(RUSAGE_THREAD)); });
     return p.get_future().get();
   };
   while (!synced) {
@@ -235,15 +214,9 @@ int main(int argc, char** argv) {
   // Idle: nothing changes for 10 s. The daemon's loops are woken by work (watch lines, deadlines),
   // not by timers, so a quiet cluster should cost it next to nothing (issue 13 item 3).
   constexpr int kIdleSeconds = 10;
-  auto process_cpu_s = [] {
-    rusage u{};
-    ::getrusage(RUSAGE_SELF, &u);
-    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-  };
-  const double idle_before = process_cpu_s();
+  const double idle_before = cpu_seconds(RUSAGE_SELF);
   std::this_thread::sleep_for(std::chrono::seconds(kIdleSeconds));
-  const double idle_cpu_s = process_cpu_s() - idle_before;
+  const double idle_cpu_s = cpu_seconds(RUSAGE_SELF) - idle_before;
   // Lists stream (KubeClient::stream), accounted under the verb the apiserver's metrics use.
   const std::uint64_t lists_at_sync = count("list", "pods");
   const std::uint64_t total_at_sync = client.stats().total();

@@ -2,7 +2,6 @@
 
 #include <simdjson.h>
 
-#include <cstring>
 #include <vector>
 
 #include "packing.hpp"
@@ -166,85 +165,70 @@ tl::expected<MetaWatchLine, MetaParseError> parse_meta_watch_line(std::string_vi
   return out;
 }
 
-PackedMeta PackedMeta::pack(const MetaRecord& rec) {
-  thread_local std::vector<std::uint8_t> scratch;
-  scratch.clear();
-  packing::Writer w(scratch);
-  w.varint(rec.namespace_.size());
-  w.str(rec.key());
-  w.str(rec.resource_version);
-  w.uid(rec.uid);
-  std::uint8_t flags = 0;
-  if (rec.ignore) flags |= 1U;
-  if (rec.controller) flags |= 2U;
-  w.byte(flags);
-  if (rec.controller) {
-    const WorkloadRef& c = *rec.controller;
-    w.str(c.api_version);
-    w.str(c.kind);
-    // A ReplicaSet is named after its Deployment ("<deployment>-<pod-template-hash>"), a Job
-    // after its CronJob: the same prefix trick as a pod's owner (packed_pod.cpp).
-    if (std::string_view(rec.name).substr(0, c.name.size()) == c.name) {
-      w.varint(c.name.size() + 1);
-    } else {
-      w.varint(0);
-      w.str(c.name);
-    }
-    w.uid(c.uid);
-  }
-  PackedMeta out;
-  out.data_ = std::make_unique<std::uint8_t[]>(scratch.size());  // NOLINT(modernize-avoid-c-arrays)
-  std::memcpy(out.data_.get(), scratch.data(), scratch.size());
-  return out;
-}
+namespace {
 
-MetaRecord PackedMeta::unpack() const {
+constexpr std::uint8_t kMetaIgnore = 1U << 0U;
+constexpr std::uint8_t kMetaController = 1U << 1U;
+
+// The fields in the order PackedMeta::pack writes them; size() reads them the same way.
+MetaRecord read_meta(packing::Reader& in) {
   MetaRecord rec;
-  if (!data_) return rec;
-  packing::Reader in(data_.get());
-  const std::uint64_t ns_size = in.varint();
-  const std::string_view key = in.str();
-  rec.namespace_ = std::string(key.substr(0, ns_size));
-  rec.name = std::string(key.substr(std::min<std::size_t>(ns_size + 1, key.size())));
+  in.key(rec.namespace_, rec.name);
   rec.resource_version = std::string(in.str());
   rec.uid = in.uid();
   const std::uint8_t flags = in.byte();
-  rec.ignore = (flags & 1U) != 0;
-  if ((flags & 2U) != 0) {
+  rec.ignore = (flags & kMetaIgnore) != 0;
+  if ((flags & kMetaController) != 0) {
     WorkloadRef c;
     c.api_version = std::string(in.str());
     c.kind = std::string(in.str());
-    if (const std::uint64_t prefix = in.varint(); prefix > 0) {
-      c.name = rec.name.substr(0, prefix - 1);
-    } else {
-      c.name = std::string(in.str());
-    }
+    c.name = in.name_after(rec.name);
     c.uid = in.uid();
     rec.controller = std::move(c);
   }
   return rec;
 }
 
+}  // namespace
+
+PackedMeta PackedMeta::pack(const MetaRecord& rec) {
+  std::vector<std::uint8_t>& bytes = packing::scratch();
+  packing::Writer w(bytes);
+  w.key(rec.namespace_, rec.name);
+  w.str(rec.resource_version);
+  w.uid(rec.uid);
+  std::uint8_t flags = 0;
+  if (rec.ignore) flags |= kMetaIgnore;
+  if (rec.controller) flags |= kMetaController;
+  w.byte(flags);
+  if (rec.controller) {
+    const WorkloadRef& c = *rec.controller;
+    w.str(c.api_version);
+    w.str(c.kind);
+    w.name_after(rec.name, c.name);  // a ReplicaSet after its Deployment, a Job after its CronJob
+    w.uid(c.uid);
+  }
+  PackedMeta out;
+  out.data_ = packing::to_block(bytes);
+  return out;
+}
+
+MetaRecord PackedMeta::unpack() const {
+  if (!data_) return {};
+  packing::Reader in(data_.get());
+  return read_meta(in);
+}
+
 std::string_view PackedMeta::key() const {
   if (!data_) return {};
   packing::Reader in(data_.get());
-  (void)in.varint();
-  return in.str();
+  return in.key_view();
 }
 
 std::size_t PackedMeta::size() const {
   if (!data_) return 0;
   packing::Reader in(data_.get());
-  (void)in.varint();
-  (void)in.str();
-  (void)in.str();
-  (void)in.uid();
-  if ((in.byte() & 2U) != 0) {
-    (void)in.str();
-    (void)in.str();
-    if (in.varint() == 0) (void)in.str();
-    (void)in.uid();
-  }
+  (void)read_meta(in);
   return static_cast<std::size_t>(in.at() - data_.get());
 }
 
@@ -307,12 +291,6 @@ std::size_t MetaStore::controlled_by(const std::string& ns, const std::string& o
     const MetaRecord rec = it->unpack();
     if (rec.controller && rec.controller->uid == owner_uid) ++n;
   }
-  return n;
-}
-
-std::size_t MetaStore::record_bytes() const {
-  std::size_t n = 0;
-  for (const PackedMeta& m : objects_) n += m.size();
   return n;
 }
 

@@ -2,8 +2,11 @@
 // the layout rules). Internal to crashdiag_core.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -111,6 +114,26 @@ class Writer {
     byte(1);
     out_.insert(out_.end(), bytes.begin(), bytes.end());
   }
+  // "namespace/name" with the namespace's length before it: the first field of every record, the
+  // key the stores look it up by, and split back exactly even if a lying server put a '/' in a
+  // namespace.
+  void key(const std::string& ns, const std::string& name) {
+    varint(ns.size());
+    str(ns + "/" + name);
+  }
+  // A controller names what it creates after itself: a ReplicaSet's pods "<replicaset>-<random>",
+  // a StatefulSet's "<statefulset>-<ordinal>" (generateName,
+  // k8s.io/kubernetes/pkg/controller/controller_utils.go getPodsPrefix), a Deployment's
+  // ReplicaSets "<deployment>-<hash>", a CronJob's Jobs "<cronjob>-<n>". When `owner` is the first
+  // n bytes of `name`, n + 1 is stored instead of it; 0 means the owner's name follows.
+  void name_after(std::string_view name, const std::string& owner) {
+    if (name.substr(0, owner.size()) == owner) {
+      varint(owner.size() + 1);
+      return;
+    }
+    varint(0);
+    str(owner);
+  }
   void termination(const TerminationRecord& t) {
     zigzag(t.exit_code);
     str(t.reason);
@@ -160,7 +183,21 @@ class Reader {
     }
     return out;
   }
-  void skip_uid() { (void)uid(); }
+  // What Writer::key wrote, in place.
+  std::string_view key_view() {
+    (void)varint();
+    return str();
+  }
+  void key(std::string& ns, std::string& name) {
+    const std::uint64_t ns_size = varint();
+    const std::string_view key = str();
+    ns = std::string(key.substr(0, ns_size));
+    name = std::string(key.substr(std::min<std::size_t>(ns_size + 1, key.size())));
+  }
+  std::string name_after(const std::string& name) {
+    if (const std::uint64_t prefix = varint(); prefix > 0) return name.substr(0, prefix - 1);
+    return std::string(str());
+  }
   TerminationRecord termination() {
     TerminationRecord t;
     t.exit_code = static_cast<int>(zigzag());
@@ -173,5 +210,21 @@ class Reader {
  private:
   const std::uint8_t* p_;
 };
+
+// One exact-size block of what a Writer wrote (no capacity word: the record is its own length).
+inline std::unique_ptr<std::uint8_t[]> to_block(
+    const std::vector<std::uint8_t>& bytes) {                   // NOLINT(modernize-avoid-c-arrays)
+  auto block = std::make_unique<std::uint8_t[]>(bytes.size());  // NOLINT(modernize-avoid-c-arrays)
+  std::memcpy(block.get(), bytes.data(), bytes.size());
+  return block;
+}
+
+// The writer's buffer, reused between records on this thread: packing a 150,000-pod list must
+// not allocate a scratch buffer per pod.
+inline std::vector<std::uint8_t>& scratch() {
+  thread_local std::vector<std::uint8_t> buffer;
+  buffer.clear();
+  return buffer;
+}
 
 }  // namespace crashdiag::core::packing

@@ -57,10 +57,4 @@ std::optional<PodRecord> PodStore::find(std::string_view key) const {
   return found->unpack();
 }
 
-std::size_t PodStore::record_bytes() const {
-  std::size_t n = 0;
-  pods_.for_each([&](const PackedPod& pod) { n += pod.size(); });
-  return n;
-}
-
 }  // namespace crashdiag::core

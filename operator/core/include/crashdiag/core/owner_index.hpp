@@ -88,7 +88,6 @@ class MetaStore {
   // How many objects of namespace `ns` a controller with uid `owner_uid` owns (a Deployment's
   // ReplicaSets: more than one means there is an earlier revision to compare with).
   [[nodiscard]] std::size_t controlled_by(const std::string& ns, const std::string& owner_uid) const;
-  [[nodiscard]] std::size_t record_bytes() const;
 
  private:
   // Ordered by key, as the std::map before it: one namespace is one key range (controlled_by).

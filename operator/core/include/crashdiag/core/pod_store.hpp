@@ -38,8 +38,6 @@ class PodStore {
   }
   [[nodiscard]] std::size_t size() const { return pods_.size(); }
   [[nodiscard]] bool snapshot_in_progress() const { return staging_active_; }
-  // The packed records' bytes (the benchmark's bytes per pod; the table's slots are not counted).
-  [[nodiscard]] std::size_t record_bytes() const;
 
  private:
   // Keyed by the record itself ("namespace/name" is its first field): no key string per pod, and
