@@ -58,12 +58,23 @@ const RE2& compose_prefix() {
   return kPrefix;
 }
 
+// Compose's own lines between the containers' (`docker compose up` prints them unprefixed;
+// docker/compose pkg/compose/printer.go and v1's "Attaching to"): "web-1 exited with code 1
+// (restarting)", "Attaching to web-1", "Creating web_1 ... done", "Container web-1  Started".
+// They say nothing about the prefix the container's lines carry, for or against.
+const RE2& compose_status_line() {
+  static const RE2 kStatus(
+      R"re(^(?:\S+ exited with code \d+|Attaching to |Gracefully stopping|(?:Creating|Recreating|Starting|Stopping|Removing) \S+ \.\.\.|\s*(?:\S+ )?(?:Container|Network|Volume) \S+\s+(?:Creat|Start|Running|Recreat|Stopp|Remov|Wait|Healthy)))re");
+  return kStatus;
+}
+
 // The service prefix most lines carry, or empty. Only lines with a '|' can have one.
 std::string compose_prefix_of(const std::vector<std::string>& lines) {
   std::map<std::string, std::size_t> counts;
   std::size_t non_empty = 0;
   for (const std::string& line : lines) {
     if (line.empty()) continue;
+    if (line.find('|') == std::string::npos && RE2::PartialMatch(line, compose_status_line())) continue;
     ++non_empty;
     std::string name;
     if (line.find('|') != std::string::npos && RE2::PartialMatch(line, compose_prefix(), &name)) ++counts[name];
