@@ -382,6 +382,24 @@ TEST(AlertPlanner, AResolvedRcaResolvesTheAlertAlertmanagerHasThenNothingMore) {
   EXPECT_EQ(b.alerts[0].alert.starts_at, kT0 + 20min);
 }
 
+TEST(AlertPlanner, AnRcaForgottenWithItsDeletedWorkloadResolvesItsAlert) {
+  Fixture f;
+  f.identify("oom_killed", kT0);
+  AlertBatch b = f.planner.next(f.tracker, kT0);
+  f.planner.delivered(b, kT0);
+  const Alert posted = *f.planner.posted(f.name);
+
+  ASSERT_EQ(f.tracker.forget_workload("shop", "Deployment", "web", "").size(), 1U);
+  f.planner.touch(f.name);
+  b = f.planner.next(f.tracker, kT0 + 1min);
+  ASSERT_EQ(b.alerts.size(), 1U);
+  EXPECT_FALSE(b.alerts[0].firing);
+  EXPECT_EQ(b.alerts[0].alert.labels, posted.labels);
+  EXPECT_EQ(b.alerts[0].alert.ends_at, kT0 + 1min);
+  f.planner.delivered(b, kT0 + 1min);
+  EXPECT_EQ(f.planner.size(), 0U);
+}
+
 TEST(AlertPlanner, ResolvedBeforeEverPostedSendsNothing) {
   Fixture f;
   f.identify("oom_killed", kT0);

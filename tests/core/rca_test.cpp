@@ -504,5 +504,35 @@ TEST(RcaTracker, ForgettingANamespaceForgetsOnlyItsRcas) {
   EXPECT_TRUE(t.forget_namespace("fx").empty());
 }
 
+// A deleted workload's RCAs are deleted by the garbage collector; the tracker forgets them, and
+// only them: another workload, another kind of the same name, or a new incarnation (another uid)
+// keeps its RCA.
+TEST(RcaTracker, ForgettingAWorkloadForgetsOnlyItsRcas) {
+  struct Case {
+    const char* label;
+    const char* ns;
+    const char* kind;
+    const char* name;
+    const char* uid;
+    bool forgotten;
+  };
+  for (const auto& c : {Case{"same workload and uid", "shop", "Deployment", "web", "dep-web", true},
+                        Case{"uid not known to the watch", "shop", "Deployment", "web", "", true},
+                        Case{"a new Deployment under the same name", "shop", "Deployment", "web", "dep-web-2", false},
+                        Case{"another kind, same name", "shop", "StatefulSet", "web", "dep-web", false},
+                        Case{"another namespace", "fx", "Deployment", "web", "dep-web", false},
+                        Case{"another workload", "shop", "Deployment", "api", "dep-api", false}}) {
+    RcaTracker t;
+    auto d = diagnosis("oom_killed");
+    RcaTarget target = web();
+    target.workload.uid = "dep-web";
+    const std::string name = t.record(occ("web-1", kT0, 2, target), &d, "me").name;
+    const auto gone = t.forget_workload(c.ns, c.kind, c.name, c.uid);
+    EXPECT_EQ(gone.size(), c.forgotten ? 1U : 0U) << c.label;
+    EXPECT_EQ(t.find(name) == nullptr, c.forgotten) << c.label;
+    EXPECT_EQ(t.counted("uid-web-1", 2), !c.forgotten) << c.label << ": its pods go with it";
+  }
+}
+
 }  // namespace
 }  // namespace crashdiag::core

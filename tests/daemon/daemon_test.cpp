@@ -69,6 +69,28 @@ TEST(Daemon, NewRestartsOfTheSameFailureAreCountedNotRediagnosed) {
   EXPECT_EQ(r.snapshot().size(), 2U);
 }
 
+// The garbage collector deletes a workload's RCAs with it (their ownerReference); the daemon
+// forgets them when its owner watch sees the workload go, or a bare pod's when the pod goes, so a
+// cluster that churns workloads does not grow the daemon's memory (bench/soak.cpp measures it).
+TEST(Daemon, ADeletedWorkloadsRcasAreForgotten) {
+  quiet_logs();
+  Cluster c;
+  c.server.put_object("/apis/apps/v1", "deployments",
+                      json{{"kind", "Deployment"},
+                           {"apiVersion", "apps/v1"},
+                           {"metadata", {{"name", "web"}, {"namespace", "shop"}, {"uid", "uid-web"}}}});
+  c.web_replicas(3);
+  c.api_oom(2);
+  Running r(c, {});
+  ASSERT_TRUE(r.wait_for(2));
+  auto rcas = [&] { return r.on_loop([&] { return r.daemon->tracker().size(); }); };
+  ASSERT_EQ(rcas(), 2U);
+  c.server.delete_object("apps/v1/deployments", "shop", "web");
+  ASSERT_TRUE(eventually([&] { return rcas() == 1U; })) << "the Deployment's RCA is still tracked";
+  c.server.delete_pod("shop", "api");
+  ASSERT_TRUE(eventually([&] { return rcas() == 0U; })) << "the bare pod's RCA is still tracked";
+}
+
 struct FaultCase {
   const char* name;
   fake::Fault fault;

@@ -87,7 +87,10 @@ TEST_P(NamespaceDeletedMidPublish, DropsItsWritesOnceForgetsItAndPublishesTheRes
   quiet_logs();
   const Deletion& d = GetParam();
   Cluster c;
-  c.server.apply_pod(failing_pod("fx", "batch", c.api_container(), nullptr, 2, 137, "OOMKilled"));
+  // Owned by a Job the fake does not hold: the namespace's deletion then removes no workload
+  // the daemon knows (a deleted workload's or bare pod's RCAs are forgotten without a write,
+  // Daemon::workload_deleted), so the retried write meets the refusal this test is about.
+  c.server.apply_pod(failing_pod("fx", "batch", c.api_container(), owner("Job", "batch"), 2, 137, "OOMKilled"));
   c.server.set_logs("fx", "batch", "api", true, "INFO starting\n");
   // The first RCA write to fx fails with a 500, so the namespace goes while crashdiag waits to
   // retry (retry_base below): the deletion happens mid-publish, after the diagnosis.

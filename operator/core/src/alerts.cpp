@@ -143,12 +143,15 @@ AlertBatch AlertPlanner::next(const RcaTracker& tracker, WallTime now) {
       continue;
     }
     const RcaState* state = tracker.find(it->first);
-    // Gone from the tracker, or resolved before Alertmanager ever heard of it: nothing to say.
-    if (state == nullptr || (!state->active && !e.posted)) {
+    // Resolved before Alertmanager ever heard of it, or gone from the tracker unheard of: nothing
+    // to say.
+    if (!e.posted && (state == nullptr || !state->active)) {
       it = entries_.erase(it);
       continue;
     }
-    if (!state->active) {
+    if (state == nullptr || !state->active) {
+      // Resolved, or forgotten with its deleted workload (RcaTracker::forget_workload): the
+      // alert Alertmanager has ends now rather than at its endsAt.
       // Resolve exactly the label set Alertmanager has (its identity), with the startsAt it has.
       batch.alerts.push_back(PlannedAlert{it->first, resolved_copy(*e.posted, now), true, false});
     } else {

@@ -460,6 +460,24 @@ std::vector<std::string> RcaTracker::forget_namespace(const std::string& ns) {
   return gone;
 }
 
+std::vector<std::string> RcaTracker::forget_workload(const std::string& ns, const std::string& kind,
+                                                     const std::string& name, const std::string& uid) {
+  std::vector<std::string> gone;
+  for (auto it = rcas_.begin(); it != rcas_.end();) {
+    const RcaTarget& t = it->second.target;
+    const bool other_owner = !uid.empty() && !t.workload.uid.empty() && t.workload.uid != uid;
+    if (t.namespace_ != ns || t.workload.kind != kind || t.workload.name != name || other_owner) {
+      ++it;
+      continue;
+    }
+    for (const auto& [uid, mark] : it->second.marks) pod_restarts_.erase(uid);
+    for (const auto& p : it->second.pods) pod_restarts_.erase(p.uid);
+    gone.push_back(it->first);
+    it = rcas_.erase(it);
+  }
+  return gone;
+}
+
 const RcaState* RcaTracker::find(const std::string& name) const {
   auto it = rcas_.find(name);
   return it == rcas_.end() ? nullptr : &it->second;

@@ -209,6 +209,7 @@ class Daemon::PodHandler final : public Daemon::WatchSink {
     for (const auto& gone : vanished) {  // deleted while we were not watching
       d_.event_handler_->forget_pod(gone.uid);
       d_.tracker_.forget_pod(gone.uid);
+      d_.bare_pod_deleted(gone);
     }
     set_gauge();
     give_back_freed_memory();
@@ -234,6 +235,7 @@ class Daemon::PodHandler final : public Daemon::WatchSink {
       d_.pods_.remove(pending_.pod->key());
       d_.event_handler_->forget_pod(pending_.pod->uid);
       d_.tracker_.forget_pod(pending_.pod->uid);
+      d_.bare_pod_deleted(*pending_.pod);
       set_gauge();
       return;
     }
@@ -944,6 +946,7 @@ asio::awaitable<core::WorkloadRef> Daemon::top_level_workload(std::string ns, st
   }
   core::WorkloadRef top = owner_of(res->body, direct);
   owner_cache_[key] = top;
+  if (owner_cache_.size() > 4096) owner_cache_.erase(owner_cache_.begin());  // bounded, as ignore_cache_
   co_return top;
 }
 

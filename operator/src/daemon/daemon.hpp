@@ -160,6 +160,10 @@ class Daemon {
   // A Deployment's pod whose ReplicaSet is the only one its Deployment owns: there is no earlier
   // revision to compare with, and the list of ReplicaSets can be skipped. False when unknown.
   [[nodiscard]] bool no_earlier_revision(const nlohmann::json& pod, const std::string& ns) const;
+  // A workload's deletion (an owner watch's DELETED, or a bare pod's): its RCAs go with it.
+  void workload_deleted(const std::string& kind, const core::MetaRecord& rec);
+  void forget_rcas(const std::vector<std::string>& names);
+  void bare_pod_deleted(const core::PodRecord& pod);
   boost::asio::awaitable<void> worker();
   boost::asio::awaitable<void> diagnose(Job job);
   boost::asio::awaitable<void> gather_and_classify(Job job, core::RcaTarget target);

@@ -38,7 +38,7 @@ constexpr Watched kWatched[] = {
 
 class Daemon::MetaHandler final : public Daemon::WatchSink {
  public:
-  explicit MetaHandler(core::MetaStore& store) : store_(store) {}
+  MetaHandler(Daemon& d, std::string kind, core::MetaStore& store) : d_(d), kind_(std::move(kind)), store_(store) {}
   void begin() override { store_.begin_snapshot(); }
   void stage(std::string_view item) override {
     auto rec = core::parse_meta_record(item);
@@ -63,6 +63,7 @@ class Daemon::MetaHandler final : public Daemon::WatchSink {
     if (!pending_.object) return;
     if (pending_.type == "DELETED") {
       store_.remove(pending_.object->key());
+      d_.workload_deleted(kind_, *pending_.object);
     } else {
       store_.upsert(*pending_.object);
     }
@@ -70,14 +71,46 @@ class Daemon::MetaHandler final : public Daemon::WatchSink {
   }
 
  private:
+  Daemon& d_;
+  std::string kind_;
   core::MetaStore& store_;
   core::MetaWatchLine pending_;
 };
 
+void Daemon::workload_deleted(const std::string& kind, const core::MetaRecord& rec) {
+  if (kind == "Namespace") return;  // the publisher closes namespaces (Publisher::close_namespace)
+  // The spec look is keyed by the pod's direct owner (daemon/spec_findings.cpp): a ReplicaSet or
+  // Job, or the StatefulSet or DaemonSet itself.
+  spec_findings_.forget(rec.namespace_ + "/" + kind + "/" + rec.name);
+  // ReplicaSets are not workloads an RCA names; a Job a CronJob controls is named by its
+  // CronJob, whose RCA outlives the Job.
+  if (kind == "ReplicaSet" || (kind == "Job" && rec.controller)) return;
+  if (spec_findings_.counted_in(rec.namespace_)) {
+    spec_findings_.record(rec.namespace_, kind + "/" + rec.name, {});  // a deleted workload leaves the gauge
+    update_findings_gauge();
+  }
+  forget_rcas(tracker_.forget_workload(rec.namespace_, kind, rec.name, rec.uid));
+}
+
+// A pod without a controller is its own workload (RcaTarget "Pod/name").
+void Daemon::bare_pod_deleted(const core::PodRecord& pod) {
+  if (!pod.owner_kind.empty()) return;
+  forget_rcas(tracker_.forget_workload(pod.namespace_, "Pod", pod.name, pod.uid));
+}
+
+void Daemon::forget_rcas(const std::vector<std::string>& names) {
+  if (names.empty()) return;
+  for (const std::string& name : names) {
+    for (const core::RcaUpdate& u : tracker_.unlink_dependents(name)) publisher_->submit(u);
+  }
+  publisher_->forget(names);
+  update_active_gauge();
+}
+
 std::vector<Daemon::WatchSpec> Daemon::owner_watches() {
   std::vector<WatchSpec> out;
   auto add = [&](const std::string& kind, const std::string& resource, const std::string& path) {
-    meta_handlers_.push_back(std::make_unique<MetaHandler>(meta_[kind]));
+    meta_handlers_.push_back(std::make_unique<MetaHandler>(*this, kind, meta_[kind]));
     out.push_back(WatchSpec{resource, path, meta_handlers_.back().get(), kube::kMetadataListAccept,
                             kube::kMetadataWatchAccept, "", false});
   };

@@ -223,6 +223,16 @@ bool Publisher::closed(const std::string& ns) {
   return false;
 }
 
+void Publisher::forget(const std::vector<std::string>& names) {
+  for (const std::string& name : names) {
+    dirty_.erase(name);
+    written_.erase(name);
+    statuses_.erase(name);
+    last_status_.erase(name);
+    if (options_.alerts != nullptr) options_.alerts->touch(name);  // its alert resolves
+  }
+}
+
 void Publisher::close_namespace(const std::string& ns, const std::string& object, int status,
                                 const std::string& message) {
   const bool known = closed(ns);
@@ -291,7 +301,7 @@ asio::awaitable<Publisher::Outcome> Publisher::write_rca(std::string name) {
       auto res = co_await client_.request(std::move(req));
       const int status = res ? res->status : 0;
       if (status == 200 || status == 201) {
-        written_[name] = hash;
+        if (tracker_.find(name) != nullptr) written_[name] = hash;  // not if forgotten meanwhile
         ++stats_.rca_writes;
         if (options_.on_rca_written) options_.on_rca_written(name);
         if (metrics_ != nullptr) metrics_->publish_write("rca");

@@ -84,6 +84,10 @@ class Publisher {
   // plain repeats wait for status_interval.
   void submit(const core::RcaUpdate& update);
   void resolved(const std::string& name);
+  // The RCAs' workload was deleted and the tracker forgot them (RcaTracker::forget_workload):
+  // their queued writes and what was last written go too. The garbage collector deletes the
+  // objects; a write still queued would only recreate one with an owner that is gone.
+  void forget(const std::vector<std::string>& names);
   // A Warning Event on a workload (core::finding_event): created once, through the same queue,
   // retries and failure policy as the Events on pods; a 409 means it was told already.
   void submit_workload_event(const std::string& ns, core::EventWrite event);

@@ -227,6 +227,13 @@ class RcaTracker {
   // The namespace is being deleted (or is gone): its RCAs and pods are forgotten, since nothing
   // more can be written there. Returns the names of the RCAs forgotten.
   std::vector<std::string> forget_namespace(const std::string& ns);
+  // The workload was deleted: the garbage collector deletes its RCAs with it (their
+  // ownerReference names it, apiserver's garbage collector, "Owners and dependents"), so they are
+  // forgotten here too; otherwise every RCA of a churning cluster would stay in memory for the
+  // life of the process. `uid`, when both it and the RCA's know one, must match: a workload
+  // deleted and created again under its name is another owner. Returns the names forgotten.
+  std::vector<std::string> forget_workload(const std::string& ns, const std::string& kind, const std::string& name,
+                                           const std::string& uid);
 
   [[nodiscard]] const RcaState* find(const std::string& name) const;
   [[nodiscard]] std::size_t size() const { return rcas_.size(); }
