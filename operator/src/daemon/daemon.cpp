@@ -274,6 +274,7 @@ Daemon::Daemon(asio::io_context& ioc, kube::KubeClient& client, std::unique_ptr<
       options_(std::move(options)),
       tracker_(options_.rca) {
   work_ready_ = std::make_unique<asio::steady_timer>(ioc_, asio::steady_timer::time_point::max());
+  delay_wake_ = std::make_unique<asio::steady_timer>(ioc_, asio::steady_timer::time_point::max());
   loop_wake_ = std::make_shared<asio::steady_timer>(ioc_, asio::steady_timer::time_point::max());
   owners_settled_ = std::make_unique<asio::steady_timer>(ioc_, asio::steady_timer::time_point::min());
   if (!options_.random) {
@@ -309,6 +310,7 @@ Daemon::~Daemon() = default;
 void Daemon::stop() {
   stopping_ = true;
   work_ready_->cancel();
+  delay_wake_->cancel();
   loop_wake_->cancel();
 }
 
@@ -538,8 +540,31 @@ void Daemon::enqueue(const core::CrashSignal& signal, std::string pod_json, bool
     waiting_[key].push_back(Job{signal, "", true});  // the pod JSON is not needed to count
     return;
   }
+  if (options_.evidence_delay.count() > 0) {
+    const bool was_empty = delayed_.empty();
+    delayed_.push_back(DelayedJob{std::chrono::steady_clock::now() +
+                                      std::chrono::duration_cast<std::chrono::steady_clock::duration>(options_.evidence_delay),
+                                  Job{signal, std::move(pod_json), false}});
+    if (was_empty) delay_wake_->cancel();  // the delayer sleeps until it has a due time
+    return;
+  }
   queue_.push_back(Job{signal, std::move(pod_json), false});
   work_ready_->cancel();
+}
+
+asio::awaitable<void> Daemon::delayer() {
+  while (!stopping_) {
+    const auto now = std::chrono::steady_clock::now();
+    bool moved = false;
+    while (!delayed_.empty() && delayed_.front().due <= now) {
+      queue_.push_back(std::move(delayed_.front().job));
+      delayed_.pop_front();
+      moved = true;
+    }
+    if (moved) work_ready_->cancel();
+    delay_wake_->expires_at(delayed_.empty() ? asio::steady_timer::time_point::max() : delayed_.front().due);
+    co_await delay_wake_->async_wait(kNoThrow);  // due, cancelled by enqueue() or by stop()
+  }
 }
 
 asio::awaitable<void> Daemon::take_over() {
@@ -634,6 +659,7 @@ asio::awaitable<void> Daemon::run() {
   }
   for (auto& w : watches) asio::co_spawn(ioc_, watch_loop(std::move(w)), asio::detached);
   for (int i = 0; i < options_.max_concurrent_diagnoses; ++i) asio::co_spawn(ioc_, worker(), asio::detached);
+  asio::co_spawn(ioc_, delayer(), asio::detached);
   // Shared: the completion may run after this frame is gone if the io_context is torn down.
   auto publisher_done = std::make_shared<bool>(false);
   // The completion only touches what it owns: the timer outlives the daemon's frame (shared).
@@ -1055,11 +1081,7 @@ asio::awaitable<std::optional<PreviousTemplate>> Daemon::previous_template(std::
 
 asio::awaitable<void> Daemon::gather_and_classify(Job job, core::RcaTarget target) {
   const core::CrashSignal& s = job.signal;
-  if (options_.evidence_delay.count() > 0) {
-    asio::steady_timer wait(ioc_,
-                            std::chrono::duration_cast<std::chrono::steady_clock::duration>(options_.evidence_delay));
-    co_await wait.async_wait(kNoThrow);
-  }
+  // The evidence delay was waited out before the job reached a worker (delayer()).
   // The full pod: from the watch event that revealed the failure, else one GET.
   std::string pod_text;
   if (!job.pod_json.empty()) {

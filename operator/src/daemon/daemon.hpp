@@ -165,6 +165,7 @@ class Daemon {
   void forget_rcas(const std::vector<std::string>& names);
   void bare_pod_deleted(const core::PodRecord& pod);
   boost::asio::awaitable<void> worker();
+  boost::asio::awaitable<void> delayer();
   boost::asio::awaitable<void> diagnose(Job job);
   boost::asio::awaitable<void> gather_and_classify(Job job, core::RcaTarget target);
   // The workload or its namespace carries crashdiag.io/ignore: "true".
@@ -224,6 +225,17 @@ class Daemon {
   // Idle workers wait on this timer, which never expires: queueing a job cancels the wait
   // (asio's timer-as-condition-variable), so a worker is woken by work, never by polling.
   std::unique_ptr<boost::asio::steady_timer> work_ready_;
+  // New failures wait out DaemonOptions::evidence_delay here, not in a worker (client-go's
+  // delaying queue, AddAfter): with the wait inside a worker, max_concurrent_diagnoses workers
+  // over a 2 s delay capped diagnoses at 2 a second, whatever the cluster and the server could do
+  // (bench/soak.cpp found it). One coroutine, delayer(), moves each job to queue_ when it is due;
+  // the delay is the same for every job, so the deque stays in due order.
+  struct DelayedJob {
+    std::chrono::steady_clock::time_point due;
+    Job job;
+  };
+  std::deque<DelayedJob> delayed_;
+  std::unique_ptr<boost::asio::steady_timer> delay_wake_;  // the earliest due time, or new work
   // run()'s sleep: until its next due time, or cancelled by whatever gives it work.
   std::shared_ptr<boost::asio::steady_timer> loop_wake_;
   // A dependency's workload ("ns/Kind/name") that fails without an RCA yet -> the dependent RCAs
