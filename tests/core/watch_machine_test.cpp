@@ -149,16 +149,33 @@ TEST(WatchMachine, RetryAfterIsHonouredWhenLongerThanTheBackoff) {
   EXPECT_EQ(std::get<SleepCommand>(cmds.back()).delay, 5000ms);
 }
 
-TEST(WatchMachine, WatchFailureBacksOffThenRewatchesWithoutRelisting) {
-  Harness h;
-  h.step(Start{});
-  h.step(ListPage{"50", ""});
-  h.step(WatchEvent{WatchEventType::kAdded, "51", 0});
-  auto cmds = h.step(RequestFailed{0, std::nullopt, "EOF"});
-  only<SleepCommand>(cmds);
-  cmds = h.step(TimerFired{});
-  EXPECT_EQ(only<WatchCommand>(cmds).resource_version, "51");
-  EXPECT_EQ(h.machine.relists(), 0);
+// A watch that fails before it delivered anything (refused, an HTTP error, a stream cut before
+// its first event: client-go's "very short watch") backs off, then re-watches from the last RV
+// without relisting. One that had delivered events and then broke is re-watched at once, as
+// client-go's reflector does when watchHandler returns nil.
+TEST(WatchMachine, WatchFailureBacksOffUnlessTheStreamHadDeliveredEvents) {
+  struct Case {
+    const char* label;
+    bool event_first;  // an event (or a bookmark) arrived on this watch before the failure
+    RequestFailed failure;
+    bool backs_off;
+  };
+  for (const auto& c : {Case{"dropped after an event", true, RequestFailed{0, std::nullopt, "EOF"}, false},
+                        Case{"dropped before any event", false, RequestFailed{0, std::nullopt, "EOF"}, true},
+                        Case{"an HTTP 500 on the watch", false, RequestFailed{500, std::nullopt, "Internal"}, true},
+                        Case{"an HTTP 429 after events", true, RequestFailed{429, 1000ms, "TooManyRequests"}, true}}) {
+    Harness h;
+    h.step(Start{});
+    h.step(ListPage{"50", ""});
+    if (c.event_first) h.step(WatchEvent{WatchEventType::kAdded, "51", 0});
+    auto cmds = h.step(c.failure);
+    if (c.backs_off) {
+      only<SleepCommand>(cmds);
+      cmds = h.step(TimerFired{});
+    }
+    EXPECT_EQ(only<WatchCommand>(cmds).resource_version, c.event_first ? "51" : "50") << c.label;
+    EXPECT_EQ(h.machine.relists(), 0) << c.label;
+  }
 }
 
 TEST(WatchMachine, FailedRelistAfterExpiryRetriesAConsistentRead) {

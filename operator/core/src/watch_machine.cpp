@@ -48,6 +48,7 @@ std::string WatchMachine::relist_resource_version() const {
 
 std::vector<Command> WatchMachine::start_watch() {
   state_ = Watching{};
+  watch_events_ = 0;
   // client-go: timeoutSeconds = minWatchTimeout * (rand.Float64() + 1.0), spreading watch
   // renewals of many clients over time.
   const int timeout = static_cast<int>(config_.min_watch_timeout_seconds * (1.0 + random_()));
@@ -108,6 +109,17 @@ std::vector<Command> WatchMachine::step(const Input& input, TimePoint now) {
                                              expired_ = true;
                                              return start_list("");
                                            }
+                                           // A stream that had delivered events and then broke
+                                           // (the connection dropped, no HTTP status) is
+                                           // re-watched from the last RV at once: client-go's
+                                           // watchHandler returns nil then and the reflector
+                                           // watches again without backing off; only "very
+                                           // short watch" (no event) is an error worth a backoff.
+                                           // Else a watch dropped every few minutes (a load
+                                           // balancer's idle cut, an apiserver rollout) would
+                                           // climb the backoff to its 30 s cap and blind the
+                                           // daemon for a minute each time (bench/soak.cpp).
+                                           if (failure.http_status == 0 && watch_events_ > 0) return start_watch();
                                            return back_off(failure, false, now);
                                          },
                                          [&](const Idle&) -> std::vector<Command> { return {}; },
@@ -116,6 +128,7 @@ std::vector<Command> WatchMachine::step(const Input& input, TimePoint now) {
           },
           [&](const WatchEvent& event) -> std::vector<Command> {
             if (!std::holds_alternative<Watching>(state_)) return {};
+            ++watch_events_;
             switch (event.type) {
               case WatchEventType::kAdded:
               case WatchEventType::kModified:

@@ -124,6 +124,7 @@ class WatchMachine {
   bool synced_ = false;
   bool expired_ = false;
   int relists_ = 0;
+  int watch_events_ = 0;  // events (bookmarks too) on the current watch: it was established
 };
 
 [[nodiscard]] const char* state_name(const State& state);
