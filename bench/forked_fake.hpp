@@ -14,8 +14,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "client.hpp"
+#include "credentials.hpp"
 #include "fake_apiserver.hpp"
 #include "tls.hpp"
 
@@ -39,6 +41,12 @@ class ForkedFake {
   // 'q'. Bookmarks are slowed to one a minute: the benchmarks measure work, not keep-alives.
   // nullopt when the pipe or the fork fails.
   static std::optional<ForkedFake> start(const Setup& setup, const Command& command) {
+    fake::FakeOptions options;
+    options.bookmark_interval = std::chrono::milliseconds(60000);
+    return start(setup, command, options);
+  }
+  // The same with the server's options (the soak: a rotating token file, real bookmarks).
+  static std::optional<ForkedFake> start(const Setup& setup, const Command& command, fake::FakeOptions options) {
     int to_child[2];
     int from_child[2];
     if (pipe(to_child) != 0 || pipe(from_child) != 0) return std::nullopt;
@@ -47,9 +55,7 @@ class ForkedFake {
     if (child == 0) {
       close(to_child[1]);
       close(from_child[0]);
-      fake::FakeOptions options;
-      options.bookmark_interval = std::chrono::milliseconds(60000);
-      fake::FakeApiServer server(options);
+      fake::FakeApiServer server(std::move(options));
       setup(server);
       const std::string ca = server.ca_pem();
       const std::string hello = std::to_string(server.port()) + "\n" + std::to_string(ca.size()) + "\n" + ca;
@@ -80,7 +86,8 @@ class ForkedFake {
   }
 
   // A client for the child's server; the rate limiter is lifted so it measures the daemon.
-  [[nodiscard]] std::unique_ptr<kube::KubeClient> client(boost::asio::io_context& ioc) const {
+  [[nodiscard]] std::unique_ptr<kube::KubeClient> client(boost::asio::io_context& ioc,
+                                                         std::shared_ptr<kube::TokenSource> token = nullptr) const {
     core::ClusterAccess access;
     access.ca_pem = ca_;
     auto tls = kube::make_client_tls(access, "", "");
@@ -89,7 +96,8 @@ class ForkedFake {
     options.burst = 100000;
     return std::make_unique<kube::KubeClient>(ioc.get_executor(),
                                               kube::Endpoint{"127.0.0.1", std::to_string(port_), ""}, *tls,
-                                              std::make_shared<kube::StaticToken>("test-token"), options);
+                                              token ? std::move(token) : std::make_shared<kube::StaticToken>("test-token"),
+                                                options);
   }
 
  private:
