@@ -94,10 +94,9 @@ class ForkedFake {
     kube::ClientOptions options;
     options.qps = 100000;
     options.burst = 100000;
-    return std::make_unique<kube::KubeClient>(ioc.get_executor(),
-                                              kube::Endpoint{"127.0.0.1", std::to_string(port_), ""}, *tls,
-                                              token ? std::move(token) : std::make_shared<kube::StaticToken>("test-token"),
-                                                options);
+    return std::make_unique<kube::KubeClient>(
+        ioc.get_executor(), kube::Endpoint{"127.0.0.1", std::to_string(port_), ""}, *tls,
+        token ? std::move(token) : std::make_shared<kube::StaticToken>("test-token"), options);
   }
 
  private:

@@ -265,22 +265,21 @@ int main(int argc, char** argv) {
   fake::FakeOptions fake_options;
   fake_options.token_file = churn.server_token_file;
   fake_options.bookmark_interval = std::chrono::milliseconds(60000);
-  auto forked = crashdiag::bench::ForkedFake::start(
-      [](fake::FakeApiServer&) {},
-      [churn](fake::FakeApiServer& server, char cmd) mutable {
-        if (cmd == 't') {
-          churn.step(server);
-        } else {
-          churn.fault(server, cmd);
-        }
-      },
-      fake_options);
+  auto forked = crashdiag::bench::ForkedFake::start([](fake::FakeApiServer&) {},
+                                                    [churn](fake::FakeApiServer& server, char cmd) mutable {
+                                                      if (cmd == 't') {
+                                                        churn.step(server);
+                                                      } else {
+                                                        churn.fault(server, cmd);
+                                                      }
+                                                    },
+                                                    fake_options);
   if (!forked) return 1;
 
   // CRASHDIAG_SOAK_LOG=info (or warn) shows the daemon's own log, to see why a failure was missed.
   const char* level = std::getenv("CRASHDIAG_SOAK_LOG");
   crashdiag::daemon::configure_logging(crashdiag::daemon::LogFormat::kText,
-                                       level == nullptr                ? crashdiag::daemon::LogLevel::kError
+                                       level == nullptr               ? crashdiag::daemon::LogLevel::kError
                                        : std::string(level) == "info" ? crashdiag::daemon::LogLevel::kInfo
                                                                       : crashdiag::daemon::LogLevel::kWarn);
   auto classifier = crashdiag::make_classifier({});

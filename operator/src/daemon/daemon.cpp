@@ -542,9 +542,10 @@ void Daemon::enqueue(const core::CrashSignal& signal, std::string pod_json, bool
   }
   if (options_.evidence_delay.count() > 0) {
     const bool was_empty = delayed_.empty();
-    delayed_.push_back(DelayedJob{std::chrono::steady_clock::now() +
-                                      std::chrono::duration_cast<std::chrono::steady_clock::duration>(options_.evidence_delay),
-                                  Job{signal, std::move(pod_json), false}});
+    delayed_.push_back(
+        DelayedJob{std::chrono::steady_clock::now() +
+                       std::chrono::duration_cast<std::chrono::steady_clock::duration>(options_.evidence_delay),
+                   Job{signal, std::move(pod_json), false}});
     if (was_empty) delay_wake_->cancel();  // the delayer sleeps until it has a due time
     return;
   }
