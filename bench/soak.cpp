@@ -9,7 +9,8 @@
 //
 // Printed: resident memory and open file descriptors every minute, whether they stay within
 // +-5% of their mean after warm-up (the first sixth of the run, at least a minute), and every
-// workload that failed diagnosed exactly once: none missed, none twice. Exit 1 if not.
+// workload that failed diagnosed exactly once: none missed, none twice. Exit 1 if not (memory is
+// judged only on runs of ten minutes or more).
 // Usage: crashdiag_soak [seconds=3600] [tick_ms=500] [fault_every=120] [script=dg95lr]
 
 #include <dirent.h>
@@ -393,7 +394,11 @@ int main(int argc, char** argv) {
               rss.flat() ? "flat (within 5%)" : "NOT flat");
   std::printf("after warm-up: open fds mean %.1f, min %.0f, max %.0f => %s\n", fds.mean, fds.min, fds.max,
               fds.flat(2) ? "flat (within 5% or 2)" : "NOT flat");
-  const bool ok = missed == 0 && twice == 0 && unexpected == 0 && rss.flat() && fds.flat(2);
+  // Under ten minutes the workload population is still growing through its first lifetimes:
+  // memory is printed but not judged (the CI smoke run checks diagnoses only).
+  const bool judge_memory = seconds >= 600;
+  if (!judge_memory) std::printf("(under 10 minutes: memory and descriptors not judged)\n");
+  const bool ok = missed == 0 && twice == 0 && unexpected == 0 && (!judge_memory || (rss.flat() && fds.flat(2)));
   std::printf("%s\n", ok ? "soak: OK" : "soak: FAILED");
   return ok ? 0 : 1;
 }

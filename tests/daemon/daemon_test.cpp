@@ -91,6 +91,26 @@ TEST(Daemon, ADeletedWorkloadsRcasAreForgotten) {
   ASSERT_TRUE(eventually([&] { return rcas() == 0U; })) << "the bare pod's RCA is still tracked";
 }
 
+// The evidence delay is a wait, not work: failures wait it out in a delaying queue, not holding a
+// worker. With one worker and a 1 s delay, eight workloads failing at once are all diagnosed about
+// a second later; when the wait held the worker, it took eight seconds.
+TEST(Daemon, TheEvidenceDelayDoesNotHoldAWorker) {
+  quiet_logs();
+  Cluster c;
+  for (int i = 0; i < 8; ++i) {
+    const std::string pod = "batch-" + std::to_string(i);
+    c.server.apply_pod(failing_pod("shop", pod, c.api_container(), nullptr, 2, 137, "OOMKilled"));
+    c.server.set_logs("shop", pod, "api", true, "INFO starting\n");
+  }
+  DaemonOptions o;
+  o.max_concurrent_diagnoses = 1;
+  o.evidence_delay = 1000ms;
+  const auto t0 = std::chrono::steady_clock::now();
+  Running r(c, o);
+  ASSERT_TRUE(r.wait_for(8, 7500ms)) << "diagnosed " << r.snapshot().size() << " of 8";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5000ms) << "the delay was waited one failure at a time";
+}
+
 struct FaultCase {
   const char* name;
   fake::Fault fault;
