@@ -111,6 +111,27 @@ TEST(Daemon, TheEvidenceDelayDoesNotHoldAWorker) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5000ms) << "the delay was waited one failure at a time";
 }
 
+// Nothing in the daemon throws on purpose; what slips through ends the coroutine it was in. That
+// is logged with the coroutine's name, and /healthz and /readyz fail with the reason, so the kubelet
+// restarts the pod instead of leaving a daemon without its pod watch.
+TEST(Daemon, ACoroutineThatDiesMakesTheDaemonUnhealthyAndSaysWhich) {
+  quiet_logs();
+  Cluster c;
+  c.api_oom(2);
+  DaemonOptions o;
+  o.on_signal = [](const core::CrashSignal&) { throw std::runtime_error("boom in on_signal"); };
+  Running r(c, o);
+  ASSERT_TRUE(eventually([&] { return !r.on_loop([&] { return r.daemon->healthy(nullptr); }); }));
+  const std::string why = r.on_loop([&] {
+    std::string w;
+    (void)r.daemon->healthy(&w);
+    return w;
+  });
+  EXPECT_NE(why.find("watch pods"), std::string::npos) << why;
+  EXPECT_NE(why.find("boom in on_signal"), std::string::npos) << why;
+  EXPECT_FALSE(r.synced());
+}
+
 struct FaultCase {
   const char* name;
   fake::Fault fault;

@@ -89,6 +89,30 @@ void log_restart_checked(const core::CrashSignal& s, const std::string& category
   log(LogLevel::kDebug, "restart looked at: no re-initialisation",
       {{"namespace", s.namespace_}, {"pod", s.pod}, {"container", s.container}, {"best", category}});
 }
+// What an exception that ended a coroutine says. Nothing in the daemon throws on purpose (errors
+// are values); this is for what slips through (bad_alloc, a library's exception).
+std::string describe(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    return ex.what();
+  } catch (...) {  // not swallowed: the caller logs it and the daemon reports unhealthy
+    return "an exception that is not a std::exception";
+  }
+}
+
+// The completion handler of a daemon coroutine: a normal end says nothing; an exception is
+// logged with the coroutine's name and makes /healthz fail (Daemon::healthy), so the kubelet
+// restarts a daemon that lost a watch or a worker instead of leaving it half alive.
+auto on_death(std::shared_ptr<std::string> died, std::string name) {
+  return [died = std::move(died), name = std::move(name)](const std::exception_ptr& e) {
+    if (!e) return;
+    const std::string what = describe(e);
+    log(LogLevel::kError, "a daemon coroutine ended with an exception", {{"coroutine", name}, {"error", what}});
+    if (died->empty()) *died = name + " ended with an exception: " + what;
+  };
+}
+
 void log_diagnosis(const DiagnosisRecord& r) {
   const Hypothesis& top = r.diagnosis.hypotheses.front();
   char conf[16];
@@ -381,8 +405,9 @@ std::size_t Daemon::pods_with_events() const {
 
 bool Daemon::synced() const {
   // The owner watches are optional: without them (RBAC without list/watch, or not synced yet)
-  // the daemon asks the server per failure instead.
-  if (synced_.empty()) return false;
+  // the daemon asks the server per failure instead. A daemon that lost a coroutine is not ready
+  // either (healthy() says which).
+  if (synced_.empty() || !died_->empty()) return false;
   for (std::size_t i = 0; i < synced_.size(); ++i) {
     if (required_[i] && !synced_[i]) return false;
   }
@@ -390,6 +415,10 @@ bool Daemon::synced() const {
 }
 
 bool Daemon::healthy(std::string* why) const {
+  if (!died_->empty()) {
+    if (why != nullptr) *why = *died_;
+    return false;
+  }
   // The idle deadline restarts a silent watch; a request timeout bounds a list. A watch quiet
   // for longer than both plus a grace period is wedged, and a restart of the process helps.
   const core::Duration deadline = options_.health_deadline.value_or(options_.idle_timeout + core::Duration(60'000));
@@ -658,9 +687,14 @@ asio::awaitable<void> Daemon::run() {
     // However slow the owner lists are, diagnoses start within this.
     owners_settled_->expires_after(std::chrono::duration_cast<asio::steady_timer::duration>(options_.owner_sync_wait));
   }
-  for (auto& w : watches) asio::co_spawn(ioc_, watch_loop(std::move(w)), asio::detached);
-  for (int i = 0; i < options_.max_concurrent_diagnoses; ++i) asio::co_spawn(ioc_, worker(), asio::detached);
-  asio::co_spawn(ioc_, delayer(), asio::detached);
+  for (auto& w : watches) {
+    std::string name = "watch " + w.resource;
+    asio::co_spawn(ioc_, watch_loop(std::move(w)), on_death(died_, std::move(name)));
+  }
+  for (int i = 0; i < options_.max_concurrent_diagnoses; ++i) {
+    asio::co_spawn(ioc_, worker(), on_death(died_, "diagnosis worker " + std::to_string(i)));
+  }
+  asio::co_spawn(ioc_, delayer(), on_death(died_, "evidence delay queue"));
   // Shared: the completion may run after this frame is gone if the io_context is torn down.
   auto publisher_done = std::make_shared<bool>(false);
   // The completion only touches what it owns: the timer outlives the daemon's frame (shared).

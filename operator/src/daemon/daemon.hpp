@@ -238,6 +238,10 @@ class Daemon {
   std::unique_ptr<boost::asio::steady_timer> delay_wake_;  // the earliest due time, or new work
   // run()'s sleep: until its next due time, or cancelled by whatever gives it work.
   std::shared_ptr<boost::asio::steady_timer> loop_wake_;
+  // The first of the daemon's coroutines to end by an exception, and why ("watch pods: ..."):
+  // logged when it happens and reported by healthy(). Shared: the completion handler may run
+  // after the daemon is gone, when the io_context is torn down.
+  std::shared_ptr<std::string> died_ = std::make_shared<std::string>();
   // A dependency's workload ("ns/Kind/name") that fails without an RCA yet -> the dependent RCAs
   // to link when it gets one, each with how the dependency was named.
   std::map<std::string, std::map<std::string, std::string>> waiting_links_;
