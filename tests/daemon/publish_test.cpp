@@ -580,5 +580,61 @@ TEST(Publisher, ASubmitWhileThatRcasWriteIsInFlightIsWrittenAfterIt) {
   EXPECT_EQ((*written)["status"]["causedBy"]["name"], cause.name);
 }
 
+// The publisher remembers when each Event was last written only to space out its count bumps,
+// which matters for one event_interval: older entries are swept, so on a cluster whose pods come
+// and go the memory follows the Event rate, not the history (it grew to its 10,000 cap before).
+TEST(Publisher, EventsWrittenLongerAgoThanTheIntervalAreForgotten) {
+  quiet_logs();
+  boost::asio::io_context ioc{1};
+  core::RcaTracker tracker;
+  Cluster c;
+  auto client = testing::client_for(ioc, c.server);
+  core::WallTime now = kFixedNow;
+  PublisherOptions po;
+  po.wall_clock = [&] { return now; };
+  po.event_interval = 1000ms;
+  po.publish_rca = false;
+  po.publish_annotation = false;
+  Publisher publisher(ioc, *client, tracker, po, nullptr, [](const std::string&, const std::string&) {
+    return std::optional<std::pair<std::string, std::string>>(
+        std::pair<std::string, std::string>());  // the pod is there
+  });
+  ContainerDiagnosis d;
+  d.name = "app";
+  Hypothesis h;
+  h.category = "oom_killed";
+  h.confidence = 0.9;
+  h.rule_id = "rule.oom";
+  h.title = "oom";
+  h.summary = "killed";
+  d.hypotheses.push_back(h);
+  auto fail = [&](int i) {
+    core::Occurrence o;
+    o.target = core::RcaTarget{"shop", core::WorkloadRef{"apps/v1", "Deployment", "w" + std::to_string(i), ""}, "app",
+                               false, "OOMKilled:137"};
+    o.pod = "p" + std::to_string(i);
+    o.pod_uid = "uid-p" + std::to_string(i);
+    o.restart_count = 1;
+    o.reason = "CrashLoopBackOff";
+    o.exit_code = 137;
+    o.now = now;
+    publisher.submit(tracker.record(o, &d, "test"));
+  };
+  boost::asio::co_spawn(ioc, publisher.run([] { return true; }), boost::asio::detached);
+  auto written = [&](std::uint64_t n) {
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (publisher.stats().event_creates < n && std::chrono::steady_clock::now() < deadline) ioc.run_for(20ms);
+    return publisher.stats().event_creates;
+  };
+  for (int i = 0; i < 140; ++i) fail(i);
+  ASSERT_EQ(written(140), 140U);
+  now += 5s;  // the first 140 are now older than the interval
+  for (int i = 140; i < 280; ++i) fail(i);
+  ASSERT_EQ(written(280), 280U);  // a sweep at the 256th
+  EXPECT_LE(publisher.events_remembered(), 140U) << "Events written 5 s ago, with a 1 s interval, are still remembered";
+  publisher.stop();
+  ioc.run_for(200ms);
+}
+
 }  // namespace
 }  // namespace crashdiag::daemon

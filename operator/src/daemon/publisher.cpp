@@ -24,6 +24,7 @@ namespace {
 constexpr std::string_view kApplyType = "application/apply-patch+yaml";
 constexpr std::string_view kMergeType = "application/merge-patch+json";
 constexpr std::size_t kMaxAnnotatedMemory = 10'000;
+constexpr std::size_t kMinEventSweep = 256;
 constexpr std::size_t kMaxClosedNamespaces = 1'024;
 
 // Evidence quotes logs, which may hold invalid UTF-8: written as U+FFFD (what Go's encoding/json
@@ -427,7 +428,17 @@ asio::awaitable<Publisher::Outcome> Publisher::write_pod(PodJob& job) {
   }
   if (!w.event) co_return Outcome::kDone;
   const Outcome out = co_await write_event(w);
-  if (out == Outcome::kDone) event_written_[w.event->name] = options_.wall_clock();
+  if (out == Outcome::kDone) {
+    const core::WallTime now = options_.wall_clock();
+    event_written_[w.event->name] = now;
+    // A write older than event_interval no longer delays a bump (submit()): forget it, in sweeps
+    // whenever the map has doubled since the last, so its size follows the Event rate over one
+    // interval rather than growing to the cap on a cluster that churns (bench/soak.cpp).
+    if (event_written_.size() >= next_event_sweep_) {
+      std::erase_if(event_written_, [&](const auto& e) { return e.second + options_.event_interval < now; });
+      next_event_sweep_ = std::max<std::size_t>(kMinEventSweep, 2 * event_written_.size());
+    }
+  }
   if (event_written_.size() > kMaxAnnotatedMemory) event_written_.erase(event_written_.begin());
   co_return out;
 }

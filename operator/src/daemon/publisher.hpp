@@ -102,6 +102,9 @@ class Publisher {
 
   [[nodiscard]] bool idle() const;  // nothing queued and nothing in flight
   [[nodiscard]] const PublishStats& stats() const { return stats_; }
+  // Events whose last write is remembered (to space out their count bumps); bounded by the Event
+  // rate over one event_interval.
+  [[nodiscard]] std::size_t events_remembered() const { return event_written_.size(); }
 
  private:
   struct Pending {
@@ -141,6 +144,7 @@ class Publisher {
   std::map<std::string, core::WallTime> last_status_;
   std::deque<PodJob> pods_;
   std::map<std::string, core::WallTime> event_written_;  // event name -> last write
+  std::size_t next_event_sweep_ = 256;                   // event_written_'s size at which to drop expired entries
   std::map<std::string, core::WallTime> closed_;         // namespace -> when found being deleted
   bool busy_ = false;
   bool stopping_ = false;
