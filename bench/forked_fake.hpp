@@ -8,12 +8,16 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "client.hpp"
@@ -30,6 +34,19 @@ inline long rss_kib() {
     if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
   }
   return 0;
+}
+
+// Blocks the calling thread until the daemon running on ioc (another thread) has synced its
+// caches and holds the lease. The question is posted to ioc because the daemon's state belongs to
+// that thread. A template so that this header does not pull the daemon into every benchmark.
+template <typename Daemon>
+void wait_until_synced(boost::asio::io_context& ioc, Daemon& daemon) {
+  for (bool synced = false; !synced;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::promise<bool> p;
+    boost::asio::post(ioc, [&] { p.set_value(daemon.synced() && daemon.leading()); });
+    synced = p.get_future().get();
+  }
 }
 
 class ForkedFake {

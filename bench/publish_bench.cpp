@@ -134,12 +134,7 @@ int main(int argc, char** argv) {
   crashdiag::daemon::Daemon daemon(ioc, client, *classifier, options);
   boost::asio::co_spawn(ioc, daemon.run(), boost::asio::detached);
   std::thread runner([&] { ioc.run(); });
-  for (bool synced = false; !synced;) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    std::promise<bool> p;
-    boost::asio::post(ioc, [&] { p.set_value(daemon.synced() && daemon.leading()); });
-    synced = p.get_future().get();
-  }
+  crashdiag::bench::wait_until_synced(ioc, daemon);
   const long rss_before = crashdiag::bench::rss_kib();
   const std::uint64_t requests_before = client.stats().total();
   const auto snapshot_before = client.stats().snapshot();

@@ -25,7 +25,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <future>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -300,12 +299,7 @@ int main(int argc, char** argv) {
   crashdiag::daemon::Daemon daemon(ioc, *client, *classifier, options);
   boost::asio::co_spawn(ioc, daemon.run(), boost::asio::detached);
   std::thread runner([&] { ioc.run(); });
-  for (bool synced = false; !synced;) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    std::promise<bool> p;
-    boost::asio::post(ioc, [&] { p.set_value(daemon.synced() && daemon.leading()); });
-    synced = p.get_future().get();
-  }
+  crashdiag::bench::wait_until_synced(ioc, daemon);
 
   // The fault script, one letter per fault in turn: d drop, g compaction (410), 9 429s, 5 503s on
   // RCA writes, l a 500 on a log read, r a rotated token, c every watch closed normally.

@@ -445,14 +445,14 @@ void RcaTracker::forget_pod(const std::string& uid) {
   for (auto& [name, s] : rcas_) s.marks.erase(uid);
 }
 
-std::vector<std::string> RcaTracker::forget_namespace(const std::string& ns) {
+std::vector<std::string> RcaTracker::forget_if(const std::function<bool(const RcaTarget&)>& matches) {
   std::vector<std::string> gone;
   for (auto it = rcas_.begin(); it != rcas_.end();) {
-    if (it->second.target.namespace_ != ns) {
+    if (!matches(it->second.target)) {
       ++it;
       continue;
     }
-    for (const auto& [uid, mark] : it->second.marks) pod_restarts_.erase(uid);
+    for (const auto& [pod_uid, mark] : it->second.marks) pod_restarts_.erase(pod_uid);
     for (const auto& p : it->second.pods) pod_restarts_.erase(p.uid);
     gone.push_back(it->first);
     it = rcas_.erase(it);
@@ -460,22 +460,18 @@ std::vector<std::string> RcaTracker::forget_namespace(const std::string& ns) {
   return gone;
 }
 
+std::vector<std::string> RcaTracker::forget_namespace(const std::string& ns) {
+  return forget_if([&](const RcaTarget& t) { return t.namespace_ == ns; });
+}
+
 std::vector<std::string> RcaTracker::forget_workload(const std::string& ns, const std::string& kind,
                                                      const std::string& name, const std::string& uid) {
-  std::vector<std::string> gone;
-  for (auto it = rcas_.begin(); it != rcas_.end();) {
-    const RcaTarget& t = it->second.target;
+  // A workload deleted and re-created under the same name has a new uid: the RCAs of the new one
+  // stay (an empty uid on either side means "not known", which matches).
+  return forget_if([&](const RcaTarget& t) {
     const bool other_owner = !uid.empty() && !t.workload.uid.empty() && t.workload.uid != uid;
-    if (t.namespace_ != ns || t.workload.kind != kind || t.workload.name != name || other_owner) {
-      ++it;
-      continue;
-    }
-    for (const auto& [uid, mark] : it->second.marks) pod_restarts_.erase(uid);
-    for (const auto& p : it->second.pods) pod_restarts_.erase(p.uid);
-    gone.push_back(it->first);
-    it = rcas_.erase(it);
-  }
-  return gone;
+    return t.namespace_ == ns && t.workload.kind == kind && t.workload.name == name && !other_owner;
+  });
 }
 
 const RcaState* RcaTracker::find(const std::string& name) const {

@@ -262,6 +262,8 @@ class RcaTracker {
   ContainerDiagnosis bounded(const ContainerDiagnosis& d) const;
   void add_history(RcaState& s, WallTime t, std::string change);
   std::optional<PodWrites> pod_writes(RcaState& s, const Occurrence& o, const std::string& instance);
+  // Drops every RCA whose target matches, with its pods' restart marks; returns the names dropped.
+  std::vector<std::string> forget_if(const std::function<bool(const RcaTarget&)>& matches);
 
   RcaOptions options_;
   std::map<std::string, RcaState> rcas_;
