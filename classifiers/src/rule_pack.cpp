@@ -156,6 +156,8 @@ SpecPredicate spec_predicate(const YAML::Node& node) {
     p.flags = string_list(value["flags"], "spec.exec_probe_lacks_flag.flags");
   } else if (key == "memory_limit_set") {
     as_flag(SpecPredicateKind::kMemoryLimitSet);
+  } else if (key == "liveness_probe_set") {
+    as_flag(SpecPredicateKind::kLivenessProbeSet);
   } else if (key == "read_only_root_filesystem") {
     as_flag(SpecPredicateKind::kReadOnlyRootFilesystem);
   } else if (key == "non_root") {
@@ -175,7 +177,7 @@ SpecPredicate spec_predicate(const YAML::Node& node) {
   } else {
     fail(node, "spec: unknown predicate '" + key +
                    "' (known: command_set, args_set, image_family, mount_at, mount_kind, env_set, env_unset, "
-                   "exec_probe_lacks_flag, memory_limit_set, read_only_root_filesystem, non_root, fs_group_set, "
+                   "exec_probe_lacks_flag, memory_limit_set, liveness_probe_set, read_only_root_filesystem, non_root, fs_group_set, "
                    "service_links_enabled, restart_policy, init_container, command_line)");
   }
   return p;

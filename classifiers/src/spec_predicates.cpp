@@ -107,6 +107,17 @@ PredicateResult evaluate(const SpecPredicate& p, const Pod& pod, const Container
     case SpecPredicateKind::kMemoryLimitSet:
       return result(c.resources.memory_limit.empty() != p.flag, p.flag ? base + ".resources.limits.memory" : "",
                     "resources.limits.memory: " + c.resources.memory_limit);
+    case SpecPredicateKind::kLivenessProbeSet: {
+      // Both probes end in the kubelet stopping the container (pkg/kubelet/prober/worker.go: a
+      // failed liveness or startup probe marks it for restart), so either counts.
+      const std::optional<Probe>& probe = c.liveness ? c.liveness : c.startup;
+      const char* name = c.liveness ? "livenessProbe" : "startupProbe";
+      const std::string excerpt =
+          probe ? std::string(name) + ": periodSeconds " + std::to_string(probe->period_seconds) +
+                      ", failureThreshold " + std::to_string(probe->failure_threshold)
+                : std::string();
+      return result(probe.has_value() == p.flag, p.flag ? base + "." + name : "", excerpt);
+    }
     case SpecPredicateKind::kReadOnlyRootFilesystem:
       return result(c.security_context.read_only_root_filesystem.value_or(false) == p.flag,
                     p.flag ? base + ".securityContext.readOnlyRootFilesystem" : "", "readOnlyRootFilesystem: true");

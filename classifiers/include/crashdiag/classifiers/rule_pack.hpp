@@ -32,6 +32,7 @@ enum class SpecPredicateKind {
   kEnvUnset,                // env_unset: NAME
   kExecProbeLacksFlag,      // exec_probe_lacks_flag: {commands: [...], flags: [...]}
   kMemoryLimitSet,          // memory_limit_set: bool
+  kLivenessProbeSet,        // liveness_probe_set: bool (a livenessProbe or startupProbe)
   kReadOnlyRootFilesystem,  // read_only_root_filesystem: bool
   kNonRoot,                 // non_root: bool (runAsUser != 0 or runAsNonRoot)
   kFsGroupSet,              // fs_group_set: bool
