@@ -102,6 +102,78 @@ std::optional<Candidate> args_appended_to_entrypoint(const Evidence& ev, const E
 
 }  // namespace
 
+namespace {
+
+// A `command:` whose first element no runtime can execute, whether or not the runtime's words
+// are in the evidence (a report that shows only the spec; Events expired after an hour): runc
+// execs command[0] as a file name without word splitting (libcontainer/standard_init_linux.go,
+// exec.LookPath then unix.Exec), so a flag ("--cpu") or a whole command line in one element
+// ("bundle exec unicorn -c ...") is looked up as a program that cannot exist. That is certain
+// from the spec alone, unlike most spec findings, which describe healthy pods as well.
+std::vector<Candidate> command_that_cannot_start(const Evidence& ev) {
+  const Container& c = ev.target();
+  if (c.command.empty()) return {};
+  const std::string& first = c.command[0];
+  const bool flag = looks_like_flag(first);
+  const bool line = !flag && first.find_first_of(" \t\n") != std::string::npos;
+  if (!flag && !line) return {};
+  const std::string base = container_path(ev.pod, c);
+  Hypothesis h;
+  h.rule_id = "analyzer.entrypoint";
+  h.category = "entrypoint_override";
+  h.evidence.push_back({EvidenceSource::kSpec, base + ".command", "command: " + yaml_list(c.command)});
+  if (!c.args.empty()) h.evidence.push_back({EvidenceSource::kSpec, base + ".args", "args: " + yaml_list(c.args)});
+  std::vector<std::string> after;
+  if (flag) {
+    h.title = "command: replaces the image ENTRYPOINT with its flags";
+    h.confidence = 0.9;
+    h.summary = "command: " + yaml_list(c.command) + " makes the flag \"" + first +
+                "\" the program; it belongs in args: of the image's ENTRYPOINT";
+    h.explanation =
+        "In a pod spec `command:` replaces the image's ENTRYPOINT, and its first element is executed as the "
+        "program. \"" +
+        first +
+        "\" is a flag, not a program: the runtime cannot find it, so the container fails before it "
+        "starts and has no logs. The flags were meant for the image's own program.";
+    after = c.command;
+    after.insert(after.end(), c.args.begin(), c.args.end());
+    h.remediation =
+        "Pass the flags to the image's ENTRYPOINT as arguments:\n\n  # before\n  command: " + yaml_list(c.command) +
+        "\n\n  # after\n  args: " + yaml_list(after) +
+        "\n\nCheck the image's ENTRYPOINT with `docker inspect --format '{{json .Config.Entrypoint}}' " + c.image +
+        "`.";
+  } else {
+    h.title = "A whole command line is one element of command:";
+    h.confidence = 0.8;
+    h.summary =
+        "command: " + yaml_list(c.command) + " names one program \"" + first + "\"; exec form does not split words";
+    h.explanation =
+        "The runtime executes the first element of `command:` as a file name, without a shell and "
+        "without splitting it into words, so it looks for a program literally named \"" +
+        first + "\", which does not exist; the container fails before it starts.";
+    std::string word;
+    for (char ch : first) {
+      if (ch == ' ' || ch == '\t' || ch == '\n') {
+        if (!word.empty()) after.push_back(word);
+        word.clear();
+      } else {
+        word += ch;
+      }
+    }
+    if (!word.empty()) after.push_back(word);
+    after.insert(after.end(), c.command.begin() + 1, c.command.end());
+    std::vector<std::string> rest(after.begin() + 1, after.end());
+    rest.insert(rest.end(), c.args.begin(), c.args.end());
+    h.remediation =
+        "Give each word its own element:\n\n  command: " + yaml_list(std::vector<std::string>{after.front()}) +
+        "\n  args: " + yaml_list(rest) + "\n\nor run it through a shell on purpose: command: [\"sh\", \"-c\", \"" +
+        first + "\"].";
+  }
+  return {Candidate{std::move(h), {"missing_executable_or_file", "unknown"}}};
+}
+
+}  // namespace
+
 // ---------------------------------------------------------------------------------------------
 // Entrypoint override.
 //
@@ -129,7 +201,7 @@ std::vector<Candidate> analyze_entrypoint(const Evidence& ev, const EvidenceText
       break;
     }
   }
-  if (!where) return {};
+  if (!where) return command_that_cannot_start(ev);
   const std::string base = container_path(ev.pod, c);
   Hypothesis h;
   h.rule_id = "analyzer.entrypoint";

@@ -43,48 +43,64 @@ TEST_P(Analyzer, FindsTheExpectedCause) {
 
 INSTANTIATE_TEST_SUITE_P(
     Entrypoint, Analyzer,
-    ::testing::Values(AnalyzerCase{"command_is_subcommand", &analyze_entrypoint,
-                                   R"yaml(
+    ::testing::Values(
+        AnalyzerCase{"command_is_subcommand", &analyze_entrypoint,
+                     R"yaml(
 container: {image: 'ghcr.io/goauthentik/server:2024.2.1', command: [server]}
 status: {waiting_reason: CrashLoopBackOff, terminated_reason: StartError, exit_code: 128,
          message: "failed to create containerd task: exec: \"server\": executable file not found in $PATH: unknown"}
 )yaml",
-                                   "entrypoint_override", "command: [\"server\"] replaced the image ENTRYPOINT",
-                                   "command: [\"server\"]"},
-                      AnalyzerCase{"flag_in_args_without_entrypoint", &analyze_entrypoint,
-                                   R"yaml(
+                     "entrypoint_override", "command: [\"server\"] replaced the image ENTRYPOINT",
+                     "command: [\"server\"]"},
+        AnalyzerCase{"flag_in_args_without_entrypoint", &analyze_entrypoint,
+                     R"yaml(
 container: {image: 'quay.io/x/stack:dev', args: ['-c', '/cfg.yaml']}
 status: {waiting_reason: RunContainerError, terminated_reason: StartError, exit_code: 128,
          message: 'exec: "-c": executable file not found in $PATH'}
 )yaml",
-                                   "entrypoint_override", "args: [\"-c\", \"/cfg.yaml\"] replaced the image CMD",
-                                   "args:"},
-                      AnalyzerCase{"no_command_binary_missing", &analyze_entrypoint,
-                                   R"yaml(
+                     "entrypoint_override", "args: [\"-c\", \"/cfg.yaml\"] replaced the image CMD", "args:"},
+        AnalyzerCase{"no_command_binary_missing", &analyze_entrypoint,
+                     R"yaml(
 container: {image: 'yugabyte/operator:1'}
 status: {message: 'starting container process caused "exec: \"yugabyte-operator\": executable file not found in $PATH"'}
 )yaml",
-                                   "missing_executable_or_file", "\"yugabyte-operator\" does not exist",
-                                   "command not set"},
-                      AnalyzerCase{"event_only_evidence", &analyze_entrypoint,
-                                   R"yaml(
+                     "missing_executable_or_file", "\"yugabyte-operator\" does not exist", "command not set"},
+        AnalyzerCase{"event_only_evidence", &analyze_entrypoint,
+                     R"yaml(
 container: {image: 'weaveworksdemos/catalogue', command: ['app', '-port=80']}
 events: [{type: Warning, reason: Failed, message: 'Error: failed to start container "catalogue": exec: "app": executable file not found in $PATH'}]
 )yaml",
-                                   "entrypoint_override", "replaced the image ENTRYPOINT", "Failed"},
-                      AnalyzerCase{"command_absolute_path_missing_from_image", &analyze_entrypoint,
-                                   R"yaml(
+                     "entrypoint_override", "replaced the image ENTRYPOINT", "Failed"},
+        AnalyzerCase{"command_absolute_path_missing_from_image", &analyze_entrypoint,
+                     R"yaml(
 container: {image: 'victoriametrics/operator:config-reloader-v0.46.0', command: ['/usr/local/bin/config-reloader']}
 status: {waiting_reason: RunContainerError,
          waiting_message: 'exec: "/usr/local/bin/config-reloader": stat /usr/local/bin/config-reloader: no such file or directory: unknown'}
 )yaml",
-                                   "missing_executable_or_file", "\"/usr/local/bin/config-reloader\" does not exist",
-                                   "command: [\"/usr/local/bin/config-reloader\"]"},
-                      AnalyzerCase{"no_exec_error", &analyze_entrypoint, R"yaml(
+                     "missing_executable_or_file", "\"/usr/local/bin/config-reloader\" does not exist",
+                     "command: [\"/usr/local/bin/config-reloader\"]"},
+        AnalyzerCase{"command_is_flags_without_the_runtime_words", &analyze_entrypoint,
+                     R"yaml(
+container: {image: larsks/stress, command: ['--cpu', '1']}
+)yaml",
+                     "entrypoint_override", "makes the flag \"--cpu\" the program", "command: [\"--cpu\", \"1\"]"},
+        AnalyzerCase{"command_line_in_one_element", &analyze_entrypoint,
+                     R"yaml(
+container: {command: ['bundle exec unicorn -c config/unicorn.rb']}
+events: [{message: 'API error (500): Container command not found or does not exist'}]
+)yaml",
+                     "entrypoint_override", "exec form does not split words",
+                     "command: [\"bundle exec unicorn -c config/unicorn.rb\"]"},
+        AnalyzerCase{"shell_with_a_command_string_is_fine", &analyze_entrypoint, R"yaml(
+container: {command: [sh, -c, 'exec server --port 80']}
+status: {waiting_reason: CrashLoopBackOff}
+)yaml",
+                     "", "", ""},
+        AnalyzerCase{"no_exec_error", &analyze_entrypoint, R"yaml(
 container: {command: [server]}
 logs: 'server started'
 )yaml",
-                                   "", "", ""}),
+                     "", "", ""}),
     [](const auto& info) { return std::string(info.param.name); });
 
 INSTANTIATE_TEST_SUITE_P(
