@@ -177,7 +177,8 @@ SpecPredicate spec_predicate(const YAML::Node& node) {
   } else {
     fail(node, "spec: unknown predicate '" + key +
                    "' (known: command_set, args_set, image_family, mount_at, mount_kind, env_set, env_unset, "
-                   "exec_probe_lacks_flag, memory_limit_set, liveness_probe_set, read_only_root_filesystem, non_root, fs_group_set, "
+                   "exec_probe_lacks_flag, memory_limit_set, liveness_probe_set, read_only_root_filesystem, non_root, "
+                   "fs_group_set, "
                    "service_links_enabled, restart_policy, init_container, command_line)");
   }
   return p;

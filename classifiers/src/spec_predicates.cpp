@@ -112,10 +112,10 @@ PredicateResult evaluate(const SpecPredicate& p, const Pod& pod, const Container
       // failed liveness or startup probe marks it for restart), so either counts.
       const std::optional<Probe>& probe = c.liveness ? c.liveness : c.startup;
       const char* name = c.liveness ? "livenessProbe" : "startupProbe";
-      const std::string excerpt =
-          probe ? std::string(name) + ": periodSeconds " + std::to_string(probe->period_seconds) +
-                      ", failureThreshold " + std::to_string(probe->failure_threshold)
-                : std::string();
+      const std::string excerpt = probe
+                                      ? std::string(name) + ": periodSeconds " + std::to_string(probe->period_seconds) +
+                                            ", failureThreshold " + std::to_string(probe->failure_threshold)
+                                      : std::string();
       return result(probe.has_value() == p.flag, p.flag ? base + "." + name : "", excerpt);
     }
     case SpecPredicateKind::kReadOnlyRootFilesystem:
