@@ -130,6 +130,11 @@ KubeClient::KubeClient(asio::any_io_executor executor, Endpoint endpoint, std::s
 
 KubeClient::~KubeClient() = default;
 
+void KubeClient::cancel_streams() {
+  // tcp_stream::cancel completes the pending read with operation_aborted; stream_body returns.
+  for (Connection* conn : *streaming_) beast::get_lowest_layer(conn->stream).cancel();
+}
+
 asio::awaitable<tl::expected<std::unique_ptr<Connection>, TransportError>> KubeClient::connect() {
   auto conn = std::make_unique<Connection>(executor_, *tls_);
   const std::string& name = endpoint_.tls_server_name.empty() ? endpoint_.host : endpoint_.tls_server_name;
@@ -327,6 +332,14 @@ asio::awaitable<tl::expected<Response, TransportError>> KubeClient::stream_body(
     co_return tl::unexpected(c.error());
   }
   auto conn = std::move(*c);
+  // Registered while this frame reads from it, so that cancel_streams() can end the read; the
+  // guard unregisters it on every way out (the connection is destroyed with `conn`).
+  streaming_->insert(conn.get());
+  struct Unregister {
+    std::shared_ptr<std::set<Connection*>> set;
+    Connection* conn;
+    ~Unregister() { set->erase(conn); }
+  } unregister{streaming_, conn.get()};
   auto req = build(r, endpoint_, tokens_->token(), options_);
   auto& lowest = beast::get_lowest_layer(conn->stream);
   lowest.expires_after(to_steady(options_.request_timeout));
@@ -361,6 +374,7 @@ asio::awaitable<tl::expected<Response, TransportError>> KubeClient::stream_body(
     if (rec == http::error::need_buffer) rec = {};
     if (rec) {
       if (rec == beast::error::timeout) co_return tl::unexpected(TransportError{"idle"});
+      if (rec == asio::error::operation_aborted) co_return tl::unexpected(TransportError{"cancelled"});
       co_return tl::unexpected(TransportError{verb + " stream: " + rec.message()});
     }
     const std::size_t got = chunk.size() - parser.get().body().size;

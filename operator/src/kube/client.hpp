@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
@@ -130,6 +131,13 @@ class KubeClient {
   [[nodiscard]] boost::asio::awaitable<tl::expected<Response, TransportError>> stream(
       Request request, std::function<bool(std::string_view chunk)> on_chunk, core::Duration idle_timeout);
 
+  // Ends every watch and streamed list in flight now: their reads complete at once with the
+  // TransportError "cancelled". For shutdown: a quiet watch on a real apiserver sees its next
+  // bytes only at a bookmark (about once a minute) or at timeoutSeconds, so a stop that waits for
+  // them outlives the pod's terminationGracePeriodSeconds (30 s by default) and is SIGKILLed
+  // before it can release its Lease. Must be called on the client's executor.
+  void cancel_streams();
+
   [[nodiscard]] RequestStats& stats() { return stats_; }
   [[nodiscard]] const Endpoint& endpoint() const { return endpoint_; }
 
@@ -148,6 +156,9 @@ class KubeClient {
   ClientOptions options_;
   core::TokenBucket bucket_;
   std::vector<std::unique_ptr<Connection>> idle_;
+  // Connections a watch or a streamed list is reading now. Shared with each reading frame: a
+  // frame suspended in a read can be destroyed after the client (with its io_context).
+  std::shared_ptr<std::set<Connection*>> streaming_ = std::make_shared<std::set<Connection*>>();
   RequestStats stats_;
 };
 
