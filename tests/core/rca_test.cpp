@@ -1,4 +1,5 @@
 #include "crashdiag/core/rca.hpp"
+#include "crashdiag/core/rca_event.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,8 @@
 // RootCauseAnalysis bookkeeping (pure): which RCA an occurrence of a failure belongs to, its
-// lifecycle (Active, Resolved, reopened, cause changed), and the exact objects crashdiag writes
-// for it: the RCA (server-side apply), its status, pod annotations and Kubernetes Events.
+// lifecycle (Active, Resolved, reopened, cause changed), and which writes each occurrence needs:
+// the RCA (server-side apply), its status, pod annotations and Kubernetes Events. The parts live
+// apart: the RCA's name (rca_identity.hpp), its JSON codec (rca_codec.hpp), the Event and
+// annotation text (rca_event.hpp) and duration flags (duration.hpp).
 //
 // One RCA per namespace, top-level workload, container and failure signature: the replicas of a
 // Deployment failing the same way roll up into one object. Nothing here performs I/O or reads a
@@ -19,40 +21,12 @@
 #include <vector>
 
 #include "crashdiag/core/backoff.hpp"
+#include "crashdiag/core/duration.hpp"
+#include "crashdiag/core/rca_identity.hpp"
 #include "crashdiag/core/time.hpp"
 #include "crashdiag/model/hypothesis.hpp"
 
 namespace crashdiag::core {
-
-// Go's time.ParseDuration subset that flags use: "10m", "90s", "1h30m", "500ms". nullopt for
-// anything else (negative, unitless other than "0", unknown units).
-[[nodiscard]] std::optional<Duration> parse_duration(std::string_view text);
-
-struct WorkloadRef {
-  std::string api_version;  // "apps/v1", "batch/v1", "v1"
-  std::string kind;         // Deployment, StatefulSet, DaemonSet, CronJob, Job, ReplicaSet, Pod
-  std::string name;
-  std::string uid;  // empty when unknown: then no ownerReference is written
-  [[nodiscard]] std::string display() const { return kind + "/" + name; }
-  bool operator==(const WorkloadRef&) const = default;
-};
-
-struct RcaTarget {
-  std::string namespace_;
-  WorkloadRef workload;
-  std::string container;
-  bool init = false;
-  std::string signature;  // CrashSignal::signature
-};
-
-// Deterministic, DNS-1123 label-safe (so also a valid object name and label value) name:
-// "<kind>-<workload>-<container>-<8 hex of a hash of everything>", the readable part cut so the
-// whole fits in 63 characters. Replicas, restarts of crashdiag and other replicas of crashdiag
-// all arrive at the same name, which is what makes leader failover write no duplicates.
-[[nodiscard]] std::string rca_name(const RcaTarget& target);
-
-// FNV-1a 64: stable across runs and platforms (std::hash is neither).
-[[nodiscard]] std::uint64_t stable_hash(std::string_view s);
 
 struct RcaOptions {
   Duration resolve_after{600'000};     // the kubelet resets crash back-off after 10 min of running
@@ -103,11 +77,6 @@ struct CauseLink {
   std::string category;
   std::string via;  // how the dependency was named: `Service db ("db:5432" in logs[3])`
 };
-
-// The dependent's summary while its cause is linked: "StatefulSet/postgres is failing (RCA
-// postgres-1a2b3): <its own summary>" (the namespace is added when it is another one).
-[[nodiscard]] std::string caused_summary(const std::string& own_namespace, const std::string& cause_name,
-                                         const CauseLink& cause, const std::string& summary);
 
 struct RcaState {
   RcaTarget target;
@@ -269,10 +238,5 @@ class RcaTracker {
   std::map<std::string, RcaState> rcas_;
   std::map<std::string, int> pod_restarts_;  // pod uid -> highest restart count in any RCA
 };
-
-// The Event note: the summary and how to read the analysis, at most kEventNoteLimit bytes.
-[[nodiscard]] std::string event_note(const RcaState& state);
-// The crashdiag.io/root-cause annotation value: "<category>: <summary>".
-[[nodiscard]] std::string root_cause_value(const RcaState& state);
 
 }  // namespace crashdiag::core
