@@ -85,7 +85,8 @@ struct FakeOptions {
   // in Tables; empty: the system clock.
   std::function<std::string()> clock;
   // Called on the server's thread before a response is written (watches: once, before the
-  // stream): lets a test make something happen while a client's request is in flight.
+  // stream's header; a scripted stream fault, kStall or kDropMidStream without after_events, is
+  // not): lets a test make something happen while a client's request is in flight.
   std::function<void(const std::string& method, const std::string& target)> before_response;
 };
 

@@ -127,6 +127,8 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
       if (!co_await respond(std::move(missing))) co_return;
       continue;
     }
+    // A drop after some events: the stream runs as usual and is cut after that many.
+    int cut_after_events = -1;
     if (auto fault = impl.take_fault(target, is_watch)) {
       if (fault->kind == FaultKind::kTooManyRequests || fault->kind == FaultKind::kUnavailable ||
           fault->kind == FaultKind::kInternalError || fault->kind == FaultKind::kConflict ||
@@ -136,7 +138,9 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
         if (!co_await respond(std::move(scripted))) co_return;
         continue;
       }
-      if (is_watch) {
+      if (is_watch && fault->kind == FaultKind::kDropMidStream && fault->after_events > 0) {
+        cut_after_events = fault->after_events;
+      } else if (is_watch) {
         // Stream faults: header first, then the misbehaviour.
         impl.record(method, target, 200, true);
         http::response<http::empty_body> res{http::status::ok, 11};
@@ -194,7 +198,7 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
       continue;
     }
     // The stream itself: fake_watch.cpp.
-    co_await watch_stream(impl, stream, req, query, *r, from, initial, *selector, *fields);
+    co_await watch_stream(impl, stream, req, query, *r, from, initial, *selector, *fields, cut_after_events);
     co_return;  // the apiserver closes the connection after a watch
   }
 }

@@ -62,7 +62,7 @@ json table_event(const FakeApiServer::Impl& impl, const ResourceType& t, const j
 // changes, bookmarks and the 410 after a compaction until the timeout or close_watches().
 asio::awaitable<void> watch_stream(FakeApiServer::Impl& impl, Stream& stream, const Request& req, const Query& query,
                                    const Route& r, std::uint64_t from, bool initial, const LabelSelector& selector,
-                                   const FieldSelector& fields) {
+                                   const FieldSelector& fields, int cut_after_events) {
   auto& lowest = beast::get_lowest_layer(stream);
   const std::string target(req.target());
   const std::string method(req.method_string());
@@ -80,6 +80,7 @@ asio::awaitable<void> watch_stream(FakeApiServer::Impl& impl, Stream& stream, co
   const bool metadata_only = !metadata_view(std::string(req[http::field::accept]), false).as.empty();
   const std::string include_object = query.get("includeObject");
   bool first_table_event = true;
+  if (impl.options.before_response) impl.options.before_response(method, target);
   impl.record(method, target, 200, true);
   http::response<http::empty_body> res{http::status::ok, 11};
   res.set(http::field::content_type, "application/json");
@@ -108,7 +109,15 @@ asio::awaitable<void> watch_stream(FakeApiServer::Impl& impl, Stream& stream, co
     }
     auto chunk = http::make_chunk(asio::buffer(line));
     auto [ec, n] = co_await asio::async_write(stream, chunk, kNoThrow);
-    co_return !ec;
+    if (ec) co_return false;
+    // FaultKind::kDropMidStream with after_events: the connection breaks after that many events
+    // (bookmarks do not count), with no terminating chunk, as a proxy or a restarted apiserver
+    // leaves it.
+    if (cut_after_events >= 0 && ev.value("type", "") != "BOOKMARK" && --cut_after_events == 0) {
+      beast::get_lowest_layer(stream).socket().close();
+      co_return false;
+    }
+    co_return true;
   };
   std::uint64_t last = from;
   std::vector<json> pending;
