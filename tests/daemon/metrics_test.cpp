@@ -362,6 +362,87 @@ TEST_F(MetricsTest, PromtoolCheckMetricsIsClean) {
   EXPECT_EQ(output, "") << "promtool lint complaints";
 }
 
+// client-go's workqueue_* families (k8s.io/component-base/metrics/prometheus/workqueue), labelled
+// by the queue's name, fed by a core::WorkQueue through the sink. The unfinished-work gauges are
+// computed at the scrape with the sink's clock.
+TEST_F(MetricsTest, WorkQueueFamiliesAreClientGos) {
+  EXPECT_FALSE(parse(m.serialize()).types.contains("workqueue_depth")) << "no series before a queue is named";
+  core::TimePoint now{0};
+  core::WorkQueueMetrics* sink = m.work_queue("diagnoses", [&now] { return now; });
+  ASSERT_NE(sink, nullptr);
+  EXPECT_EQ(m.work_queue("diagnoses"), sink) << "one set of series per name";
+  core::WorkQueue q(core::ItemExponentialFailureRateLimiter(), sink);
+  q.add("a", core::TimePoint{0});
+  q.add("a", core::TimePoint{0});  // a duplicate: not an add
+  q.add_after("b", core::Duration{2'000}, core::TimePoint{0});
+  ASSERT_EQ(q.get(core::TimePoint{500}), "a");
+  now = core::TimePoint{3'500};
+  Exposition e = parse(m.serialize());
+  const std::map<std::string, std::string> types = {
+      {"workqueue_depth", "gauge"},
+      {"workqueue_adds_total", "counter"},
+      {"workqueue_queue_duration_seconds", "histogram"},
+      {"workqueue_work_duration_seconds", "histogram"},
+      {"workqueue_retries_total", "counter"},
+      {"workqueue_unfinished_work_seconds", "gauge"},
+      {"workqueue_longest_running_processor_seconds", "gauge"},
+  };
+  for (const auto& [family, type] : types) {
+    SCOPED_TRACE(family);
+    ASSERT_TRUE(e.types.contains(family));
+    EXPECT_EQ(e.types.at(family), type);
+    EXPECT_TRUE(e.helped.contains(family));
+  }
+  EXPECT_EQ(e.samples.at("workqueue_adds_total{name=\"diagnoses\"}"), 1);
+  EXPECT_EQ(e.samples.at("workqueue_depth{name=\"diagnoses\"}"), 0) << "b is waiting, not queued";
+  EXPECT_EQ(e.samples.at("workqueue_retries_total{name=\"diagnoses\"}"), 1) << "AddAfter counts a retry";
+  EXPECT_EQ(e.samples.at("workqueue_queue_duration_seconds_count{name=\"diagnoses\"}"), 1);
+  EXPECT_DOUBLE_EQ(e.samples.at("workqueue_queue_duration_seconds_sum{name=\"diagnoses\"}"), 0.5);
+  EXPECT_EQ(e.samples.at("workqueue_queue_duration_seconds_bucket{name=\"diagnoses\",le=\"1\"}"), 1);
+  EXPECT_EQ(e.samples.at("workqueue_queue_duration_seconds_bucket{name=\"diagnoses\",le=\"0.1\"}"), 0);
+  EXPECT_DOUBLE_EQ(e.samples.at("workqueue_unfinished_work_seconds{name=\"diagnoses\"}"), 3.0);
+  EXPECT_DOUBLE_EQ(e.samples.at("workqueue_longest_running_processor_seconds{name=\"diagnoses\"}"), 3.0);
+
+  ASSERT_EQ(q.get(core::TimePoint{3'500}), "b");  // due at 2 s: queued 1.5 s
+  now = core::TimePoint{4'500};
+  e = parse(m.serialize());
+  EXPECT_DOUBLE_EQ(e.samples.at("workqueue_unfinished_work_seconds{name=\"diagnoses\"}"), 4.0 + 1.0);
+  EXPECT_DOUBLE_EQ(e.samples.at("workqueue_longest_running_processor_seconds{name=\"diagnoses\"}"), 4.0);
+  q.done("a", core::TimePoint{4'500});
+  q.done("b", core::TimePoint{4'500});
+  e = parse(m.serialize());
+  EXPECT_EQ(e.samples.at("workqueue_work_duration_seconds_count{name=\"diagnoses\"}"), 2);
+  EXPECT_DOUBLE_EQ(e.samples.at("workqueue_work_duration_seconds_sum{name=\"diagnoses\"}"), 4.0 + 1.0);
+  EXPECT_EQ(e.samples.at("workqueue_unfinished_work_seconds{name=\"diagnoses\"}"), 0);
+  EXPECT_EQ(e.samples.at("workqueue_longest_running_processor_seconds{name=\"diagnoses\"}"), 0);
+  EXPECT_EQ(e.samples.at("workqueue_adds_total{name=\"diagnoses\"}"), 2);
+}
+
+TEST_F(MetricsTest, PromtoolCheckMetricsIsCleanWithAWorkQueue) {
+  const char* promtool = "/usr/bin/promtool";
+  if (access(promtool, X_OK) != 0) GTEST_SKIP() << promtool << " not installed (Debian package prometheus)";
+  core::WorkQueue q(core::ItemExponentialFailureRateLimiter(), m.work_queue("diagnoses"));
+  q.add("a", Metrics::steady_now());
+  ASSERT_TRUE(q.get(Metrics::steady_now()));
+  const std::filesystem::path input =
+      std::filesystem::temp_directory_path() / ("crashdiag_wq_metrics_" + std::to_string(getpid()) + ".prom");
+  {
+    std::ofstream out(input);
+    out << m.serialize();
+  }
+  const std::string command = std::string(promtool) + " check metrics < " + input.string() + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buf[4096];
+  for (std::size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) output.append(buf, n);
+  const int status = pclose(pipe);
+  std::filesystem::remove(input);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << output;
+  EXPECT_EQ(output, "") << "promtool lint complaints";
+}
+
 // The wiring the daemon uses: KubeClient's request observer feeding Metrics::api_request, against
 // the fake API server over real TLS. Checks the observer's verb classification (list vs get,
 // watch) and that a transport failure is reported once with code 0.

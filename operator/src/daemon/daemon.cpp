@@ -296,6 +296,8 @@ Daemon::Daemon(asio::io_context& ioc, kube::KubeClient& client, std::unique_ptr<
       own_classifiers_(std::move(own)),
       classifiers_(shared != nullptr ? *shared : *own_classifiers_),
       options_(std::move(options)),
+      queue_(core::ItemExponentialFailureRateLimiter(),
+             options_.metrics != nullptr ? options_.metrics->work_queue("diagnoses") : nullptr),
       tracker_(options_.rca) {
   work_ready_ = std::make_unique<asio::steady_timer>(ioc_, asio::steady_timer::time_point::max());
   delay_wake_ = std::make_unique<asio::steady_timer>(ioc_, asio::steady_timer::time_point::max());
@@ -333,6 +335,7 @@ Daemon::~Daemon() = default;
 
 void Daemon::stop() {
   stopping_ = true;
+  queue_.shut_down();
   work_ready_->cancel();
   delay_wake_->cancel();
   loop_wake_->cancel();
@@ -390,9 +393,10 @@ void Daemon::set_leading(bool leading) {
   take_over_pending_ = false;
   if (!leading_) return;
   leading_ = false;
+  // Queued and delayed failures are forgotten; one being diagnosed is dropped when its worker
+  // sees leadership lost, and its key stays out of other workers' hands until then.
   queue_.clear();
-  waiting_.clear();
-  in_flight_.clear();
+  jobs_.clear();
   tracker_ = core::RcaTracker(options_.rca);
   publisher_->reset();
   // Only the leader's counts are true: a follower exporting frozen ones would keep alerts firing
@@ -527,14 +531,8 @@ bool Daemon::still_failing(const core::RcaState& rca) const {
   return false;
 }
 
-void Daemon::release_waiting(const std::string& key) {
-  in_flight_.erase(key);
-  auto it = waiting_.find(key);
-  if (it == waiting_.end()) return;
-  // Back to the front: now that the first one is recorded these only count.
-  for (auto j = it->second.rbegin(); j != it->second.rend(); ++j) queue_.push_front(std::move(*j));
-  work_ready_->cancel();
-  waiting_.erase(it);
+core::TimePoint Daemon::queue_now() {
+  return metrics::Metrics::steady_now();
 }
 
 void Daemon::enqueue(const core::CrashSignal& signal, std::string pod_json, bool count) {
@@ -566,37 +564,38 @@ void Daemon::enqueue(const core::CrashSignal& signal, std::string pod_json, bool
       return;
     }
   }
-  // One diagnosis per failure at a time: replicas failing the same way while it is gathered
-  // wait for it, then only count.
+  // One diagnosis per failure at a time: replicas failing the same way while it waits out the
+  // delay, is queued or is gathered wait for it, then only count.
   const std::string key = signal.dedupe_key();
-  if (!in_flight_.insert(key).second) {
-    waiting_[key].push_back(Job{signal, "", true});  // the pod JSON is not needed to count
+  const core::TimePoint now = queue_now();
+  if (queue_.tracked(key)) {
+    jobs_[key].push_back(Job{signal, ""});  // the pod JSON is not needed to count
+    // Being diagnosed: the key is marked and handed out again when its worker is done
+    // (client-go's queue.go Add and Done), to one worker, never to two at once. Waiting or
+    // queued: these jobs go with it.
+    if (queue_.processing(key)) queue_.add(key, now);
     return;
   }
+  jobs_[key].push_back(Job{signal, std::move(pod_json)});
   if (options_.evidence_delay.count() > 0) {
-    const bool was_empty = delayed_.empty();
-    delayed_.push_back(
-        DelayedJob{std::chrono::steady_clock::now() +
-                       std::chrono::duration_cast<std::chrono::steady_clock::duration>(options_.evidence_delay),
-                   Job{signal, std::move(pod_json), false}});
-    if (was_empty) delay_wake_->cancel();  // the delayer sleeps until it has a due time
+    const std::optional<core::TimePoint> earliest = queue_.next_due();
+    queue_.add_after(key, options_.evidence_delay, now);
+    if (queue_.next_due() != earliest) delay_wake_->cancel();  // the delayer sleeps until the earliest
     return;
   }
-  queue_.push_back(Job{signal, std::move(pod_json), false});
+  queue_.add(key, now);
   work_ready_->cancel();
 }
 
 asio::awaitable<void> Daemon::delayer() {
+  // client-go's waiting loop (delaying_queue.go), on one timer armed to the queue's next due time.
   while (!stopping_) {
-    const auto now = std::chrono::steady_clock::now();
-    bool moved = false;
-    while (!delayed_.empty() && delayed_.front().due <= now) {
-      queue_.push_back(std::move(delayed_.front().job));
-      delayed_.pop_front();
-      moved = true;
-    }
-    if (moved) work_ready_->cancel();
-    delay_wake_->expires_at(delayed_.empty() ? asio::steady_timer::time_point::max() : delayed_.front().due);
+    queue_.advance(queue_now());
+    if (queue_.len() > 0) work_ready_->cancel();
+    const std::optional<core::TimePoint> due = queue_.next_due();
+    delay_wake_->expires_at(
+        due ? asio::steady_timer::time_point(std::chrono::duration_cast<asio::steady_timer::duration>(*due))
+            : asio::steady_timer::time_point::max());
     co_await delay_wake_->async_wait(kNoThrow);  // due, cancelled by enqueue() or by stop()
   }
 }
@@ -902,16 +901,25 @@ asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
 
 asio::awaitable<void> Daemon::worker() {
   while (!stopping_) {
-    if (queue_.empty()) {
-      co_await work_ready_->async_wait(kNoThrow);  // cancelled by enqueue(), release_waiting(), stop()
+    const std::optional<std::string> key = queue_.get(queue_now());
+    if (!key) {
+      co_await work_ready_->async_wait(kNoThrow);  // cancelled by enqueue(), the delayer, stop()
       continue;
     }
-    Job job = std::move(queue_.front());
-    queue_.pop_front();
-    const bool waited = job.waited;
-    std::string key = job.signal.dedupe_key();
-    co_await diagnose(std::move(job));
-    if (!waited) release_waiting(key);
+    // get() moves due keys into the queue too: more than this one may have become ready.
+    if (queue_.len() > 0) work_ready_->cancel();
+    // The key's jobs: the failure diagnosed first, then the replicas that failed the same way
+    // meanwhile, which only count once it is recorded. Jobs arriving from now on wait for done().
+    std::vector<Job> jobs;
+    if (auto node = jobs_.extract(*key)) jobs = std::move(node.mapped());
+    for (Job& job : jobs) {
+      if (stopping_ || !leading_) break;  // losing leadership forgets what is queued
+      co_await diagnose(std::move(job));
+    }
+    // controller-runtime's reconcileHandler on success: the key's failures are forgotten, then
+    // done() hands it out again if it was added while diagnosed.
+    queue_.forget(*key);
+    queue_.done(*key, queue_now());
   }
 }
 

@@ -7,7 +7,6 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -29,6 +28,7 @@
 #include "crashdiag/core/shard.hpp"
 #include "crashdiag/core/spec_findings.hpp"
 #include "crashdiag/core/watch_machine.hpp"
+#include "crashdiag/core/work_queue.hpp"
 #include "crashdiag/model/evidence.hpp"
 #include "publisher.hpp"
 
@@ -130,10 +130,11 @@ class Daemon {
   [[nodiscard]] std::uint64_t ignored() const { return ignored_; }
   [[nodiscard]] std::size_t pods_with_events() const;
 
+  // A failure to diagnose, kept beside the work queue under its dedupe key (the queue holds keys
+  // only, as controller-runtime's does).
   struct Job {
     core::CrashSignal signal;
     std::string pod_json;  // the object that revealed the failure; empty: GET it
-    bool waited = false;   // queued behind a diagnosis of the same failure: only counts
   };
   class WatchSink;
   class PodHandler;
@@ -166,6 +167,8 @@ class Daemon {
   void bare_pod_deleted(const core::PodRecord& pod);
   boost::asio::awaitable<void> worker();
   boost::asio::awaitable<void> delayer();
+  // The work queue's time: steady_clock milliseconds, what Metrics::work_queue()'s clock reads.
+  [[nodiscard]] static core::TimePoint queue_now();
   boost::asio::awaitable<void> diagnose(Job job);
   boost::asio::awaitable<void> gather_and_classify(Job job, core::RcaTarget target);
   // The workload or its namespace carries crashdiag.io/ignore: "true".
@@ -205,7 +208,6 @@ class Daemon {
   void enqueue(const core::CrashSignal& signal, std::string pod_json, bool count = true);
   [[nodiscard]] std::optional<core::WorkloadRef> cached_workload(const core::CrashSignal& s) const;
   void record(const core::CrashSignal& s, const core::RcaTarget& target, const ContainerDiagnosis* diagnosis);
-  void release_waiting(const std::string& key);
   [[nodiscard]] bool still_failing(const core::RcaState& rca) const;
   void update_active_gauge();
   [[nodiscard]] core::DetectOptions detect_options(bool deadline_check = false) const;
@@ -221,21 +223,22 @@ class Daemon {
   core::PodStore pods_;
   std::unique_ptr<PodHandler> pod_handler_;
   std::unique_ptr<EventHandler> event_handler_;
-  std::deque<Job> queue_;
+  // The failures to diagnose, by dedupe key (core/work_queue.hpp, client-go's rules): a key is
+  // handed to one worker at a time; one added while it is diagnosed is handed out again after,
+  // with the jobs that arrived meanwhile. New failures wait out DaemonOptions::evidence_delay in
+  // the queue (add_after, client-go's delaying queue), not in a worker: with the wait inside a
+  // worker, max_concurrent_diagnoses workers over a 2 s delay capped diagnoses at 2 a second,
+  // whatever the cluster and the server could do (bench/soak.cpp found it).
+  core::WorkQueue queue_;
+  // The jobs gathered under each key the queue holds: the first failure seen (with the pod JSON
+  // that revealed it), then the replicas failing the same way before a worker took the key, which
+  // only count once it is recorded. A worker takes them all with the key.
+  std::map<std::string, std::vector<Job>> jobs_;
   // Idle workers wait on this timer, which never expires: queueing a job cancels the wait
   // (asio's timer-as-condition-variable), so a worker is woken by work, never by polling.
   std::unique_ptr<boost::asio::steady_timer> work_ready_;
-  // New failures wait out DaemonOptions::evidence_delay here, not in a worker (client-go's
-  // delaying queue, AddAfter): with the wait inside a worker, max_concurrent_diagnoses workers
-  // over a 2 s delay capped diagnoses at 2 a second, whatever the cluster and the server could do
-  // (bench/soak.cpp found it). One coroutine, delayer(), moves each job to queue_ when it is due;
-  // the delay is the same for every job, so the deque stays in due order.
-  struct DelayedJob {
-    std::chrono::steady_clock::time_point due;
-    Job job;
-  };
-  std::deque<DelayedJob> delayed_;
-  std::unique_ptr<boost::asio::steady_timer> delay_wake_;  // the earliest due time, or new work
+  // delayer()'s sleep: until the queue's next due time (WorkQueue::next_due), or new work.
+  std::unique_ptr<boost::asio::steady_timer> delay_wake_;
   // run()'s sleep: until its next due time, or cancelled by whatever gives it work.
   std::shared_ptr<boost::asio::steady_timer> loop_wake_;
   // The first of the daemon's coroutines to end by an exception, and why ("watch pods: ..."):
@@ -257,8 +260,6 @@ class Daemon {
   };
   std::map<std::string, IgnoreEntry> ignore_cache_;  // an object's path -> its crashdiag.io/ignore
   std::uint64_t ignored_ = 0;                        // failures not diagnosed because silenced
-  std::set<std::string> in_flight_;                  // dedupe keys being diagnosed
-  std::map<std::string, std::vector<Job>> waiting_;  // signals that arrived meanwhile
   core::RcaTracker tracker_;
   core::FindingTracker spec_findings_;  // workloads looked at, and what was found (leader only)
   std::unique_ptr<Publisher> publisher_;

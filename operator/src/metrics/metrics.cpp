@@ -14,6 +14,7 @@
 #include <array>
 #include <atomic>
 #include <cctype>
+#include <chrono>
 #include <sstream>
 
 namespace crashdiag::metrics {
@@ -45,6 +46,16 @@ Histogram::BucketBoundaries api_buckets() {
   return {0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60};
 }
 
+// client-go's workqueue latency buckets: metrics.ExponentialBuckets(10e-9, 10, 10), 10 ns to 10 s
+// (k8s.io/component-base/metrics/prometheus/workqueue/metrics.go).
+Histogram::BucketBoundaries workqueue_buckets() {
+  return {1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10};
+}
+
+double seconds_of(core::Duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
 // An HTTP status as a label value; 0 (no response) and anything that is not a status are "error".
 std::string code_label(int code) {
   return code >= 100 && code <= 599 ? std::to_string(code) : "error";
@@ -63,6 +74,61 @@ auto& family(Builder builder, const std::string& name, const std::string& help, 
 }
 
 }  // namespace
+
+// One work queue's series. The queue reports from the daemon's thread; serialize() may run on
+// another, so what the unfinished-work gauges are computed from is kept under a mutex. The
+// counters, gauges and histograms are prometheus-cpp's, synchronized themselves.
+class Metrics::WorkQueueSink final : public core::WorkQueueMetrics {
+ public:
+  WorkQueueSink(std::string name, prometheus::Gauge& depth, prometheus::Counter& adds, prometheus::Histogram& queued,
+                prometheus::Histogram& worked, prometheus::Counter& retries, prometheus::Gauge& unfinished,
+                prometheus::Gauge& longest, std::function<core::TimePoint()> clock)
+      : name_(std::move(name)),
+        depth_(depth),
+        adds_(adds),
+        queued_(queued),
+        worked_(worked),
+        retries_(retries),
+        unfinished_(unfinished),
+        longest_(longest),
+        clock_(std::move(clock)) {}
+
+  [[nodiscard]] const std::string& name() const { return name_; }
+  void add() override { adds_.Increment(); }
+  void depth(std::size_t n) override { depth_.Set(static_cast<double>(n)); }
+  void queued(core::Duration waited) override { queued_.Observe(seconds_of(waited)); }
+  void worked(core::Duration took) override { worked_.Observe(seconds_of(took)); }
+  void retry() override { retries_.Increment(); }
+  void processing(std::size_t count, core::TimePoint oldest_start, core::TimePoint start_sum) override {
+    const std::lock_guard lock(mutex_);
+    count_ = count;
+    oldest_ = oldest_start;
+    sum_ = start_sum;
+  }
+  // metrics.go updateUnfinishedWork, at the scrape's time instead of every 500 ms.
+  void refresh() {
+    const core::TimePoint now = clock_();
+    const std::lock_guard lock(mutex_);
+    const auto n = static_cast<core::Duration::rep>(count_);
+    unfinished_.Set(count_ == 0 ? 0.0 : seconds_of(core::Duration(n * now.count()) - sum_));
+    longest_.Set(count_ == 0 ? 0.0 : seconds_of(now - oldest_));
+  }
+
+ private:
+  std::string name_;
+  prometheus::Gauge& depth_;
+  prometheus::Counter& adds_;
+  prometheus::Histogram& queued_;
+  prometheus::Histogram& worked_;
+  prometheus::Counter& retries_;
+  prometheus::Gauge& unfinished_;
+  prometheus::Gauge& longest_;
+  std::function<core::TimePoint()> clock_;
+  std::mutex mutex_;
+  std::size_t count_ = 0;
+  core::TimePoint oldest_{0};
+  core::TimePoint sum_{0};
+};
 
 std::span<const std::string_view> known_crash_reasons() {
   return known_failure_reasons();
@@ -142,7 +208,30 @@ Metrics::Metrics(std::vector<std::string> categories, std::string version)
       alertmanager_posts_(family(prometheus::BuildCounter(), "crashdiag_alertmanager_posts_total",
                                  "POSTs of alerts to --alertmanager-url, by result (success, rejected: a 4xx "
                                  "answer, error: no answer, 5xx or 429).",
-                                 *registry_)) {
+                                 *registry_)),
+      // client-go's names and help texts (k8s.io/component-base/metrics/prometheus/workqueue),
+      // so the dashboards and alerts written for controllers work unchanged. No series until a
+      // queue is named (work_queue()).
+      workqueue_depth_(family(prometheus::BuildGauge(), "workqueue_depth", "Current depth of workqueue", *registry_)),
+      workqueue_adds_(family(prometheus::BuildCounter(), "workqueue_adds_total",
+                             "Total number of adds handled by workqueue", *registry_)),
+      workqueue_queue_duration_(family(prometheus::BuildHistogram(), "workqueue_queue_duration_seconds",
+                                       "How long in seconds an item stays in workqueue before being requested.",
+                                       *registry_)),
+      workqueue_work_duration_(family(prometheus::BuildHistogram(), "workqueue_work_duration_seconds",
+                                      "How long in seconds processing an item from workqueue takes.", *registry_)),
+      workqueue_retries_(family(prometheus::BuildCounter(), "workqueue_retries_total",
+                                "Total number of retries handled by workqueue", *registry_)),
+      workqueue_unfinished_work_(family(prometheus::BuildGauge(), "workqueue_unfinished_work_seconds",
+                                        "How many seconds of work has done that is in progress and hasn't been "
+                                        "observed by work_duration. Large values indicate stuck threads. One can "
+                                        "deduce the number of stuck threads by observing the rate at which this "
+                                        "increases.",
+                                        *registry_)),
+      workqueue_longest_running_(family(prometheus::BuildGauge(), "workqueue_longest_running_processor_seconds",
+                                        "How many seconds has the longest running processor for workqueue been "
+                                        "running.",
+                                        *registry_)) {
   family(prometheus::BuildGauge(), "crashdiag_build_info", "The running build; the value is always 1.", *registry_)
       .Add({{"version", std::move(version)}})
       .Set(1);
@@ -287,9 +376,39 @@ void Metrics::alertmanager_post(std::string_view result) noexcept {
   });
 }
 
+core::TimePoint Metrics::steady_now() noexcept {
+  return std::chrono::duration_cast<core::TimePoint>(std::chrono::steady_clock::now().time_since_epoch());
+}
+
+core::WorkQueueMetrics* Metrics::work_queue(const std::string& name, std::function<core::TimePoint()> clock) noexcept {
+  WorkQueueSink* out = nullptr;
+  sample("work_queue", [&] {
+    const std::lock_guard lock(work_queues_mutex_);
+    for (const auto& q : work_queues_) {
+      if (q->name() == name) {
+        out = q.get();
+        return;
+      }
+    }
+    const prometheus::Labels labels{{"name", name}};
+    if (!clock) clock = [] { return steady_now(); };
+    work_queues_.push_back(std::make_unique<WorkQueueSink>(
+        name, workqueue_depth_.Add(labels), workqueue_adds_.Add(labels),
+        workqueue_queue_duration_.Add(labels, workqueue_buckets()),
+        workqueue_work_duration_.Add(labels, workqueue_buckets()), workqueue_retries_.Add(labels),
+        workqueue_unfinished_work_.Add(labels), workqueue_longest_running_.Add(labels), std::move(clock)));
+    out = work_queues_.back().get();
+  });
+  return out;
+}
+
 std::string Metrics::serialize() const noexcept {
   std::string text;
   sample("serialize", [&] {
+    {
+      const std::lock_guard lock(work_queues_mutex_);
+      for (const auto& q : work_queues_) q->refresh();
+    }
     std::ostringstream out;
     prometheus::TextSerializer().Serialize(out, registry_->Collect());
     text = out.str();

@@ -6,11 +6,15 @@
 // must never take the daemon down.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "crashdiag/core/work_queue.hpp"
 
 namespace prometheus {
 class Registry;
@@ -87,6 +91,20 @@ class Metrics {
   // (alertmanager_post_results(): success, rejected, error); anything else is counted as "error".
   void alertmanager_post(std::string_view result) noexcept;
 
+  // client-go's work queue families for the queue called `name` (the `name` label, as
+  // k8s.io/component-base/metrics/prometheus/workqueue registers them): workqueue_depth,
+  // workqueue_adds_total, workqueue_queue_duration_seconds, workqueue_work_duration_seconds,
+  // workqueue_retries_total, workqueue_unfinished_work_seconds and
+  // workqueue_longest_running_processor_seconds. The returned sink is given to the
+  // core::WorkQueue; it lives as long as this object (the same one for the same name). The two
+  // unfinished-work gauges are computed at each serialize() with `clock`, which must read the
+  // time the queue is given (default: steady_clock in milliseconds since its epoch). nullptr if the
+  // series could not be created (logged).
+  [[nodiscard]] core::WorkQueueMetrics* work_queue(const std::string& name,
+                                                   std::function<core::TimePoint()> clock = {}) noexcept;
+  // The daemon's time for its work queue, which work_queue()'s default clock reads.
+  [[nodiscard]] static core::TimePoint steady_now() noexcept;
+
   // The text exposition format; empty if collection failed.
   [[nodiscard]] std::string serialize() const noexcept;
 
@@ -114,6 +132,16 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& rules_reloads_;
   prometheus::Gauge& rules_last_reload_successful_;
   prometheus::Family<prometheus::Counter>& alertmanager_posts_;
+  prometheus::Family<prometheus::Gauge>& workqueue_depth_;
+  prometheus::Family<prometheus::Counter>& workqueue_adds_;
+  prometheus::Family<prometheus::Histogram>& workqueue_queue_duration_;
+  prometheus::Family<prometheus::Histogram>& workqueue_work_duration_;
+  prometheus::Family<prometheus::Counter>& workqueue_retries_;
+  prometheus::Family<prometheus::Gauge>& workqueue_unfinished_work_;
+  prometheus::Family<prometheus::Gauge>& workqueue_longest_running_;
+  class WorkQueueSink;
+  mutable std::mutex work_queues_mutex_;
+  std::vector<std::unique_ptr<WorkQueueSink>> work_queues_;  // guarded by work_queues_mutex_
 };
 
 }  // namespace crashdiag::metrics
