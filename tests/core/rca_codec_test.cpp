@@ -34,7 +34,7 @@ RcaState state(const std::string& kind, const std::string& workload, bool init, 
   h.summary = "config.yaml does not parse";
   h.evidence.push_back(EvidenceItem{EvidenceSource::kLogs, "logs[3]", "yaml: line 3: mapping values"});
   s.diagnosis.hypotheses.push_back(h);
-  s.diagnosis.evidence_notes.push_back("logs of the previous container");
+  s.diagnosis.evidence_notes.emplace_back("logs of the previous container");
   s.pods.push_back(PodSeen{workload + "-1", "uid-pod-1", 6, s.last_seen});
   s.history.push_back(HistoryEntry{kT0, "Identified", "config_parse_error", h.summary});
   if (caused) {
