@@ -74,7 +74,10 @@ struct RecordedRequest {
 struct FakeOptions {
   std::string token = "test-token";  // the bearer token the server accepts
   std::string token_file;            // if set, the accepted token is this file's content (rotation)
-  std::chrono::milliseconds bookmark_interval{1000};
+  // How often a quiet watch that asked for bookmarks gets one. The real server's watch cache
+  // sends them about once a minute (k8s.io/apiserver/pkg/storage/cacher, defaultBookmarkFrequency;
+  // ../shared/k8s-fixtures recordings): a test that needs them sooner says so.
+  std::chrono::milliseconds bookmark_interval{60000};
   std::vector<std::string> subject_alt_names{"IP:127.0.0.1", "DNS:localhost"};
   bool serve_untrusted_certificate = false;  // a certificate from an unrelated CA
   // The CustomResourceDefinition served as crashdiag.io/v1alpha1 rootcauseanalyses: its schema,
