@@ -111,6 +111,36 @@ TEST(Daemon, TheEvidenceDelayDoesNotHoldAWorker) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5000ms) << "the delay was waited one failure at a time";
 }
 
+// The work queue's rule at the daemon's level (core::WorkQueue, client-go's queue.go): replicas
+// failing the same way share one key, so with four workers free the failure is gathered once
+// (one log read, one diagnosis) and every replica is counted on its RCA.
+TEST(Daemon, ReplicasFailingTheSameWayAreGatheredOnceAndAllCounted) {
+  quiet_logs();
+  Cluster c;
+  for (int i = 0; i < 6; ++i) {
+    const std::string pod = "api-5f6c7-" + std::to_string(i);
+    c.server.apply_pod(
+        failing_pod("shop", pod, c.api_container(), owner("ReplicaSet", "api-5f6c7"), 2, 137, "OOMKilled"));
+    c.server.set_logs("shop", pod, "api", true, "INFO starting\n");
+  }
+  DaemonOptions o;
+  o.max_concurrent_diagnoses = 4;
+  Running r(c, o);
+  ASSERT_TRUE(r.wait_for(1));
+  auto occurrences = [&] {
+    return r.on_loop([&] {
+      std::uint64_t n = 0;
+      for (const auto& [name, rca] : r.daemon->tracker().all()) n += rca.occurrences;
+      return n;
+    });
+  };
+  ASSERT_TRUE(eventually([&] { return occurrences() == 6U; })) << "counted " << occurrences() << " of 6";
+  EXPECT_EQ(r.snapshot().size(), 1U);
+  std::size_t log_gets = 0;
+  for (const auto& req : c.server.requests()) log_gets += req.target.find("/log?") != std::string::npos ? 1 : 0;
+  EXPECT_EQ(log_gets, 1U) << "the same failure was gathered more than once";
+}
+
 // A quiet watch on a real apiserver sees its next bytes only at a bookmark, about once a minute,
 // or at timeoutSeconds (5 to 10 minutes): stop() must end the streams in flight, not wait for them.
 // Measured on kube-apiserver 1.26 before the fix: 85 s from SIGTERM to "stopped", beyond the

@@ -283,26 +283,26 @@ TEST(KubeClient, WatchDroppedAfterSomeEventsDeliversThoseAndFails) {
   for (const char* name : {"a", "b", "c"}) f.server.apply_pod(fake::make_pod("shop", name, crashing_container()));
   f.server.inject(fake::Fault{fake::FaultKind::kDropMidStream, "watch=1", true, false, 1, 0, 2});
   std::vector<std::string> seen;
-  auto dropped = run(f.ioc, f.client->watch(
-                                Request{boost::beast::http::verb::get, "/api/v1/pods?watch=1&resourceVersion=0", "pods",
-                                        "", ""},
-                                [&](std::string_view line) {
-                                  seen.emplace_back(line);
-                                  return true;
-                                },
-                                core::Duration(3000)));
+  auto dropped =
+      run(f.ioc, f.client->watch(
+                     Request{boost::beast::http::verb::get, "/api/v1/pods?watch=1&resourceVersion=0", "pods", "", ""},
+                     [&](std::string_view line) {
+                       seen.emplace_back(line);
+                       return true;
+                     },
+                     core::Duration(3000)));
   EXPECT_FALSE(dropped);
   EXPECT_EQ(seen.size(), 2U);
   // The fault is spent: the next watch delivers all three and ends at its timeout.
   seen.clear();
-  auto whole = run(f.ioc, f.client->watch(Request{boost::beast::http::verb::get,
-                                                  "/api/v1/pods?watch=1&resourceVersion=0&timeoutSeconds=1", "pods",
-                                                  "", ""},
-                                          [&](std::string_view line) {
-                                            seen.emplace_back(line);
-                                            return true;
-                                          },
-                                          core::Duration(3000)));
+  auto whole = run(f.ioc, f.client->watch(
+                              Request{boost::beast::http::verb::get,
+                                      "/api/v1/pods?watch=1&resourceVersion=0&timeoutSeconds=1", "pods", "", ""},
+                              [&](std::string_view line) {
+                                seen.emplace_back(line);
+                                return true;
+                              },
+                              core::Duration(3000)));
   EXPECT_TRUE(whole) << whole.error().what;
   EXPECT_EQ(seen.size(), 3U);
 }
