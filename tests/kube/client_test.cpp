@@ -146,6 +146,7 @@ TEST(KubeClient, RejectsACertificateFromAnotherCa) {
   auto r = f.get("/api/v1/pods");
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().what.find("TLS handshake"), std::string::npos) << r.error().what;
+  EXPECT_EQ(r.error().kind, TransportFailure::kTlsHandshake);
 }
 
 TEST(KubeClient, RejectsACertificateForAnotherName) {
@@ -155,6 +156,7 @@ TEST(KubeClient, RejectsACertificateForAnotherName) {
   auto r = f.get("/api/v1/pods");
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().what.find("TLS handshake"), std::string::npos) << r.error().what;
+  EXPECT_EQ(r.error().kind, TransportFailure::kTlsHandshake);
 }
 
 TEST(KubeClient, HonoursRetryAfterOn429) {
@@ -268,12 +270,14 @@ TEST(KubeClient, StalledWatchHitsTheIdleTimeoutAndDroppedOneIsAnError) {
                      [](std::string_view) { return true; }, core::Duration(300)));
   ASSERT_FALSE(stalled);
   EXPECT_EQ(stalled.error().what, "idle");
+  EXPECT_EQ(stalled.error().kind, TransportFailure::kIdle);  // what the daemon acts on
   f.server.inject(fake::Fault{fake::FaultKind::kDropMidStream, "watch=1", true, false, 1, 0, 0});
   auto dropped =
       run(f.ioc, f.client->watch(
                      Request{boost::beast::http::verb::get, "/api/v1/pods?watch=1&resourceVersion=100", "pods", "", ""},
                      [](std::string_view) { return true; }, core::Duration(3000)));
   ASSERT_FALSE(dropped);
+  EXPECT_EQ(dropped.error().kind, TransportFailure::kRead);
 }
 
 // FaultKind::kDropMidStream with after_events: the stream delivers that many events and then
@@ -291,7 +295,8 @@ TEST(KubeClient, WatchDroppedAfterSomeEventsDeliversThoseAndFails) {
                        return true;
                      },
                      core::Duration(3000)));
-  EXPECT_FALSE(dropped);
+  ASSERT_FALSE(dropped);
+  EXPECT_EQ(dropped.error().kind, TransportFailure::kRead);
   EXPECT_EQ(seen.size(), 2U);
   // The fault is spent: the next watch delivers all three and ends at its timeout.
   seen.clear();

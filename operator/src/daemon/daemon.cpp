@@ -621,7 +621,8 @@ asio::awaitable<void> Daemon::take_over() {
       // A 5xx, a 429 or a dropped connection is the server's passing trouble: starting from
       // scratch then would restart every count at zero and reopen what was resolved. Retried
       // with backoff while still taking over; a 404 (no CRD yet) or 403 starts from scratch.
-      tl::expected<kube::Response, kube::TransportError> res = tl::unexpected(kube::TransportError{"not sent"});
+      tl::expected<kube::Response, kube::TransportError> res =
+          tl::unexpected(kube::TransportError{"not sent", kube::TransportFailure::kNotSent});
       // Attempts follow each other, so the backoff never sees a healthy pause to reset after.
       core::Backoff backoff(core::BackoffPolicy{core::Duration{200}, core::Duration{5'000}});
       for (int attempt = 0; attempt < 8 && take_over_pending_ && !stopping_; ++attempt) {
@@ -870,9 +871,10 @@ asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
           options_.idle_timeout);
       if (!commands.empty() || stopping_) continue;  // the machine already decided what is next
       if (!res) {
-        restarted(res.error().what == "idle" ? "idle" : "error");
-        feed(res.error().what == "idle" ? core::Input{core::IdleDeadline{}}
-                                        : core::Input{core::RequestFailed{0, std::nullopt, res.error().what}});
+        restarted(res.error().kind == kube::TransportFailure::kIdle ? "idle" : "error");
+        feed(res.error().kind == kube::TransportFailure::kIdle
+                 ? core::Input{core::IdleDeadline{}}
+                 : core::Input{core::RequestFailed{0, std::nullopt, res.error().what}});
         continue;
       }
       if (res->status != 200) {

@@ -150,15 +150,20 @@ asio::awaitable<tl::expected<std::unique_ptr<Connection>, TransportError>> KubeC
   }
   tcp::resolver resolver(executor_);
   auto [rec, results] = co_await resolver.async_resolve(endpoint_.host, endpoint_.port, kNoThrow);
-  if (rec) co_return tl::unexpected(TransportError{"resolve " + endpoint_.host + ": " + rec.message()});
+  if (rec)
+    co_return tl::unexpected(
+        TransportError{"resolve " + endpoint_.host + ": " + rec.message(), TransportFailure::kResolve});
   auto& lowest = beast::get_lowest_layer(conn->stream);
   lowest.expires_after(to_steady(options_.connect_timeout));
   auto [cec, ep] = co_await lowest.async_connect(results, kNoThrow);
   if (cec)
-    co_return tl::unexpected(TransportError{"connect " + endpoint_.host + ":" + endpoint_.port + ": " + cec.message()});
+    co_return tl::unexpected(TransportError{"connect " + endpoint_.host + ":" + endpoint_.port + ": " + cec.message(),
+                                            TransportFailure::kConnect});
   lowest.expires_after(to_steady(options_.connect_timeout));
   auto [hec] = co_await conn->stream.async_handshake(ssl::stream_base::client, kNoThrow);
-  if (hec) co_return tl::unexpected(TransportError{"TLS handshake with " + name + ": " + hec.message()});
+  if (hec)
+    co_return tl::unexpected(
+        TransportError{"TLS handshake with " + name + ": " + hec.message(), TransportFailure::kTlsHandshake});
   co_return conn;
 }
 
@@ -263,7 +268,10 @@ asio::awaitable<tl::expected<Response, TransportError>> KubeClient::request(Requ
       // one fresh attempt is safe for the idempotent GETs we send.
       if (attempt == 0 && r.verb == http::verb::get) continue;
       account(verb, observed, r.resource, 0, started);
-      co_return tl::unexpected(TransportError{(wec ? wec : rec).message()});
+      co_return tl::unexpected(TransportError{(wec ? wec : rec).message(), wec ? TransportFailure::kWrite
+                                                                           : rec == http::error::body_limit
+                                                                               ? TransportFailure::kTooLarge
+                                                                               : TransportFailure::kRead});
     }
     auto res = parser.release();
     Response out;
@@ -298,7 +306,8 @@ asio::awaitable<tl::expected<Response, TransportError>> KubeClient::watch(Reques
       if (nl == std::string_view::npos) {
         line.append(data);
         if (line.size() > options_.max_event_bytes) {
-          too_large = TransportError{"watch event larger than " + std::to_string(options_.max_event_bytes) + " bytes"};
+          too_large = TransportError{"watch event larger than " + std::to_string(options_.max_event_bytes) + " bytes",
+                                     TransportFailure::kTooLarge};
           return false;
         }
         return true;
@@ -346,7 +355,7 @@ asio::awaitable<tl::expected<Response, TransportError>> KubeClient::stream_body(
   auto [wec, wn] = co_await http::async_write(conn->stream, req, kNoThrow);
   if (wec) {
     account(verb, verb, r.resource, 0, started);
-    co_return tl::unexpected(TransportError{wec.message()});
+    co_return tl::unexpected(TransportError{wec.message(), TransportFailure::kWrite});
   }
   // Read the header first; an error status comes with a small Status body read whole.
   http::response_parser<http::buffer_body> parser;
@@ -354,7 +363,8 @@ asio::awaitable<tl::expected<Response, TransportError>> KubeClient::stream_body(
   auto [hec, hn] = co_await http::async_read_header(conn->stream, conn->buffer, parser, kNoThrow);
   if (hec) {
     account(verb, verb, r.resource, 0, started);
-    co_return tl::unexpected(TransportError{"reading " + verb + " response header: " + hec.message()});
+    co_return tl::unexpected(
+        TransportError{"reading " + verb + " response header: " + hec.message(), TransportFailure::kRead});
   }
   Response out;
   out.status = static_cast<int>(parser.get().result_int());
@@ -373,9 +383,12 @@ asio::awaitable<tl::expected<Response, TransportError>> KubeClient::stream_body(
     auto [rec, rn] = co_await http::async_read_some(conn->stream, conn->buffer, parser, kNoThrow);
     if (rec == http::error::need_buffer) rec = {};
     if (rec) {
-      if (rec == beast::error::timeout) co_return tl::unexpected(TransportError{"idle"});
-      if (rec == asio::error::operation_aborted) co_return tl::unexpected(TransportError{"cancelled"});
-      co_return tl::unexpected(TransportError{verb + " stream: " + rec.message()});
+      if (rec == beast::error::timeout) co_return tl::unexpected(TransportError{"idle", TransportFailure::kIdle});
+      if (rec == asio::error::operation_aborted)
+        co_return tl::unexpected(TransportError{"cancelled", TransportFailure::kCancelled});
+      co_return tl::unexpected(TransportError{verb + " stream: " + rec.message(), rec == http::error::body_limit
+                                                                                      ? TransportFailure::kTooLarge
+                                                                                      : TransportFailure::kRead});
     }
     const std::size_t got = chunk.size() - parser.get().body().size;
     std::string_view data(chunk.data(), got);

@@ -71,8 +71,23 @@ struct Response {
 // to show an operator when a request is refused.
 [[nodiscard]] std::string status_message(const std::string& body);
 
+// What failed below HTTP, for callers that act on it (an idle watch is re-opened quietly, a
+// cancelled one is a shutdown) instead of comparing messages.
+enum class TransportFailure {
+  kResolve,       // the server's name did not resolve
+  kConnect,       // TCP connect refused or timed out
+  kTlsHandshake,  // the server's certificate or the handshake was refused
+  kWrite,         // the request could not be sent
+  kRead,          // the response (or a stream) broke off
+  kTooLarge,      // a body or one watch event beyond ClientOptions' limits
+  kIdle,          // a stream quiet past its idle deadline
+  kCancelled,     // cancel_streams(): the daemon is stopping
+  kNotSent,       // never sent (the caller's own placeholder)
+};
+
 struct TransportError {
-  std::string what;
+  std::string what;  // for people: the operation and the system's message
+  TransportFailure kind = TransportFailure::kRead;
 };
 
 struct ClientOptions {
