@@ -330,6 +330,28 @@ TEST_F(MetricsTest, ConcurrentUpdatesAreCounted) {
             kThreads * kEach);
 }
 
+// `promtool check metrics` (its parser and its naming linter) on an exposition: exit 0 and no
+// complaint.
+void expect_promtool_clean(const char* promtool, const std::string& exposition) {
+  const std::filesystem::path input =
+      std::filesystem::temp_directory_path() / ("crashdiag_metrics_" + std::to_string(getpid()) + ".prom");
+  {
+    std::ofstream out(input);
+    out << exposition;
+  }
+  const std::string command = std::string(promtool) + " check metrics < " + input.string() + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buf[4096];
+  for (std::size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) output.append(buf, n);
+  const int status = pclose(pipe);
+  std::filesystem::remove(input);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << output;
+  EXPECT_EQ(output, "") << "promtool lint complaints";
+}
+
 // promtool's own parser and linter (the metric and label naming conventions) on a populated registry.
 TEST_F(MetricsTest, PromtoolCheckMetricsIsClean) {
   const char* promtool = "/usr/bin/promtool";
@@ -343,23 +365,7 @@ TEST_F(MetricsTest, PromtoolCheckMetricsIsClean) {
   m.publish_failure("rca", 422);
   m.set_leader(true);
 
-  const std::filesystem::path dir = std::filesystem::temp_directory_path();
-  const std::filesystem::path input = dir / ("crashdiag_metrics_" + std::to_string(getpid()) + ".prom");
-  {
-    std::ofstream out(input);
-    out << m.serialize();
-  }
-  const std::string command = std::string(promtool) + " check metrics < " + input.string() + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  char buf[4096];
-  for (std::size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) output.append(buf, n);
-  const int status = pclose(pipe);
-  std::filesystem::remove(input);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0) << output;
-  EXPECT_EQ(output, "") << "promtool lint complaints";
+  expect_promtool_clean(promtool, m.serialize());
 }
 
 // client-go's workqueue_* families (k8s.io/component-base/metrics/prometheus/workqueue), labelled
@@ -424,23 +430,7 @@ TEST_F(MetricsTest, PromtoolCheckMetricsIsCleanWithAWorkQueue) {
   core::WorkQueue q(core::ItemExponentialFailureRateLimiter(), m.work_queue("diagnoses"));
   q.add("a", Metrics::steady_now());
   ASSERT_TRUE(q.get(Metrics::steady_now()));
-  const std::filesystem::path input =
-      std::filesystem::temp_directory_path() / ("crashdiag_wq_metrics_" + std::to_string(getpid()) + ".prom");
-  {
-    std::ofstream out(input);
-    out << m.serialize();
-  }
-  const std::string command = std::string(promtool) + " check metrics < " + input.string() + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  char buf[4096];
-  for (std::size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) output.append(buf, n);
-  const int status = pclose(pipe);
-  std::filesystem::remove(input);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0) << output;
-  EXPECT_EQ(output, "") << "promtool lint complaints";
+  expect_promtool_clean(promtool, m.serialize());
 }
 
 // The wiring the daemon uses: KubeClient's request observer feeding Metrics::api_request, against
