@@ -2,7 +2,7 @@
 # Issue 5's "done when": the README's main command, `crashdiag demo`, replays the bundled incidents
 # on its in-process API server, prints the analyses as they are detected, resolved and reopened,
 # and keeps serving so that the real kubectl 1.32 can list and describe them, see the pods'
-# annotations and the Events. Exit 77 (skipped) without kubectl.
+# annotations and the Events. Exit 77 without kubectl: a failure in CTest, since install-deps.sh installs it.
 #
 #   demo_kubectl.sh CRASHDIAG
 set -eu

@@ -2,7 +2,7 @@
 # The issue-4 "done when", end to end with real processes: `crashdiag run` against the fake API
 # server (seeded with the authentik incident: 3 replicas of a Deployment whose command replaced
 # the image ENTRYPOINT), then real kubectl 1.32 lists the RootCauseAnalysis with its printer
-# columns, and the pods carry the annotations. Exit 77 (skipped) without kubectl.
+# columns, and the pods carry the annotations. Exit 77 without kubectl: a failure in CTest, since install-deps.sh installs it.
 #
 #   run_and_kubectl.sh CRASHDIAG FAKE_APISERVER SEED_JSON
 set -eu
