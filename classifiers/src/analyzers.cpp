@@ -927,6 +927,63 @@ std::vector<Candidate> analyze_exit_137(const Evidence& ev, const EvidenceTexts&
         "raise timeoutSeconds if the endpoint is slow; keep liveness checks cheap and independent of downstream "
         "dependencies.";
     out.push_back(Candidate{std::move(h), {"oom_killed", "unknown", "db_connection_refused"}});
+    return out;
+  }
+
+  // A probe is set but its Events are not in the evidence: the apiserver drops Events after
+  // --event-ttl (one hour by default), so a crash loop older than that shows no Unhealthy or
+  // Killing, and a report pasted from `kubectl logs` never shows them. A stop by the kubelet
+  // (SIGTERM, then SIGKILL after the grace period: kuberuntime_container.go, killContainer) that
+  // is not OOMKilled still points at the probe: a cause, below 0.7, ahead of the bare-137 guess
+  // (0.5). With no exit at all it is only an observation, which the classifier ranks only when
+  // no rule matched and no text reads as an error.
+  const std::optional<Probe>& any_probe = c.liveness ? c.liveness : c.startup;
+  const std::string waiting = c.status && c.status->waiting ? c.status->waiting->reason : "";
+  const bool never_ran = waiting == "CreateContainerConfigError" || waiting == "CreateContainerError" ||
+                         waiting == "RunContainerError" || waiting == "ErrImagePull" || waiting == "ImagePullBackOff" ||
+                         waiting == "InvalidImageName" || waiting == "ContainerCreating" ||
+                         waiting == "PodInitializing";
+  const bool stopped_exit = killed_exit && t->reason != "OOMKilled";
+  if (any_probe && !c.init && !never_ran && (stopped_exit || t == nullptr)) {
+    const bool startup = !c.liveness;
+    const std::string which = startup ? "startup" : "liveness";
+    Hypothesis h;
+    h.rule_id = "analyzer.probe-without-events";
+    h.category = "liveness_probe_failure";
+    h.title = "A " + which + " probe is set and the container was stopped without an error of its own";
+    h.confidence = stopped_exit ? 0.55 : 0.4;
+    h.summary = stopped_exit ? "stopped with exit " + std::to_string(t->exit_code) + " (not OOMKilled) under a " +
+                                   which + " probe: most likely killed by the kubelet after failed probes"
+                             : "a " + which +
+                                   " probe is set and nothing in the evidence reads as an error: the "
+                                   "kubelet's probe kill is the likeliest stop";
+    if (stopped_exit) {
+      h.evidence.push_back(
+          {EvidenceSource::kStatus, sbase,
+           "exitCode: " + std::to_string(t->exit_code) + (t->reason.empty() ? "" : ", reason: " + t->reason)});
+    }
+    h.evidence.push_back({EvidenceSource::kSpec, base + (startup ? ".startupProbe" : ".livenessProbe"),
+                          "initialDelaySeconds: " + std::to_string(any_probe->initial_delay_seconds) +
+                              ", periodSeconds: " + std::to_string(any_probe->period_seconds) +
+                              ", timeoutSeconds: " + std::to_string(any_probe->timeout_seconds) +
+                              ", failureThreshold: " + std::to_string(any_probe->failure_threshold)});
+    h.explanation =
+        (stopped_exit ? "The container ended with exit " + std::to_string(t->exit_code) +
+                            (t->exit_code == 137 || t->signal == 9 ? " (SIGKILL)" : " (SIGTERM)") +
+                            " and the runtime did not record OOMKilled, so something stopped it from outside. "
+                      : std::string("The evidence shows no exit code and no error line. ")) +
+        "The container has a " + which +
+        " probe, and a probe that fails failureThreshold times in a row makes "
+        "the kubelet stop the container (SIGTERM, then SIGKILL after the grace period). A slow start that outlives "
+        "initialDelaySeconds + periodSeconds x failureThreshold is the usual case. The Unhealthy and Killing Events "
+        "that would confirm it are not in the evidence (the apiserver keeps Events for one hour by default).";
+    h.remediation =
+        "Look for `Unhealthy` and `Killing` in `kubectl get events --field-selector involvedObject.name=<pod>` while "
+        "it restarts. If the probe fails during start-up, add a startupProbe (e.g. failureThreshold: 30, "
+        "periodSeconds: 10) or raise initialDelaySeconds; check the probe's port, path and timeoutSeconds.";
+    Candidate candidate{std::move(h), {}};
+    candidate.observation = !stopped_exit;
+    out.push_back(std::move(candidate));
   }
   return out;
 }

@@ -180,28 +180,65 @@ logs: "[Warning] Access denied for user 'root'@'localhost' (using password: NO)"
                                                         "db_auth_failed", "mysqladmin without -u/-p", "mysqladmin"}),
                          [](const auto& info) { return std::string(info.param.name); });
 
-INSTANTIATE_TEST_SUITE_P(Exit137, Analyzer,
-                         ::testing::Values(AnalyzerCase{"oomkilled_quotes_limit", &analyze_exit_137,
-                                                        R"yaml(
+INSTANTIATE_TEST_SUITE_P(
+    Exit137, Analyzer,
+    ::testing::Values(
+        AnalyzerCase{"oomkilled_quotes_limit", &analyze_exit_137,
+                     R"yaml(
 container: {image: eclipse-temurin:21, memory_limit: 512Mi, env: {JAVA_OPTS: '-Xmx1g -XX:+UseG1GC'}}
 status: {waiting_reason: CrashLoopBackOff, terminated_reason: OOMKilled, exit_code: 137}
 )yaml",
-                                                        "oom_killed", "at the memory limit of 512Mi", "-Xmx1g"},
-                                           AnalyzerCase{"liveness_kill_is_not_oom", &analyze_exit_137,
-                                                        R"yaml(
+                     "oom_killed", "at the memory limit of 512Mi", "-Xmx1g"},
+        AnalyzerCase{"liveness_kill_is_not_oom", &analyze_exit_137,
+                     R"yaml(
 container: {memory_limit: 512Mi, probes: {liveness: {http_path: /healthz, port: 8080, period: 10, failure_threshold: 3}}}
 status: {waiting_reason: CrashLoopBackOff, terminated_reason: Error, exit_code: 137}
 events:
   - {type: Warning, reason: Unhealthy, count: 9, message: 'Liveness probe failed: Get "http://10.244.1.7:8080/healthz": dial tcp 10.244.1.7:8080: connect: connection refused'}
   - {type: Normal, reason: Killing, count: 3, message: 'Container api failed liveness probe, will be restarted'}
 )yaml",
-                                                        "liveness_probe_failure", "not OOMKilled",
-                                                        "failed liveness probe"},
-                                           AnalyzerCase{"plain_exit_1", &analyze_exit_137, R"yaml(
+                     "liveness_probe_failure", "not OOMKilled", "failed liveness probe"},
+        AnalyzerCase{"plain_exit_1", &analyze_exit_137, R"yaml(
 status: {terminated_reason: Error, exit_code: 1}
 )yaml",
-                                                        "", "", ""}),
-                         [](const auto& info) { return std::string(info.param.name); });
+                     "", "", ""},
+        // The Events expired (--event-ttl): the probe and a
+        // stop that is not OOMKilled are what is left.
+        AnalyzerCase{"killed_under_probe_without_events", &analyze_exit_137,
+                     R"yaml(
+container: {probes: {liveness: {period: 3, failure_threshold: 10}}}
+status: {waiting_reason: CrashLoopBackOff, terminated_reason: Error, exit_code: 137}
+)yaml",
+                     "liveness_probe_failure", "(not OOMKilled) under a liveness probe", "failureThreshold: 10"},
+        AnalyzerCase{"sigterm_under_startup_probe", &analyze_exit_137,
+                     R"yaml(
+container: {probes: {startup: {http_path: /started, period: 5, failure_threshold: 6}}}
+status: {terminated_reason: Error, exit_code: 143}
+)yaml",
+                     "liveness_probe_failure", "exit 143 (not OOMKilled) under a startup probe", "periodSeconds: 5"},
+        AnalyzerCase{"no_exit_under_probe", &analyze_exit_137,
+                     R"yaml(
+container: {probes: {liveness: {port: 1157}}}
+logs: 'Started Application in 12.3 seconds'
+)yaml",
+                     "liveness_probe_failure", "nothing in the evidence reads as an error", "initialDelaySeconds"},
+        AnalyzerCase{"oomkilled_under_probe_stays_oom", &analyze_exit_137,
+                     R"yaml(
+container: {memory_limit: 300Mi, probes: {liveness: {http_path: /health, period: 10, failure_threshold: 3}}}
+status: {terminated_reason: OOMKilled, exit_code: 137}
+)yaml",
+                     "oom_killed", "at the memory limit of 300Mi", "OOMKilled"},
+        AnalyzerCase{"exit_1_under_probe_is_the_app", &analyze_exit_137, R"yaml(
+container: {probes: {liveness: {http_path: /health}}}
+status: {terminated_reason: Error, exit_code: 1}
+)yaml",
+                     "", "", ""},
+        AnalyzerCase{"never_created_under_probe", &analyze_exit_137, R"yaml(
+container: {probes: {liveness: {http_path: /health}}}
+status: {waiting_reason: CreateContainerConfigError}
+)yaml",
+                     "", "", ""}),
+    [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
 }  // namespace crashdiag

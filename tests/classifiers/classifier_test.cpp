@@ -78,6 +78,41 @@ logs: 'FATAL:  password authentication failed for user "app"'
   EXPECT_LT(c.observations[0].confidence, 0.5);
 }
 
+// A probe with no exit and no Events is an observation: it leads only when no text reads as an
+// error, and then below 0.5; an error line in the log keeps the answer on that line.
+TEST(Classifier, AProbeWithoutEventsLeadsOnlyWhenNothingReadsAsAnError) {
+  const Classification quiet = shipped_classifier().classify_all(evidence(R"yaml(
+container: {probes: {liveness: {http_path: /health, period: 10, failure_threshold: 3}}}
+logs: |
+  Initializing Spring embedded WebApplicationContext
+  Started Application in 12.3 seconds
+)yaml"));
+  ASSERT_EQ(quiet.hypotheses.at(0).category, "liveness_probe_failure");
+  EXPECT_LT(quiet.hypotheses[0].confidence, 0.5);
+
+  const Classification failing = shipped_classifier().classify_all(evidence(R"yaml(
+container: {probes: {liveness: {http_path: /health, period: 10, failure_threshold: 3}}}
+logs: |
+  Initializing Spring embedded WebApplicationContext
+  FATAL: the frobnicator is misaligned, cannot continue
+)yaml"));
+  EXPECT_EQ(failing.hypotheses.at(0).category, "unknown");
+  ASSERT_EQ(failing.observations.size(), 1U);
+  EXPECT_EQ(failing.observations[0].category, "liveness_probe_failure");
+}
+
+// A stop the runtime did not call OOMKilled, under a probe, ranks above the bare exit-137 guess.
+TEST(Classifier, AKilledExitUnderAProbeRanksTheProbeAboveTheOomGuess) {
+  const auto hs = shipped_classifier().classify(evidence(R"yaml(
+container: {probes: {liveness: {period: 3, failure_threshold: 10}}}
+status: {waiting_reason: CrashLoopBackOff, terminated_reason: Error, exit_code: 137}
+)yaml"));
+  ASSERT_GE(hs.size(), 2U);
+  EXPECT_EQ(hs[0].category, "liveness_probe_failure");
+  EXPECT_LT(hs[0].confidence, 0.7) << "without the Events it is a likely cause, not a confident one";
+  EXPECT_EQ(hs[1].category, "oom_killed");
+}
+
 TEST(Classifier, AnInitContainerNoRuleKnowsIsAnInitContainerFailureWithItsLines) {
   const auto hs = shipped_classifier().classify(evidence(R"yaml(
 container: {name: wait-for-db, init: true}
