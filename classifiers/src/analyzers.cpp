@@ -117,6 +117,15 @@ std::vector<Candidate> command_that_cannot_start(const Evidence& ev) {
   const bool flag = looks_like_flag(first);
   const bool line = !flag && first.find_first_of(" \t\n") != std::string::npos;
   if (!flag && !line) return {};
+  // Such a container never starts, so it has no log. Log lines that do not quote the name the
+  // runtime could not exec are the program's own output: it started, and this spec is not the one
+  // that ran (a Compose `command:`, which replaces CMD, not ENTRYPOINT, copied as one; an older
+  // revision). Saying it "fails before it starts" would contradict the evidence.
+  if (!ev.logs.lines.empty() && std::none_of(ev.logs.lines.begin(), ev.logs.lines.end(), [&](const std::string& l) {
+        return l.find(first) != std::string::npos;
+      })) {
+    return {};
+  }
   const std::string base = container_path(ev.pod, c);
   Hypothesis h;
   h.rule_id = "analyzer.entrypoint";

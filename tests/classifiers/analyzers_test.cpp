@@ -100,7 +100,20 @@ status: {waiting_reason: CrashLoopBackOff}
 container: {command: [server]}
 logs: 'server started'
 )yaml",
-                     "", "", ""}),
+                     "", "", ""},
+        // The program's own output: it started, so this command: is not what ran (a Compose
+        // command:, which replaces CMD, copied as the ENTRYPOINT).
+        AnalyzerCase{"flag_command_with_the_programs_own_log", &analyze_entrypoint, R"yaml(
+container: {command: ['--server', '/config/server.toml']}
+logs: "thread 'main' panicked at 'OS can't spawn worker thread: Operation not permitted (os error 1)'"
+)yaml",
+                     "", "", ""},
+        AnalyzerCase{"flag_command_with_the_runtime_error_in_the_log", &analyze_entrypoint, R"yaml(
+container: {command: ['--server', '/config/server.toml']}
+logs: 'Error response from daemon: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "--server": executable file not found in $PATH: unknown'
+)yaml",
+                     "entrypoint_override", "makes the flag \"--server\" the program",
+                     "command: [\"--server\", \"/config/server.toml\"]"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 INSTANTIATE_TEST_SUITE_P(
