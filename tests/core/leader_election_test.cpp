@@ -12,8 +12,12 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-// 2026-11-22T03:26:15Z, the fixtures' day.
+// 2026-11-22T03:26:15Z, the fixtures' day. The harness puts its monotonic origin at the Unix
+// epoch, so a monotonic instant and the wall time written for it are the same number.
 constexpr TimePoint kT0{1'795'317'975'000};
+constexpr WallTime wall_of(TimePoint t) {
+  return WallTime(t.since_origin());
+}
 
 LeaderElectionConfig config(const std::string& identity = "me_1") {
   LeaderElectionConfig c;
@@ -27,8 +31,8 @@ LeaseRecord held_by(const std::string& holder, TimePoint renew, int transitions 
   LeaseRecord r;
   r.holder = holder;
   r.lease_duration_s = 15;
-  r.acquire_time = renew;
-  r.renew_time = renew;
+  r.acquire_time = wall_of(renew);
+  r.renew_time = wall_of(renew);
   r.transitions = transitions;
   r.resource_version = rv;
   return r;
@@ -45,8 +49,9 @@ LeaseRecord written(const json& body, const std::string& rv) {
 
 struct Harness {
   explicit Harness(LeaderElectionConfig c = config()) : election(std::move(c), [this] { return random_value; }) {}
-  LeaseAction next() { return election.next_action(now); }
-  void see(const LeaseOutcome& o) { election.observed(o, now); }
+  [[nodiscard]] WallTime wall() const { return wall_of(now); }
+  LeaseAction next() { return election.next_action(now, wall()); }
+  void see(const LeaseOutcome& o) { election.observed(o, now, wall()); }
   template <typename T>
   T expect_next() {
     LeaseAction a = next();
@@ -126,8 +131,8 @@ TEST(LeaderElection, TakesOverAnExpiredLeaseBumpingTransitions) {
   EXPECT_EQ(b["metadata"]["resourceVersion"], "51");
   EXPECT_EQ(b["spec"]["holderIdentity"], "me_1");
   EXPECT_EQ(b["spec"]["leaseTransitions"], 4);
-  EXPECT_EQ(b["spec"]["acquireTime"], format_micro_time(h.now));
-  EXPECT_EQ(b["spec"]["renewTime"], format_micro_time(h.now));
+  EXPECT_EQ(b["spec"]["acquireTime"], format_micro_time(h.wall()));
+  EXPECT_EQ(b["spec"]["renewTime"], format_micro_time(h.wall()));
   h.see(LeaseFound{written(b, "52")});
   EXPECT_TRUE(h.election.is_leader());
 }
@@ -195,8 +200,8 @@ TEST(LeaderElection, RenewKeepsAcquireTimeAndTransitions) {
   auto renew = h.expect_next<LeaseUpdate>();
   EXPECT_EQ(renew.deadline, h.now + 10s);  // the renewal round's RenewDeadline
   EXPECT_EQ(renew.body["metadata"]["resourceVersion"], "100");
-  EXPECT_EQ(renew.body["spec"]["acquireTime"], format_micro_time(kT0));
-  EXPECT_EQ(renew.body["spec"]["renewTime"], format_micro_time(kT0 + 2s));
+  EXPECT_EQ(renew.body["spec"]["acquireTime"], format_micro_time(wall_of(kT0)));
+  EXPECT_EQ(renew.body["spec"]["renewTime"], format_micro_time(wall_of(kT0 + 2s)));
   EXPECT_EQ(renew.body["spec"]["leaseTransitions"], 0);
   EXPECT_EQ(renew.body["spec"]["holderIdentity"], "me_1");
   h.see(LeaseFound{written(renew.body, "101")});
@@ -213,9 +218,9 @@ TEST(LeaderElection, RenewKeepsAcquireTimeAndTransitions) {
   h.see(LeaseFound{current});
   auto slow = h.expect_next<LeaseUpdate>();
   EXPECT_EQ(slow.body["metadata"]["resourceVersion"], "105");
-  EXPECT_EQ(slow.body["spec"]["acquireTime"], format_micro_time(kT0));
+  EXPECT_EQ(slow.body["spec"]["acquireTime"], format_micro_time(wall_of(kT0)));
   EXPECT_EQ(slow.body["spec"]["leaseTransitions"], 2);
-  EXPECT_EQ(slow.body["spec"]["renewTime"], format_micro_time(h.now));
+  EXPECT_EQ(slow.body["spec"]["renewTime"], format_micro_time(h.wall()));
   h.see(LeaseFound{written(slow.body, "106")});
   EXPECT_TRUE(h.election.is_leader());
 }
@@ -321,8 +326,8 @@ TEST(LeaderElection, ReleaseWritesAnEmptyHolderWithOneSecondDuration) {
   EXPECT_EQ(b["spec"]["holderIdentity"], "");
   EXPECT_EQ(b["spec"]["leaseDurationSeconds"], 1);
   EXPECT_EQ(b["spec"]["leaseTransitions"], 0);
-  EXPECT_EQ(b["spec"]["acquireTime"], format_micro_time(h.now));
-  EXPECT_EQ(b["spec"]["renewTime"], format_micro_time(h.now));
+  EXPECT_EQ(b["spec"]["acquireTime"], format_micro_time(h.wall()));
+  EXPECT_EQ(b["spec"]["renewTime"], format_micro_time(h.wall()));
   h.see(LeaseFound{written(b, "101")});
   EXPECT_EQ(h.election.leader(), "");
   EXPECT_TRUE(std::holds_alternative<LeaseDone>(h.next()));
@@ -406,14 +411,14 @@ TEST(Lease, ParsesTheApiserverFixtures) {
 }
 
 TEST(Lease, MicroTimeFormatsAndParsesRfc3339) {
-  EXPECT_EQ(format_micro_time(kT0), "2026-11-22T03:26:15.000000Z");
-  EXPECT_EQ(format_micro_time(TimePoint{0}), "1970-01-01T00:00:00.000000Z");
+  EXPECT_EQ(format_micro_time(wall_of(kT0)), "2026-11-22T03:26:15.000000Z");
+  EXPECT_EQ(format_micro_time(WallTime{0}), "1970-01-01T00:00:00.000000Z");
   auto t = parse_time("2026-11-22T03:24:13.123456Z");
   ASSERT_TRUE(t);
   EXPECT_EQ(format_micro_time(*t), "2026-11-22T03:24:13.123000Z");
-  EXPECT_EQ(parse_time("2026-11-22T03:26:15Z"), kT0);
-  EXPECT_EQ(parse_time("2026-11-22T04:26:15.5+01:00"), kT0 + 500ms);
-  EXPECT_EQ(parse_time("2026-11-22T02:56:15-00:30"), kT0);
+  EXPECT_EQ(parse_time("2026-11-22T03:26:15Z"), wall_of(kT0));
+  EXPECT_EQ(parse_time("2026-11-22T04:26:15.5+01:00"), wall_of(kT0 + 500ms));
+  EXPECT_EQ(parse_time("2026-11-22T02:56:15-00:30"), wall_of(kT0));
   EXPECT_EQ(parse_time("2024-02-29T00:00:00Z").has_value(), true);
   for (const char* bad : {"", "2026-11-22", "2026-11-22T03:26:15", "2026-13-01T00:00:00Z", "2025-02-29T00:00:00Z",
                           "2026-11-22T03:26:15.Z", "2026-11-22T03:26:15Zjunk", "2026-11-22 03:26:15Z"}) {

@@ -22,7 +22,7 @@ RcaState state(const std::string& kind, const std::string& workload, bool init, 
   s.occurrences = 7;
   s.restart_count = 6;
   s.first_seen = kT0;
-  s.last_seen = kT0 + WallTime{60'000};
+  s.last_seen = kT0 + Duration{60'000};
   s.diagnosis.name = "app";
   s.diagnosis.init = init;
   s.diagnosis.image = "ghcr.io/acme/web:1.2";

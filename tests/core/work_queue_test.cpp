@@ -284,7 +284,7 @@ struct Recorded final : WorkQueueMetrics {
   void queued(Duration d) override { queued_ms.push_back(d.count()); }
   void worked(Duration d) override { worked_ms.push_back(d.count()); }
   void retry() override { ++retries; }
-  void processing(std::size_t count, TimePoint o, TimePoint s) override {
+  void processing(std::size_t count, TimePoint o, Duration s) override {
     processing_count = count;
     oldest = o.count();
     sum = s.count();

@@ -301,8 +301,7 @@ class AlertmanagerTest : public ::testing::Test {
 TEST_F(AlertmanagerTest, TheDocumentedInhibitRuleMutesADependentWhileItsCauseFires) {
   RealAlertmanager am;
   ASSERT_NO_FATAL_FAILURE(start(am));
-  const core::WallTime now =
-      std::chrono::duration_cast<core::WallTime>(std::chrono::system_clock::now().time_since_epoch());
+  const core::WallTime now = core::system_now();
   auto rca = [&](const std::string& name, const std::string& workload, const std::string& category) {
     core::RcaState s;
     s.target =

@@ -469,7 +469,7 @@ TEST(DaemonLogs, ARunningContainerIsExplainedFromThePreviousInstance) {
 TEST(DaemonUnready, AnUnreadyPodIsDiagnosedOnceAtItsDeadline) {
   quiet_logs();
   Cluster c;
-  const core::WallTime since = std::chrono::seconds(1'795'000'000);  // 2026-11-18T09:46:40Z
+  const core::WallTime since{std::chrono::seconds(1'795'000'000)};  // 2026-11-18T11:06:40Z
   auto now = std::make_shared<std::atomic<std::int64_t>>(1'795'000'010);
   json pod = fake::make_pod("shop", "cache", c.api_container(), nullptr);
   pod["status"]["conditions"] =
@@ -484,7 +484,7 @@ TEST(DaemonUnready, AnUnreadyPodIsDiagnosedOnceAtItsDeadline) {
   c.server.set_logs("shop", "cache", "api", false, "INFO waiting for the cache to warm\n");
   DaemonOptions o;
   o.unready_after = std::chrono::seconds(60);
-  o.wall_clock = [now] { return core::WallTime(std::chrono::seconds(now->load())); };
+  o.clock.wall = [now] { return core::WallTime(std::chrono::seconds(now->load())); };
   auto signals = std::make_shared<std::atomic<int>>(0);
   o.on_signal = [signals](const core::CrashSignal&) { ++*signals; };
   Running r(c, o);

@@ -434,8 +434,8 @@ TEST_F(MetricsTest, PromtoolCheckMetricsIsCleanWithAWorkQueue) {
   ASSERT_EQ(access(promtool, X_OK), 0) << promtool
                                        << " not installed: run scripts/install-deps.sh (Debian package prometheus)";
   core::WorkQueue q(core::ItemExponentialFailureRateLimiter(), m.work_queue("diagnoses"));
-  q.add("a", Metrics::steady_now());
-  ASSERT_TRUE(q.get(Metrics::steady_now()));
+  q.add("a", core::steady_now());
+  ASSERT_TRUE(q.get(core::steady_now()));
   expect_promtool_clean(promtool, m.serialize());
 }
 

@@ -82,7 +82,7 @@ TEST(Publish, ThreeCrashLoopingReplicasGiveOneRcaTheirAnnotationsAndOneEventEach
   c.web_replicas(3);
   metrics::Metrics m(category_ids(), "test");
   DaemonOptions o = publishing_options(&m);
-  o.wall_clock = [] { return kFixedNow; };
+  o.clock.wall = [] { return kFixedNow; };
   Running r(c, o);
 
   ASSERT_TRUE(eventually([&] { return events_with_reason(c.server, "RootCauseIdentified").size() == 3; }));
@@ -527,7 +527,7 @@ TEST(Publisher, ASubmitWhileThatRcasWriteIsInFlightIsWrittenAfterIt) {
   Cluster c(fo);
   auto client = testing::client_for(ioc, c.server);
   PublisherOptions po;
-  po.wall_clock = [] { return kFixedNow; };
+  po.clock.wall = [] { return kFixedNow; };
   po.publish_annotation = false;
   po.publish_event = false;
   Publisher publisher(ioc, *client, tracker, po, nullptr, [](const std::string&, const std::string&) {
@@ -591,7 +591,7 @@ TEST(Publisher, EventsWrittenLongerAgoThanTheIntervalAreForgotten) {
   auto client = testing::client_for(ioc, c.server);
   core::WallTime now = kFixedNow;
   PublisherOptions po;
-  po.wall_clock = [&] { return now; };
+  po.clock.wall = [&] { return now; };
   po.event_interval = 1000ms;
   po.publish_rca = false;
   po.publish_annotation = false;

@@ -127,7 +127,8 @@ void LeaderElection::stop() {
   round_open_ = false;
 }
 
-LeaseAction LeaderElection::next_action(TimePoint now) {
+LeaseAction LeaderElection::next_action(TimePoint now, WallTime wall) {
+  wall_ = wall;
   if (phase_ == Phase::kDone) return LeaseDone{};
   if (stopping_) {
     queued_.reset();
@@ -138,8 +139,8 @@ LeaseAction LeaderElection::next_action(TimePoint now) {
       LeaseRecord rel;
       rel.holder = "";
       rel.lease_duration_s = 1;
-      rel.acquire_time = now;
-      rel.renew_time = now;
+      rel.acquire_time = wall_;
+      rel.renew_time = wall_;
       rel.transitions = observed_->transitions;
       rel.resource_version = observed_->resource_version;
       return LeaseRelease{lease_body(config_, rel), now + config_.renew_deadline};
@@ -171,7 +172,7 @@ LeaseAction LeaderElection::next_action(TimePoint now) {
     phase_ = Phase::kFastUpdate;
     LeaseRecord rec = *observed_;
     rec.lease_duration_s = lease_duration_seconds();
-    rec.renew_time = now;
+    rec.renew_time = wall_;
     return LeaseUpdate{lease_body(config_, rec), request_deadline(now)};
   }
   // 2. Read the record.
@@ -179,7 +180,8 @@ LeaseAction LeaderElection::next_action(TimePoint now) {
   return LeaseGet{request_deadline(now)};
 }
 
-void LeaderElection::observed(const LeaseOutcome& outcome, TimePoint now) {
+void LeaderElection::observed(const LeaseOutcome& outcome, TimePoint now, WallTime wall) {
+  wall_ = wall;
   switch (phase_) {
     case Phase::kFastUpdate:
       if (const auto* found = std::get_if<LeaseFound>(&outcome)) {
@@ -220,8 +222,8 @@ void LeaderElection::on_get(const LeaseOutcome& outcome, TimePoint now) {
     LeaseRecord rec;
     rec.holder = config_.identity;
     rec.lease_duration_s = lease_duration_seconds();
-    rec.acquire_time = now;
-    rec.renew_time = now;
+    rec.acquire_time = wall_;
+    rec.renew_time = wall_;
     rec.transitions = 0;
     phase_ = Phase::kCreate;
     queued_ = LeaseCreate{lease_body(config_, rec), request_deadline(now)};
@@ -257,13 +259,13 @@ void LeaderElection::on_get(const LeaseOutcome& outcome, TimePoint now) {
   LeaseRecord rec;
   rec.holder = config_.identity;
   rec.lease_duration_s = lease_duration_seconds();
-  rec.renew_time = now;
+  rec.renew_time = wall_;
   rec.resource_version = old.resource_version;
   if (holds_record()) {
     rec.acquire_time = old.acquire_time;
     rec.transitions = old.transitions;
   } else {
-    rec.acquire_time = now;
+    rec.acquire_time = wall_;
     rec.transitions = old.transitions + 1;
   }
   phase_ = Phase::kUpdate;

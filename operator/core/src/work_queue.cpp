@@ -163,12 +163,12 @@ void WorkQueue::report_depth() {
 void WorkQueue::report_processing() {
   if (metrics_ == nullptr) return;
   TimePoint oldest{0};
-  TimePoint sum{0};
+  Duration sum{0};  // of the start times since the clock's origin: unfinished = count * now - sum
   bool first = true;
   for (const auto& [key, started] : processing_) {
     oldest = first ? started : std::min(oldest, started);
     first = false;
-    sum += started;
+    sum += started.since_origin();
   }
   metrics_->processing(processing_.size(), oldest, sum);
 }

@@ -42,13 +42,7 @@ AlertSink::AlertSink(asio::io_context& ioc, AlertmanagerClient& client, AlertSin
       options_(std::move(options)),
       metrics_(metrics),
       planner_(options_.alerts),
-      wake_(std::make_unique<asio::steady_timer>(ioc, asio::steady_timer::time_point::max())) {
-  if (!options_.wall_clock) {
-    options_.wall_clock = [] {
-      return std::chrono::duration_cast<core::WallTime>(std::chrono::system_clock::now().time_since_epoch());
-    };
-  }
-}
+      wake_(std::make_unique<asio::steady_timer>(ioc, asio::steady_timer::time_point::max())) {}
 
 void AlertSink::touch(const std::string& rca) {
   planner_.touch(rca);
@@ -79,12 +73,12 @@ asio::awaitable<void> AlertSink::run(const core::RcaTracker& tracker, std::funct
       writing_ = true;
       planner_.touch_active(tracker);
     }
-    const core::WallTime now = options_.wall_clock();
+    const core::WallTime now = options_.clock.wall_now();
     const core::AlertBatch batch = planner_.next(tracker, now);
     if (batch.empty()) {
       // Asleep until the next re-send or retry, or until touch()/reset()/stop() wakes us.
       if (auto due = planner_.next_due()) {
-        const auto wait = std::max(*due - options_.wall_clock(), core::WallTime{1});
+        const auto wait = std::max(*due - options_.clock.wall_now(), core::Duration{1});
         wake_->expires_after(std::chrono::duration_cast<asio::steady_timer::duration>(wait));
       } else {
         wake_->expires_at(asio::steady_timer::time_point::max());
@@ -95,7 +89,7 @@ asio::awaitable<void> AlertSink::run(const core::RcaTracker& tracker, std::funct
     std::string body = batch_body(batch);
     const auto res = co_await client_.post_alerts(std::move(body));
     if (stopping_) break;  // cancelled by stop(), or answered while shutting down: nothing to record
-    const core::WallTime done = options_.wall_clock();
+    const core::WallTime done = options_.clock.wall_now();
     const int status = res ? res->status : 0;
     if (status >= 200 && status < 300) {
       planner_.delivered(batch, done);

@@ -28,7 +28,7 @@ namespace crashdiag::daemon {
 
 struct AlertSinkOptions {
   core::AlertOptions alerts;
-  std::function<core::WallTime()> wall_clock;  // injected; defaults to the system clock
+  core::Clock clock;  // injected; defaults to the process's clocks
 };
 
 struct AlertSinkStats {

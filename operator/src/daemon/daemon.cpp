@@ -48,11 +48,7 @@ void give_back_freed_memory() {
 }
 
 double unix_seconds(core::WallTime t) {
-  return std::chrono::duration<double>(t).count();
-}
-
-core::TimePoint now_ms() {
-  return std::chrono::duration_cast<core::Duration>(std::chrono::steady_clock::now().time_since_epoch());
+  return std::chrono::duration<double>(t.since_origin()).count();
 }
 
 // Log helpers live outside coroutines (GCC 12 mishandles initializer lists of string literals
@@ -296,8 +292,9 @@ Daemon::Daemon(asio::io_context& ioc, kube::KubeClient& client, std::unique_ptr<
       own_classifiers_(std::move(own)),
       classifiers_(shared != nullptr ? *shared : *own_classifiers_),
       options_(std::move(options)),
-      queue_(core::ItemExponentialFailureRateLimiter(),
-             options_.metrics != nullptr ? options_.metrics->work_queue("diagnoses") : nullptr),
+      queue_(
+          core::ItemExponentialFailureRateLimiter(),
+          options_.metrics != nullptr ? options_.metrics->work_queue("diagnoses", options_.clock.monotonic) : nullptr),
       tracker_(options_.rca) {
   work_ready_ = std::make_unique<asio::steady_timer>(ioc_, asio::steady_timer::time_point::max());
   delay_wake_ = std::make_unique<asio::steady_timer>(ioc_, asio::steady_timer::time_point::max());
@@ -307,12 +304,7 @@ Daemon::Daemon(asio::io_context& ioc, kube::KubeClient& client, std::unique_ptr<
     auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
     options_.random = [rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(*rng); };
   }
-  if (!options_.wall_clock) {
-    options_.wall_clock = [] {
-      return std::chrono::duration_cast<core::WallTime>(std::chrono::system_clock::now().time_since_epoch());
-    };
-  }
-  if (!options_.publisher.wall_clock) options_.publisher.wall_clock = options_.wall_clock;
+  options_.publisher.clock = options_.clock;
   // A namespace being deleted: the publisher has forgotten its RCAs, so their gauge series drop.
   options_.publisher.on_namespace_closed = [this,
                                             next = options_.publisher.on_namespace_closed](const std::string& ns) {
@@ -347,7 +339,7 @@ void Daemon::stop() {
 
 core::DetectOptions Daemon::detect_options(bool deadline_check) const {
   core::DetectOptions o;
-  o.unready.now_unix = std::chrono::duration_cast<std::chrono::seconds>(wall_now()).count();
+  o.unready.now_unix = std::chrono::duration_cast<std::chrono::seconds>(wall_now().since_origin()).count();
   o.unready.unready_after_seconds = std::chrono::duration_cast<std::chrono::seconds>(options_.unready_after).count();
   o.deadline_check = deadline_check;
   return o;
@@ -430,7 +422,7 @@ bool Daemon::healthy(std::string* why) const {
   // The idle deadline restarts a silent watch; a request timeout bounds a list. A watch quiet
   // for longer than both plus a grace period is wedged, and a restart of the process helps.
   const core::Duration deadline = options_.health_deadline.value_or(options_.idle_timeout + core::Duration(60'000));
-  const core::TimePoint now = now_ms();
+  const core::TimePoint now = options_.clock.now();
   for (std::size_t i = 0; i < activity_.size(); ++i) {
     if (now - activity_[i] > deadline) {
       if (why != nullptr) {
@@ -531,10 +523,6 @@ bool Daemon::still_failing(const core::RcaState& rca) const {
   return false;
 }
 
-core::TimePoint Daemon::queue_now() {
-  return metrics::Metrics::steady_now();
-}
-
 void Daemon::enqueue(const core::CrashSignal& signal, std::string pod_json, bool count) {
   if (!core::owns(options_.shard, signal.namespace_)) return;  // another shard's: not counted here either
   // A pod a list shows again (after a restart of crashdiag, a take-over, a relist) with a failure
@@ -593,9 +581,14 @@ asio::awaitable<void> Daemon::delayer() {
     queue_.advance(queue_now());
     if (queue_.len() > 0) work_ready_->cancel();
     const std::optional<core::TimePoint> due = queue_.next_due();
-    delay_wake_->expires_at(
-        due ? asio::steady_timer::time_point(std::chrono::duration_cast<asio::steady_timer::duration>(*due))
-            : asio::steady_timer::time_point::max());
+    // The wait is a difference of two readings of the injected clock, so a test clock and the
+    // real one arm the timer the same way.
+    if (due) {
+      delay_wake_->expires_after(
+          std::chrono::duration_cast<asio::steady_timer::duration>(std::max(*due - queue_now(), core::Duration{0})));
+    } else {
+      delay_wake_->expires_at(asio::steady_timer::time_point::max());
+    }
     co_await delay_wake_->async_wait(kNoThrow);  // due, cancelled by enqueue() or by stop()
   }
 }
@@ -733,7 +726,7 @@ asio::awaitable<void> Daemon::run() {
       due = due ? std::min(*due, deadline) : deadline;
     }
     if (due) {
-      const auto wait = std::max(*due - wall_now(), core::WallTime{1});
+      const auto wait = std::max(*due - wall_now(), core::Duration{1});
       loop_wake_->expires_after(std::chrono::duration_cast<asio::steady_timer::duration>(wait));
     } else {
       loop_wake_->expires_at(asio::steady_timer::time_point::max());
@@ -759,7 +752,7 @@ asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
   const std::size_t watch_index = synced_.size();
   synced_.push_back(false);
   required_.push_back(spec.required);
-  activity_.push_back(now_ms());
+  activity_.push_back(options_.clock.now());
   watch_names_.push_back(path);
   auto restarted = [this, &resource](const char* why) {
     if (options_.metrics != nullptr) options_.metrics->watch_restart(resource, why);
@@ -781,8 +774,8 @@ asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
   // minutes.
   double last_event_reported = 0;
   auto feed = [&](const core::Input& in) {
-    activity_[watch_index] = now_ms();
-    for (auto& c : machine.step(in, now_ms())) commands.push_back(std::move(c));
+    activity_[watch_index] = options_.clock.now();
+    for (auto& c : machine.step(in, options_.clock.now())) commands.push_back(std::move(c));
   };
   // The server answered, but not with 200: tell the machine (it backs off, or relists on 410).
   auto refused = [&](const kube::Response& res) {
@@ -810,7 +803,7 @@ asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
       auto res = co_await client_.stream(
           std::move(res_req),
           [&](std::string_view chunk) {
-            activity_[watch_index] = now_ms();
+            activity_[watch_index] = options_.clock.now();
             decode_error = decoder.feed(chunk);
             return !decode_error && !stopping_;
           },
@@ -847,7 +840,7 @@ asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
       auto res = co_await client_.watch(
           std::move(watch_req),
           [&](std::string_view line) {
-            activity_[watch_index] = now_ms();
+            activity_[watch_index] = options_.clock.now();
             auto ev = sink.parse(line, resource);
             if (!ev) return true;
             if (const double now_s = unix_seconds(wall_now());
@@ -856,7 +849,7 @@ asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
               last_event_reported = now_s;
             }
             if (ev->type == core::WatchEventType::kError) restarted(ev->error_code == 410 ? "expired" : "error");
-            for (auto& c : machine.step(*ev, now_ms())) {
+            for (auto& c : machine.step(*ev, options_.clock.now())) {
               if (std::holds_alternative<core::ApplyEvent>(c)) {
                 sink.apply();
               } else if (std::holds_alternative<core::CloseWatch>(c)) {

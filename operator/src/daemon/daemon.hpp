@@ -92,7 +92,9 @@ struct DaemonOptions {
   std::string instance = "crashdiag";  // reportingInstance of Events (the pod name in a cluster)
   core::RcaOptions rca;
   PublisherOptions publisher;
-  std::function<core::WallTime()> wall_clock;  // injected; defaults to the system clock
+  // Both readings, injected (tests move time themselves): the work queue and the watches run on
+  // the monotonic one, what is written (lastSeen, Event times, --unready-after) on the wall one.
+  core::Clock clock;
   core::Duration resolve_check_interval{1'000};
   // /healthz fails when a watch made no progress for this long; default: the idle deadline plus a
   // minute (the idle timer should have restarted it long before, so the loop is wedged).
@@ -167,8 +169,8 @@ class Daemon {
   void bare_pod_deleted(const core::PodRecord& pod);
   boost::asio::awaitable<void> worker();
   boost::asio::awaitable<void> delayer();
-  // The work queue's time: steady_clock milliseconds, what Metrics::work_queue()'s clock reads.
-  [[nodiscard]] static core::TimePoint queue_now();
+  // The work queue's time: the injected monotonic clock, which Metrics::work_queue() reads too.
+  [[nodiscard]] core::TimePoint queue_now() const { return options_.clock.now(); }
   boost::asio::awaitable<void> diagnose(Job job);
   boost::asio::awaitable<void> gather_and_classify(Job job, core::RcaTarget target);
   // The workload or its namespace carries crashdiag.io/ignore: "true".
@@ -213,7 +215,7 @@ class Daemon {
   [[nodiscard]] core::DetectOptions detect_options(bool deadline_check = false) const;
   void detect(const core::PodRecord* old, const core::PodRecord& now, const std::string& pod_json);
   void check_unready_deadlines();
-  [[nodiscard]] core::WallTime wall_now() const { return options_.wall_clock(); }
+  [[nodiscard]] core::WallTime wall_now() const { return options_.clock.wall_now(); }
 
   boost::asio::io_context& ioc_;
   kube::KubeClient& client_;

@@ -25,11 +25,6 @@ using nlohmann::json;
 namespace {
 
 LeaderElectorOptions with_defaults(LeaderElectorOptions options) {
-  if (!options.clock) {
-    options.clock = [] {
-      return std::chrono::duration_cast<core::TimePoint>(std::chrono::system_clock::now().time_since_epoch());
-    };
-  }
   if (!options.random) {
     auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
     options.random = [rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(*rng); };
@@ -199,7 +194,7 @@ asio::awaitable<core::LeaseOutcome> LeaderElector::perform(kube::Request request
 asio::awaitable<void> LeaderElector::run() {
   log_attempting(options_.election);
   for (;;) {
-    core::LeaseAction action = election_.next_action(now());
+    core::LeaseAction action = election_.next_action(now(), options_.clock.wall_now());
     report();
     if (std::holds_alternative<core::LeaseDone>(action)) break;
     if (const auto* sleep = std::get_if<core::LeaseSleep>(&action)) {
@@ -232,7 +227,7 @@ asio::awaitable<void> LeaderElector::run() {
     core::LeaseOutcome outcome = co_await perform(std::move(req), deadline);
     log_failure(options_.election, verb, outcome, leading_.load());
     if (releasing) log_released(options_.election, outcome);
-    election_.observed(outcome, now());
+    election_.observed(outcome, now(), options_.clock.wall_now());
     report();
   }
 }

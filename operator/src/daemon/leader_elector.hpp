@@ -19,9 +19,9 @@ namespace crashdiag::daemon {
 
 struct LeaderElectorOptions {
   core::LeaderElectionConfig election;  // namespace, lease name, identity, durations
-  // Wall-clock milliseconds since the epoch (MicroTimes in the Lease, and the expiry arithmetic).
-  // Injected for tests; defaults to the system clock.
-  std::function<core::TimePoint()> clock;
+  // Monotonic time for the expiry and deadline arithmetic, wall time for the Lease's MicroTimes.
+  // Injected for tests; defaults to the process's clocks.
+  core::Clock clock;
   core::Random random;  // [0, 1) for the retry jitter; defaults to a seeded PRNG
   std::function<void()> on_started_leading;
   // Leadership ended: a renewal round missed RenewDeadline, or stop(). Stop writing now.
@@ -56,7 +56,7 @@ class LeaderElector {
  private:
   boost::asio::awaitable<core::LeaseOutcome> perform(kube::Request request, core::TimePoint deadline);
   void report();  // fires callbacks and logs for any change since the last call
-  [[nodiscard]] core::TimePoint now() const { return options_.clock(); }
+  [[nodiscard]] core::TimePoint now() const { return options_.clock.now(); }
 
   boost::asio::io_context& ioc_;
   kube::KubeClient& client_;

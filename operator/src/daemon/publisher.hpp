@@ -44,7 +44,7 @@ struct PublisherOptions {
   int max_attempts = 5;
   core::Duration retry_base{1'000};
   core::Duration retry_cap{30'000};
-  std::function<core::WallTime()> wall_clock;                  // injected
+  core::Clock clock;                                           // injected; the daemon passes its own
   std::function<void(const std::string& rca)> on_rca_written;  // the server accepted an RCA write (benchmarks)
   // Which outputs the cluster owner wants (--publish): the RootCauseAnalysis objects, the pod
   // annotations, the Events on the pod. Metrics are always kept.

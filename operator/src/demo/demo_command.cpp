@@ -29,7 +29,7 @@ using nlohmann::json;
 using std::chrono::milliseconds;
 
 core::WallTime wall_now() {
-  return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch());
+  return core::system_now();
 }
 
 std::string random_token() {

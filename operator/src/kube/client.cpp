@@ -42,7 +42,7 @@ std::chrono::steady_clock::duration to_steady(core::Duration d) {
 }
 
 core::TimePoint now_ms() {
-  return std::chrono::duration_cast<core::Duration>(std::chrono::steady_clock::now().time_since_epoch());
+  return core::steady_now();
 }
 
 bool is_ip_literal(const std::string& host) {

@@ -99,7 +99,7 @@ class Metrics::WorkQueueSink final : public core::WorkQueueMetrics {
   void queued(core::Duration waited) override { queued_.Observe(seconds_of(waited)); }
   void worked(core::Duration took) override { worked_.Observe(seconds_of(took)); }
   void retry() override { retries_.Increment(); }
-  void processing(std::size_t count, core::TimePoint oldest_start, core::TimePoint start_sum) override {
+  void processing(std::size_t count, core::TimePoint oldest_start, core::Duration start_sum) override {
     const std::lock_guard lock(mutex_);
     count_ = count;
     oldest_ = oldest_start;
@@ -127,7 +127,7 @@ class Metrics::WorkQueueSink final : public core::WorkQueueMetrics {
   std::mutex mutex_;
   std::size_t count_ = 0;
   core::TimePoint oldest_{0};
-  core::TimePoint sum_{0};
+  core::Duration sum_{0};
 };
 
 std::span<const std::string_view> known_crash_reasons() {
@@ -376,10 +376,6 @@ void Metrics::alertmanager_post(std::string_view result) noexcept {
   });
 }
 
-core::TimePoint Metrics::steady_now() noexcept {
-  return std::chrono::duration_cast<core::TimePoint>(std::chrono::steady_clock::now().time_since_epoch());
-}
-
 core::WorkQueueMetrics* Metrics::work_queue(const std::string& name, std::function<core::TimePoint()> clock) noexcept {
   WorkQueueSink* out = nullptr;
   sample("work_queue", [&] {
@@ -391,7 +387,7 @@ core::WorkQueueMetrics* Metrics::work_queue(const std::string& name, std::functi
       }
     }
     const prometheus::Labels labels{{"name", name}};
-    if (!clock) clock = [] { return steady_now(); };
+    if (!clock) clock = &core::steady_now;
     work_queues_.push_back(std::make_unique<WorkQueueSink>(
         name, workqueue_depth_.Add(labels), workqueue_adds_.Add(labels),
         workqueue_queue_duration_.Add(labels, workqueue_buckets()),

@@ -98,12 +98,10 @@ class Metrics {
   // workqueue_longest_running_processor_seconds. The returned sink is given to the
   // core::WorkQueue; it lives as long as this object (the same one for the same name). The two
   // unfinished-work gauges are computed at each serialize() with `clock`, which must read the
-  // time the queue is given (default: steady_clock in milliseconds since its epoch). nullptr if the
+  // time the queue is given (default: core::steady_now, the process's monotonic clock). nullptr if the
   // series could not be created (logged).
   [[nodiscard]] core::WorkQueueMetrics* work_queue(const std::string& name,
                                                    std::function<core::TimePoint()> clock = {}) noexcept;
-  // The daemon's time for its work queue, which work_queue()'s default clock reads.
-  [[nodiscard]] static core::TimePoint steady_now() noexcept;
 
   // The text exposition format; empty if collection failed.
   [[nodiscard]] std::string serialize() const noexcept;

@@ -7,10 +7,9 @@
 #include <chrono>
 #include <functional>
 
-namespace crashdiag::core {
+#include "crashdiag/core/time.hpp"  // Duration, TimePoint
 
-using Duration = std::chrono::milliseconds;
-using TimePoint = std::chrono::milliseconds;  // monotonic time since an arbitrary origin
+namespace crashdiag::core {
 
 struct BackoffPolicy {
   Duration initial{800};

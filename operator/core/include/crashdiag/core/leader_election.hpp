@@ -59,8 +59,8 @@ struct LeaderElectionConfig {
 struct LeaseRecord {
   std::string holder;  // spec.holderIdentity; "" = nobody (released)
   int lease_duration_s = 0;
-  TimePoint acquire_time{0};
-  TimePoint renew_time{0};
+  WallTime acquire_time{0};
+  WallTime renew_time{0};
   int transitions = 0;
   std::string resource_version;  // metadata.resourceVersion, sent back on update
 };
@@ -117,10 +117,12 @@ class LeaderElection {
  public:
   LeaderElection(LeaderElectionConfig config, Random random) : config_(std::move(config)), random_(std::move(random)) {}
 
-  // The next thing to do at `now`. Called again after each Sleep and after observed().
-  [[nodiscard]] LeaseAction next_action(TimePoint now);
+  // The next thing to do at `now`. Called again after each Sleep and after observed(). Expiry and
+  // deadlines are monotonic (`now`), as client-go's are (Go's time.Time carries a monotonic
+  // reading); `wall` is only what is written into the Lease's acquireTime and renewTime.
+  [[nodiscard]] LeaseAction next_action(TimePoint now, WallTime wall);
   // The outcome of the Get / Create / Update / Release that next_action asked for.
-  void observed(const LeaseOutcome& outcome, TimePoint now);
+  void observed(const LeaseOutcome& outcome, TimePoint now, WallTime wall);
   // Shutdown: stop leading now, and make next_action release the lease if we hold it, then Done.
   void stop();
 
@@ -153,6 +155,7 @@ class LeaderElection {
   std::optional<LeaseAction> queued_;  // the write decided on a GET's outcome
   std::optional<LeaseRecord> observed_;
   TimePoint observed_time_{0};
+  WallTime wall_{0};  // the wall reading that came with the current call, for the record's times
   bool leading_ = false;
   bool round_open_ = false;  // a leader's renewal round in progress: its first try has been made
   TimePoint round_deadline_{0};

@@ -59,7 +59,7 @@ class WorkQueueMetrics {
   //   workqueue_longest_running_processor_seconds = now - oldest_start (0 when count is 0)
   // client-go refreshes both gauges from a 500 ms loop (metrics.go updateUnfinishedWorkLoop); a
   // scrape-time computation needs no loop and is never stale.
-  virtual void processing(std::size_t count, TimePoint oldest_start, TimePoint start_sum) = 0;
+  virtual void processing(std::size_t count, TimePoint oldest_start, Duration start_sum) = 0;
 };
 
 // default_rate_limiters.go's ItemExponentialFailureRateLimiter: the n-th requeue of an item
