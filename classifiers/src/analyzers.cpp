@@ -120,12 +120,24 @@ std::vector<Candidate> command_that_cannot_start(const Evidence& ev) {
   // Such a container never starts, so it has no log. Log lines that do not quote the name the
   // runtime could not exec are the program's own output: it started, and this spec is not the one
   // that ran (a Compose `command:`, which replaces CMD, not ENTRYPOINT, copied as one; an older
-  // revision). Saying it "fails before it starts" would contradict the evidence.
-  if (!ev.logs.lines.empty() && std::none_of(ev.logs.lines.begin(), ev.logs.lines.end(), [&](const std::string& l) {
-        return l.find(first) != std::string::npos;
-      })) {
-    return {};
-  }
+  // revision). Saying it "fails before it starts" would contradict the evidence. The runtime
+  // quotes the name (runc `exec: "X"`, Go's strconv.Quote, so a newline in it prints as \n;
+  // crun `executable file `X``), so the name's first line after a quote is what counts; kubectl's
+  // own words about a log it could not show are not the program's.
+  const std::string needle = first.substr(0, first.find('\n'));
+  const auto program_output = [&](const std::string& l) {
+    return l.find("is waiting to start") == std::string::npos &&
+           l.find("previous terminated container") == std::string::npos &&
+           l.find("unable to retrieve container logs") == std::string::npos &&
+           l.rfind("Error from server", 0) == std::string::npos;
+  };
+  const auto quotes_name = [&](const std::string& l) {
+    return l.find('"' + needle) != std::string::npos || l.find('`' + needle) != std::string::npos ||
+           l.find('\'' + needle) != std::string::npos;
+  };
+  const bool ran = std::any_of(ev.logs.lines.begin(), ev.logs.lines.end(), program_output) &&
+                   std::none_of(ev.logs.lines.begin(), ev.logs.lines.end(), quotes_name);
+  if (ran) return {};
   const std::string base = container_path(ev.pod, c);
   Hypothesis h;
   h.rule_id = "analyzer.entrypoint";
@@ -946,50 +958,78 @@ std::vector<Candidate> analyze_exit_137(const Evidence& ev, const EvidenceTexts&
   // is not OOMKilled still points at the probe: a cause, below 0.7, ahead of the bare-137 guess
   // (0.5). With no exit at all it is only an observation, which the classifier ranks only when
   // no rule matched and no text reads as an error.
-  const std::optional<Probe>& any_probe = c.liveness ? c.liveness : c.startup;
   const std::string waiting = c.status && c.status->waiting ? c.status->waiting->reason : "";
-  const bool never_ran = waiting == "CreateContainerConfigError" || waiting == "CreateContainerError" ||
-                         waiting == "RunContainerError" || waiting == "ErrImagePull" || waiting == "ImagePullBackOff" ||
-                         waiting == "InvalidImageName" || waiting == "ContainerCreating" ||
-                         waiting == "PodInitializing";
-  const bool stopped_exit = killed_exit && t->reason != "OOMKilled";
-  if (any_probe && !c.init && !never_ran && (stopped_exit || t == nullptr)) {
-    const bool startup = !c.liveness;
-    const std::string which = startup ? "startup" : "liveness";
+  // Never started, or not running now for a reason of its own: no probe ever ran against it.
+  const bool never_ran =
+      waiting == "CreateContainerConfigError" || waiting == "CreateContainerError" || waiting == "RunContainerError" ||
+      waiting == "ErrImagePull" || waiting == "ImagePullBackOff" || waiting == "InvalidImageName" ||
+      waiting == "ErrImageNeverPull" || waiting == "ImageInspectError" || waiting == "RegistryUnavailable" ||
+      waiting == "ContainerCreating" || waiting == "PodInitializing" || waiting == "PostStartHookError";
+  // Stops that are not the probe's: the OOM killer, a container the kubelet lost
+  // (ContainerStatusUnknown, exit 137: kubelet_pods.go), a start the runtime refused; and the
+  // kubelet's other kills when their Events are still there (eviction, preemption, a failed
+  // lifecycle hook, a deletion's "Stopping container").
+  const bool other_stop =
+      t != nullptr && (t->reason == "OOMKilled" || t->reason == "ContainerStatusUnknown" || t->reason == "Evicted" ||
+                       t->reason == "StartError" || t->reason == "ContainerCannotRun");
+  const bool other_kill_event = std::any_of(events.begin(), events.end(), [](const Event& e) {
+    return e.reason == "Evicted" || e.reason == "Preempting" || e.reason == "FailedPostStartHook" ||
+           e.reason == "FailedPreStopHook" || (e.reason == "Killing" && e.message.find("probe") == std::string::npos);
+  });
+  const bool stopped_exit = killed_exit && !other_stop;
+  // With no exit shown, only a container that is not running now may have been stopped: a running
+  // one with no previous instance (an unready pod) was never killed.
+  const bool not_running = !c.status || !c.status->running;
+  if ((c.liveness || c.startup) && !c.init && !never_ran && !other_kill_event &&
+      (stopped_exit || (t == nullptr && not_running))) {
+    // Without Events nothing says which probe failed. The startup probe runs first and holds
+    // the liveness probe back until it succeeds (prober_manager.go), so a start that never got
+    // that far is the startup probe's; with both set, both are quoted.
+    const std::string which = c.liveness && c.startup ? "startup or liveness" : (c.startup ? "startup" : "liveness");
     Hypothesis h;
     h.rule_id = "analyzer.probe-without-events";
     h.category = "liveness_probe_failure";
-    h.title = "A " + which + " probe is set and the container was stopped without an error of its own";
+    h.title = "A " + which + " probe is set and the container was stopped from outside";
     h.confidence = stopped_exit ? 0.55 : 0.4;
     h.summary = stopped_exit ? "stopped with exit " + std::to_string(t->exit_code) + " (not OOMKilled) under a " +
                                    which + " probe: most likely killed by the kubelet after failed probes"
                              : "a " + which +
-                                   " probe is set and nothing in the evidence reads as an error: the "
-                                   "kubelet's probe kill is the likeliest stop";
+                                   " probe is set and the evidence shows no exit: if nothing else explains the "
+                                   "restarts, the kubelet's probe kill is the likeliest stop";
     if (stopped_exit) {
       h.evidence.push_back(
           {EvidenceSource::kStatus, sbase,
            "exitCode: " + std::to_string(t->exit_code) + (t->reason.empty() ? "" : ", reason: " + t->reason)});
     }
-    h.evidence.push_back({EvidenceSource::kSpec, base + (startup ? ".startupProbe" : ".livenessProbe"),
-                          "initialDelaySeconds: " + std::to_string(any_probe->initial_delay_seconds) +
-                              ", periodSeconds: " + std::to_string(any_probe->period_seconds) +
-                              ", timeoutSeconds: " + std::to_string(any_probe->timeout_seconds) +
-                              ", failureThreshold: " + std::to_string(any_probe->failure_threshold)});
+    auto quote_probe = [&](const std::optional<Probe>& probe, const char* field) {
+      if (!probe) return;
+      h.evidence.push_back({EvidenceSource::kSpec, base + field,
+                            "initialDelaySeconds: " + std::to_string(probe->initial_delay_seconds) +
+                                ", periodSeconds: " + std::to_string(probe->period_seconds) +
+                                ", timeoutSeconds: " + std::to_string(probe->timeout_seconds) +
+                                ", failureThreshold: " + std::to_string(probe->failure_threshold)});
+    };
+    quote_probe(c.startup, ".startupProbe");
+    quote_probe(c.liveness, ".livenessProbe");
     h.explanation =
         (stopped_exit ? "The container ended with exit " + std::to_string(t->exit_code) +
                             (t->exit_code == 137 || t->signal == 9 ? " (SIGKILL)" : " (SIGTERM)") +
                             " and the runtime did not record OOMKilled, so something stopped it from outside. "
-                      : std::string("The evidence shows no exit code and no error line. ")) +
+                      : std::string("The evidence shows no exit code. ")) +
         "The container has a " + which +
         " probe, and a probe that fails failureThreshold times in a row makes "
         "the kubelet stop the container (SIGTERM, then SIGKILL after the grace period). A slow start that outlives "
         "initialDelaySeconds + periodSeconds x failureThreshold is the usual case. The Unhealthy and Killing Events "
         "that would confirm it are not in the evidence (the apiserver keeps Events for one hour by default).";
     h.remediation =
-        "Look for `Unhealthy` and `Killing` in `kubectl get events --field-selector involvedObject.name=<pod>` while "
-        "it restarts. If the probe fails during start-up, add a startupProbe (e.g. failureThreshold: 30, "
-        "periodSeconds: 10) or raise initialDelaySeconds; check the probe's port, path and timeoutSeconds.";
+        std::string(
+            "Look for `Unhealthy` and `Killing` in `kubectl get events --field-selector "
+            "involvedObject.name=<pod>` while it restarts. ") +
+        (c.startup ? "If the startup probe fails, give it failureThreshold x periodSeconds longer than the slowest "
+                     "start; "
+                   : "If the probe fails during start-up, add a startupProbe (e.g. failureThreshold: 30, "
+                     "periodSeconds: 10) or raise initialDelaySeconds; ") +
+        "check the probe's port, path and timeoutSeconds.";
     Candidate candidate{std::move(h), {}};
     candidate.observation = !stopped_exit;
     out.push_back(std::move(candidate));

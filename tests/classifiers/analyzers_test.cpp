@@ -108,6 +108,18 @@ container: {command: ['--server', '/config/server.toml']}
 logs: "thread 'main' panicked at 'OS can't spawn worker thread: Operation not permitted (os error 1)'"
 )yaml",
                      "", "", ""},
+        // kubectl's words about a log it could not show are not the program's output.
+        AnalyzerCase{"flag_command_with_only_kubectls_words_as_log", &analyze_entrypoint, R"yaml(
+container: {command: ['--server', '/config/server.toml']}
+logs: 'Error from server (BadRequest): container "app" in pod "app-0" is waiting to start: ContainerCreating'
+)yaml",
+                     "entrypoint_override", "makes the flag \"--server\" the program", "command: [\"--server\""},
+        // A name with a newline (a YAML | block) prints Go-quoted, "python app.py\n".
+        AnalyzerCase{"command_line_with_a_newline_quoted_by_the_runtime", &analyze_entrypoint, R"yaml(
+container: {command: ["python app.py\n"]}
+logs: 'exec: "python app.py\\n": executable file not found in $PATH'
+)yaml",
+                     "entrypoint_override", "exec form does not split words", "command: "},
         AnalyzerCase{"flag_command_with_the_runtime_error_in_the_log", &analyze_entrypoint, R"yaml(
 container: {command: ['--server', '/config/server.toml']}
 logs: 'Error response from daemon: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "--server": executable file not found in $PATH: unknown'
@@ -195,62 +207,90 @@ logs: "[Warning] Access denied for user 'root'@'localhost' (using password: NO)"
 
 INSTANTIATE_TEST_SUITE_P(
     Exit137, Analyzer,
-    ::testing::Values(
-        AnalyzerCase{"oomkilled_quotes_limit", &analyze_exit_137,
-                     R"yaml(
+    ::testing::Values(AnalyzerCase{"oomkilled_quotes_limit", &analyze_exit_137,
+                                   R"yaml(
 container: {image: eclipse-temurin:21, memory_limit: 512Mi, env: {JAVA_OPTS: '-Xmx1g -XX:+UseG1GC'}}
 status: {waiting_reason: CrashLoopBackOff, terminated_reason: OOMKilled, exit_code: 137}
 )yaml",
-                     "oom_killed", "at the memory limit of 512Mi", "-Xmx1g"},
-        AnalyzerCase{"liveness_kill_is_not_oom", &analyze_exit_137,
-                     R"yaml(
+                                   "oom_killed", "at the memory limit of 512Mi", "-Xmx1g"},
+                      AnalyzerCase{"liveness_kill_is_not_oom", &analyze_exit_137,
+                                   R"yaml(
 container: {memory_limit: 512Mi, probes: {liveness: {http_path: /healthz, port: 8080, period: 10, failure_threshold: 3}}}
 status: {waiting_reason: CrashLoopBackOff, terminated_reason: Error, exit_code: 137}
 events:
   - {type: Warning, reason: Unhealthy, count: 9, message: 'Liveness probe failed: Get "http://10.244.1.7:8080/healthz": dial tcp 10.244.1.7:8080: connect: connection refused'}
   - {type: Normal, reason: Killing, count: 3, message: 'Container api failed liveness probe, will be restarted'}
 )yaml",
-                     "liveness_probe_failure", "not OOMKilled", "failed liveness probe"},
-        AnalyzerCase{"plain_exit_1", &analyze_exit_137, R"yaml(
+                                   "liveness_probe_failure", "not OOMKilled", "failed liveness probe"},
+                      AnalyzerCase{"plain_exit_1", &analyze_exit_137, R"yaml(
 status: {terminated_reason: Error, exit_code: 1}
 )yaml",
-                     "", "", ""},
-        // The Events expired (--event-ttl): the probe and a
-        // stop that is not OOMKilled are what is left.
-        AnalyzerCase{"killed_under_probe_without_events", &analyze_exit_137,
-                     R"yaml(
+                                   "", "", ""},
+                      // The Events expired (--event-ttl): the probe and a
+                      // stop that is not OOMKilled are what is left.
+                      AnalyzerCase{"killed_under_probe_without_events", &analyze_exit_137,
+                                   R"yaml(
 container: {probes: {liveness: {period: 3, failure_threshold: 10}}}
 status: {waiting_reason: CrashLoopBackOff, terminated_reason: Error, exit_code: 137}
 )yaml",
-                     "liveness_probe_failure", "(not OOMKilled) under a liveness probe", "failureThreshold: 10"},
-        AnalyzerCase{"sigterm_under_startup_probe", &analyze_exit_137,
-                     R"yaml(
+                                   "liveness_probe_failure", "(not OOMKilled) under a liveness probe",
+                                   "failureThreshold: 10"},
+                      AnalyzerCase{"sigterm_under_startup_probe", &analyze_exit_137,
+                                   R"yaml(
 container: {probes: {startup: {http_path: /started, period: 5, failure_threshold: 6}}}
 status: {terminated_reason: Error, exit_code: 143}
 )yaml",
-                     "liveness_probe_failure", "exit 143 (not OOMKilled) under a startup probe", "periodSeconds: 5"},
-        AnalyzerCase{"no_exit_under_probe", &analyze_exit_137,
-                     R"yaml(
+                                   "liveness_probe_failure", "exit 143 (not OOMKilled) under a startup probe",
+                                   "periodSeconds: 5"},
+                      AnalyzerCase{"no_exit_under_probe", &analyze_exit_137,
+                                   R"yaml(
 container: {probes: {liveness: {port: 1157}}}
 logs: 'Started Application in 12.3 seconds'
 )yaml",
-                     "liveness_probe_failure", "nothing in the evidence reads as an error", "initialDelaySeconds"},
-        AnalyzerCase{"oomkilled_under_probe_stays_oom", &analyze_exit_137,
-                     R"yaml(
+                                   "liveness_probe_failure", "the evidence shows no exit", "initialDelaySeconds"},
+                      AnalyzerCase{"oomkilled_under_probe_stays_oom", &analyze_exit_137,
+                                   R"yaml(
 container: {memory_limit: 300Mi, probes: {liveness: {http_path: /health, period: 10, failure_threshold: 3}}}
 status: {terminated_reason: OOMKilled, exit_code: 137}
 )yaml",
-                     "oom_killed", "at the memory limit of 300Mi", "OOMKilled"},
-        AnalyzerCase{"exit_1_under_probe_is_the_app", &analyze_exit_137, R"yaml(
+                                   "oom_killed", "at the memory limit of 300Mi", "OOMKilled"},
+                      AnalyzerCase{"exit_1_under_probe_is_the_app", &analyze_exit_137, R"yaml(
 container: {probes: {liveness: {http_path: /health}}}
 status: {terminated_reason: Error, exit_code: 1}
 )yaml",
-                     "", "", ""},
-        AnalyzerCase{"never_created_under_probe", &analyze_exit_137, R"yaml(
+                                   "", "", ""},
+                      // A running container with no previous instance (an unready pod) was never stopped.
+                      AnalyzerCase{"running_under_probe_was_never_stopped", &analyze_exit_137, R"yaml(
+container: {probes: {liveness: {http_path: /health}}}
+status: {state: running}
+logs: 'Started Application in 12.3 seconds'
+)yaml",
+                                   "", "", ""},
+                      // Without Events nothing says which probe: both are named and quoted.
+                      AnalyzerCase{"both_probes_named_and_quoted", &analyze_exit_137,
+                                   R"yaml(
+container: {probes: {startup: {http_path: /started, period: 5, failure_threshold: 6}, liveness: {http_path: /health, period: 20, failure_threshold: 3}}}
+status: {terminated_reason: Error, exit_code: 143}
+)yaml",
+                                   "liveness_probe_failure", "under a startup or liveness probe", "periodSeconds: 20"},
+                      // The kubelet lost the container (kubelet_pods.go sets exit 137): not a probe kill.
+                      AnalyzerCase{"container_status_unknown_is_not_a_probe_kill", &analyze_exit_137, R"yaml(
+container: {probes: {liveness: {http_path: /health}}}
+status: {terminated_reason: ContainerStatusUnknown, exit_code: 137}
+)yaml",
+                                   "", "", ""},
+                      // A deletion's or an eviction's kill, its Event still there: not the probe's.
+                      AnalyzerCase{"a_kill_event_that_is_not_a_probe", &analyze_exit_137, R"yaml(
+container: {name: api, probes: {liveness: {http_path: /health}}}
+status: {terminated_reason: Error, exit_code: 143}
+events: [{type: Normal, reason: Killing, message: 'Stopping container api'}]
+)yaml",
+                                   "", "", ""},
+                      AnalyzerCase{"never_created_under_probe", &analyze_exit_137, R"yaml(
 container: {probes: {liveness: {http_path: /health}}}
 status: {waiting_reason: CreateContainerConfigError}
 )yaml",
-                     "", "", ""}),
+                                   "", "", ""}),
     [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
