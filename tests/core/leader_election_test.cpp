@@ -49,7 +49,9 @@ LeaseRecord written(const json& body, const std::string& rv) {
 
 struct Harness {
   explicit Harness(LeaderElectionConfig c = config()) : election(std::move(c), [this] { return random_value; }) {}
-  [[nodiscard]] WallTime wall() const { return wall_of(now); }
+  // The wall reading: the monotonic one plus an offset a test may change (a clock step).
+  [[nodiscard]] WallTime wall() const { return wall_of(now) + wall_step; }
+  Duration wall_step{0};
   LeaseAction next() { return election.next_action(now, wall()); }
   void see(const LeaseOutcome& o) { election.observed(o, now, wall()); }
   template <typename T>
@@ -135,6 +137,29 @@ TEST(LeaderElection, TakesOverAnExpiredLeaseBumpingTransitions) {
   EXPECT_EQ(b["spec"]["renewTime"], format_micro_time(h.wall()));
   h.see(LeaseFound{written(b, "52")});
   EXPECT_TRUE(h.election.is_leader());
+}
+
+// Expiry is on the monotonic clock and the written times on the wall clock: a wall clock that
+// steps back an hour neither keeps a foreign lease alive nor shows in the expiry, and the
+// MicroTimes written are the stepped wall time (client-go: Go's time.Time carries both).
+TEST(LeaderElection, AWallClockStepMovesTheWrittenTimesNotTheExpiry) {
+  Harness h;
+  const LeaseRecord theirs = held_by("other_2", kT0 - 1s, 3, "50");
+  h.expect_next<LeaseGet>();
+  h.see(LeaseFound{theirs});
+  h.expect_next<LeaseSleep>();
+  h.wall_step = -1h;
+  h.now = kT0 + 14s;  // not yet silent for leaseDurationSeconds on the monotonic clock
+  h.expect_next<LeaseGet>();
+  h.see(LeaseFound{theirs});
+  EXPECT_FALSE(h.election.is_leader());
+  h.now += h.expect_next<LeaseSleep>().delay;  // 2 s: past kT0 + 15 s on the monotonic clock
+  h.expect_next<LeaseGet>();
+  h.see(LeaseFound{theirs});
+  auto update = h.expect_next<LeaseUpdate>();
+  EXPECT_EQ(update.body["spec"]["holderIdentity"], "me_1");
+  EXPECT_EQ(update.body["spec"]["renewTime"], format_micro_time(wall_of(kT0 + 16s) - 1h));
+  EXPECT_EQ(update.body["spec"]["renewTime"], "2026-11-22T02:26:31.000000Z");
 }
 
 TEST(LeaderElection, ARenewalByTheHolderRestartsTheExpiryClock) {

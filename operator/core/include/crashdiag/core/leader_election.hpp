@@ -1,10 +1,11 @@
 // Leader election on a coordination.k8s.io/v1 Lease, pure: the same decisions as client-go's
 // tools/leaderelection (leaderelection.go, tryAcquireOrRenew / acquire / renew / release), with
-// the requests carried out by an I/O adapter (daemon::LeaderElector). The caller passes the
-// wall-clock time in and performs the actions the machine asks for:
+// the requests carried out by an I/O adapter (daemon::LeaderElector). The caller passes both
+// readings of its clock in (monotonic `now` for expiry and deadlines, `wall` for the MicroTimes
+// written into the Lease) and performs the actions the machine asks for:
 //
-//   loop: action = next_action(now)
-//         Get / Create / Update / Release -> do the request, then observed(outcome, now)
+//   loop: action = next_action(now, wall)
+//         Get / Create / Update / Release -> do the request, then observed(outcome, now, wall)
 //         Sleep -> wait, then ask again;  Done -> stop
 //
 // Semantics kept from client-go:

@@ -56,7 +56,10 @@ struct UnixEpoch;        // 1970-01-01T00:00:00Z (std::chrono::system_clock's)
 
 // Monotonic time: deadlines, backoff, queue delays, how long something took.
 using TimePoint = Instant<MonotonicOrigin>;
-// Wall time since the Unix epoch: what is written to the API (timestamps, lastSeen), never waited on.
+// Wall time since the Unix epoch: what is written to the API (timestamps, lastSeen) and what is
+// compared with the API's own times (--unready-after against lastTransitionTime). Some waits still
+// run on it: the publisher's retries and per-object intervals, the alert sink's resends and the
+// daemon's resolve check (a step of the wall clock delays them by the step).
 using WallTime = Instant<UnixEpoch>;
 
 // The process's clocks, read now.
