@@ -7,6 +7,7 @@
 #include "crashdiag/classifiers/evidence_texts.hpp"
 #include "crashdiag/classifiers/evidence_view.hpp"
 #include "crashdiag/classifiers/redaction.hpp"
+#include "crashdiag/model/failure.hpp"
 #include "crashdiag/model/parse.hpp"
 #include "crashdiag/model/quantity.hpp"
 #include "crashdiag/model/utf8.hpp"
@@ -960,11 +961,12 @@ std::vector<Candidate> analyze_exit_137(const Evidence& ev, const EvidenceTexts&
   // no rule matched and no text reads as an error.
   const std::string waiting = c.status && c.status->waiting ? c.status->waiting->reason : "";
   // Never started, or not running now for a reason of its own: no probe ever ran against it.
-  const bool never_ran =
-      waiting == "CreateContainerConfigError" || waiting == "CreateContainerError" || waiting == "RunContainerError" ||
-      waiting == "ErrImagePull" || waiting == "ImagePullBackOff" || waiting == "InvalidImageName" ||
-      waiting == "ErrImageNeverPull" || waiting == "ImageInspectError" || waiting == "RegistryUnavailable" ||
-      waiting == "ContainerCreating" || waiting == "PodInitializing" || waiting == "PostStartHookError";
+  // Every failure waiting reason of the one definition (model/failure.hpp) but CrashLoopBackOff,
+  // which is the back-off between runs; plus the image errors that list does not count as a
+  // failure (pkg/kubelet/images/types.go) and the waits before a first start.
+  const bool never_ran = (is_failure_waiting_reason(waiting) && waiting != "CrashLoopBackOff") ||
+                         waiting == "ImageInspectError" || waiting == "RegistryUnavailable" ||
+                         waiting == "ContainerCreating" || waiting == "PodInitializing";
   // Stops that are not the probe's: the OOM killer, a container the kubelet lost
   // (ContainerStatusUnknown, exit 137: kubelet_pods.go), a start the runtime refused; and the
   // kubelet's other kills when their Events are still there (eviction, preemption, a failed
