@@ -1,7 +1,7 @@
 // docs/architecture.md must draw the code as it is (issue 13): every source, header, script or
 // document it names exists. Names are resolved as the doc writes them: from the repository root,
-// or relative to the folders a layer's files live in (`daemon/owner_watch.cpp` is
-// operator/src/daemon/owner_watch.cpp, `core/owner_index.hpp` is the core layer's header).
+// or relative to the folders a layer's files live in (`store/owner_watch.cpp` is
+// operator/src/store/owner_watch.cpp, `core/owner_index.hpp` is the core layer's header).
 #include <gtest/gtest.h>
 
 #include <array>
@@ -78,8 +78,8 @@ TEST(ArchitectureDoc, EveryFileItNamesExists) {
 }
 
 TEST(ArchitectureDoc, TheTokenizerFindsPathsInProseAndCode) {
-  EXPECT_EQ(named_files("(`daemon/owner_watch.cpp`, core/owner_index.hpp) and failing.cpp."),
-            (std::vector<std::string>{"daemon/owner_watch.cpp", "core/owner_index.hpp", "failing.cpp"}));
+  EXPECT_EQ(named_files("(`store/owner_watch.cpp`, core/owner_index.hpp) and failing.cpp."),
+            (std::vector<std::string>{"store/owner_watch.cpp", "core/owner_index.hpp", "failing.cpp"}));
   EXPECT_TRUE(named_files("no file here: foo.bar, a/b").empty());
 }
 

@@ -47,7 +47,7 @@ struct Request {
   std::string body;
   std::string content_type;
   // Empty: application/json. Metadata-only lists and watches set client-go's metadata media types
-  // (daemon/owner_watch.cpp).
+  // (store/owner_watch.cpp).
   std::string accept = {};
 };
 

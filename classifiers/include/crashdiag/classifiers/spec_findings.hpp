@@ -1,6 +1,6 @@
 // Spec findings: what a pod spec shows will go wrong before anything fails (issue 15, item 3).
 // Pure: from the Pod model (parse_pod_json) to findings; the daemon decides when to look and
-// publishes them on the workload (operator/src/daemon/spec_findings.cpp).
+// publishes them on the workload (operator/src/detect/spec_findings.cpp).
 #pragma once
 
 #include <string>

@@ -1,5 +1,5 @@
 // RootCauseAnalyses as Alertmanager alerts (pure): what is posted to Alertmanager's v2 API for an
-// RCA, and when. Nothing here performs I/O or reads a clock; daemon/alert_sink.cpp posts the
+// RCA, and when. Nothing here performs I/O or reads a clock; publish/alert_sink.cpp posts the
 // batches this plans and reports back how each went.
 //
 // The Alertmanager behaviour this relies on (api/v2/openapi.yaml `postableAlerts`, api/v2/api.go

@@ -6,7 +6,7 @@
 //
 // One RCA per namespace, top-level workload, container and failure signature: the replicas of a
 // Deployment failing the same way roll up into one object. Nothing here performs I/O or reads a
-// clock; the daemon passes wall-clock time in and executes the writes (daemon/publisher.cpp).
+// clock; the daemon passes wall-clock time in and executes the writes (publish/publisher.cpp).
 #pragma once
 
 #include <chrono>

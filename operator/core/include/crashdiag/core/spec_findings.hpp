@@ -1,7 +1,7 @@
 // Findings on a workload's spec (issue 15, item 3: a datastore's data directory off its claim),
 // published before anything fails: which workloads were looked at, what was found per namespace
 // (the crashdiag_spec_findings gauge), and the Warning Event that tells the workload's owner.
-// Pure: the daemon passes the time in and performs the writes (daemon/spec_findings.cpp).
+// Pure: the daemon passes the time in and performs the writes (detect/spec_findings.cpp).
 #pragma once
 
 #include <cstddef>

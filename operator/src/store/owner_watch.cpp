@@ -79,7 +79,7 @@ class Daemon::MetaHandler final : public Daemon::WatchSink {
 
 void Daemon::workload_deleted(const std::string& kind, const core::MetaRecord& rec) {
   if (kind == "Namespace") return;  // the publisher closes namespaces (Publisher::close_namespace)
-  // The spec look is keyed by the pod's direct owner (daemon/spec_findings.cpp): a ReplicaSet or
+  // The spec look is keyed by the pod's direct owner (detect/spec_findings.cpp): a ReplicaSet or
   // Job, or the StatefulSet or DaemonSet itself.
   spec_findings_.forget(rec.namespace_ + "/" + kind + "/" + rec.name);
   // ReplicaSets are not workloads an RCA names; a Job a CronJob controls is named by its
