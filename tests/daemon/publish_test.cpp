@@ -589,9 +589,9 @@ TEST(Publisher, EventsWrittenLongerAgoThanTheIntervalAreForgotten) {
   core::RcaTracker tracker;
   Cluster c;
   auto client = testing::client_for(ioc, c.server);
-  core::WallTime now = kFixedNow;
+  core::ManualClock clock(kFixedNow);
   PublisherOptions po;
-  po.clock.wall = [&] { return now; };
+  po.clock = clock.clock();  // the intervals run on its monotonic reading, the Events carry its wall one
   po.event_interval = 1000ms;
   po.publish_rca = false;
   po.publish_annotation = false;
@@ -617,7 +617,7 @@ TEST(Publisher, EventsWrittenLongerAgoThanTheIntervalAreForgotten) {
     o.restart_count = 1;
     o.reason = "CrashLoopBackOff";
     o.exit_code = 137;
-    o.now = now;
+    o.now = clock.wall_now();
     publisher.submit(tracker.record(o, &d, "test"));
   };
   boost::asio::co_spawn(ioc, publisher.run([] { return true; }), boost::asio::detached);
@@ -628,10 +628,71 @@ TEST(Publisher, EventsWrittenLongerAgoThanTheIntervalAreForgotten) {
   };
   for (int i = 0; i < 140; ++i) fail(i);
   ASSERT_EQ(written(140), 140U);
-  now += 5s;  // the first 140 are now older than the interval
+  clock.advance(5s);  // the first 140 are now older than the interval
   for (int i = 140; i < 280; ++i) fail(i);
   ASSERT_EQ(written(280), 280U);  // a sweep at the 256th
   EXPECT_LE(publisher.events_remembered(), 140U) << "Events written 5 s ago, with a 1 s interval, are still remembered";
+  publisher.stop();
+  ioc.run_for(200ms);
+}
+
+// A retry is due on the monotonic clock: a failed write is tried again after its backoff even
+// when the wall clock steps back an hour meanwhile (on the wall reading it would wait the hour).
+TEST(Publisher, AWallClockStepNeitherDelaysNorSkipsARetry) {
+  quiet_logs();
+  boost::asio::io_context ioc{1};
+  core::RcaTracker tracker;
+  Cluster c;
+  fake::Fault fault;
+  fault.kind = fake::FaultKind::kInternalError;
+  fault.path_contains = "/rootcauseanalyses/";
+  fault.times = 1;
+  fault.retry_after_seconds = 0;
+  c.server.inject(fault);
+  auto client = testing::client_for(ioc, c.server);
+  core::ManualClock clock(kFixedNow);
+  PublisherOptions po;
+  po.clock = clock.clock();
+  po.retry_base = 10'000ms;  // far longer than the test waits in real time
+  po.publish_annotation = false;
+  po.publish_event = false;
+  Publisher publisher(ioc, *client, tracker, po, nullptr, [](const std::string&, const std::string&) {
+    return std::optional<std::pair<std::string, std::string>>();
+  });
+  ContainerDiagnosis d;
+  d.name = "app";
+  Hypothesis h;
+  h.category = "oom_killed";
+  h.confidence = 0.9;
+  h.rule_id = "rule.oom";
+  h.title = "oom";
+  h.summary = "killed";
+  d.hypotheses.push_back(h);
+  core::Occurrence o;
+  o.target =
+      core::RcaTarget{"shop", core::WorkloadRef{"apps/v1", "Deployment", "web", ""}, "app", false, "OOMKilled:137"};
+  o.pod = "web-1";
+  o.pod_uid = "uid-web-1";
+  o.restart_count = 1;
+  o.reason = "CrashLoopBackOff";
+  o.exit_code = 137;
+  o.now = clock.wall_now();
+  publisher.submit(tracker.record(o, &d, "test"));
+  boost::asio::co_spawn(ioc, publisher.run([] { return true; }), boost::asio::detached);
+  auto run_until = [&](const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (!done() && std::chrono::steady_clock::now() < deadline) ioc.run_for(20ms);
+    return done();
+  };
+  ASSERT_TRUE(run_until([&] { return count_requests(c.server, "PATCH", "/rootcauseanalyses/") == 1; }));
+  ioc.run_for(100ms);
+  EXPECT_TRUE(c.server.list_objects(kRcas, "shop").empty()) << "the first write was to fail";
+
+  clock.step_wall(-3'600'000ms);
+  clock.advance(10'000ms);  // the backoff has passed on the monotonic clock
+  publisher.wake();
+  EXPECT_TRUE(run_until([&] { return c.server.list_objects(kRcas, "shop").size() == 1; }))
+      << "the retry waited for the wall clock to catch up with its step";
   publisher.stop();
   ioc.run_for(200ms);
 }

@@ -292,11 +292,13 @@ asio::awaitable<void> Daemon::run() {
   // resolve check while leading, the earliest --unready-after deadline) or until wake() says there
   // is work (leadership won, a new deadline, stop). The watched-pods gauge is set where the store
   // changes.
-  core::WallTime next_resolve = wall_now();
+  // The resolve check is scheduled on the monotonic clock (a step of the wall clock neither
+  // skips nor repeats it); what it compares, an RCA's lastSeen with now, is wall time, as written.
+  core::TimePoint next_resolve = options_.clock.now();
   while (!stopping_) {
     if (take_over_pending_) co_await take_over();
-    if (leading_ && wall_now() >= next_resolve) {
-      next_resolve = wall_now() + options_.resolve_check_interval;
+    if (leading_ && options_.clock.now() >= next_resolve) {
+      next_resolve = options_.clock.now() + options_.resolve_check_interval;
       auto resolved = tracker_.resolve_idle(wall_now(), [this](const core::RcaState& r) { return still_failing(r); });
       for (const auto& name : resolved) {
         publisher_->resolved(name);
@@ -307,15 +309,17 @@ asio::awaitable<void> Daemon::run() {
     }
     check_unready_deadlines();
     if (stopping_ || take_over_pending_) continue;
-    std::optional<core::WallTime> due;
-    if (leading_) due = next_resolve;
+    // Each wait in its own clock's terms: the resolve check's on the monotonic one, an unready
+    // deadline's (a lastTransitionTime plus --unready-after) on the wall one.
+    std::optional<core::Duration> wait;
+    if (leading_) wait = next_resolve - options_.clock.now();
     if (!unready_deadlines_.empty()) {
-      const core::WallTime deadline{unready_deadlines_.begin()->first * 1000};
-      due = due ? std::min(*due, deadline) : deadline;
+      const core::Duration until_deadline = core::WallTime{unready_deadlines_.begin()->first * 1000} - wall_now();
+      wait = wait ? std::min(*wait, until_deadline) : until_deadline;
     }
-    if (due) {
-      const auto wait = std::max(*due - wall_now(), core::Duration{1});
-      loop_wake_->expires_after(std::chrono::duration_cast<asio::steady_timer::duration>(wait));
+    if (wait) {
+      loop_wake_->expires_after(
+          std::chrono::duration_cast<asio::steady_timer::duration>(std::max(*wait, core::Duration{1})));
     } else {
       loop_wake_->expires_at(asio::steady_timer::time_point::max());
     }

@@ -125,11 +125,11 @@ void Publisher::submit(const core::RcaUpdate& update) {
     (void)tracker_.forget_namespace(ns);
     return;
   }
-  const core::WallTime now = options_.clock.wall_now();
+  const core::TimePoint now = options_.clock.now();
   if (update.change != core::RcaChange::kUnchanged && options_.publish_rca) {
     auto [it, inserted] = dirty_.try_emplace(update.name);
     // Repeats only move counters and lastSeen: coalesce them. Everything else is news.
-    core::WallTime due = now;
+    core::TimePoint due = now;
     if (update.change == core::RcaChange::kRepeated) {
       auto last = last_status_.find(update.name);
       if (last != last_status_.end()) due = std::max(now, last->second + options_.status_interval);
@@ -163,7 +163,7 @@ void Publisher::submit_workload_event(const std::string& ns, core::EventWrite ev
     ++stats_.dropped;
     return;
   }
-  PodJob job{core::PodWrites{ns, "", "", "", "", std::move(event)}, options_.clock.wall_now(), 0, true};
+  PodJob job{core::PodWrites{ns, "", "", "", "", std::move(event)}, options_.clock.now(), 0, true};
   job.workload = true;
   pods_.push_back(std::move(job));
   wake();
@@ -173,7 +173,7 @@ void Publisher::resolved(const std::string& name) {
   if (options_.alerts != nullptr) options_.alerts->touch(name);
   if (!options_.publish_rca) return;
   Pending& p = dirty_[name];
-  p.not_before = core::WallTime{0};
+  p.not_before = core::TimePoint{0};
   ++p.generation;
   wake();
 }
@@ -204,7 +204,7 @@ bool Publisher::idle() const {
   return dirty_.empty() && pods_.empty() && !busy_;
 }
 
-void Publisher::schedule_retry(Pending& p, core::WallTime now) {
+void Publisher::schedule_retry(Pending& p, core::TimePoint now) {
   ++p.attempts;
   auto delay = options_.retry_base * (1LL << std::min(p.attempts - 1, 10));
   p.not_before = now + std::min<core::Duration>(delay, options_.retry_cap);
@@ -213,7 +213,7 @@ void Publisher::schedule_retry(Pending& p, core::WallTime now) {
 bool Publisher::closed(const std::string& ns) {
   auto it = closed_.find(ns);
   if (it == closed_.end()) return false;
-  if (options_.clock.wall_now() - it->second < options_.closed_namespace_memory) return true;
+  if (options_.clock.now() - it->second < options_.closed_namespace_memory) return true;
   closed_.erase(it);
   return false;
 }
@@ -235,7 +235,7 @@ void Publisher::close_namespace(const std::string& ns, const std::string& object
     closed_.erase(std::min_element(closed_.begin(), closed_.end(),
                                    [](const auto& a, const auto& b) { return a.second < b.second; }));
   }
-  closed_[ns] = options_.clock.wall_now();
+  closed_[ns] = options_.clock.now();
   std::size_t dropped = 0;
   for (const std::string& name : tracker_.forget_namespace(ns)) {
     dropped += dirty_.erase(name);
@@ -333,7 +333,7 @@ asio::awaitable<Publisher::Outcome> Publisher::write_rca(std::string name) {
   const int status = res ? res->status : 0;
   if (status == 200 || status == 201) {
     statuses_[name] = hash;
-    last_status_[name] = options_.clock.wall_now();
+    last_status_[name] = options_.clock.now();
     ++stats_.status_writes;
     if (metrics_ != nullptr) metrics_->publish_write("rca_status");
     log_published(name, ns, active ? "Active" : "Resolved");
@@ -423,7 +423,7 @@ asio::awaitable<Publisher::Outcome> Publisher::write_pod(PodJob& job) {
   if (!w.event) co_return Outcome::kDone;
   const Outcome out = co_await write_event(w);
   if (out == Outcome::kDone) {
-    const core::WallTime now = options_.clock.wall_now();
+    const core::TimePoint now = options_.clock.now();
     event_written_[w.event->name] = now;
     // A write older than event_interval no longer delays a bump (submit()): forget it, in sweeps
     // whenever the map has doubled since the last, so its size follows the Event rate over one
@@ -453,7 +453,7 @@ asio::awaitable<void> Publisher::run(std::function<bool()> may_write) {
       co_await wake_->async_wait(kNoThrow);
       continue;
     }
-    const core::WallTime now = options_.clock.wall_now();
+    const core::TimePoint now = options_.clock.now();
     bool worked = false;
     for (auto it = dirty_.begin(); it != dirty_.end(); ++it) {
       if (it->second.not_before > now && !stopping_) continue;
@@ -470,7 +470,7 @@ asio::awaitable<void> Publisher::run(std::function<bool()> may_write) {
           // content hashes skip whatever did reach the server.
           again->second.attempts = 0;
         } else if (out == Outcome::kRetry && again->second.attempts + 1 < options_.max_attempts && !stopping_) {
-          schedule_retry(again->second, options_.clock.wall_now());
+          schedule_retry(again->second, options_.clock.now());
         } else {
           if (out == Outcome::kRetry) log_giving_up("rca", name, again->second.attempts + 1, "retries exhausted");
           dirty_.erase(again);
@@ -489,7 +489,7 @@ asio::awaitable<void> Publisher::run(std::function<bool()> may_write) {
         busy_ = false;
         if (out == Outcome::kRetry && job.attempts + 1 < options_.max_attempts && !stopping_) {
           Pending p{job.not_before, job.attempts};
-          schedule_retry(p, options_.clock.wall_now());
+          schedule_retry(p, options_.clock.now());
           job.not_before = p.not_before;
           job.attempts = p.attempts;
           pods_.push_back(std::move(job));
@@ -505,11 +505,11 @@ asio::awaitable<void> Publisher::run(std::function<bool()> may_write) {
       if (stopping_) break;
       // Asleep until the earliest queued write is due (a coalesced repeat, a retry's backoff),
       // or until submit()/resolved()/stop() wakes us.
-      std::optional<core::WallTime> due;
+      std::optional<core::TimePoint> due;
       for (const auto& [name, p] : dirty_) due = due ? std::min(*due, p.not_before) : p.not_before;
       for (const auto& job : pods_) due = due ? std::min(*due, job.not_before) : job.not_before;
       if (due) {
-        const auto wait = std::max(*due - options_.clock.wall_now(), core::Duration{1});
+        const auto wait = std::max(*due - options_.clock.now(), core::Duration{1});
         wake_->expires_after(std::chrono::duration_cast<asio::steady_timer::duration>(wait));
       } else {
         wake_->expires_at(asio::steady_timer::time_point::max());

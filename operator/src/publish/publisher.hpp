@@ -44,7 +44,11 @@ struct PublisherOptions {
   int max_attempts = 5;
   core::Duration retry_base{1'000};
   core::Duration retry_cap{30'000};
-  core::Clock clock;                                           // injected; the daemon passes its own
+  // Injected; the daemon passes its own. Retries, the per-object intervals and the memory of a
+  // closed namespace run on its monotonic reading, so a step of the wall clock (NTP) neither
+  // delays nor hurries a write; nothing the publisher writes carries its own reading of time
+  // (the RCA tracker stamped the objects when it recorded them).
+  core::Clock clock;
   std::function<void(const std::string& rca)> on_rca_written;  // the server accepted an RCA write (benchmarks)
   // Which outputs the cluster owner wants (--publish): the RootCauseAnalysis objects, the pod
   // annotations, the Events on the pod. Metrics are always kept.
@@ -108,7 +112,7 @@ class Publisher {
 
  private:
   struct Pending {
-    core::WallTime not_before{0};
+    core::TimePoint not_before{0};
     int attempts = 0;
     // Raised by every submit: a write that began before the latest submit may have sent older
     // content, so its entry stays dirty instead of being erased when it completes.
@@ -116,7 +120,7 @@ class Publisher {
   };
   struct PodJob {
     core::PodWrites writes;
-    core::WallTime not_before{0};
+    core::TimePoint not_before{0};
     int attempts = 0;
     bool annotated = false;
     bool workload = false;  // an Event on a workload: no pod to look up or annotate
@@ -131,7 +135,7 @@ class Publisher {
                    const std::string& body);
   void close_namespace(const std::string& ns, const std::string& object, int status, const std::string& message);
   [[nodiscard]] bool closed(const std::string& ns);
-  void schedule_retry(Pending& p, core::WallTime now);
+  void schedule_retry(Pending& p, core::TimePoint now);
 
   kube::KubeClient& client_;
   core::RcaTracker& tracker_;
@@ -141,11 +145,11 @@ class Publisher {
   std::map<std::string, Pending> dirty_;         // RCA name -> when to write
   std::map<std::string, std::size_t> written_;   // RCA name -> hash of the last applied object
   std::map<std::string, std::size_t> statuses_;  // RCA name -> hash of the last applied status
-  std::map<std::string, core::WallTime> last_status_;
+  std::map<std::string, core::TimePoint> last_status_;
   std::deque<PodJob> pods_;
-  std::map<std::string, core::WallTime> event_written_;  // event name -> last write
-  std::size_t next_event_sweep_ = 256;                   // event_written_'s size at which to drop expired entries
-  std::map<std::string, core::WallTime> closed_;         // namespace -> when found being deleted
+  std::map<std::string, core::TimePoint> event_written_;  // event name -> last write
+  std::size_t next_event_sweep_ = 256;                    // event_written_'s size at which to drop expired entries
+  std::map<std::string, core::TimePoint> closed_;         // namespace -> when found being deleted
   bool busy_ = false;
   bool stopping_ = false;
   // The writer sleeps on this until the earliest queued write is due or wake() cancels it: woken

@@ -57,9 +57,9 @@ struct UnixEpoch;        // 1970-01-01T00:00:00Z (std::chrono::system_clock's)
 // Monotonic time: deadlines, backoff, queue delays, how long something took.
 using TimePoint = Instant<MonotonicOrigin>;
 // Wall time since the Unix epoch: what is written to the API (timestamps, lastSeen) and what is
-// compared with the API's own times (--unready-after against lastTransitionTime). Some waits still
-// run on it: the publisher's retries and per-object intervals, the alert sink's resends and the
-// daemon's resolve check (a step of the wall clock delays them by the step).
+// compared with the API's own times (--unready-after against lastTransitionTime). One wait still
+// runs on it: the alert sink's resends, whose schedule and endsAt are one reading (a step of the
+// wall clock delays them by the step).
 using WallTime = Instant<UnixEpoch>;
 
 // The process's clocks, read now.
@@ -86,6 +86,8 @@ class ManualClock {
     wall_ += d;
     now_ += d;
   }
+  // The wall clock alone steps (NTP, a restored VM, an operator's date): monotonic time does not.
+  void step_wall(Duration d) { wall_ += d; }
   [[nodiscard]] TimePoint now() const { return now_; }
   [[nodiscard]] WallTime wall_now() const { return wall_; }
   // A Clock that reads this one; it must not outlive it.
