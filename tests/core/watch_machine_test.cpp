@@ -61,11 +61,27 @@ TEST(WatchMachine, WatchTimeoutIsRandomBetween300And600Seconds) {
   }
 }
 
+// The event's object comes back in its ApplyEvent (the sink keeps no "current event"); a
+// bookmark, which is not applied, hands nothing back.
+TEST(WatchMachine, AnAppliedEventCarriesItsObject) {
+  Harness h;
+  h.step(Start{});
+  h.step(ListPage{"100", ""});
+  auto cmds = h.step(WatchEvent{WatchEventType::kAdded, "101", 0, std::string("pod web-1")});
+  ASSERT_EQ(cmds.size(), 1U);
+  const auto* apply = std::get_if<ApplyEvent>(&cmds[0]);
+  ASSERT_NE(apply, nullptr);
+  const auto* object = std::any_cast<std::string>(&apply->object);
+  ASSERT_NE(object, nullptr);
+  EXPECT_EQ(*object, "pod web-1");
+  EXPECT_TRUE(h.step(WatchEvent{WatchEventType::kBookmark, "102", 0, std::string("bookmark")}).empty());
+}
+
 TEST(WatchMachine, NormalCloseRewatchesFromTheLastResourceVersion) {
   Harness h;
   h.step(Start{});
   h.step(ListPage{"100", ""});
-  only<ApplyEvent>(h.step(WatchEvent{WatchEventType::kModified, "105", 0}));
+  only<ApplyEvent>(h.step(WatchEvent{WatchEventType::kModified, "105", 0, {}}));
   auto cmds = h.step(WatchClosed{});
   EXPECT_EQ(only<WatchCommand>(cmds).resource_version, "105");
 }
@@ -74,7 +90,7 @@ TEST(WatchMachine, BookmarkOnlyMovesTheResourceVersion) {
   Harness h;
   h.step(Start{});
   h.step(ListPage{"100", ""});
-  EXPECT_TRUE(h.step(WatchEvent{WatchEventType::kBookmark, "247", 0}).empty());  // nothing to apply
+  EXPECT_TRUE(h.step(WatchEvent{WatchEventType::kBookmark, "247", 0, {}}).empty());  // nothing to apply
   EXPECT_EQ(h.machine.resource_version(), "247");
   EXPECT_EQ(only<WatchCommand>(h.step(WatchClosed{})).resource_version, "247");
 }
@@ -83,7 +99,7 @@ TEST(WatchMachine, ExpiredErrorEventRelistsConsistently) {
   Harness h;
   h.step(Start{});
   h.step(ListPage{"1", ""});
-  auto cmds = h.step(WatchEvent{WatchEventType::kError, "", 410});
+  auto cmds = h.step(WatchEvent{WatchEventType::kError, "", 410, {}});
   ASSERT_EQ(cmds.size(), 3U);
   only<CloseWatch>(cmds, 0);
   only<BeginSnapshot>(cmds, 1);
@@ -167,7 +183,7 @@ TEST(WatchMachine, WatchFailureBacksOffUnlessTheStreamHadDeliveredEvents) {
     Harness h;
     h.step(Start{});
     h.step(ListPage{"50", ""});
-    if (c.event_first) h.step(WatchEvent{WatchEventType::kAdded, "51", 0});
+    if (c.event_first) h.step(WatchEvent{WatchEventType::kAdded, "51", 0, {}});
     auto cmds = h.step(c.failure);
     if (c.backs_off) {
       only<SleepCommand>(cmds);
@@ -182,8 +198,8 @@ TEST(WatchMachine, FailedRelistAfterExpiryRetriesAConsistentRead) {
   Harness h;
   h.step(Start{});
   h.step(ListPage{"50", ""});
-  h.step(WatchEvent{WatchEventType::kError, "", 410});  // relist "" ...
-  h.step(RequestFailed{503, std::nullopt, ""});         // ... which fails
+  h.step(WatchEvent{WatchEventType::kError, "", 410, {}});  // relist "" ...
+  h.step(RequestFailed{503, std::nullopt, ""});             // ... which fails
   auto cmds = h.step(TimerFired{});
   EXPECT_EQ(only<ListCommand>(cmds, 1).resource_version, "");  // still expired: consistent read
 }
@@ -200,7 +216,7 @@ TEST(WatchMachine, StalledStreamIsReopened) {
 TEST(WatchMachine, InputsOutOfPlaceAreIgnored) {
   Harness h;
   EXPECT_TRUE(h.step(TimerFired{}).empty());
-  EXPECT_TRUE(h.step(WatchEvent{WatchEventType::kAdded, "1", 0}).empty());
+  EXPECT_TRUE(h.step(WatchEvent{WatchEventType::kAdded, "1", 0, {}}).empty());
   EXPECT_TRUE(h.step(WatchClosed{}).empty());
   h.step(Start{});
   EXPECT_TRUE(h.step(Start{}).empty());

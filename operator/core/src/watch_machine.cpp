@@ -63,7 +63,7 @@ std::vector<Command> WatchMachine::back_off(const RequestFailed& failure, bool r
   return {SleepCommand{delay}};
 }
 
-std::vector<Command> WatchMachine::step(const Input& input, TimePoint now) {
+std::vector<Command> WatchMachine::step(Input input, TimePoint now) {
   return std::visit(
       Overloaded{
           [&](const Start&) -> std::vector<Command> {
@@ -126,7 +126,7 @@ std::vector<Command> WatchMachine::step(const Input& input, TimePoint now) {
                                          [&](const BackingOff&) -> std::vector<Command> { return {}; }},
                               state_);
           },
-          [&](const WatchEvent& event) -> std::vector<Command> {
+          [&](WatchEvent& event) -> std::vector<Command> {
             if (!std::holds_alternative<Watching>(state_)) return {};
             ++watch_events_;
             switch (event.type) {
@@ -134,7 +134,12 @@ std::vector<Command> WatchMachine::step(const Input& input, TimePoint now) {
               case WatchEventType::kModified:
               case WatchEventType::kDeleted:
                 if (!event.resource_version.empty()) last_rv_ = event.resource_version;
-                return {ApplyEvent{}};
+                {
+                  // Not a braced list: its elements are const and would copy the object.
+                  std::vector<Command> out;
+                  out.emplace_back(ApplyEvent{std::move(event.object)});
+                  return out;
+                }
               case WatchEventType::kBookmark:
                 // A bookmark carries only a resourceVersion: progress without a change.
                 if (!event.resource_version.empty()) last_rv_ = event.resource_version;

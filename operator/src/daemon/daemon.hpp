@@ -156,38 +156,55 @@ class Daemon {
     std::string selector;      // "&labelSelector=..." or empty
     bool required = true;      // readiness waits for its first list
   };
-  // watch/watch_loop.cpp: one list+watch, performing the WatchMachine's commands.
+  // The stages, in the order a failure passes through them; each group's file is named.
+  // -- watch/watch_loop.cpp: one list+watch, performing the WatchMachine's commands.
   boost::asio::awaitable<void> watch_loop(WatchSpec spec);
-  // store/owner_watch.cpp: the metadata watches, and what they answer.
+  // -- store/owner_watch.cpp: the metadata watches, and what they answer.
   std::vector<WatchSpec> owner_watches();
   [[nodiscard]] const core::MetaStore* meta(const std::string& kind) const;
   // A Deployment's pod whose ReplicaSet is the only one its Deployment owns: there is no earlier
   // revision to compare with, and the list of ReplicaSets can be skipped. False when unknown.
   [[nodiscard]] bool no_earlier_revision(const nlohmann::json& pod, const std::string& ns) const;
-  // A workload's deletion (an owner watch's DELETED, or a bare pod's): its RCAs go with it.
-  void workload_deleted(const std::string& kind, const core::MetaRecord& rec);
-  void forget_rcas(const std::vector<std::string>& names);
-  void bare_pod_deleted(const core::PodRecord& pod);
-  // queue/diagnosis_queue.cpp: enqueue() below, the workers and the delayer.
+  // -- detect/detect.cpp: a pod record's change to failures, and --unready-after deadlines.
+  [[nodiscard]] core::DetectOptions detect_options(bool deadline_check = false) const;
+  void detect(const core::PodRecord* old, const core::PodRecord& now, const std::string& pod_json);
+  void check_unready_deadlines();
+  // The resolve check's question: does a pod of the RCA still fail?
+  [[nodiscard]] bool still_failing(const core::RcaState& rca) const;
+  // -- detect/spec_findings.cpp (issue 15, item 3): the first pod seen of a workload whose record
+  // says "a datastore with a claim" has its spec looked at once for data off the claim; a
+  // finding is a Warning Event on the top-level workload. Leader only.
+  void look_at_spec(const core::PodRecord& pod, const std::string& pod_json);
+  boost::asio::awaitable<void> check_spec(std::string key, std::string ns, std::string pod_name, std::string owner_kind,
+                                          std::string owner_name, std::string owner_uid, std::string pod_json);
+  void update_findings_gauge();
+  // -- queue/diagnosis_queue.cpp: the filters before the queue, the workers and the delayer.
+  // `count`: a failure observed now (false when re-walking the store after taking over).
+  void enqueue(const core::CrashSignal& signal, std::string pod_json, bool count = true);
   boost::asio::awaitable<void> worker();
   boost::asio::awaitable<void> delayer();
   // The work queue's time: the injected monotonic clock, which Metrics::work_queue() reads too.
   [[nodiscard]] core::TimePoint queue_now() const { return options_.clock.now(); }
-  // diagnose/diagnose.cpp: a job from the queue to a recorded diagnosis.
-  boost::asio::awaitable<void> diagnose(Job job);
-  boost::asio::awaitable<void> classify_and_record(core::CrashSignal s, core::RcaTarget target, Evidence ev);
-  // evidence/evidence.cpp: the pod (from `pod_json`, the watch event that revealed the failure,
-  // else one GET), the failed instance's log, its Events and, for a new RCA, the previous
-  // revision's template. nullopt: the pod could not be read (logged).
-  boost::asio::awaitable<std::optional<Evidence>> gather_evidence(core::CrashSignal s, std::string pod_json,
-                                                                  bool new_rca);
-  // evidence/owners.cpp: the workload or its namespace carries crashdiag.io/ignore: "true".
-  boost::asio::awaitable<bool> silenced(std::string ns, core::WorkloadRef workload);
-  boost::asio::awaitable<bool> annotated_ignore(std::string path, std::string resource);
+  // -- evidence/owners.cpp: the workload a failure belongs to, and its owner's silence.
+  // The workload, when known without a request.
+  [[nodiscard]] std::optional<core::WorkloadRef> cached_workload(const core::CrashSignal& s) const;
   // pod_event: the watch event that revealed the failure (else the pod is read), for its
   // pod-template-hash label when the ReplicaSet cannot be read.
+  boost::asio::awaitable<core::WorkloadRef> top_level_workload(std::string ns, std::string kind, std::string name,
+                                                               std::string uid, std::string pod, std::string pod_event);
+  // The workload or its namespace carries crashdiag.io/ignore: "true".
+  boost::asio::awaitable<bool> silenced(std::string ns, core::WorkloadRef workload);
+  boost::asio::awaitable<bool> annotated_ignore(std::string path, std::string resource);
+  // -- evidence/evidence.cpp: the pod (from `pod_json`, the watch event that revealed the
+  // failure, else one GET), the failed instance's log, its Events and, when RCA `rca` does not
+  // exist yet, the previous revision's template. nullopt: the pod could not be read (logged).
+  boost::asio::awaitable<std::optional<Evidence>> gather_evidence(core::CrashSignal s, std::string pod_json,
+                                                                  std::string rca);
   boost::asio::awaitable<std::optional<PreviousTemplate>> previous_template(std::string pod_text, std::string ns);
-  // Issue 15, item 2 (diagnose/dependencies.cpp): the workloads behind a Service a failure names.
+  // -- diagnose/diagnose.cpp: a job from the queue to a diagnosis.
+  boost::asio::awaitable<void> diagnose(Job job);
+  boost::asio::awaitable<void> classify_and_record(core::CrashSignal s, core::RcaTarget target, Evidence ev);
+  // -- diagnose/dependencies.cpp (issue 15, item 2): the workloads behind a Service a failure names.
   struct DependencyState {
     DependencyRef ref;
     std::string error;  // not readable: why
@@ -204,28 +221,19 @@ class Daemon {
   void link_waiting_dependents(const std::string& rca);
   // A resolved RCA: its dependents lose the link.
   void unlink_dependents(const std::string& rca);
-  // Issue 15, item 3 (detect/spec_findings.cpp): the first pod seen of a workload whose record
-  // says "a datastore with a claim" has its spec looked at once for data off the claim; a
-  // finding is a Warning Event on the top-level workload. Leader only.
-  void look_at_spec(const core::PodRecord& pod, const std::string& pod_json);
-  boost::asio::awaitable<void> check_spec(std::string key, std::string ns, std::string pod_name, std::string owner_kind,
-                                          std::string owner_name, std::string owner_uid, std::string pod_json);
-  void update_findings_gauge();
-  boost::asio::awaitable<core::WorkloadRef> top_level_workload(std::string ns, std::string kind, std::string name,
-                                                               std::string uid, std::string pod, std::string pod_event);
-  boost::asio::awaitable<void> take_over();
-  // `count`: a failure observed now (false when re-walking the store after taking over).
-  void enqueue(const core::CrashSignal& signal, std::string pod_json, bool count = true);
-  // evidence/owners.cpp: the workload, when known without a request.
-  [[nodiscard]] std::optional<core::WorkloadRef> cached_workload(const core::CrashSignal& s) const;
-  // publish/rca_record.cpp: the tracker's verdict on a diagnosis or a repeat, to the publisher.
+  // -- publish/rca_record.cpp: the tracker's verdict to the publisher.
+  // A repeat (no diagnosis) or a failure diagnosed meanwhile.
   void record(const core::CrashSignal& s, const core::RcaTarget& target, const ContainerDiagnosis* diagnosis);
-  [[nodiscard]] bool still_failing(const core::RcaState& rca) const;
+  // A diagnosis of a new or changed cause, with the dependency it names.
+  void record_diagnosis(const core::CrashSignal& s, const core::RcaTarget& target, ContainerDiagnosis diagnosis,
+                        const std::optional<DependencyState>& dependency);
   void update_active_gauge();
-  // detect/detect.cpp: a pod record's change to failures, and --unready-after deadlines.
-  [[nodiscard]] core::DetectOptions detect_options(bool deadline_check = false) const;
-  void detect(const core::PodRecord* old, const core::PodRecord& now, const std::string& pod_json);
-  void check_unready_deadlines();
+  // A workload's deletion (an owner watch's DELETED, or a bare pod's): its RCAs go with it.
+  void workload_deleted(const std::string& kind, const core::MetaRecord& rec);
+  void forget_rcas(const std::vector<std::string>& names);
+  void bare_pod_deleted(const core::PodRecord& pod);
+  // -- daemon/daemon.cpp: leadership won; read the RCAs earlier leaders wrote.
+  boost::asio::awaitable<void> take_over();
   [[nodiscard]] core::WallTime wall_now() const { return options_.clock.wall_now(); }
 
   boost::asio::io_context& ioc_;

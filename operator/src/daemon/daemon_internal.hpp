@@ -32,7 +32,7 @@ inline core::Occurrence make_occurrence(const core::CrashSignal& s, const core::
 }
 
 // A watch line or list item that does not parse is logged (its start, bounded) and skipped: one
-// bad object never stops a watch (watch/watch_loop.cpp).
+// bad object never stops a watch (defined in store/pod_handler.cpp).
 void log_bad_line(const std::string& resource, const std::string& what, std::string_view line = {});
 
 }  // namespace crashdiag::daemon

@@ -3,6 +3,7 @@
 // failure goes to the queue (queue/diagnosis_queue.cpp). A pod that runs unready produces no
 // further events, so its --unready-after deadline is kept here and looked at when due.
 
+#include "crashdiag/model/failure.hpp"
 #include "daemon.hpp"
 
 namespace crashdiag::daemon {
@@ -44,6 +45,32 @@ void Daemon::check_unready_deadlines() {
     if (!pod || core::unready_deadline(*pod, o.unready.unready_after_seconds) != due) continue;
     for (const auto& s : core::detect_crashes(&*pod, *pod, o)) enqueue(s, "");
   }
+}
+
+// The resolve check (daemon.cpp run()) asks this before an RCA is resolved.
+bool Daemon::still_failing(const core::RcaState& rca) const {
+  // A database that initialised itself empty has not recovered by running: the same pod (same
+  // uid, same spec) loses its data again at its next restart. Active until that pod is replaced,
+  // which is what fixing the workload's volumeMounts does (a StatefulSet pod keeps its name, not
+  // its uid).
+  if (const Hypothesis* top = rca.top(); top != nullptr && top->category == "data_reinitialized") {
+    for (const auto& p : rca.pods) {
+      const std::optional<core::PodRecord> rec = pods_.find(rca.target.namespace_ + "/" + p.name);
+      if (rec && !rec->deleting && rec->uid == p.uid) return true;
+    }
+    return false;
+  }
+  for (const auto& p : rca.pods) {
+    const std::optional<core::PodRecord> rec = pods_.find(rca.target.namespace_ + "/" + p.name);
+    if (!rec || rec->deleting) continue;
+    for (const auto& c : rec->containers) {
+      if (c.name != rca.target.container || c.init != rca.target.init) continue;
+      // Waiting in a failure reason (back-off between restarts, image pull retries) is still
+      // failing even though no new termination arrives (CrashLoopBackOff waits up to 5 min).
+      if (crashdiag::is_failure_waiting_reason(c.waiting_reason)) return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace crashdiag::daemon

@@ -1,10 +1,9 @@
 // The diagnosis stage (issue 13 item 1): a worker's job from the queue becomes an RCA. It names
 // the failure's workload (evidence/owners.cpp) and drops it when silenced, gathers the evidence
-// once per new or changed cause (evidence/evidence.cpp), runs the classifiers, links a
-// dependency's RCA (diagnose/dependencies.cpp) and records the result for the publisher.
+// once per new or changed cause (evidence/evidence.cpp), runs the classifiers and resolves the
+// dependency a diagnosis names (diagnose/dependencies.cpp); publish/rca_record.cpp records it.
 
 #include <chrono>
-#include <cstdio>
 
 #include "crashdiag/classifiers/dependency.hpp"
 #include "daemon.hpp"
@@ -22,24 +21,6 @@ namespace {
 void log_restart_checked(const core::CrashSignal& s, const std::string& category) {
   log(LogLevel::kDebug, "restart looked at: no re-initialisation",
       {{"namespace", s.namespace_}, {"pod", s.pod}, {"container", s.container}, {"best", category}});
-}
-
-void log_diagnosis(const DiagnosisRecord& r) {
-  const Hypothesis& top = r.diagnosis.hypotheses.front();
-  char conf[16];
-  std::snprintf(conf, sizeof conf, "%.2f", top.confidence);
-  log(LogLevel::kInfo, "diagnosis",
-      {{"namespace", r.signal.namespace_},
-       {"workload", r.workload},
-       {"pod", r.signal.pod},
-       {"container", r.signal.container},
-       {"reason", r.signal.reason},
-       {"category", top.category},
-       {"confidence", conf},
-       {"summary", top.summary},
-       {"rule", top.rule_id},
-       {"rca", r.rca},
-       {"change", std::string(core::to_string(r.change))}});
 }
 
 }  // namespace
@@ -68,8 +49,8 @@ asio::awaitable<void> Daemon::diagnose(Job job) {
     co_return;
   }
   std::string pod_json = std::move(job.pod_json);  // named: GCC 12 PR 99576 double-destroys temporaries in co_await
-  const bool new_rca = tracker_.find(core::rca_name(target)) == nullptr;
-  std::optional<Evidence> ev = co_await gather_evidence(s, std::move(pod_json), new_rca);
+  std::string rca = core::rca_name(target);        // named: GCC 12 PR 99576
+  std::optional<Evidence> ev = co_await gather_evidence(s, std::move(pod_json), std::move(rca));
   if (!ev) co_return;  // the pod could not be read: logged, and the next failure tries again
   co_await classify_and_record(s, target, std::move(*ev));
 }
@@ -106,21 +87,6 @@ asio::awaitable<void> Daemon::classify_and_record(core::CrashSignal s, core::Rca
       note_dependency(*dependency, diagnosis, has_rca);
     }
   }
-  const core::RcaUpdate update = tracker_.record(make_occurrence(s, target, wall_now()), &diagnosis, options_.instance);
-  link_dependency(update.name, dependency, update.change);
-  publisher_->submit(update);
-  link_waiting_dependents(update.name);
-  update_active_gauge();
-  DiagnosisRecord rec;
-  rec.signal = s;
-  rec.workload = target.workload.display();
-  rec.diagnosis = std::move(diagnosis);
-  rec.rca = update.name;
-  rec.change = update.change;
-  const core::RcaState* state = tracker_.find(update.name);
-  rec.occurrences = state != nullptr ? state->occurrences : 1;
-  ++diagnoses_;
-  log_diagnosis(rec);
-  if (options_.on_diagnosis) options_.on_diagnosis(rec);
+  record_diagnosis(s, target, std::move(diagnosis), dependency);
 }
 }  // namespace crashdiag::daemon

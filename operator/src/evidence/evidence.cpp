@@ -59,7 +59,7 @@ asio::awaitable<std::optional<PreviousTemplate>> Daemon::previous_template(std::
 }
 
 asio::awaitable<std::optional<Evidence>> Daemon::gather_evidence(core::CrashSignal s, std::string pod_json,
-                                                                 bool new_rca) {
+                                                                 std::string rca) {
   std::optional<Evidence> none;
   // The evidence delay was waited out before the job reached a worker (delayer()).
   // The full pod: from the watch event that revealed the failure, else one GET.
@@ -132,7 +132,8 @@ asio::awaitable<std::optional<Evidence>> Daemon::gather_evidence(core::CrashSign
     }
   }
   ev.events = events_for_pod(event_handler_->for_pod(ev.pod.uid), ev.pod);
-  if (options_.what_changed && new_rca) {
+  // Looked up here, after the requests above: another worker may have recorded the RCA meanwhile.
+  if (options_.what_changed && tracker_.find(rca) == nullptr) {
     std::string pod_copy = pod_text;  // named: GCC 12 PR 99576 double-destroys temporaries in co_await
     std::string ns = s.namespace_;
     ev.previous = co_await previous_template(std::move(pod_copy), std::move(ns));

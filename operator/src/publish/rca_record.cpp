@@ -1,14 +1,38 @@
 // From a diagnosis or a repeat to the writes (issue 13 item 1: the publish stage's entry). The
 // RCA tracker (core/rca.hpp, pure) decides what changed; the publisher (publish/publisher.cpp)
-// writes it; the active-RCA gauge follows the tracker. still_failing() is what the periodic
-// resolve check asks of the pod store before an RCA is resolved.
+// writes it; the active-RCA gauge follows the tracker. A deleted workload's (or bare pod's) RCAs
+// are forgotten here too, as the garbage collector deletes the objects.
 
-#include "crashdiag/model/failure.hpp"
+#include <cstdio>
+
 #include "daemon.hpp"
 #include "daemon_internal.hpp"
+#include "log.hpp"
 #include "metrics.hpp"
 
 namespace crashdiag::daemon {
+
+namespace {
+
+void log_diagnosis(const DiagnosisRecord& r) {
+  const Hypothesis& top = r.diagnosis.hypotheses.front();
+  char conf[16];
+  std::snprintf(conf, sizeof conf, "%.2f", top.confidence);
+  log(LogLevel::kInfo, "diagnosis",
+      {{"namespace", r.signal.namespace_},
+       {"workload", r.workload},
+       {"pod", r.signal.pod},
+       {"container", r.signal.container},
+       {"reason", r.signal.reason},
+       {"category", top.category},
+       {"confidence", conf},
+       {"summary", top.summary},
+       {"rule", top.rule_id},
+       {"rca", r.rca},
+       {"change", std::string(core::to_string(r.change))}});
+}
+
+}  // namespace
 
 void Daemon::record(const core::CrashSignal& s, const core::RcaTarget& target, const ContainerDiagnosis* diagnosis) {
   const core::RcaUpdate update = tracker_.record(make_occurrence(s, target, wall_now()), diagnosis, options_.instance);
@@ -32,29 +56,56 @@ void Daemon::update_active_gauge() {
   }
 }
 
-bool Daemon::still_failing(const core::RcaState& rca) const {
-  // A database that initialised itself empty has not recovered by running: the same pod (same
-  // uid, same spec) loses its data again at its next restart. Active until that pod is replaced,
-  // which is what fixing the workload's volumeMounts does (a StatefulSet pod keeps its name, not
-  // its uid).
-  if (const Hypothesis* top = rca.top(); top != nullptr && top->category == "data_reinitialized") {
-    for (const auto& p : rca.pods) {
-      const std::optional<core::PodRecord> rec = pods_.find(rca.target.namespace_ + "/" + p.name);
-      if (rec && !rec->deleting && rec->uid == p.uid) return true;
-    }
-    return false;
+// A diagnosis of a new or changed cause: the tracker's verdict goes to the publisher, the
+// dependency link is made or waits, and the diagnosis is logged and reported.
+void Daemon::record_diagnosis(const core::CrashSignal& s, const core::RcaTarget& target, ContainerDiagnosis diagnosis,
+                              const std::optional<DependencyState>& dependency) {
+  const core::RcaUpdate update = tracker_.record(make_occurrence(s, target, wall_now()), &diagnosis, options_.instance);
+  link_dependency(update.name, dependency, update.change);
+  publisher_->submit(update);
+  link_waiting_dependents(update.name);
+  update_active_gauge();
+  DiagnosisRecord rec;
+  rec.signal = s;
+  rec.workload = target.workload.display();
+  rec.diagnosis = std::move(diagnosis);
+  rec.rca = update.name;
+  rec.change = update.change;
+  const core::RcaState* state = tracker_.find(update.name);
+  rec.occurrences = state != nullptr ? state->occurrences : 1;
+  ++diagnoses_;
+  log_diagnosis(rec);
+  if (options_.on_diagnosis) options_.on_diagnosis(rec);
+}
+
+void Daemon::workload_deleted(const std::string& kind, const core::MetaRecord& rec) {
+  if (kind == "Namespace") return;  // the publisher closes namespaces (Publisher::close_namespace)
+  // The spec look is keyed by the pod's direct owner (detect/spec_findings.cpp): a ReplicaSet or
+  // Job, or the StatefulSet or DaemonSet itself.
+  spec_findings_.forget(rec.namespace_ + "/" + kind + "/" + rec.name);
+  // ReplicaSets are not workloads an RCA names; a Job a CronJob controls is named by its
+  // CronJob, whose RCA outlives the Job.
+  if (kind == "ReplicaSet" || (kind == "Job" && rec.controller)) return;
+  if (spec_findings_.counted_in(rec.namespace_)) {
+    spec_findings_.record(rec.namespace_, kind + "/" + rec.name, {});  // a deleted workload leaves the gauge
+    update_findings_gauge();
   }
-  for (const auto& p : rca.pods) {
-    const std::optional<core::PodRecord> rec = pods_.find(rca.target.namespace_ + "/" + p.name);
-    if (!rec || rec->deleting) continue;
-    for (const auto& c : rec->containers) {
-      if (c.name != rca.target.container || c.init != rca.target.init) continue;
-      // Waiting in a failure reason (back-off between restarts, image pull retries) is still
-      // failing even though no new termination arrives (CrashLoopBackOff waits up to 5 min).
-      if (crashdiag::is_failure_waiting_reason(c.waiting_reason)) return true;
-    }
+  forget_rcas(tracker_.forget_workload(rec.namespace_, kind, rec.name, rec.uid));
+}
+
+// A pod without a controller is its own workload (RcaTarget "Pod/name").
+void Daemon::bare_pod_deleted(const core::PodRecord& pod) {
+  if (!pod.owner_kind.empty()) return;
+  forget_rcas(tracker_.forget_workload(pod.namespace_, "Pod", pod.name, pod.uid));
+}
+
+void Daemon::forget_rcas(const std::vector<std::string>& names) {
+  if (names.empty()) return;
+  for (const std::string& name : names) {
+    for (const core::RcaUpdate& u : tracker_.unlink_dependents(name)) publisher_->submit(u);
   }
-  return false;
+  publisher_->forget(names);
+  update_active_gauge();
 }
 
 }  // namespace crashdiag::daemon

@@ -2,6 +2,7 @@
 // per pod, read when a failure of that pod is diagnosed (evidence/evidence.cpp).
 #pragma once
 
+#include <any>
 #include <cstddef>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -37,7 +38,6 @@ class Daemon::EventHandler final : public Daemon::WatchSink {
     }
     core::WatchEvent ev;
     const std::string type = j["type"].is_string() ? j["type"].get<std::string>() : "";
-    pending_ = j;
     ev.type = core::watch_event_type(type);
     const nlohmann::json& obj = j.contains("object") ? j["object"] : nlohmann::json();
     if (ev.type == core::WatchEventType::kError) {
@@ -46,18 +46,20 @@ class Daemon::EventHandler final : public Daemon::WatchSink {
     } else if (obj.is_object() && obj.contains("metadata") && obj["metadata"].contains("resourceVersion")) {
       ev.resource_version = obj["metadata"]["resourceVersion"].get<std::string>();
     }
+    if (ev.type != core::WatchEventType::kError && j.contains("object")) ev.object = std::move(j);
     return ev;
   }
-  void apply() override {
-    if (!pending_.contains("object")) return;
-    if (pending_["type"] == "DELETED") {
+  void apply(std::any object) override {
+    auto* j = std::any_cast<nlohmann::json>(&object);
+    if (j == nullptr || !j->contains("object")) return;
+    if ((*j)["type"] == "DELETED") {
       // Events expire (the apiserver's --event-ttl, 1 h by default) and arrive as DELETED; a
       // failure that goes on re-emits its events, so dropping expired ones loses nothing current
       // and keeps the cache bounded by what the cluster holds.
-      remove(pending_["object"]);
+      remove((*j)["object"]);
       return;
     }
-    add(by_pod_, pending_["object"].dump());
+    add(by_pod_, (*j)["object"].dump());
   }
   // The pod is gone: its events can no longer be evidence.
   void forget_pod(const std::string& uid) { by_pod_.erase(uid); }
@@ -98,7 +100,6 @@ class Daemon::EventHandler final : public Daemon::WatchSink {
   std::size_t per_pod_;
   Map by_pod_;
   Map staging_;
-  nlohmann::json pending_;
 };
 
 }  // namespace crashdiag::daemon

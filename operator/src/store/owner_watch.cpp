@@ -52,60 +52,29 @@ class Daemon::MetaHandler final : public Daemon::WatchSink {
       log_bad_meta_line(resource, parsed.error(), line);
       return std::nullopt;
     }
-    pending_ = std::move(*parsed);
     core::WatchEvent ev;
-    ev.type = core::watch_event_type(pending_.type);
-    ev.resource_version = pending_.resource_version;
-    ev.error_code = pending_.error_code;
+    ev.type = core::watch_event_type(parsed->type);
+    ev.resource_version = parsed->resource_version;
+    ev.error_code = parsed->error_code;
+    if (parsed->object) ev.object = std::move(*parsed);
     return ev;
   }
-  void apply() override {
-    if (!pending_.object) return;
-    if (pending_.type == "DELETED") {
-      store_.remove(pending_.object->key());
-      d_.workload_deleted(kind_, *pending_.object);
+  void apply(std::any object) override {
+    auto* line = std::any_cast<core::MetaWatchLine>(&object);
+    if (line == nullptr || !line->object) return;
+    if (line->type == "DELETED") {
+      store_.remove(line->object->key());
+      d_.workload_deleted(kind_, *line->object);
     } else {
-      store_.upsert(*pending_.object);
+      store_.upsert(*line->object);
     }
-    pending_.object.reset();
   }
 
  private:
   Daemon& d_;
   std::string kind_;
   core::MetaStore& store_;
-  core::MetaWatchLine pending_;
 };
-
-void Daemon::workload_deleted(const std::string& kind, const core::MetaRecord& rec) {
-  if (kind == "Namespace") return;  // the publisher closes namespaces (Publisher::close_namespace)
-  // The spec look is keyed by the pod's direct owner (detect/spec_findings.cpp): a ReplicaSet or
-  // Job, or the StatefulSet or DaemonSet itself.
-  spec_findings_.forget(rec.namespace_ + "/" + kind + "/" + rec.name);
-  // ReplicaSets are not workloads an RCA names; a Job a CronJob controls is named by its
-  // CronJob, whose RCA outlives the Job.
-  if (kind == "ReplicaSet" || (kind == "Job" && rec.controller)) return;
-  if (spec_findings_.counted_in(rec.namespace_)) {
-    spec_findings_.record(rec.namespace_, kind + "/" + rec.name, {});  // a deleted workload leaves the gauge
-    update_findings_gauge();
-  }
-  forget_rcas(tracker_.forget_workload(rec.namespace_, kind, rec.name, rec.uid));
-}
-
-// A pod without a controller is its own workload (RcaTarget "Pod/name").
-void Daemon::bare_pod_deleted(const core::PodRecord& pod) {
-  if (!pod.owner_kind.empty()) return;
-  forget_rcas(tracker_.forget_workload(pod.namespace_, "Pod", pod.name, pod.uid));
-}
-
-void Daemon::forget_rcas(const std::vector<std::string>& names) {
-  if (names.empty()) return;
-  for (const std::string& name : names) {
-    for (const core::RcaUpdate& u : tracker_.unlink_dependents(name)) publisher_->submit(u);
-  }
-  publisher_->forget(names);
-  update_active_gauge();
-}
 
 std::vector<Daemon::WatchSpec> Daemon::owner_watches() {
   std::vector<WatchSpec> out;

@@ -6,6 +6,7 @@
 
 #include "daemon_internal.hpp"
 #include "event_store.hpp"
+#include "log.hpp"
 #include "metrics.hpp"
 
 namespace crashdiag::daemon {
@@ -24,6 +25,12 @@ void give_back_freed_memory() {
 }
 
 }  // namespace
+
+void log_bad_line(const std::string& resource, const std::string& what, std::string_view line) {
+  // The start of the line (bounded) says which object it was without flooding the log.
+  log(LogLevel::kWarn, "ignoring malformed watch event",
+      {{"resource", resource}, {"error", what}, {"line", std::string(line.substr(0, 160))}});
+}
 
 void Daemon::PodHandler::begin() {
   d_.pods_.begin_snapshot();
@@ -53,25 +60,26 @@ std::optional<core::WatchEvent> Daemon::PodHandler::parse(std::string_view line,
     log_bad_line(resource, parsed.error().what, line);
     return std::nullopt;
   }
-  pending_ = std::move(*parsed);
-  pending_line_.assign(line);
   core::WatchEvent ev;
-  ev.resource_version = pending_.resource_version;
-  ev.error_code = pending_.error_code;
-  ev.type = core::watch_event_type(pending_.type);
+  ev.resource_version = parsed->resource_version;
+  ev.error_code = parsed->error_code;
+  ev.type = core::watch_event_type(parsed->type);
+  if (parsed->pod) ev.object = Decoded{std::move(*parsed), std::string(line)};
   return ev;
 }
 
-void Daemon::PodHandler::apply() {
-  if (!pending_.pod) return;
-  if (pending_.type == "DELETED") {
-    d_.pods_.remove(pending_.pod->key());
-    forget(*pending_.pod);
+void Daemon::PodHandler::apply(std::any object) {
+  auto* ev = std::any_cast<Decoded>(&object);
+  if (ev == nullptr || !ev->parsed.pod) return;
+  const core::PodRecord& pod = *ev->parsed.pod;
+  if (ev->parsed.type == "DELETED") {
+    d_.pods_.remove(pod.key());
+    forget(pod);
     set_gauge();
     return;
   }
-  auto old = d_.pods_.upsert(*pending_.pod);
-  d_.detect(old ? &*old : nullptr, *pending_.pod, pending_line_);
+  auto old = d_.pods_.upsert(pod);
+  d_.detect(old ? &*old : nullptr, pod, ev->line);
   if (!old) set_gauge();
 }
 

@@ -3,6 +3,7 @@
 // detection (detect/detect.cpp) with the old and the new record.
 #pragma once
 
+#include <any>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -22,15 +23,19 @@ class Daemon::PodHandler final : public Daemon::WatchSink {
   void discard() override;
   std::size_t commit() override;
   std::optional<core::WatchEvent> parse(std::string_view line, const std::string& resource) override;
-  void apply() override;
+  void apply(std::any object) override;
 
  private:
+  // What parse() hands the watch machine for apply(): the decoded record and the line itself
+  // (the pod JSON a diagnosis reads instead of a GET).
+  struct Decoded {
+    core::WatchLine parsed;
+    std::string line;
+  };
   // A pod is gone (deleted, or missing from a relist): what was kept for it goes too.
   void forget(const core::PodRecord& gone);
   void set_gauge();
   Daemon& d_;
-  core::WatchLine pending_;
-  std::string pending_line_;
 };
 
 }  // namespace crashdiag::daemon

@@ -45,12 +45,6 @@ void log_synced(const std::string& resource, std::size_t objects) {
 
 }  // namespace
 
-void log_bad_line(const std::string& resource, const std::string& what, std::string_view line) {
-  // The start of the line (bounded) says which object it was without flooding the log.
-  log(LogLevel::kWarn, "ignoring malformed watch event",
-      {{"resource", resource}, {"error", what}, {"line", std::string(line.substr(0, 160))}});
-}
-
 asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
   // Nothing in this frame may refer to the daemon from a destructor: pending frames are
   // destroyed with the io_context, which may outlive the daemon.
@@ -158,9 +152,9 @@ asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
               last_event_reported = now_s;
             }
             if (ev->type == core::WatchEventType::kError) restarted(ev->error_code == 410 ? "expired" : "error");
-            for (auto& c : machine.step(*ev, options_.clock.now())) {
-              if (std::holds_alternative<core::ApplyEvent>(c)) {
-                sink.apply();
+            for (auto& c : machine.step(std::move(*ev), options_.clock.now())) {
+              if (auto* apply = std::get_if<core::ApplyEvent>(&c)) {
+                sink.apply(std::move(apply->object));
               } else if (std::holds_alternative<core::CloseWatch>(c)) {
                 // keep the rest of the machine's commands (relist or backoff) for the loop
                 continue;
@@ -197,8 +191,8 @@ asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
       settle();
     } else if (std::holds_alternative<core::DiscardSnapshot>(cmd)) {
       sink.discard();
-    } else if (std::holds_alternative<core::ApplyEvent>(cmd)) {
-      sink.apply();
+    } else if (auto* apply = std::get_if<core::ApplyEvent>(&cmd)) {
+      sink.apply(std::move(apply->object));
     }
   }
 }

@@ -19,6 +19,7 @@
 //     treated as stalled and re-opened.
 #pragma once
 
+#include <any>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,6 +48,10 @@ struct WatchEvent {
   WatchEventType type = WatchEventType::kAdded;
   std::string resource_version;  // object's metadata.resourceVersion (not for ERROR)
   int error_code = 0;            // ERROR events: the Status code (410 = expired)
+  // The decoded object, opaque to the machine: handed back in ApplyEvent when the event is to be
+  // applied, as kube-rs's watcher::Event<K> carries its K, so the sink keeps no "current event"
+  // between parsing a line and applying it. Empty for BOOKMARK and ERROR.
+  std::any object;
 };
 struct WatchClosed {};   // the server ended the stream normally (timeoutSeconds elapsed)
 struct TimerFired {};    // the backoff sleep the machine asked for is over
@@ -71,8 +76,10 @@ struct SleepCommand {
 struct BeginSnapshot {};    // start collecting a fresh list into a staging store
 struct CommitSnapshot {};   // the list is complete: swap it in atomically
 struct DiscardSnapshot {};  // a list failed midway: drop what was staged
-struct ApplyEvent {};       // apply the current watch event to the store
-struct CloseWatch {};       // abandon the current stream (stalled, or error event)
+struct ApplyEvent {         // apply this watch event's object to the store
+  std::any object;          // WatchEvent::object, moved
+};
+struct CloseWatch {};  // abandon the current stream (stalled, or error event)
 
 using Command = std::variant<ListCommand, WatchCommand, SleepCommand, BeginSnapshot, CommitSnapshot, DiscardSnapshot,
                              ApplyEvent, CloseWatch>;
@@ -101,7 +108,8 @@ class WatchMachine {
       : config_(config), random_(std::move(random)), backoff_(config.backoff) {}
 
   // The single transition function. `now` is monotonic time, used only for the backoff reset.
-  [[nodiscard]] std::vector<Command> step(const Input& input, TimePoint now);
+  // By value: a watch event's object moves into its ApplyEvent.
+  [[nodiscard]] std::vector<Command> step(Input input, TimePoint now);
 
   [[nodiscard]] const State& state() const { return state_; }
   [[nodiscard]] const std::string& resource_version() const { return last_rv_; }
