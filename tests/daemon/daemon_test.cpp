@@ -582,7 +582,7 @@ TEST(DaemonOwners, TheOwnerIndexResolvesAWorkloadWithoutARequest) {
     EXPECT_EQ(r.snapshot().at(0).workload, "Deployment/web");
     std::map<std::string, int> gets;
     for (const auto& req : c.server.requests()) {
-      // Not the pods: found by the initial list, one is read whole (Daemon::gather_evidence).
+      // Not the pods: found by the initial list, one is read whole (EvidenceGatherer::gather).
       if (req.method != "GET" || req.watch || req.target.find('?') != std::string::npos ||
           req.target.find("/pods/") != std::string::npos) {
         continue;

@@ -68,6 +68,21 @@ void expect_golden(const json& actual, const std::string& name) {
   EXPECT_EQ(text, expected.str()) << "golden " << path << " differs (CRASHDIAG_UPDATE_GOLDEN=1 rewrites it)";
 }
 
+// A diagnosis of container "app" with one hypothesis, as the classifier would hand it over.
+ContainerDiagnosis one_hypothesis(const std::string& category, double confidence, const std::string& rule,
+                                  const std::string& title, const std::string& summary) {
+  ContainerDiagnosis d;
+  d.name = "app";
+  Hypothesis h;
+  h.category = category;
+  h.confidence = confidence;
+  h.rule_id = rule;
+  h.title = title;
+  h.summary = summary;
+  d.hypotheses.push_back(h);
+  return d;
+}
+
 int count_requests(const fake::FakeApiServer& server, const std::string& method, const std::string& needle) {
   int n = 0;
   for (const auto& r : server.requests()) n += r.method == method && r.target.find(needle) != std::string::npos;
@@ -533,15 +548,8 @@ TEST(Publisher, ASubmitWhileThatRcasWriteIsInFlightIsWrittenAfterIt) {
   Publisher publisher(ioc, *client, tracker, po, nullptr, [](const std::string&, const std::string&) {
     return std::optional<std::pair<std::string, std::string>>();
   });
-  ContainerDiagnosis d;
-  d.name = "app";
-  Hypothesis h;
-  h.category = "db_connection_refused";
-  h.confidence = 0.8;
-  h.rule_id = "rule.db";
-  h.title = "refused";
-  h.summary = "the database refused the connection";
-  d.hypotheses.push_back(h);
+  const ContainerDiagnosis d =
+      one_hypothesis("db_connection_refused", 0.8, "rule.db", "refused", "the database refused the connection");
   auto occurrence = [](const std::string& workload, const std::string& pod) {
     core::Occurrence o;
     o.target = core::RcaTarget{"shop", core::WorkloadRef{"apps/v1", "Deployment", workload, "uid-" + workload}, "app",
@@ -599,15 +607,7 @@ TEST(Publisher, EventsWrittenLongerAgoThanTheIntervalAreForgotten) {
     return std::optional<std::pair<std::string, std::string>>(
         std::pair<std::string, std::string>());  // the pod is there
   });
-  ContainerDiagnosis d;
-  d.name = "app";
-  Hypothesis h;
-  h.category = "oom_killed";
-  h.confidence = 0.9;
-  h.rule_id = "rule.oom";
-  h.title = "oom";
-  h.summary = "killed";
-  d.hypotheses.push_back(h);
+  const ContainerDiagnosis d = one_hypothesis("oom_killed", 0.9, "rule.oom", "oom", "killed");
   auto fail = [&](int i) {
     core::Occurrence o;
     o.target = core::RcaTarget{"shop", core::WorkloadRef{"apps/v1", "Deployment", "w" + std::to_string(i), ""}, "app",
@@ -659,15 +659,7 @@ TEST(Publisher, AWallClockStepNeitherDelaysNorSkipsARetry) {
   Publisher publisher(ioc, *client, tracker, po, nullptr, [](const std::string&, const std::string&) {
     return std::optional<std::pair<std::string, std::string>>();
   });
-  ContainerDiagnosis d;
-  d.name = "app";
-  Hypothesis h;
-  h.category = "oom_killed";
-  h.confidence = 0.9;
-  h.rule_id = "rule.oom";
-  h.title = "oom";
-  h.summary = "killed";
-  d.hypotheses.push_back(h);
+  const ContainerDiagnosis d = one_hypothesis("oom_killed", 0.9, "rule.oom", "oom", "killed");
   core::Occurrence o;
   o.target =
       core::RcaTarget{"shop", core::WorkloadRef{"apps/v1", "Deployment", "web", ""}, "app", false, "OOMKilled:137"};

@@ -98,6 +98,13 @@ Daemon::Daemon(asio::io_context& ioc, kube::KubeClient& client, std::unique_ptr<
   };
   pod_handler_ = std::make_unique<PodHandler>(*this);
   event_handler_ = std::make_unique<EventHandler>(options_.max_events_per_pod);
+  evidence_ = std::make_unique<EvidenceGatherer>(
+      ioc_, client_,
+      EvidenceOptions{options_.log_tail_lines, options_.log_limit_bytes, options_.log_retry_delay,
+                      options_.what_changed},
+      [this](const std::string& uid) { return event_handler_->for_pod(uid); },
+      [this](const std::string& rca) { return tracker_.find(rca) != nullptr; },
+      [this](const nlohmann::json& pod, const std::string& ns) { return no_earlier_revision(pod, ns); });
   publisher_ = std::make_unique<Publisher>(
       ioc_, client_, tracker_, options_.publisher, options_.metrics,
       [this](const std::string& ns, const std::string& pod) -> std::optional<std::pair<std::string, std::string>> {

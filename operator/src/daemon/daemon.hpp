@@ -30,6 +30,7 @@
 #include "crashdiag/core/watch_machine.hpp"
 #include "crashdiag/core/work_queue.hpp"
 #include "crashdiag/model/evidence.hpp"
+#include "evidence_gatherer.hpp"
 #include "publisher.hpp"
 
 namespace crashdiag::daemon {
@@ -195,12 +196,7 @@ class Daemon {
   // The workload or its namespace carries crashdiag.io/ignore: "true".
   boost::asio::awaitable<bool> silenced(std::string ns, core::WorkloadRef workload);
   boost::asio::awaitable<bool> annotated_ignore(std::string path, std::string resource);
-  // -- evidence/evidence.cpp: the pod (from `pod_json`, the watch event that revealed the
-  // failure, else one GET), the failed instance's log, its Events and, when RCA `rca` does not
-  // exist yet, the previous revision's template. nullopt: the pod could not be read (logged).
-  boost::asio::awaitable<std::optional<Evidence>> gather_evidence(core::CrashSignal s, std::string pod_json,
-                                                                  std::string rca);
-  boost::asio::awaitable<std::optional<PreviousTemplate>> previous_template(std::string pod_text, std::string ns);
+  // -- evidence/evidence_gatherer.hpp: evidence_ below, a type of its own.
   // -- diagnose/diagnose.cpp: a job from the queue to a diagnosis.
   boost::asio::awaitable<void> diagnose(Job job);
   boost::asio::awaitable<void> classify_and_record(core::CrashSignal s, core::RcaTarget target, Evidence ev);
@@ -244,6 +240,7 @@ class Daemon {
   core::PodStore pods_;
   std::unique_ptr<PodHandler> pod_handler_;
   std::unique_ptr<EventHandler> event_handler_;
+  std::unique_ptr<EvidenceGatherer> evidence_;  // reads event_handler_, tracker_ and meta_
   // The failures to diagnose, by dedupe key (core/work_queue.hpp, client-go's rules): a key is
   // handed to one worker at a time; one added while it is diagnosed is handed out again after,
   // with the jobs that arrived meanwhile. New failures wait out DaemonOptions::evidence_delay in

@@ -1,6 +1,6 @@
 // The diagnosis stage (issue 13 item 1): a worker's job from the queue becomes an RCA. It names
 // the failure's workload (evidence/owners.cpp) and drops it when silenced, gathers the evidence
-// once per new or changed cause (evidence/evidence.cpp), runs the classifiers and resolves the
+// once per new or changed cause (evidence/evidence_gatherer.hpp), runs the classifiers and resolves the
 // dependency a diagnosis names (diagnose/dependencies.cpp); publish/rca_record.cpp records it.
 
 #include <chrono>
@@ -50,7 +50,7 @@ asio::awaitable<void> Daemon::diagnose(Job job) {
   }
   std::string pod_json = std::move(job.pod_json);  // named: GCC 12 PR 99576 double-destroys temporaries in co_await
   std::string rca = core::rca_name(target);        // named: GCC 12 PR 99576
-  std::optional<Evidence> ev = co_await gather_evidence(s, std::move(pod_json), std::move(rca));
+  std::optional<Evidence> ev = co_await evidence_->gather(s, std::move(pod_json), std::move(rca));
   if (!ev) co_return;  // the pod could not be read: logged, and the next failure tries again
   co_await classify_and_record(s, target, std::move(*ev));
 }

@@ -1,7 +1,5 @@
-// The evidence stage (issue 13 item 1): for one failure, what the classifiers read. The pod comes
-// from the watch event that revealed the failure (no GET), the failed instance's log is one
-// request, the Events come from the events store (store/event_store.hpp), and the previous
-// revision's pod template is one list, only for a new RCA.
+// The evidence stage: evidence_gatherer.hpp says what it gathers and why.
+#include "evidence_gatherer.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
@@ -10,8 +8,6 @@
 #include "crashdiag/model/log_tail.hpp"
 #include "crashdiag/model/parse.hpp"
 #include "crashdiag/model/template_diff.hpp"
-#include "daemon.hpp"
-#include "event_store.hpp"
 #include "log.hpp"
 #include "no_throw.hpp"
 
@@ -40,11 +36,21 @@ void log_logs_unavailable(const core::CrashSignal& s, const std::string& why) {
 // namespace's ReplicaSets or ControllerRevisions, only when a workload's RCA is new and the owner
 // index does not already show a single revision. nullopt: a first revision, another kind of
 // owner, or nothing readable.
-asio::awaitable<std::optional<PreviousTemplate>> Daemon::previous_template(std::string pod_text, std::string ns) {
+EvidenceGatherer::EvidenceGatherer(asio::io_context& ioc, kube::KubeClient& client, EvidenceOptions options,
+                                   EventsOf events, RcaExists rca_exists, NoEarlierRevision no_earlier_revision)
+    : ioc_(ioc),
+      client_(client),
+      options_(options),
+      events_(std::move(events)),
+      rca_exists_(std::move(rca_exists)),
+      no_earlier_revision_(std::move(no_earlier_revision)) {}
+
+asio::awaitable<std::optional<PreviousTemplate>> EvidenceGatherer::previous_template(std::string pod_text,
+                                                                                     std::string ns) {
   std::optional<PreviousTemplate> none;
   const json pod = json::parse(pod_text, nullptr, false);
   const auto list = revision_list_of(pod);
-  if (!list || no_earlier_revision(pod, ns)) co_return none;
+  if (!list || no_earlier_revision_(pod, ns)) co_return none;
   kube::Request list_req{http::verb::get, list->path, list->resource, "",
                          ""};  // named: GCC 12 PR 99576 double-destroys temporaries in co_await
   auto res = co_await client_.request(std::move(list_req));
@@ -58,8 +64,8 @@ asio::awaitable<std::optional<PreviousTemplate>> Daemon::previous_template(std::
   co_return previous_template_of(pod, json::parse(res->body, nullptr, false));
 }
 
-asio::awaitable<std::optional<Evidence>> Daemon::gather_evidence(core::CrashSignal s, std::string pod_json,
-                                                                 std::string rca) {
+asio::awaitable<std::optional<Evidence>> EvidenceGatherer::gather(core::CrashSignal s, std::string pod_json,
+                                                                  std::string rca) {
   std::optional<Evidence> none;
   // The evidence delay was waited out before the job reached a worker (delayer()).
   // The full pod: from the watch event that revealed the failure, else one GET.
@@ -131,9 +137,9 @@ asio::awaitable<std::optional<Evidence>> Daemon::gather_evidence(core::CrashSign
       co_await wait.async_wait(kNoThrow);
     }
   }
-  ev.events = events_for_pod(event_handler_->for_pod(ev.pod.uid), ev.pod);
+  ev.events = events_for_pod(events_(ev.pod.uid), ev.pod);
   // Looked up here, after the requests above: another worker may have recorded the RCA meanwhile.
-  if (options_.what_changed && tracker_.find(rca) == nullptr) {
+  if (options_.what_changed && !rca_exists_(rca)) {
     std::string pod_copy = pod_text;  // named: GCC 12 PR 99576 double-destroys temporaries in co_await
     std::string ns = s.namespace_;
     ev.previous = co_await previous_template(std::move(pod_copy), std::move(ns));
