@@ -83,6 +83,20 @@ ContainerDiagnosis one_hypothesis(const std::string& category, double confidence
   return d;
 }
 
+// Container "app" of Deployment `workload`'s pod `pod`, OOM-killed once more at `now`.
+core::Occurrence oom_occurrence(const std::string& workload, const std::string& pod, core::WallTime now) {
+  core::Occurrence o;
+  o.target =
+      core::RcaTarget{"shop", core::WorkloadRef{"apps/v1", "Deployment", workload, ""}, "app", false, "OOMKilled:137"};
+  o.pod = pod;
+  o.pod_uid = "uid-" + pod;
+  o.restart_count = 1;
+  o.reason = "CrashLoopBackOff";
+  o.exit_code = 137;
+  o.now = now;
+  return o;
+}
+
 int count_requests(const fake::FakeApiServer& server, const std::string& method, const std::string& needle) {
   int n = 0;
   for (const auto& r : server.requests()) n += r.method == method && r.target.find(needle) != std::string::npos;
@@ -609,16 +623,8 @@ TEST(Publisher, EventsWrittenLongerAgoThanTheIntervalAreForgotten) {
   });
   const ContainerDiagnosis d = one_hypothesis("oom_killed", 0.9, "rule.oom", "oom", "killed");
   auto fail = [&](int i) {
-    core::Occurrence o;
-    o.target = core::RcaTarget{"shop", core::WorkloadRef{"apps/v1", "Deployment", "w" + std::to_string(i), ""}, "app",
-                               false, "OOMKilled:137"};
-    o.pod = "p" + std::to_string(i);
-    o.pod_uid = "uid-p" + std::to_string(i);
-    o.restart_count = 1;
-    o.reason = "CrashLoopBackOff";
-    o.exit_code = 137;
-    o.now = clock.wall_now();
-    publisher.submit(tracker.record(o, &d, "test"));
+    publisher.submit(
+        tracker.record(oom_occurrence("w" + std::to_string(i), "p" + std::to_string(i), clock.wall_now()), &d, "test"));
   };
   boost::asio::co_spawn(ioc, publisher.run([] { return true; }), boost::asio::detached);
   auto written = [&](std::uint64_t n) {
@@ -660,16 +666,7 @@ TEST(Publisher, AWallClockStepNeitherDelaysNorSkipsARetry) {
     return std::optional<std::pair<std::string, std::string>>();
   });
   const ContainerDiagnosis d = one_hypothesis("oom_killed", 0.9, "rule.oom", "oom", "killed");
-  core::Occurrence o;
-  o.target =
-      core::RcaTarget{"shop", core::WorkloadRef{"apps/v1", "Deployment", "web", ""}, "app", false, "OOMKilled:137"};
-  o.pod = "web-1";
-  o.pod_uid = "uid-web-1";
-  o.restart_count = 1;
-  o.reason = "CrashLoopBackOff";
-  o.exit_code = 137;
-  o.now = clock.wall_now();
-  publisher.submit(tracker.record(o, &d, "test"));
+  publisher.submit(tracker.record(oom_occurrence("web", "web-1", clock.wall_now()), &d, "test"));
   boost::asio::co_spawn(ioc, publisher.run([] { return true; }), boost::asio::detached);
   auto run_until = [&](const std::function<bool()>& done) {
     const auto deadline = std::chrono::steady_clock::now() + 5s;
