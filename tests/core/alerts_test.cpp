@@ -17,6 +17,11 @@ using namespace std::chrono_literals;
 
 constexpr WallTime kT0{1'795'000'000'000};  // 2026-11-18T...Z
 
+// The planner takes two readings of each instant: monotonic for its schedule, wall for what
+// Alertmanager is told. Here both advance together (the monotonic reading is the wall's
+// milliseconds) unless a test steps one of them.
+constexpr TimePoint mono(WallTime t) { return TimePoint{t.count()}; }
+
 RcaTarget web(std::string signature = "Error:1") {
   return RcaTarget{"shop", WorkloadRef{"apps/v1", "Deployment", "web", "uid-web"}, "app", false, std::move(signature)};
 }
@@ -301,12 +306,12 @@ struct Fixture {
 TEST(AlertPlanner, ANewRcaIsPostedAtOnceAndReSentBeforeItsEndsAt) {
   Fixture f;
   f.identify("oom_killed", kT0);
-  AlertBatch b = f.planner.next(f.tracker, kT0);
+  AlertBatch b = f.planner.next(f.tracker, mono(kT0), kT0);
   ASSERT_EQ(b.alerts.size(), 1U);
   EXPECT_TRUE(b.alerts[0].firing);
   EXPECT_EQ(b.alerts[0].alert.labels.at("category"), "oom_killed");
-  EXPECT_TRUE(f.planner.next(f.tracker, kT0).empty()) << "in flight: not planned twice";
-  f.planner.delivered(b, kT0 + 100ms);
+  EXPECT_TRUE(f.planner.next(f.tracker, mono(kT0), kT0).empty()) << "in flight: not planned twice";
+  f.planner.delivered(b, mono(kT0 + 100ms));
   ASSERT_NE(f.planner.posted(f.name), nullptr);
 
   // Every re-send goes out one interval after the last, well before the endsAt Alertmanager
@@ -314,16 +319,16 @@ TEST(AlertPlanner, ANewRcaIsPostedAtOnceAndReSentBeforeItsEndsAt) {
   WallTime ends = b.alerts[0].alert.ends_at;
   WallTime last = kT0 + 100ms;
   for (int i = 0; i < 3; ++i) {
-    ASSERT_EQ(f.planner.next_due(), last + 60s);
-    EXPECT_TRUE(f.planner.next(f.tracker, last + 59s).empty());
+    ASSERT_EQ(f.planner.next_due(), mono(last + 60s));
+    EXPECT_TRUE(f.planner.next(f.tracker, mono(last + 59s), last + 59s).empty());
     const WallTime at = last + 60s;
-    b = f.planner.next(f.tracker, at);
+    b = f.planner.next(f.tracker, mono(at), at);
     ASSERT_EQ(b.alerts.size(), 1U);
     EXPECT_LT(at, ends) << "re-sent before the endsAt Alertmanager holds";
     EXPECT_EQ(b.alerts[0].alert.ends_at, at + 180s);
     EXPECT_EQ(b.alerts[0].alert.starts_at, kT0) << "same alert, same start";
     ends = b.alerts[0].alert.ends_at;
-    f.planner.delivered(b, at);
+    f.planner.delivered(b, mono(at));
     last = at;
   }
 }
@@ -331,15 +336,15 @@ TEST(AlertPlanner, ANewRcaIsPostedAtOnceAndReSentBeforeItsEndsAt) {
 TEST(AlertPlanner, AChangedCauseEndsTheOldLabelSetAndPostsTheNew) {
   Fixture f;
   f.identify("missing_config_or_secret", kT0);
-  AlertBatch b = f.planner.next(f.tracker, kT0);
-  f.planner.delivered(b, kT0);
+  AlertBatch b = f.planner.next(f.tracker, mono(kT0), kT0);
+  f.planner.delivered(b, mono(kT0));
   const Alert old = *f.planner.posted(f.name);
 
   const ContainerDiagnosis d = diagnosis("db_connection_refused");
   const RcaUpdate u = f.tracker.record(occ("web-1", kT0 + 10s, 2), &d, "me");
   ASSERT_EQ(u.change, RcaChange::kChanged);
   f.planner.touch(u.name);
-  b = f.planner.next(f.tracker, kT0 + 10s);
+  b = f.planner.next(f.tracker, mono(kT0 + 10s), kT0 + 10s);
   ASSERT_EQ(b.alerts.size(), 2U);
   EXPECT_FALSE(b.alerts[0].current);
   EXPECT_EQ(b.alerts[0].alert.labels, old.labels);
@@ -348,26 +353,26 @@ TEST(AlertPlanner, AChangedCauseEndsTheOldLabelSetAndPostsTheNew) {
   EXPECT_TRUE(b.alerts[1].firing);
   EXPECT_EQ(b.alerts[1].alert.labels.at("category"), "db_connection_refused");
   EXPECT_EQ(b.alerts[1].alert.labels.at("severity"), "critical");
-  f.planner.delivered(b, kT0 + 10s);
+  f.planner.delivered(b, mono(kT0 + 10s));
   EXPECT_EQ(f.planner.posted(f.name)->labels.at("category"), "db_connection_refused");
 }
 
 TEST(AlertPlanner, AResolvedRcaResolvesTheAlertAlertmanagerHasThenNothingMore) {
   Fixture f;
   f.identify("oom_killed", kT0);
-  AlertBatch b = f.planner.next(f.tracker, kT0);
-  f.planner.delivered(b, kT0);
+  AlertBatch b = f.planner.next(f.tracker, mono(kT0), kT0);
+  f.planner.delivered(b, mono(kT0));
   const Alert posted = *f.planner.posted(f.name);
 
   f.resolve(kT0 + 11min);
-  b = f.planner.next(f.tracker, kT0 + 11min);
+  b = f.planner.next(f.tracker, mono(kT0 + 11min), kT0 + 11min);
   ASSERT_EQ(b.alerts.size(), 1U);
   EXPECT_FALSE(b.alerts[0].firing);
   EXPECT_EQ(b.alerts[0].alert.labels, posted.labels);
   EXPECT_EQ(b.alerts[0].alert.starts_at, posted.starts_at);
   EXPECT_EQ(b.alerts[0].alert.ends_at, kT0 + 11min);
   EXPECT_TRUE(b.alerts[0].alert.resolved(kT0 + 11min));
-  f.planner.delivered(b, kT0 + 11min);
+  f.planner.delivered(b, mono(kT0 + 11min));
   EXPECT_EQ(f.planner.size(), 0U);
   EXPECT_EQ(f.planner.next_due(), std::nullopt) << "no re-sends of a resolved alert";
 
@@ -376,7 +381,7 @@ TEST(AlertPlanner, AResolvedRcaResolvesTheAlertAlertmanagerHasThenNothingMore) {
   const RcaUpdate u = f.tracker.record(occ("web-1", kT0 + 20min, 5), &d, "me");
   ASSERT_EQ(u.change, RcaChange::kReopened);
   f.planner.touch(u.name);
-  b = f.planner.next(f.tracker, kT0 + 20min);
+  b = f.planner.next(f.tracker, mono(kT0 + 20min), kT0 + 20min);
   ASSERT_EQ(b.alerts.size(), 1U);
   EXPECT_TRUE(b.alerts[0].firing);
   EXPECT_EQ(b.alerts[0].alert.starts_at, kT0 + 20min);
@@ -385,18 +390,18 @@ TEST(AlertPlanner, AResolvedRcaResolvesTheAlertAlertmanagerHasThenNothingMore) {
 TEST(AlertPlanner, AnRcaForgottenWithItsDeletedWorkloadResolvesItsAlert) {
   Fixture f;
   f.identify("oom_killed", kT0);
-  AlertBatch b = f.planner.next(f.tracker, kT0);
-  f.planner.delivered(b, kT0);
+  AlertBatch b = f.planner.next(f.tracker, mono(kT0), kT0);
+  f.planner.delivered(b, mono(kT0));
   const Alert posted = *f.planner.posted(f.name);
 
   ASSERT_EQ(f.tracker.forget_workload("shop", "Deployment", "web", "").size(), 1U);
   f.planner.touch(f.name);
-  b = f.planner.next(f.tracker, kT0 + 1min);
+  b = f.planner.next(f.tracker, mono(kT0 + 1min), kT0 + 1min);
   ASSERT_EQ(b.alerts.size(), 1U);
   EXPECT_FALSE(b.alerts[0].firing);
   EXPECT_EQ(b.alerts[0].alert.labels, posted.labels);
   EXPECT_EQ(b.alerts[0].alert.ends_at, kT0 + 1min);
-  f.planner.delivered(b, kT0 + 1min);
+  f.planner.delivered(b, mono(kT0 + 1min));
   EXPECT_EQ(f.planner.size(), 0U);
 }
 
@@ -404,8 +409,27 @@ TEST(AlertPlanner, ResolvedBeforeEverPostedSendsNothing) {
   Fixture f;
   f.identify("oom_killed", kT0);
   f.resolve(kT0 + 11min);
-  EXPECT_TRUE(f.planner.next(f.tracker, kT0 + 11min).empty());
+  EXPECT_TRUE(f.planner.next(f.tracker, mono(kT0 + 11min), kT0 + 11min).empty());
   EXPECT_EQ(f.planner.size(), 0U);
+}
+
+TEST(AlertPlanner, AWallClockStepNeitherHoldsBackNorFiresTheReSends) {
+  Fixture f;
+  f.identify("oom_killed", kT0);
+  AlertBatch b = f.planner.next(f.tracker, mono(kT0), kT0);
+  f.planner.delivered(b, mono(kT0));
+  // The wall clock steps an hour back (NTP, a VM resumed): the re-send is still due one interval
+  // after the last by the monotonic clock, and its endsAt is three intervals after the wall
+  // reading Alertmanager shares, not three intervals after a time it has not reached.
+  const WallTime stepped_back = kT0 + 60s - 1h;
+  b = f.planner.next(f.tracker, mono(kT0 + 60s), stepped_back);
+  ASSERT_EQ(b.alerts.size(), 1U) << "a step back must not hold the re-send for an hour";
+  EXPECT_EQ(b.alerts[0].alert.ends_at, stepped_back + 180s);
+  f.planner.delivered(b, mono(kT0 + 60s));
+  // Stepped an hour forward: nothing is due before its interval has passed.
+  EXPECT_TRUE(f.planner.next(f.tracker, mono(kT0 + 61s), kT0 + 61s + 1h).empty())
+      << "a step forward must not fire every re-send at once";
+  EXPECT_EQ(f.planner.next_due(), mono(kT0 + 120s));
 }
 
 TEST(AlertPlanner, FailuresAreRetriedWithDoublingBackoffAndTheLatestState) {
@@ -419,48 +443,48 @@ TEST(AlertPlanner, FailuresAreRetriedWithDoublingBackoffAndTheLatestState) {
   const Step steps[] = {
       {kT0, kT0 + 1s}, {kT0 + 1s, kT0 + 3s}, {kT0 + 3s, kT0 + 7s}, {kT0 + 7s, kT0 + 15s}, {kT0 + 15s, kT0 + 23s}};
   for (const Step& s : steps) {
-    AlertBatch b = f.planner.next(f.tracker, s.fail_at);
+    AlertBatch b = f.planner.next(f.tracker, mono(s.fail_at), s.fail_at);
     ASSERT_EQ(b.alerts.size(), 1U) << s.fail_at.count();
-    f.planner.failed(b, s.fail_at);
-    EXPECT_EQ(f.planner.next_due(), s.expected_due);
+    f.planner.failed(b, mono(s.fail_at));
+    EXPECT_EQ(f.planner.next_due(), mono(s.expected_due));
     f.planner.touch(f.name);  // news during back-off does not cut it short
-    EXPECT_EQ(f.planner.next_due(), s.expected_due);
+    EXPECT_EQ(f.planner.next_due(), mono(s.expected_due));
   }
   EXPECT_EQ(f.planner.posted(f.name), nullptr);
   // It resolves while Alertmanager is unreachable: nothing was ever accepted, nothing to resolve.
   f.resolve(kT0 + 11min);
-  EXPECT_TRUE(f.planner.next(f.tracker, kT0 + 11min).empty());
+  EXPECT_TRUE(f.planner.next(f.tracker, mono(kT0 + 11min), kT0 + 11min).empty());
 }
 
 TEST(AlertPlanner, SuccessAfterFailuresResetsTheBackoff) {
   Fixture f;
   f.identify("oom_killed", kT0);
-  for (int i = 0; i < 3; ++i) f.planner.failed(f.planner.next(f.tracker, kT0 + 30s * i), kT0 + 30s * i);
-  AlertBatch b = f.planner.next(f.tracker, kT0 + 2min);
-  f.planner.delivered(b, kT0 + 2min);
-  EXPECT_EQ(f.planner.next_due(), kT0 + 3min);
-  b = f.planner.next(f.tracker, kT0 + 3min);
-  f.planner.failed(b, kT0 + 3min);
-  EXPECT_EQ(f.planner.next_due(), kT0 + 3min + 1s) << "the first failure after a success waits retry_base";
+  for (int i = 0; i < 3; ++i) f.planner.failed(f.planner.next(f.tracker, mono(kT0 + 30s * i), kT0 + 30s * i), mono(kT0 + 30s * i));
+  AlertBatch b = f.planner.next(f.tracker, mono(kT0 + 2min), kT0 + 2min);
+  f.planner.delivered(b, mono(kT0 + 2min));
+  EXPECT_EQ(f.planner.next_due(), mono(kT0 + 3min));
+  b = f.planner.next(f.tracker, mono(kT0 + 3min), kT0 + 3min);
+  f.planner.failed(b, mono(kT0 + 3min));
+  EXPECT_EQ(f.planner.next_due(), mono(kT0 + 3min + 1s)) << "the first failure after a success waits retry_base";
 }
 
 TEST(AlertPlanner, NewsWhileInFlightIsLookedAtRightAfter) {
   Fixture f;
   f.identify("oom_killed", kT0);
-  AlertBatch b = f.planner.next(f.tracker, kT0);
+  AlertBatch b = f.planner.next(f.tracker, mono(kT0), kT0);
   f.planner.touch(f.name);
-  EXPECT_TRUE(f.planner.next(f.tracker, kT0).empty());
-  f.planner.delivered(b, kT0 + 1s);
-  EXPECT_EQ(f.planner.next_due(), WallTime{0});
+  EXPECT_TRUE(f.planner.next(f.tracker, mono(kT0), kT0).empty());
+  f.planner.delivered(b, mono(kT0 + 1s));
+  EXPECT_EQ(f.planner.next_due(), TimePoint{0});
 }
 
 TEST(AlertPlanner, LeadershipLostForgetsEverythingAndLateAnswersDoNotCount) {
   Fixture f;
   f.identify("oom_killed", kT0);
-  AlertBatch b = f.planner.next(f.tracker, kT0);
+  AlertBatch b = f.planner.next(f.tracker, mono(kT0), kT0);
   f.planner.reset();
-  f.planner.delivered(b, kT0);
-  f.planner.failed(b, kT0);
+  f.planner.delivered(b, mono(kT0));
+  f.planner.failed(b, mono(kT0));
   EXPECT_EQ(f.planner.size(), 0U);
   EXPECT_EQ(f.planner.next_due(), std::nullopt);
 }
@@ -472,7 +496,7 @@ TEST(AlertPlanner, TakingOverSendsEveryActiveRcaAndNoResolvedOne) {
   f.identify("image_pull", kT0 + 12min, web("ImagePull"));
   AlertPlanner fresh(Fixture::options());
   fresh.touch_active(f.tracker);
-  const AlertBatch b = fresh.next(f.tracker, kT0 + 13min);
+  const AlertBatch b = fresh.next(f.tracker, mono(kT0 + 13min), kT0 + 13min);
   ASSERT_EQ(b.alerts.size(), 1U);
   EXPECT_EQ(b.alerts[0].alert.labels.at("category"), "image_pull");
 }
@@ -482,10 +506,10 @@ TEST(AlertPlanner, BatchesAreBounded) {
   for (int i = 0; i < 100; ++i) f.identify("oom_killed", kT0, web("Error:" + std::to_string(i)));
   std::size_t total = 0;
   std::vector<std::size_t> sizes;
-  for (AlertBatch b = f.planner.next(f.tracker, kT0); !b.empty(); b = f.planner.next(f.tracker, kT0)) {
+  for (AlertBatch b = f.planner.next(f.tracker, mono(kT0), kT0); !b.empty(); b = f.planner.next(f.tracker, mono(kT0), kT0)) {
     sizes.push_back(b.alerts.size());
     total += b.alerts.size();
-    f.planner.delivered(b, kT0);
+    f.planner.delivered(b, mono(kT0));
   }
   EXPECT_EQ(sizes, (std::vector<std::size_t>{64, 36}));
   EXPECT_EQ(total, 100U);
@@ -497,17 +521,17 @@ TEST(AlertPlanner, BatchesAreBounded) {
   Fixture g;
   g.planner = AlertPlanner(small);
   for (int i = 0; i < 3; ++i) g.identify("missing_config_or_secret", kT0, web("Error:" + std::to_string(i)));
-  for (AlertBatch b = g.planner.next(g.tracker, kT0); !b.empty(); b = g.planner.next(g.tracker, kT0)) {
-    g.planner.delivered(b, kT0);
+  for (AlertBatch b = g.planner.next(g.tracker, mono(kT0), kT0); !b.empty(); b = g.planner.next(g.tracker, mono(kT0), kT0)) {
+    g.planner.delivered(b, mono(kT0));
   }
   for (int i = 0; i < 3; ++i) {
     const ContainerDiagnosis d = diagnosis("db_connection_refused");
     g.planner.touch(g.tracker.record(occ("web-1", kT0 + 1s, 2 + i, web("Error:" + std::to_string(i))), &d, "me").name);
   }
   sizes.clear();
-  for (AlertBatch b = g.planner.next(g.tracker, kT0 + 1s); !b.empty(); b = g.planner.next(g.tracker, kT0 + 1s)) {
+  for (AlertBatch b = g.planner.next(g.tracker, mono(kT0 + 1s), kT0 + 1s); !b.empty(); b = g.planner.next(g.tracker, mono(kT0 + 1s), kT0 + 1s)) {
     sizes.push_back(b.alerts.size());
-    g.planner.delivered(b, kT0 + 1s);
+    g.planner.delivered(b, mono(kT0 + 1s));
   }
   EXPECT_EQ(sizes, (std::vector<std::size_t>{2, 2, 2}));
 }

@@ -123,7 +123,7 @@ Alert build_alert(const RcaState& s, std::string_view incident, const AlertOptio
 void AlertPlanner::touch(const std::string& rca) {
   Entry& e = entries_[rca];
   ++e.version;
-  if (e.failures == 0) e.due = WallTime{0};
+  if (e.failures == 0) e.due = TimePoint{0};
 }
 
 void AlertPlanner::touch_active(const RcaTracker& tracker) {
@@ -132,7 +132,7 @@ void AlertPlanner::touch_active(const RcaTracker& tracker) {
   }
 }
 
-AlertBatch AlertPlanner::next(const RcaTracker& tracker, WallTime now) {
+AlertBatch AlertPlanner::next(const RcaTracker& tracker, TimePoint now, WallTime wall) {
   AlertBatch batch;
   batch.epoch = epoch_;
   const auto lookup = [&tracker](const std::string& name) { return tracker.find(name); };
@@ -153,14 +153,14 @@ AlertBatch AlertPlanner::next(const RcaTracker& tracker, WallTime now) {
       // Resolved, or forgotten with its deleted workload (RcaTracker::forget_workload): the
       // alert Alertmanager has ends now rather than at its endsAt.
       // Resolve exactly the label set Alertmanager has (its identity), with the startsAt it has.
-      batch.alerts.push_back(PlannedAlert{it->first, resolved_copy(*e.posted, now), true, false});
+      batch.alerts.push_back(PlannedAlert{it->first, resolved_copy(*e.posted, wall), true, false});
     } else {
-      Alert alert = build_alert(*state, alert_incident(*state, lookup), options_, now);
+      Alert alert = build_alert(*state, alert_incident(*state, lookup), options_, wall);
       const bool retire = e.posted && e.posted->labels != alert.labels;
       if (retire && batch.alerts.size() + 2 > options_.max_batch && !batch.alerts.empty()) break;  // next batch
       if (retire) {
         // Another label set is another alert to Alertmanager: end the one it has.
-        batch.alerts.push_back(PlannedAlert{it->first, resolved_copy(*e.posted, now), false, false});
+        batch.alerts.push_back(PlannedAlert{it->first, resolved_copy(*e.posted, wall), false, false});
       }
       batch.alerts.push_back(PlannedAlert{it->first, std::move(alert), true, true});
     }
@@ -171,7 +171,7 @@ AlertBatch AlertPlanner::next(const RcaTracker& tracker, WallTime now) {
   return batch;
 }
 
-void AlertPlanner::delivered(const AlertBatch& batch, WallTime now) {
+void AlertPlanner::delivered(const AlertBatch& batch, TimePoint now) {
   if (batch.epoch != epoch_) return;
   for (const PlannedAlert& p : batch.alerts) {
     if (!p.current) continue;
@@ -184,17 +184,17 @@ void AlertPlanner::delivered(const AlertBatch& batch, WallTime now) {
     const bool changed_since = v == batch.versions.end() || v->second != e.version;
     if (p.firing) {
       e.posted = p.alert;
-      e.due = changed_since ? WallTime{0} : now + options_.resend_interval;
+      e.due = changed_since ? TimePoint{0} : now + options_.resend_interval;
     } else if (changed_since) {
       e.posted.reset();  // resolved in Alertmanager; touched again meanwhile (reopened): look now
-      e.due = WallTime{0};
+      e.due = TimePoint{0};
     } else {
       entries_.erase(it);  // resolved, and stays so until touched again
     }
   }
 }
 
-void AlertPlanner::failed(const AlertBatch& batch, WallTime now) {
+void AlertPlanner::failed(const AlertBatch& batch, TimePoint now) {
   if (batch.epoch != epoch_) return;
   for (const auto& [rca, version] : batch.versions) {
     auto it = entries_.find(rca);
@@ -213,8 +213,8 @@ Duration AlertPlanner::backoff(int failures) const {
   return std::min(delay, options_.retry_cap);
 }
 
-std::optional<WallTime> AlertPlanner::next_due() const {
-  std::optional<WallTime> due;
+std::optional<TimePoint> AlertPlanner::next_due() const {
+  std::optional<TimePoint> due;
   for (const auto& [name, e] : entries_) {
     if (e.in_flight) continue;
     due = due ? std::min(*due, e.due) : e.due;

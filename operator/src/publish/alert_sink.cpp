@@ -73,12 +73,11 @@ asio::awaitable<void> AlertSink::run(const core::RcaTracker& tracker, std::funct
       writing_ = true;
       planner_.touch_active(tracker);
     }
-    const core::WallTime now = options_.clock.wall_now();
-    const core::AlertBatch batch = planner_.next(tracker, now);
+    const core::AlertBatch batch = planner_.next(tracker, options_.clock.now(), options_.clock.wall_now());
     if (batch.empty()) {
       // Asleep until the next re-send or retry, or until touch()/reset()/stop() wakes us.
       if (auto due = planner_.next_due()) {
-        const auto wait = std::max(*due - options_.clock.wall_now(), core::Duration{1});
+        const auto wait = std::max(*due - options_.clock.now(), core::Duration{1});
         wake_->expires_after(std::chrono::duration_cast<asio::steady_timer::duration>(wait));
       } else {
         wake_->expires_at(asio::steady_timer::time_point::max());
@@ -89,7 +88,7 @@ asio::awaitable<void> AlertSink::run(const core::RcaTracker& tracker, std::funct
     std::string body = batch_body(batch);
     const auto res = co_await client_.post_alerts(std::move(body));
     if (stopping_) break;  // cancelled by stop(), or answered while shutting down: nothing to record
-    const core::WallTime done = options_.clock.wall_now();
+    const core::TimePoint done = options_.clock.now();
     const int status = res ? res->status : 0;
     if (status >= 200 && status < 300) {
       planner_.delivered(batch, done);

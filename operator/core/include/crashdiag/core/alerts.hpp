@@ -113,16 +113,19 @@ class AlertPlanner {
   void touch_active(const RcaTracker& tracker);
 
   // What is due at `now`, at most about max_batch alerts; empty when nothing is. The RCAs in it
-  // are in flight until delivered() or failed().
-  [[nodiscard]] AlertBatch next(const RcaTracker& tracker, WallTime now);
+  // are in flight until delivered() or failed(). Two readings of one instant: the schedule (re-sends,
+  // retries) runs on the monotonic clock, so a step of the wall clock neither holds a re-send back
+  // nor fires every one at once; what Alertmanager is told (startsAt, endsAt) is wall time, the
+  // only time it knows.
+  [[nodiscard]] AlertBatch next(const RcaTracker& tracker, TimePoint now, WallTime wall);
   // Alertmanager answered 2xx, or 4xx (it refused this content: sending it again before the next
   // re-send cannot help; a 400 still stored the valid alerts of the batch).
-  void delivered(const AlertBatch& batch, WallTime now);
+  void delivered(const AlertBatch& batch, TimePoint now);
   // No answer, 5xx or 429: each RCA in the batch is retried with exponential back-off.
-  void failed(const AlertBatch& batch, WallTime now);
+  void failed(const AlertBatch& batch, TimePoint now);
 
   // The earliest time something is due (for the sender's timer); nullopt: nothing until touched.
-  [[nodiscard]] std::optional<WallTime> next_due() const;
+  [[nodiscard]] std::optional<TimePoint> next_due() const;
   // Leadership lost: forget everything; batches in flight no longer count.
   void reset();
 
@@ -134,7 +137,7 @@ class AlertPlanner {
  private:
   struct Entry {
     std::optional<Alert> posted;  // firing in Alertmanager as far as we know
-    WallTime due{0};
+    TimePoint due{0};  // monotonic: when to look at this RCA again
     std::uint64_t version = 0;
     int failures = 0;
     bool in_flight = false;

@@ -57,9 +57,8 @@ struct UnixEpoch;        // 1970-01-01T00:00:00Z (std::chrono::system_clock's)
 // Monotonic time: deadlines, backoff, queue delays, how long something took.
 using TimePoint = Instant<MonotonicOrigin>;
 // Wall time since the Unix epoch: what is written to the API (timestamps, lastSeen) and what is
-// compared with the API's own times (--unready-after against lastTransitionTime). One wait still
-// runs on it: the alert sink's resends, whose schedule and endsAt are one reading (a step of the
-// wall clock delays them by the step).
+// compared with the API's own times (--unready-after against lastTransitionTime), and an alert's
+// startsAt and endsAt. No wait runs on it.
 using WallTime = Instant<UnixEpoch>;
 
 // The process's clocks, read now.
