@@ -108,6 +108,19 @@ std::string_view without_timestamp(std::string_view line) {
   return line;
 }
 
+// Multi-pod log tools put the pod and container before every line: `kubectl logs --prefix`
+// ("[pod/web-7d4b9/app] ", staging/src/k8s.io/kubectl/pkg/cmd/logs/logs.go addPrefixIfNeeded) and
+// kail ("shop/web-7d4b9[app]: "). Like the timestamp, the prefix says which container wrote the
+// line, not what it says; both forms name a pod, so an application line seldom starts with one.
+std::string_view without_pod_prefix(std::string_view line) {
+  static const RE2 kPodPrefix(
+      R"re(^(?:\[pod/[a-z0-9][a-z0-9.-]*/[a-z0-9][a-z0-9-]*\] |[a-z0-9][a-z0-9-]*/[a-z0-9][a-z0-9.-]*\[[a-z0-9][a-z0-9-]*\]: ))re");
+  if (line.empty() || (line[0] != '[' && line.find('/') == std::string_view::npos)) return line;
+  re2::StringPiece input(line.data(), line.size());
+  if (RE2::Consume(&input, kPodPrefix)) return {input.data(), input.size()};
+  return line;
+}
+
 }  // namespace
 
 std::string status_field(const Container& c) {
@@ -212,7 +225,7 @@ EvidenceTexts::EvidenceTexts(const Evidence& ev) {
     EvidenceText t;
     t.source = TextSource::kLogs;
     t.raw = lines[i];
-    t.text = scanned(without_timestamp(without_prefix(lines[i], prefix)));
+    t.text = scanned(without_timestamp(without_pod_prefix(without_prefix(lines[i], prefix))));
     t.log_line = i;
     texts_.push_back(std::move(t));
   }

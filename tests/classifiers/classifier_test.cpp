@@ -54,6 +54,28 @@ logs: |
   EXPECT_NE(c.notes.back().find("no Events"), std::string::npos) << c.notes.back();
 }
 
+// Rules anchored at the start of a line see it as the container wrote it, whatever a log tool
+// put before it: Compose's service, a timestamp, `kubectl logs --prefix`'s pod and container, kail's.
+TEST(Classifier, LinePrefixesOfLogToolsAreNotPartOfTheLine) {
+  struct Case {
+    const char* tool;
+    const char* line;
+  };
+  const Case cases[] = {
+      {"as written", "/bin/sh: 0: cannot open ./start-server.sh: No such file"},
+      {"docker compose", "server-1  | /bin/sh: 0: cannot open ./start-server.sh: No such file"},
+      {"kubectl --timestamps", "2024-06-01T10:00:00.123456789Z /bin/sh: 0: cannot open ./start-server.sh: No such file"},
+      {"kubectl --prefix", "[pod/immich-server-67648469d9-9d6z6/immich-server] /bin/sh: 0: cannot open ./start-server.sh: No such file"},
+      {"kail", "immich/immich-server-67648469d9-9d6z6[immich-server]: /bin/sh: 0: cannot open ./start-server.sh: No such file"},
+  };
+  for (const Case& c : cases) {
+    const auto hs = shipped_classifier().classify(
+        evidence(std::string("status: {waiting_reason: CrashLoopBackOff, exit_code: 2}\nlogs: |\n  ") + c.line + "\n"));
+    ASSERT_FALSE(hs.empty()) << c.tool;
+    EXPECT_EQ(hs[0].category, "missing_executable_or_file") << c.tool;
+  }
+}
+
 TEST(Classifier, AStartErrorSaysItHasNoLogBecauseTheProcessNeverStarted) {
   const Classification c = shipped_classifier().classify_all(evidence(R"yaml(
 status: {waiting_reason: RunContainerError, terminated_reason: StartError, exit_code: 128,
