@@ -143,6 +143,75 @@ bool has_unexplained_error(const EvidenceTexts& texts) {
   return false;
 }
 
+// Where a path lies among the container's volumeMounts: the one that holds it (the deepest,
+// as the kernel resolves nested mounts), or none.
+struct PathOnMounts {
+  const VolumeMount* mount = nullptr;
+  std::size_t index = 0;
+};
+
+PathOnMounts place_on_mounts(const Container& c, std::string_view path) {
+  PathOnMounts best;
+  std::size_t best_len = 0;
+  const std::string p = normalize_path(path);
+  for (std::size_t i = 0; i < c.mounts.size(); ++i) {
+    const std::string m = normalize_path(c.mounts[i].mount_path);
+    const bool holds = p == m || m == "/" || (p.size() > m.size() && p.compare(0, m.size(), m) == 0 && p[m.size()] == '/');
+    if (holds && m.size() >= best_len) {
+      best = {&c.mounts[i], i};
+      best_len = m.size();
+    }
+  }
+  return best;
+}
+
+// A mount the container cannot write through whatever its user: readOnly: true (a `:ro` bind in
+// Docker), or a configMap, secret, downwardAPI or projected volume, which the kubelet always
+// mounts read-only (since 1.9.4/1.10, CVE-2017-1002102; pkg/volume/configmap and friends set
+// ReadOnly in their mounters).
+bool read_only_mount(const VolumeMount& m) {
+  if (m.read_only) return true;
+  if (!m.volume) return false;
+  const VolumeKind k = m.volume->kind;
+  return k == VolumeKind::kConfigMap || k == VolumeKind::kSecret || k == VolumeKind::kDownwardApi ||
+         k == VolumeKind::kProjected;
+}
+
+// A volume_permission rule reads "the user cannot write PATH" as a volume owned by someone else.
+// When the spec puts PATH on a read-only mount, no owner or fsGroup makes it writable: the cause
+// is the mount being read-only (read_only_filesystem), whatever errno the tool printed (chown on
+// a read-only bind mount reports EPERM in some runtimes, not EROFS).
+// A PATH on no mount is not taken as the image's own filesystem: images link their data paths
+// into the volume (Bitnami's /opt/bitnami/... -> /bitnami/...), and the runtime's own messages
+// ("Error response from daemon: chown /var/lib/docker/volumes/...") name the host's side of the
+// mount. Measured on the corpus, standing such findings down lost more right answers than it won.
+void place_volume_finding(Hypothesis& h, const Evidence& ev, const std::string& path) {
+  const Container& c = ev.target();
+  if (path.empty() || path.front() != '/' || c.mounts.empty()) return;
+  const PathOnMounts on = place_on_mounts(c, path);
+  if (on.mount != nullptr && read_only_mount(*on.mount)) {
+    const std::string field = container_path(ev.pod, c) + ".volumeMounts[" + std::to_string(on.index) + "]";
+    h.category = "read_only_filesystem";
+    h.title = "The path the container writes is on a read-only mount";
+    h.summary = path + " is on a read-only mount (" + on.mount->mount_path + "): the container cannot change it";
+    h.explanation =
+        "The container tried to write to or change the owner of " + path + ", which lies on the volume mounted at " +
+        on.mount->mount_path +
+        " read-only (readOnly: true, a `:ro` bind mount, or a configMap, secret, downwardAPI or projected volume, "
+        "which the kubelet always mounts read-only). No user, fsGroup or chown can make it writable.";
+    h.remediation =
+        "Mount the volume read-write if the program must write there, or mount it somewhere the program only reads "
+        "and let it copy what it needs into a writable volume (an emptyDir); for scripts that chown their config "
+        "directory, do not map read-only paths inside it.";
+    const bool seen = std::any_of(h.evidence.begin(), h.evidence.end(),
+                                  [&](const EvidenceItem& e) { return e.field == field; });
+    if (!seen) {
+      h.evidence.push_back(EvidenceItem{EvidenceSource::kSpec, field,
+                                        "mountPath: " + on.mount->mount_path + " (read-only)"});
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> evidence_notes(const Evidence& ev) {
@@ -248,6 +317,10 @@ Classification Classifier::classify_all(const Evidence& ev) const {
     h.explanation = render_template(hit.rule->explanation_template, vars);
     h.remediation = render_template(hit.rule->remediation, vars);
     h.evidence = std::move(hit.evidence);
+    if (h.category == "volume_permission") {
+      const auto path = hit.captures.find("path");
+      if (path != hit.captures.end()) place_volume_finding(h, ev, path->second);
+    }
     candidates.push_back(Candidate{std::move(h), {}});
   }
 

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <ostream>
 
 #include "crashdiag/classifiers/categories.hpp"
@@ -73,6 +75,40 @@ TEST(Classifier, LinePrefixesOfLogToolsAreNotPartOfTheLine) {
         evidence(std::string("status: {waiting_reason: CrashLoopBackOff, exit_code: 2}\nlogs: |\n  ") + c.line + "\n"));
     ASSERT_FALSE(hs.empty()) << c.tool;
     EXPECT_EQ(hs[0].category, "missing_executable_or_file") << c.tool;
+  }
+}
+
+// A volume's permission finding names a path; the spec's mounts say whether a volume's owner can
+// be the cause at all. On a read-only mount (readOnly, or a configMap/secret the kubelet always
+// mounts read-only) it cannot: the mount is. Elsewhere the finding stands.
+TEST(Classifier, APermissionFindingOnAReadOnlyMountIsTheMountsNotTheOwners) {
+  struct Case {
+    const char* name;
+    const char* mount;
+    const char* expected;
+  };
+  const Case cases[] = {
+      {"read-only bind mount", "{path: /config/custom-cont-init.d, read_only: true}", "read_only_filesystem"},
+      {"under a read-only mount", "{path: /config, read_only: true}", "read_only_filesystem"},
+      {"configMap volume", "{path: /config/custom-cont-init.d, volume: scripts, kind: configMap}", "read_only_filesystem"},
+      {"writable claim", "{path: /config, volume: data, kind: pvc}", "volume_permission"},
+      {"a sibling path is not under the mount", "{path: /config/custom, read_only: true}", "volume_permission"},
+      {"no mount holds the path", "{path: /data, read_only: true}", "volume_permission"},
+  };
+  for (const Case& c : cases) {
+    const auto hs = shipped_classifier().classify(evidence(std::string("container:\n  mounts:\n    - ") + c.mount + R"yaml(
+status: {waiting_reason: CrashLoopBackOff, exit_code: 1}
+logs: |
+  chown: changing ownership of '/config/custom-cont-init.d': Operation not permitted
+)yaml"));
+    ASSERT_FALSE(hs.empty()) << c.name;
+    EXPECT_EQ(hs[0].category, c.expected) << c.name;
+    if (std::string(c.expected) == "read_only_filesystem") {
+      const bool quoted = std::any_of(hs[0].evidence.begin(), hs[0].evidence.end(), [](const EvidenceItem& e) {
+        return e.source == EvidenceSource::kSpec && e.field.find("volumeMounts[0]") != std::string::npos;
+      });
+      EXPECT_TRUE(quoted) << c.name << ": the mount is quoted as evidence";
+    }
   }
 }
 
