@@ -159,6 +159,26 @@ TEST(KubeClient, RejectsACertificateForAnotherName) {
   EXPECT_EQ(r.error().kind, TransportFailure::kTlsHandshake);
 }
 
+// The token bucket reads the injected clock: with one request per 100 s, the second request
+// waits until the clock says a token is back, and a test moves that clock instead of waiting.
+TEST(KubeClient, TheRateLimiterReadsTheInjectedClock) {
+  core::ManualClock clock;
+  ClientOptions o;
+  o.qps = 0.01;
+  o.burst = 1;
+  o.clock = clock.clock();
+  Fixture f({}, nullptr, o);
+  const auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(f.get("/api/v1/pods?limit=1"));
+  clock.advance(std::chrono::seconds(100));
+  auto res = f.get("/api/v1/pods?limit=1");
+  ASSERT_TRUE(res) << res.error().what;
+  EXPECT_EQ(res->status, 200);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10))
+      << "the second request waited on the process clock, not the injected one";
+  EXPECT_EQ(f.client->stats().total(), 2U);
+}
+
 TEST(KubeClient, HonoursRetryAfterOn429) {
   Fixture f;
   f.server.inject(fake::Fault{fake::FaultKind::kTooManyRequests, "/api/v1/pods", false, false, 1, 1, 0});

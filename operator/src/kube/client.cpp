@@ -41,10 +41,6 @@ std::chrono::steady_clock::duration to_steady(core::Duration d) {
   return std::chrono::duration_cast<std::chrono::steady_clock::duration>(d);
 }
 
-core::TimePoint now_ms() {
-  return core::steady_now();
-}
-
 bool is_ip_literal(const std::string& host) {
   boost::system::error_code ec;
   asio::ip::make_address(host, ec);
@@ -183,7 +179,7 @@ void KubeClient::account(const std::string& stats_verb, std::string_view observe
 }
 
 asio::awaitable<void> KubeClient::rate_limit() {
-  const core::Duration wait = bucket_.reserve(now_ms());
+  const core::Duration wait = bucket_.reserve(options_.clock.now());
   if (wait.count() > 0) {
     asio::steady_timer timer(executor_, to_steady(wait));
     co_await timer.async_wait(kNoThrow);

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "crashdiag/core/rate_limiter.hpp"
+#include "crashdiag/core/time.hpp"
 #include "credentials.hpp"
 
 namespace crashdiag::kube {
@@ -99,6 +100,9 @@ struct ClientOptions {
   std::size_t max_event_bytes = 16U << 20U;  // one watch line; objects are capped at 1.5 MB in etcd
   int max_retries = 3;                       // on 429/503 with Retry-After, as client-go's rest client
   std::string user_agent = "crashdiag/0.1";
+  // Injected; the token bucket (qps/burst) reads its monotonic reading. Request latencies are
+  // measured on the process's steady clock: they report real elapsed time.
+  core::Clock clock;
   // Called once per completed request (and once with code 0 for a transport failure), where
   // stats() counts it, with the lowercase verb: "watch" for watches, "list" for GETs of a
   // collection, else the HTTP method. `seconds`: from the attempt's start (after rate limiting)
