@@ -156,7 +156,8 @@ PathOnMounts place_on_mounts(const Container& c, std::string_view path) {
   const std::string p = normalize_path(path);
   for (std::size_t i = 0; i < c.mounts.size(); ++i) {
     const std::string m = normalize_path(c.mounts[i].mount_path);
-    const bool holds = p == m || m == "/" || (p.size() > m.size() && p.compare(0, m.size(), m) == 0 && p[m.size()] == '/');
+    const bool holds =
+        p == m || m == "/" || (p.size() > m.size() && p.compare(0, m.size(), m) == 0 && p[m.size()] == '/');
     if (holds && m.size() >= best_len) {
       best = {&c.mounts[i], i};
       best_len = m.size();
@@ -203,11 +204,11 @@ void place_volume_finding(Hypothesis& h, const Evidence& ev, const std::string& 
         "Mount the volume read-write if the program must write there, or mount it somewhere the program only reads "
         "and let it copy what it needs into a writable volume (an emptyDir); for scripts that chown their config "
         "directory, do not map read-only paths inside it.";
-    const bool seen = std::any_of(h.evidence.begin(), h.evidence.end(),
-                                  [&](const EvidenceItem& e) { return e.field == field; });
+    const bool seen =
+        std::any_of(h.evidence.begin(), h.evidence.end(), [&](const EvidenceItem& e) { return e.field == field; });
     if (!seen) {
-      h.evidence.push_back(EvidenceItem{EvidenceSource::kSpec, field,
-                                        "mountPath: " + on.mount->mount_path + " (read-only)"});
+      h.evidence.push_back(
+          EvidenceItem{EvidenceSource::kSpec, field, "mountPath: " + on.mount->mount_path + " (read-only)"});
     }
   }
 }

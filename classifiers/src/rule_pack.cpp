@@ -139,8 +139,8 @@ SpecPredicate spec_predicate(const YAML::Node& node) {
   } else if (key == "mount_kind") {
     as_values(SpecPredicateKind::kMountKind);
     for (const auto& v : p.values) {
-      if (v != "pvc" && v != "emptyDir" && v != "configMap" && v != "secret" && v != "hostPath") {
-        fail(value, "spec.mount_kind: '" + v + "' is not one of pvc, emptyDir, configMap, secret, hostPath");
+      if (v != "pvc" && v != "emptyDir" && v != "configMap" && v != "secret" && v != "hostPath" && v != "other") {
+        fail(value, "spec.mount_kind: '" + v + "' is not one of pvc, emptyDir, configMap, secret, hostPath, other");
       }
     }
   } else if (key == "env_set") {

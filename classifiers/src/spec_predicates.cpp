@@ -4,6 +4,8 @@
 
 #include <re2/re2.h>
 
+#include <algorithm>
+
 namespace crashdiag {
 namespace {
 
@@ -70,7 +72,16 @@ PredicateResult evaluate(const SpecPredicate& p, const Pod& pod, const Container
       return result(false);
     case SpecPredicateKind::kMountKind:
       for (std::size_t i = 0; i < c.mounts.size(); ++i) {
-        if (!c.mounts[i].volume) continue;
+        // "other": a mount whose volume the evidence does not describe (a Docker or Compose report
+        // shows a named volume or bind mount as a path alone; a live pod's mounts always join a
+        // volume of pod.spec.volumes).
+        if (!c.mounts[i].volume) {
+          if (std::find(p.values.begin(), p.values.end(), "other") != p.values.end()) {
+            return result(true, base + ".volumeMounts[" + std::to_string(i) + "]",
+                          "mountPath: " + c.mounts[i].mount_path + " (volume not described)");
+          }
+          continue;
+        }
         for (const auto& kind : p.values) {
           if (kind_name(c.mounts[i].volume->kind) == kind) {
             return result(

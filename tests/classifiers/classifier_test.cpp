@@ -66,9 +66,12 @@ TEST(Classifier, LinePrefixesOfLogToolsAreNotPartOfTheLine) {
   const Case cases[] = {
       {"as written", "/bin/sh: 0: cannot open ./start-server.sh: No such file"},
       {"docker compose", "server-1  | /bin/sh: 0: cannot open ./start-server.sh: No such file"},
-      {"kubectl --timestamps", "2024-06-01T10:00:00.123456789Z /bin/sh: 0: cannot open ./start-server.sh: No such file"},
-      {"kubectl --prefix", "[pod/immich-server-67648469d9-9d6z6/immich-server] /bin/sh: 0: cannot open ./start-server.sh: No such file"},
-      {"kail", "immich/immich-server-67648469d9-9d6z6[immich-server]: /bin/sh: 0: cannot open ./start-server.sh: No such file"},
+      {"kubectl --timestamps",
+       "2024-06-01T10:00:00.123456789Z /bin/sh: 0: cannot open ./start-server.sh: No such file"},
+      {"kubectl --prefix",
+       "[pod/immich-server-67648469d9-9d6z6/immich-server] /bin/sh: 0: cannot open ./start-server.sh: No such file"},
+      {"kail",
+       "immich/immich-server-67648469d9-9d6z6[immich-server]: /bin/sh: 0: cannot open ./start-server.sh: No such file"},
   };
   for (const Case& c : cases) {
     const auto hs = shipped_classifier().classify(
@@ -90,13 +93,15 @@ TEST(Classifier, APermissionFindingOnAReadOnlyMountIsTheMountsNotTheOwners) {
   const Case cases[] = {
       {"read-only bind mount", "{path: /config/custom-cont-init.d, read_only: true}", "read_only_filesystem"},
       {"under a read-only mount", "{path: /config, read_only: true}", "read_only_filesystem"},
-      {"configMap volume", "{path: /config/custom-cont-init.d, volume: scripts, kind: configMap}", "read_only_filesystem"},
+      {"configMap volume", "{path: /config/custom-cont-init.d, volume: scripts, kind: configMap}",
+       "read_only_filesystem"},
       {"writable claim", "{path: /config, volume: data, kind: pvc}", "volume_permission"},
       {"a sibling path is not under the mount", "{path: /config/custom, read_only: true}", "volume_permission"},
       {"no mount holds the path", "{path: /data, read_only: true}", "volume_permission"},
   };
   for (const Case& c : cases) {
-    const auto hs = shipped_classifier().classify(evidence(std::string("container:\n  mounts:\n    - ") + c.mount + R"yaml(
+    const auto hs =
+        shipped_classifier().classify(evidence(std::string("container:\n  mounts:\n    - ") + c.mount + R"yaml(
 status: {waiting_reason: CrashLoopBackOff, exit_code: 1}
 logs: |
   chown: changing ownership of '/config/custom-cont-init.d': Operation not permitted

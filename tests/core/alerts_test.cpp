@@ -20,7 +20,9 @@ constexpr WallTime kT0{1'795'000'000'000};  // 2026-11-18T...Z
 // The planner takes two readings of each instant: monotonic for its schedule, wall for what
 // Alertmanager is told. Here both advance together (the monotonic reading is the wall's
 // milliseconds) unless a test steps one of them.
-constexpr TimePoint mono(WallTime t) { return TimePoint{t.count()}; }
+constexpr TimePoint mono(WallTime t) {
+  return TimePoint{t.count()};
+}
 
 RcaTarget web(std::string signature = "Error:1") {
   return RcaTarget{"shop", WorkloadRef{"apps/v1", "Deployment", "web", "uid-web"}, "app", false, std::move(signature)};
@@ -459,7 +461,8 @@ TEST(AlertPlanner, FailuresAreRetriedWithDoublingBackoffAndTheLatestState) {
 TEST(AlertPlanner, SuccessAfterFailuresResetsTheBackoff) {
   Fixture f;
   f.identify("oom_killed", kT0);
-  for (int i = 0; i < 3; ++i) f.planner.failed(f.planner.next(f.tracker, mono(kT0 + 30s * i), kT0 + 30s * i), mono(kT0 + 30s * i));
+  for (int i = 0; i < 3; ++i)
+    f.planner.failed(f.planner.next(f.tracker, mono(kT0 + 30s * i), kT0 + 30s * i), mono(kT0 + 30s * i));
   AlertBatch b = f.planner.next(f.tracker, mono(kT0 + 2min), kT0 + 2min);
   f.planner.delivered(b, mono(kT0 + 2min));
   EXPECT_EQ(f.planner.next_due(), mono(kT0 + 3min));
@@ -506,7 +509,8 @@ TEST(AlertPlanner, BatchesAreBounded) {
   for (int i = 0; i < 100; ++i) f.identify("oom_killed", kT0, web("Error:" + std::to_string(i)));
   std::size_t total = 0;
   std::vector<std::size_t> sizes;
-  for (AlertBatch b = f.planner.next(f.tracker, mono(kT0), kT0); !b.empty(); b = f.planner.next(f.tracker, mono(kT0), kT0)) {
+  for (AlertBatch b = f.planner.next(f.tracker, mono(kT0), kT0); !b.empty();
+       b = f.planner.next(f.tracker, mono(kT0), kT0)) {
     sizes.push_back(b.alerts.size());
     total += b.alerts.size();
     f.planner.delivered(b, mono(kT0));
@@ -521,7 +525,8 @@ TEST(AlertPlanner, BatchesAreBounded) {
   Fixture g;
   g.planner = AlertPlanner(small);
   for (int i = 0; i < 3; ++i) g.identify("missing_config_or_secret", kT0, web("Error:" + std::to_string(i)));
-  for (AlertBatch b = g.planner.next(g.tracker, mono(kT0), kT0); !b.empty(); b = g.planner.next(g.tracker, mono(kT0), kT0)) {
+  for (AlertBatch b = g.planner.next(g.tracker, mono(kT0), kT0); !b.empty();
+       b = g.planner.next(g.tracker, mono(kT0), kT0)) {
     g.planner.delivered(b, mono(kT0));
   }
   for (int i = 0; i < 3; ++i) {
@@ -529,7 +534,8 @@ TEST(AlertPlanner, BatchesAreBounded) {
     g.planner.touch(g.tracker.record(occ("web-1", kT0 + 1s, 2 + i, web("Error:" + std::to_string(i))), &d, "me").name);
   }
   sizes.clear();
-  for (AlertBatch b = g.planner.next(g.tracker, mono(kT0 + 1s), kT0 + 1s); !b.empty(); b = g.planner.next(g.tracker, mono(kT0 + 1s), kT0 + 1s)) {
+  for (AlertBatch b = g.planner.next(g.tracker, mono(kT0 + 1s), kT0 + 1s); !b.empty();
+       b = g.planner.next(g.tracker, mono(kT0 + 1s), kT0 + 1s)) {
     sizes.push_back(b.alerts.size());
     g.planner.delivered(b, mono(kT0 + 1s));
   }
