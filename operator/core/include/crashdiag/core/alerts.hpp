@@ -137,7 +137,7 @@ class AlertPlanner {
  private:
   struct Entry {
     std::optional<Alert> posted;  // firing in Alertmanager as far as we know
-    TimePoint due{0};  // monotonic: when to look at this RCA again
+    TimePoint due{0};             // monotonic: when to look at this RCA again
     std::uint64_t version = 0;
     int failures = 0;
     bool in_flight = false;
