@@ -496,6 +496,12 @@ TEST(DaemonUnready, AnUnreadyPodIsDiagnosedOnceAtItsDeadline) {
   std::this_thread::sleep_for(300ms);
   EXPECT_TRUE(r.snapshot().empty()) << "unready for 10 s of 60 s is not failing yet";
   now->store(1'795'000'061);
+  // The daemon sleeps until the deadline by its own reading of the clock; a test that moves the
+  // injected clock says so (nothing polls it).
+  r.on_loop([&] {
+    r.daemon->time_moved();
+    return true;
+  });
   ASSERT_TRUE(r.wait_for(1));
   std::this_thread::sleep_for(500ms);
   const auto records = r.snapshot();

@@ -273,6 +273,10 @@ const RcaState* RcaTracker::find(const std::string& name) const {
   return it == rcas_.end() ? nullptr : &it->second;
 }
 
+bool RcaTracker::any_active() const {
+  return std::any_of(rcas_.begin(), rcas_.end(), [](const auto& entry) { return entry.second.active; });
+}
+
 std::map<RcaTracker::CountKey, int> RcaTracker::active_counts() const {
   std::map<CountKey, int> out;
   for (const auto& [name, s] : rcas_) {

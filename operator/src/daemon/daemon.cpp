@@ -152,6 +152,11 @@ void Daemon::set_leading(bool leading) {
   log(LogLevel::kInfo, "stopped leading: no more writes from this replica");
 }
 
+void Daemon::time_moved() {
+  if (loop_wake_) loop_wake_->cancel();
+  if (delay_wake_) delay_wake_->cancel();
+}
+
 std::size_t Daemon::pods_with_events() const {
   return event_handler_->pods_with_events();
 }
@@ -301,10 +306,14 @@ asio::awaitable<void> Daemon::run() {
   // changes.
   // The resolve check is scheduled on the monotonic clock (a step of the wall clock neither
   // skips nor repeats it); what it compares, an RCA's lastSeen with now, is wall time, as written.
+  // With no Active RCA there is nothing to resolve, so the check is not scheduled at all and a
+  // quiet cluster costs no wake-ups (issue 13 item 3); record() wakes this loop when one appears.
   core::TimePoint next_resolve = options_.clock.now();
   while (!stopping_) {
     if (take_over_pending_) co_await take_over();
-    if (leading_ && options_.clock.now() >= next_resolve) {
+    const bool check_resolve = leading_ && tracker_.any_active();
+    if (!check_resolve) next_resolve = options_.clock.now();  // the first check comes at once
+    if (check_resolve && options_.clock.now() >= next_resolve) {
       next_resolve = options_.clock.now() + options_.resolve_check_interval;
       auto resolved = tracker_.resolve_idle(wall_now(), [this](const core::RcaState& r) { return still_failing(r); });
       for (const auto& name : resolved) {
@@ -319,7 +328,8 @@ asio::awaitable<void> Daemon::run() {
     // Each wait in its own clock's terms: the resolve check's on the monotonic one, an unready
     // deadline's (a lastTransitionTime plus --unready-after) on the wall one.
     std::optional<core::Duration> wait;
-    if (leading_) wait = next_resolve - options_.clock.now();
+    resolve_scheduled_ = leading_ && tracker_.any_active();
+    if (resolve_scheduled_) wait = next_resolve - options_.clock.now();
     if (!unready_deadlines_.empty()) {
       const core::Duration until_deadline = core::WallTime{unready_deadlines_.begin()->first * 1000} - wall_now();
       wait = wait ? std::min(*wait, until_deadline) : until_deadline;

@@ -115,6 +115,10 @@ class Daemon {
   // leader finishes the writes in flight before run() returns.
   boost::asio::awaitable<void> run();
   void stop();
+  // The injected clock moved (a test's ManualClock, an atomic wall reading): the daemon's sleeps
+  // were computed from the old reading, so run() and the queue's delayer look again at once. The
+  // process's own clocks never need this: its timers run on the same steady clock.
+  void time_moved();
   // Leader election: only the leader diagnoses and writes. Taking over reads the RCAs that exist
   // so counts continue; losing it forgets everything queued.
   void set_leading(bool leading);
@@ -224,6 +228,7 @@ class Daemon {
   void record_diagnosis(const core::CrashSignal& s, const core::RcaTarget& target, ContainerDiagnosis diagnosis,
                         const std::optional<DependencyState>& dependency);
   void update_active_gauge();
+  void wake_resolve_check();
   // A workload's deletion (an owner watch's DELETED, or a bare pod's): its RCAs go with it.
   void workload_deleted(const std::string& kind, const core::MetaRecord& rec);
   void forget_rcas(const std::vector<std::string>& names);
@@ -287,6 +292,9 @@ class Daemon {
   std::vector<core::TimePoint> activity_;              // per watch: last sign of life
   std::vector<std::string> watch_names_;
   bool leading_ = false;
+  // run() sleeps with the resolve check scheduled: only while leading with an Active RCA. A record
+  // that makes one Active while it is not wakes run() to schedule it.
+  bool resolve_scheduled_ = false;
   bool take_over_pending_ = false;
   bool stopping_ = false;
   std::uint64_t diagnoses_ = 0;

@@ -36,10 +36,17 @@ void log_diagnosis(const DiagnosisRecord& r) {
 
 void Daemon::record(const core::CrashSignal& s, const core::RcaTarget& target, const ContainerDiagnosis* diagnosis) {
   const core::RcaUpdate update = tracker_.record(make_occurrence(s, target, wall_now()), diagnosis, options_.instance);
+  wake_resolve_check();
   publisher_->submit(update);
   if (update.change == core::RcaChange::kReopened) link_waiting_dependents(update.name);
   if (update.change != core::RcaChange::kUnchanged && update.change != core::RcaChange::kRepeated)
     update_active_gauge();
+}
+
+// run() does not schedule the resolve check while no RCA is Active; a record that makes one
+// Active wakes it to do so.
+void Daemon::wake_resolve_check() {
+  if (!resolve_scheduled_ && leading_ && loop_wake_) loop_wake_->cancel();
 }
 
 void Daemon::update_active_gauge() {
@@ -61,6 +68,7 @@ void Daemon::update_active_gauge() {
 void Daemon::record_diagnosis(const core::CrashSignal& s, const core::RcaTarget& target, ContainerDiagnosis diagnosis,
                               const std::optional<DependencyState>& dependency) {
   const core::RcaUpdate update = tracker_.record(make_occurrence(s, target, wall_now()), &diagnosis, options_.instance);
+  wake_resolve_check();
   link_dependency(update.name, dependency, update.change);
   publisher_->submit(update);
   link_waiting_dependents(update.name);

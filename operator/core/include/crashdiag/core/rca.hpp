@@ -206,6 +206,8 @@ class RcaTracker {
 
   [[nodiscard]] const RcaState* find(const std::string& name) const;
   [[nodiscard]] std::size_t size() const { return rcas_.size(); }
+  // Whether any RCA is Active: only then can the resolve check find something to resolve.
+  [[nodiscard]] bool any_active() const;
   [[nodiscard]] const std::map<std::string, RcaState>& all() const { return rcas_; }
   // Active RCAs per namespace, category and whether each is a consequence of another (it has a
   // cause link): the crashdiag_active_rcas gauge.
