@@ -83,18 +83,26 @@ ContainerDiagnosis one_hypothesis(const std::string& category, double confidence
   return d;
 }
 
-// Container "app" of Deployment `workload`'s pod `pod`, OOM-killed once more at `now`.
-core::Occurrence oom_occurrence(const std::string& workload, const std::string& pod, core::WallTime now) {
+// Container "app" of Deployment `workload`'s pod `pod` in "shop", failing once more at `now`:
+// exit `exit_code` with `signature`, its `restarts`-th restart.
+core::Occurrence failing_occurrence(const std::string& workload, const std::string& workload_uid,
+                                    const std::string& pod, core::WallTime now, const std::string& signature,
+                                    int exit_code, int restarts) {
   core::Occurrence o;
-  o.target =
-      core::RcaTarget{"shop", core::WorkloadRef{"apps/v1", "Deployment", workload, ""}, "app", false, "OOMKilled:137"};
+  o.target = core::RcaTarget{"shop", core::WorkloadRef{"apps/v1", "Deployment", workload, workload_uid}, "app", false,
+                             signature};
   o.pod = pod;
   o.pod_uid = "uid-" + pod;
-  o.restart_count = 1;
+  o.restart_count = restarts;
   o.reason = "CrashLoopBackOff";
-  o.exit_code = 137;
+  o.exit_code = exit_code;
   o.now = now;
   return o;
+}
+
+// OOM-killed once more at `now`.
+core::Occurrence oom_occurrence(const std::string& workload, const std::string& pod, core::WallTime now) {
+  return failing_occurrence(workload, "", pod, now, "OOMKilled:137", 137, 1);
 }
 
 int count_requests(const fake::FakeApiServer& server, const std::string& method, const std::string& needle) {
@@ -565,16 +573,7 @@ TEST(Publisher, ASubmitWhileThatRcasWriteIsInFlightIsWrittenAfterIt) {
   const ContainerDiagnosis d =
       one_hypothesis("db_connection_refused", 0.8, "rule.db", "refused", "the database refused the connection");
   auto occurrence = [](const std::string& workload, const std::string& pod) {
-    core::Occurrence o;
-    o.target = core::RcaTarget{"shop", core::WorkloadRef{"apps/v1", "Deployment", workload, "uid-" + workload}, "app",
-                               false, "Error:1"};
-    o.pod = pod;
-    o.pod_uid = "uid-" + pod;
-    o.restart_count = 2;
-    o.reason = "CrashLoopBackOff";
-    o.exit_code = 1;
-    o.now = kFixedNow;
-    return o;
+    return failing_occurrence(workload, "uid-" + workload, pod, kFixedNow, "Error:1", 1, 2);
   };
   const core::RcaUpdate cause = tracker.record(occurrence("postgres", "postgres-0"), &d, "test");
   const core::RcaUpdate app = tracker.record(occurrence("shop-app", "shop-app-x2k9p"), &d, "test");
