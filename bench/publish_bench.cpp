@@ -8,6 +8,7 @@
 // The baseline in the same run: as many server-side applies of an RCA in a plain loop, same
 // client, same server; printed with the ratio of the publisher's RCA throughput to it.
 // Usage: crashdiag_publish_bench [workloads] [--watch-owners=false] [--evidence-delay-ms=N]
+//        [--publish-concurrency=N] (the daemon's default, 4, otherwise)
 // With --evidence-delay-ms the production wait is kept: it should add N ms to each RCA's latency
 // and about N ms to the burst, not serialise the burst behind the workers.
 
@@ -30,6 +31,7 @@
 #include "fake_apiserver.hpp"
 #include "forked_fake.hpp"
 #include "log.hpp"
+#include "publisher.hpp"
 #include "rule_loader.hpp"
 
 namespace {
@@ -68,6 +70,11 @@ json workload_pod(int i, bool crashing) {
   }
   pod["status"]["containerStatuses"] = json::array({st});
   return pod;
+}
+
+// The verbs RequestStats records for writes (reads are GET, list and watch).
+bool is_write(const std::string& verb) {
+  return verb == "PATCH" || verb == "POST" || verb == "PUT" || verb == "DELETE";
 }
 
 double percentile(std::vector<double> v, double p) {
@@ -115,6 +122,7 @@ int main(int argc, char** argv) {
     const std::string arg = argv[i];
     if (arg.rfind("--evidence-delay-ms=", 0) == 0)
       options.evidence_delay = std::chrono::milliseconds(std::atoi(arg.c_str() + 20));
+    if (arg.rfind("--publish-concurrency=", 0) == 0) options.publisher.lanes = std::atoi(arg.c_str() + 22);
   }
   // `--watch-owners=false` as the second argument: the owner chain and crashdiag.io/ignore by GET,
   // as before issue 14 item 3, for the side-by-side figure.
@@ -138,6 +146,10 @@ int main(int argc, char** argv) {
   const long rss_before = crashdiag::bench::rss_kib();
   const std::uint64_t requests_before = client.stats().total();
   const auto snapshot_before = client.stats().snapshot();
+  std::uint64_t writes_before = 0;
+  for (const auto& [k, v] : snapshot_before) {
+    if (is_write(std::get<0>(k))) writes_before += v;
+  }
   long rss_peak = rss_before;
   fake->send('c');
   const auto start = Clock::now();
@@ -148,7 +160,27 @@ int main(int argc, char** argv) {
     if (static_cast<int>(written.size()) >= n || Clock::now() - start > std::chrono::seconds(300)) break;
   }
   const double burst_s = std::chrono::duration<double>(Clock::now() - start).count();
-  std::this_thread::sleep_for(std::chrono::seconds(2));  // let annotations and Events finish
+  // The publisher's writes (applies, status applies, annotation patches, Event creates), counted
+  // until none has been added for a second: its write throughput is those writes over the time
+  // from the burst's start to the last of them, for the ratio to the raw loop below.
+  auto writes_now = [&client] {
+    std::uint64_t w = 0;
+    for (const auto& [k, v] : client.stats().snapshot()) {
+      if (is_write(std::get<0>(k))) w += v;
+    }
+    return w;
+  };
+  std::uint64_t writes_seen = writes_now();
+  auto last_write = Clock::now();
+  while (Clock::now() - last_write < std::chrono::seconds(1) && Clock::now() - start < std::chrono::seconds(300)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const std::uint64_t w = writes_now();
+    if (w != writes_seen) {
+      writes_seen = w;
+      last_write = Clock::now();
+    }
+  }
+  const double writes_s = std::chrono::duration<double>(last_write - start).count();
   const std::uint64_t requests = client.stats().total() - requests_before;
   auto snapshot_after = client.stats().snapshot();
 
@@ -199,6 +231,100 @@ int main(int argc, char** argv) {
         boost::asio::detached);
     done.get_future().get();
   }
+  // The publisher alone (issue 14 item 4): `n` diagnoses handed to a Publisher of its own at once,
+  // with the same client against the same server, each written as its RCA and its status (two
+  // server-side applies, as the raw loop's); annotations and Events off. Once with one lane (one
+  // request in flight, as before --publish-concurrency) and once with the daemon's lanes, so the
+  // two sit beside the raw loop of this run.
+  auto publisher_alone = [&](int lanes) {
+    crashdiag::core::RcaTracker tracker;
+    crashdiag::daemon::PublisherOptions po;
+    po.lanes = lanes;
+    po.publish_annotation = false;
+    po.publish_event = false;
+    crashdiag::daemon::Publisher publisher(
+        ioc, client, tracker, po, nullptr,
+        [](const std::string&, const std::string&) { return std::optional<std::pair<std::string, std::string>>(); });
+    crashdiag::ContainerDiagnosis d;
+    d.name = "app";
+    crashdiag::Hypothesis h;
+    h.category = "oom_killed";
+    h.confidence = 0.9;
+    h.rule_id = "bench";
+    h.title = "killed";
+    h.summary = "the container was OOM-killed";
+    d.hypotheses.push_back(h);
+    const std::uint64_t before = client.stats().total();
+    std::promise<double> took;
+    boost::asio::post(ioc, [&] {
+      for (int i = 0; i < n; ++i) {
+        crashdiag::core::Occurrence o;
+        const std::string w = "alone" + std::to_string(lanes) + "-" + std::to_string(i);
+        o.target =
+            crashdiag::core::RcaTarget{ns_of(i), crashdiag::core::WorkloadRef{"apps/v1", "Deployment", w, "uid-" + w},
+                                       "app", false, "OOMKilled:137"};
+        o.pod = w + "-x";
+        o.pod_uid = "uid-" + o.pod;
+        o.restart_count = 1;
+        o.reason = "CrashLoopBackOff";
+        o.exit_code = 137;
+        o.now = crashdiag::core::WallTime{1'795'316'400'000};
+        publisher.submit(tracker.record(o, &d, "bench"));
+      }
+      const auto t0 = Clock::now();
+      boost::asio::co_spawn(ioc, publisher.run([] { return true; }), [&, t0](const std::exception_ptr&) {
+        took.set_value(std::chrono::duration<double>(Clock::now() - t0).count());
+      });
+      publisher.stop();  // writes everything queued, then run() ends
+    });
+    const double seconds = took.get_future().get();
+    const std::uint64_t writes = client.stats().total() - before;
+    const double rate = seconds > 0 ? static_cast<double>(writes) / seconds : 0;
+    // Its own baseline: the very bodies it sent (each RCA, then its status), under new names, one
+    // request after the other in a plain loop with the same client: what the server and the
+    // client cost for these writes, without the publisher.
+    std::promise<std::pair<int, double>> raw_done;
+    boost::asio::co_spawn(
+        ioc,
+        [&]() -> boost::asio::awaitable<void> {
+          std::vector<std::pair<std::string, std::string>> bodies;  // path, body
+          for (const auto& [rca_name, state] : tracker.all()) {
+            json object = tracker.apply_object(state);
+            json status = tracker.status_object(state);
+            const std::string name = "same-" + object["metadata"]["name"].get<std::string>();
+            const std::string ns = object["metadata"]["namespace"];
+            object["metadata"]["name"] = name;
+            status["metadata"]["name"] = name;
+            const std::string path = "/apis/crashdiag.io/v1alpha1/namespaces/" + ns + "/rootcauseanalyses/" + name;
+            bodies.emplace_back(path, object.dump());
+            bodies.emplace_back(path + "/status", status.dump());
+          }
+          int ok = 0;
+          const auto t0 = Clock::now();
+          for (auto& [path, body] : bodies) {
+            crashdiag::kube::Request req{boost::beast::http::verb::patch,
+                                         path + "?fieldManager=crashdiag&force=true&fieldValidation=Strict",
+                                         "raw-apply",
+                                         std::move(body),
+                                         "application/apply-patch+yaml",
+                                         ""};
+            auto res = co_await client.request(std::move(req));
+            if (res && (res->status == 200 || res->status == 201)) ++ok;
+          }
+          raw_done.set_value({ok, std::chrono::duration<double>(Clock::now() - t0).count()});
+        },
+        boost::asio::detached);
+    const auto [same_ok, same_s] = raw_done.get_future().get();
+    const double same_rate = same_s > 0 ? same_ok / same_s : 0;
+    std::printf(
+        "publisher alone, %d lane%s: %llu applies in %.2f s => %.0f/s; the same %d bodies in a plain loop: "
+        "%.2f s => %.0f/s; ratio %.2f\n",
+        lanes, lanes == 1 ? "" : "s", static_cast<unsigned long long>(writes), seconds, rate, same_ok, same_s,
+        same_rate, same_rate > 0 ? rate / same_rate : 0.0);
+  };
+  publisher_alone(1);
+  publisher_alone(options.publisher.lanes);
+
   boost::asio::post(ioc, [&] { daemon.stop(); });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   ioc.stop();
@@ -228,5 +354,10 @@ int main(int argc, char** argv) {
   std::printf("raw server-side applies, same client, plain loop: %d in %.2f s => %.0f/s\n", raw_ok, raw_s, raw_rate);
   std::printf("publisher: %.0f RCAs/s (each with its status, annotation and Event) => %.2f of the raw apply rate\n",
               publisher_rate, raw_rate > 0 ? publisher_rate / raw_rate : 0.0);
+  const std::uint64_t writes = writes_seen - writes_before;
+  const double write_rate = writes_s > 0 ? static_cast<double>(writes) / writes_s : 0;
+  std::printf(
+      "publisher writes: %llu in %.2f s (burst start to the last write) => %.0f/s => %.2f of the raw apply rate\n",
+      static_cast<unsigned long long>(writes), writes_s, write_rate, raw_rate > 0 ? write_rate / raw_rate : 0.0);
   return 0;
 }

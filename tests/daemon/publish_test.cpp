@@ -685,5 +685,114 @@ TEST(Publisher, AWallClockStepNeitherDelaysNorSkipsARetry) {
   ioc.run_for(200ms);
 }
 
+// Under a burst the queue holds news and repeats at once: a new cause is written before a
+// repeat's counters (issue 14 item 4), whatever their names' order.
+TEST(Publisher, ANewCauseIsWrittenBeforeARepeatThatIsDueAsWell) {
+  quiet_logs();
+  boost::asio::io_context ioc{1};
+  core::RcaTracker tracker;
+  Cluster c;
+  auto client = testing::client_for(ioc, c.server);
+  core::ManualClock clock(kFixedNow);
+  PublisherOptions po;
+  po.clock = clock.clock();
+  po.lanes = 1;
+  po.publish_annotation = false;
+  po.publish_event = false;
+  Publisher publisher(ioc, *client, tracker, po, nullptr, [](const std::string&, const std::string&) {
+    return std::optional<std::pair<std::string, std::string>>();
+  });
+  const ContainerDiagnosis d = one_hypothesis("oom_killed", 0.9, "rule.oom", "oom", "killed");
+  const core::RcaUpdate first = tracker.record(oom_occurrence("aaa", "aaa-1", clock.wall_now()), &d, "test");
+  publisher.submit(first);
+  boost::asio::co_spawn(ioc, publisher.run([] { return true; }), boost::asio::detached);
+  auto run_until = [&](const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (!done() && std::chrono::steady_clock::now() < deadline) ioc.run_for(20ms);
+    return done();
+  };
+  ASSERT_TRUE(run_until([&] { return publisher.idle() && publisher.stats().status_writes == 1; }));
+
+  clock.advance(po.status_interval + 1000ms);  // the repeat is due at once
+  core::Occurrence again = oom_occurrence("aaa", "aaa-1", clock.wall_now());
+  again.restart_count = 2;
+  const core::RcaUpdate repeat = tracker.record(again, &d, "test");
+  ASSERT_EQ(repeat.change, core::RcaChange::kRepeated);
+  const core::RcaUpdate news = tracker.record(oom_occurrence("zzz", "zzz-1", clock.wall_now()), &d, "test");
+  ASSERT_EQ(news.change, core::RcaChange::kIdentified);
+  ASSERT_LT(repeat.name, news.name) << "the repeat must come first by name for the test to mean anything";
+  const std::size_t before = c.server.requests().size();
+  publisher.submit(repeat);
+  publisher.submit(news);
+  publisher.wake();
+  ASSERT_TRUE(run_until([&] { return publisher.idle() && publisher.stats().status_writes == 3; }));
+  std::vector<std::string> order;
+  const auto requests = c.server.requests();
+  for (std::size_t i = before; i < requests.size(); ++i) {
+    if (requests[i].method == "PATCH") order.push_back(requests[i].target);
+  }
+  ASSERT_FALSE(order.empty());
+  EXPECT_NE(order.front().find("/rootcauseanalyses/" + news.name), std::string::npos)
+      << "the repeat of " << repeat.name << " went first: " << order.front();
+  publisher.stop();
+  ioc.run_for(200ms);
+}
+
+// Writes of a burst are in flight together (issue 14 item 4: one writer waiting for each answer
+// ran at a tenth of the client's rate), on as many pooled connections as there are lanes, and
+// every object is still written exactly once: its apply, its status, its Event.
+struct LanesCase {
+  int lanes;
+  const char* why;
+};
+
+class PublisherLanes : public ::testing::TestWithParam<LanesCase> {};
+
+TEST_P(PublisherLanes, ABurstIsWrittenOnAsManyConnectionsAsLanesAndEachObjectOnce) {
+  quiet_logs();
+  boost::asio::io_context ioc{1};
+  core::RcaTracker tracker;
+  Cluster c;
+  auto client = testing::client_for(ioc, c.server);
+  const std::size_t connections_before = c.server.connections();
+  core::ManualClock clock(kFixedNow);
+  PublisherOptions po;
+  po.clock = clock.clock();
+  po.lanes = GetParam().lanes;
+  po.publish_annotation = false;
+  Publisher publisher(ioc, *client, tracker, po, nullptr, [](const std::string&, const std::string&) {
+    return std::optional<std::pair<std::string, std::string>>(std::pair<std::string, std::string>());
+  });
+  const ContainerDiagnosis d = one_hypothesis("oom_killed", 0.9, "rule.oom", "oom", "killed");
+  constexpr int kWorkloads = 24;
+  std::vector<std::string> names;
+  for (int i = 0; i < kWorkloads; ++i) {
+    const core::RcaUpdate u =
+        tracker.record(oom_occurrence("w" + std::to_string(i), "p" + std::to_string(i), clock.wall_now()), &d, "test");
+    names.push_back(u.name);
+    publisher.submit(u);
+  }
+  boost::asio::co_spawn(ioc, publisher.run([] { return true; }), boost::asio::detached);
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (!(publisher.idle() && publisher.stats().event_creates == kWorkloads) &&
+         std::chrono::steady_clock::now() < deadline) {
+    ioc.run_for(20ms);
+  }
+  ASSERT_TRUE(publisher.idle()) << GetParam().why;
+  EXPECT_EQ(c.server.list_objects(kRcas, "shop").size(), static_cast<std::size_t>(kWorkloads));
+  for (const std::string& name : names) {
+    EXPECT_EQ(count_requests(c.server, "PATCH", "/rootcauseanalyses/" + name + "?"), 1) << name;
+    EXPECT_EQ(count_requests(c.server, "PATCH", "/rootcauseanalyses/" + name + "/status?"), 1) << name;
+  }
+  EXPECT_EQ(count_requests(c.server, "POST", "/events"), kWorkloads);
+  EXPECT_EQ(c.server.connections() - connections_before, static_cast<std::size_t>(GetParam().lanes)) << GetParam().why;
+  publisher.stop();
+  ioc.run_for(200ms);
+}
+
+INSTANTIATE_TEST_SUITE_P(Lanes, PublisherLanes,
+                         ::testing::Values(LanesCase{1, "one writer: one request at a time, one connection"},
+                                           LanesCase{4, "four writers: four requests in flight from the start"}));
+
 }  // namespace
 }  // namespace crashdiag::daemon

@@ -106,6 +106,10 @@ int main(int argc, char** argv) {
   cmd_run->add_option("--log-level", run.log_level, "debug, info, warn or error");
   cmd_run->add_option("--kube-api-qps", run.qps, "Client-side request rate limit (requests per second)");
   cmd_run->add_option("--kube-api-burst", run.burst, "Client-side request burst");
+  cmd_run
+      ->add_option("--publish-concurrency", run.publish_concurrency,
+                   "Writes (RCAs, their status, annotations, Events) in flight at once; each object's stay in order")
+      ->check(CLI::Range(1, 64));
   cmd_run->add_option("--rules-dir", run.rules_dirs, "Additional rule directory (repeatable)");
   cmd_run->add_option("--metrics-bind-address", run.metrics_bind_address,
                       "Address the /metrics endpoint binds to (\":8080\", \"127.0.0.1:8080\"; \"0\" disables)");

@@ -191,6 +191,7 @@ int run_daemon(const RunOptions& o) {
   options.publisher.publish_rca = publishes("rca");
   options.publisher.publish_annotation = publishes("annotation");
   options.publisher.publish_event = publishes("event");
+  options.publisher.lanes = o.publish_concurrency;
   options.label_selector = o.selector;
   options.metrics = &metrics;
   options.instance = instance_name();

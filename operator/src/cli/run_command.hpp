@@ -27,6 +27,7 @@ struct RunOptions {
   std::string log_level = "info";
   double qps = 20;
   int burst = 30;
+  int publish_concurrency = 4;
   std::vector<std::string> rules_dirs;
   std::string metrics_bind_address = ":8080";       // "0" disables
   std::string health_probe_bind_address = ":8081";  // "0" disables

@@ -107,7 +107,11 @@ Publisher::Publisher(asio::io_context& ioc, kube::KubeClient& client, core::RcaT
       options_(std::move(options)),
       metrics_(metrics),
       annotations_(std::move(annotations)),
-      wake_(std::make_unique<asio::steady_timer>(ioc, asio::steady_timer::time_point::max())) {}
+      ioc_(ioc) {
+  options_.lanes = std::max(1, options_.lanes);
+  for (int i = 0; i < options_.lanes; ++i)
+    wake_.push_back(std::make_unique<asio::steady_timer>(ioc, asio::steady_timer::time_point::max()));
+}
 
 void Publisher::submit(const core::RcaUpdate& update) {
   // Alertmanager hears of news only: repeats change no label or annotation of the alert, and
@@ -135,6 +139,7 @@ void Publisher::submit(const core::RcaUpdate& update) {
       if (last != last_status_.end()) due = std::max(now, last->second + options_.status_interval);
     }
     if (inserted || due < it->second.not_before) it->second.not_before = due;
+    if (update.change != core::RcaChange::kRepeated) it->second.news = true;
     ++it->second.generation;
   }
   if (update.pod && (options_.publish_annotation || options_.publish_event)) {
@@ -174,6 +179,7 @@ void Publisher::resolved(const std::string& name) {
   if (!options_.publish_rca) return;
   Pending& p = dirty_[name];
   p.not_before = core::TimePoint{0};
+  p.news = true;
   ++p.generation;
   wake();
 }
@@ -184,8 +190,12 @@ void Publisher::stop() {
   wake();
 }
 
+void Publisher::wake_lanes() {
+  for (auto& timer : wake_) timer->cancel();
+}
+
 void Publisher::wake() {
-  wake_->cancel();
+  wake_lanes();
   if (options_.alerts != nullptr) options_.alerts->wake();
 }
 
@@ -201,7 +211,7 @@ void Publisher::reset() {
 }
 
 bool Publisher::idle() const {
-  return dirty_.empty() && pods_.empty() && !busy_;
+  return dirty_.empty() && pods_.empty() && rcas_in_flight_.empty() && pods_in_flight_.empty();
 }
 
 void Publisher::schedule_retry(Pending& p, core::TimePoint now) {
@@ -437,32 +447,72 @@ asio::awaitable<Publisher::Outcome> Publisher::write_pod(PodJob& job) {
   co_return out;
 }
 
+std::map<std::string, Publisher::Pending>::iterator Publisher::next_rca(core::TimePoint now) {
+  auto repeat = dirty_.end();
+  for (auto it = dirty_.begin(); it != dirty_.end(); ++it) {
+    if ((it->second.not_before > now && !stopping_) || rcas_in_flight_.count(it->first) > 0) continue;
+    if (it->second.news) return it;
+    if (repeat == dirty_.end()) repeat = it;
+  }
+  return repeat;
+}
+
+std::string Publisher::pod_key(const PodJob& job) {
+  // A pod's annotation and Event are written in order by one lane; a workload's Event has no pod.
+  if (job.workload) return "event/" + job.writes.namespace_ + "/" + job.writes.event->name;
+  return "pod/" + job.writes.namespace_ + "/" + job.writes.pod;
+}
+
+std::size_t Publisher::next_pod(core::TimePoint now) const {
+  for (std::size_t i = 0; i < pods_.size(); ++i) {
+    if ((pods_[i].not_before > now && !stopping_) || pods_in_flight_.count(pod_key(pods_[i])) > 0) continue;
+    return i;
+  }
+  return std::string::npos;
+}
+
 asio::awaitable<void> Publisher::run(std::function<bool()> may_write) {
   if (options_.alerts != nullptr) {
     // Its own coroutine: a slow or unreachable Alertmanager never holds up a write below. It
     // ends with stop(); an exception escaping it is a bug, rethrown out of the io_context.
-    asio::co_spawn(wake_->get_executor(), options_.alerts->run(tracker_, may_write), [](const std::exception_ptr& e) {
+    asio::co_spawn(ioc_, options_.alerts->run(tracker_, may_write), [](const std::exception_ptr& e) {
       if (e) std::rethrow_exception(e);
     });
   }
+  // Lane 0 runs here; the others on their own coroutines, and run() returns when all have ended
+  // (the daemon waits for it to drain on stop). An exception escaping a lane is a bug: rethrown
+  // out of the io_context, as the alert sink's is.
+  std::size_t others = wake_.size() - 1;
+  asio::steady_timer all_done(ioc_, asio::steady_timer::time_point::max());
+  for (std::size_t i = 1; i < wake_.size(); ++i) {
+    asio::co_spawn(ioc_, lane(i, may_write), [&others, &all_done](const std::exception_ptr& e) {
+      if (e) std::rethrow_exception(e);
+      if (--others == 0) all_done.cancel();
+    });
+  }
+  co_await lane(0, may_write);
+  while (others > 0) co_await all_done.async_wait(kNoThrow);
+}
+
+asio::awaitable<void> Publisher::lane(std::size_t index, std::function<bool()> may_write) {
+  asio::steady_timer& wake = *wake_[index];
   while (!stopping_ || !idle()) {
     if (!may_write()) {
       if (stopping_) break;  // not the leader: nothing of ours to finish
       // Until leadership is won (the daemon wakes us) or more is queued.
-      wake_->expires_at(asio::steady_timer::time_point::max());
-      co_await wake_->async_wait(kNoThrow);
+      wake.expires_at(asio::steady_timer::time_point::max());
+      co_await wake.async_wait(kNoThrow);
       continue;
     }
     const core::TimePoint now = options_.clock.now();
     bool worked = false;
-    for (auto it = dirty_.begin(); it != dirty_.end(); ++it) {
-      if (it->second.not_before > now && !stopping_) continue;
+    if (auto it = next_rca(now); it != dirty_.end()) {
       std::string name = it->first;
       const std::uint64_t generation = it->second.generation;
-      busy_ = true;
+      rcas_in_flight_.insert(name);
       const Outcome out = co_await write_rca(name);
-      busy_ = false;
-      auto again = dirty_.find(name);
+      rcas_in_flight_.erase(name);
+      auto again = dirty_.find(name);  // the map may have changed while we waited
       if (again != dirty_.end()) {
         if (again->second.generation != generation && !stopping_) {
           // Submitted again while this write was on the wire (a cause linked between the apply
@@ -477,45 +527,48 @@ asio::awaitable<void> Publisher::run(std::function<bool()> may_write) {
         }
       }
       worked = true;
-      break;  // the map may have changed while we waited
-    }
-    if (!worked) {
-      for (std::size_t i = 0; i < pods_.size(); ++i) {
-        if (pods_[i].not_before > now && !stopping_) continue;
-        PodJob job = std::move(pods_[i]);
-        pods_.erase(pods_.begin() + static_cast<std::ptrdiff_t>(i));
-        busy_ = true;
-        const Outcome out = co_await write_pod(job);
-        busy_ = false;
-        if (out == Outcome::kRetry && job.attempts + 1 < options_.max_attempts && !stopping_) {
-          Pending p{job.not_before, job.attempts};
-          schedule_retry(p, options_.clock.now());
-          job.not_before = p.not_before;
-          job.attempts = p.attempts;
-          pods_.push_back(std::move(job));
-        } else if (out == Outcome::kRetry) {
-          log_giving_up(job.workload ? "event" : "pod", job.workload ? job.writes.event->name : job.writes.pod,
-                        job.attempts + 1, "retries exhausted");
-        }
-        worked = true;
-        break;
+    } else if (const std::size_t i = next_pod(now); i != std::string::npos) {
+      PodJob job = std::move(pods_[i]);
+      pods_.erase(pods_.begin() + static_cast<std::ptrdiff_t>(i));
+      const std::string key = pod_key(job);
+      pods_in_flight_.insert(key);
+      const Outcome out = co_await write_pod(job);
+      pods_in_flight_.erase(key);
+      if (out == Outcome::kRetry && job.attempts + 1 < options_.max_attempts && !stopping_) {
+        Pending p{job.not_before, job.attempts};
+        schedule_retry(p, options_.clock.now());
+        job.not_before = p.not_before;
+        job.attempts = p.attempts;
+        pods_.push_back(std::move(job));
+      } else if (out == Outcome::kRetry) {
+        log_giving_up(job.workload ? "event" : "pod", job.workload ? job.writes.event->name : job.writes.pod,
+                      job.attempts + 1, "retries exhausted");
       }
+      worked = true;
     }
-    if (!worked) {
-      if (stopping_) break;
-      // Asleep until the earliest queued write is due (a coalesced repeat, a retry's backoff),
-      // or until submit()/resolved()/stop() wakes us.
-      std::optional<core::TimePoint> due;
-      for (const auto& [name, p] : dirty_) due = due ? std::min(*due, p.not_before) : p.not_before;
-      for (const auto& job : pods_) due = due ? std::min(*due, job.not_before) : job.not_before;
-      if (due) {
-        const auto wait = std::max(*due - options_.clock.now(), core::Duration{1});
-        wake_->expires_after(std::chrono::duration_cast<asio::steady_timer::duration>(wait));
-      } else {
-        wake_->expires_at(asio::steady_timer::time_point::max());
-      }
-      co_await wake_->async_wait(kNoThrow);
+    if (worked) {
+      // The object this lane held may have more queued for it, which the other lanes skipped
+      // while it was in flight; or a retry was scheduled: let them look again.
+      wake_lanes();
+      continue;
     }
+    if (stopping_) break;
+    // Asleep until the earliest write this lane could take is due (a coalesced repeat, a retry's
+    // backoff), or until submit()/resolved()/stop() or another lane's finished write wakes it.
+    std::optional<core::TimePoint> due;
+    for (const auto& [name, p] : dirty_) {
+      if (rcas_in_flight_.count(name) == 0) due = due ? std::min(*due, p.not_before) : p.not_before;
+    }
+    for (const auto& job : pods_) {
+      if (pods_in_flight_.count(pod_key(job)) == 0) due = due ? std::min(*due, job.not_before) : job.not_before;
+    }
+    if (due) {
+      const auto wait = std::max(*due - options_.clock.now(), core::Duration{1});
+      wake.expires_after(std::chrono::duration_cast<asio::steady_timer::duration>(wait));
+    } else {
+      wake.expires_at(asio::steady_timer::time_point::max());
+    }
+    co_await wake.async_wait(kNoThrow);
   }
 }
 

@@ -42,6 +42,12 @@ struct PublisherOptions {
   core::Duration status_interval{10'000};  // repeats update the status at most this often
   core::Duration event_interval{60'000};   // and an Event's count at most this often
   int max_attempts = 5;
+  // Writes in flight at once (--publish-concurrency). One writer sends one request and waits for
+  // the answer, so a burst of incidents ran at a tenth of what the same client manages in a plain
+  // loop of applies (docs/benchmarks.md, issue 14 item 4): the server and the client took turns.
+  // Each lane takes the next due write whose object no other lane is writing; the client pools a
+  // connection per request in flight. Writes of one object stay in order: never two at once.
+  int lanes = 4;
   core::Duration retry_base{1'000};
   core::Duration retry_cap{30'000};
   // Injected; the daemon passes its own. Retries, the per-object intervals and the memory of a
@@ -117,6 +123,9 @@ class Publisher {
     // Raised by every submit: a write that began before the latest submit may have sent older
     // content, so its entry stays dirty instead of being erased when it completes.
     std::uint64_t generation = 0;
+    // Identified, changed, reopened or resolved since its last write: written before repeats
+    // (which only move counters) when both are due, so a new cause is not queued behind them.
+    bool news = false;
   };
   struct PodJob {
     core::PodWrites writes;
@@ -128,6 +137,14 @@ class Publisher {
   // kDropped: the namespace is being deleted or gone (close_namespace has run).
   enum class Outcome { kDone, kRetry, kGiveUp, kDropped };
 
+  // One writer; run() starts options_.lanes of them.
+  boost::asio::awaitable<void> lane(std::size_t index, std::function<bool()> may_write);
+  // The next due RCA (news first) and the next due pod job that no lane is writing; end()/npos
+  // when there is none.
+  std::map<std::string, Pending>::iterator next_rca(core::TimePoint now);
+  std::size_t next_pod(core::TimePoint now) const;
+  static std::string pod_key(const PodJob& job);
+  void wake_lanes();
   boost::asio::awaitable<Outcome> write_rca(std::string name);
   boost::asio::awaitable<Outcome> write_pod(PodJob& job);
   boost::asio::awaitable<Outcome> write_event(core::PodWrites& writes);
@@ -150,11 +167,17 @@ class Publisher {
   std::map<std::string, core::TimePoint> event_written_;  // event name -> last write
   std::size_t next_event_sweep_ = 256;                    // event_written_'s size at which to drop expired entries
   std::map<std::string, core::TimePoint> closed_;         // namespace -> when found being deleted
-  bool busy_ = false;
+  // What the lanes are writing: RCA names, and pods (namespace/name) or workload Events. Kept
+  // apart from dirty_/pods_ because those entries may be forgotten and submitted again while
+  // their write is on the wire.
+  std::set<std::string> rcas_in_flight_;
+  std::set<std::string> pods_in_flight_;
   bool stopping_ = false;
-  // The writer sleeps on this until the earliest queued write is due or wake() cancels it: woken
-  // by work, not by polling.
-  std::unique_ptr<boost::asio::steady_timer> wake_;
+  boost::asio::io_context& ioc_;
+  // Each lane sleeps on its own timer until the earliest write it could take is due, or wake()
+  // cancels them all: woken by work, not by polling. (One shared timer would not do: setting its
+  // expiry cancels the other lanes' waits, and they would wake each other in turn for ever.)
+  std::vector<std::unique_ptr<boost::asio::steady_timer>> wake_;
   PublishStats stats_;
 };
 
