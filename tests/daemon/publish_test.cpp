@@ -601,6 +601,62 @@ TEST(Publisher, ASubmitWhileThatRcasWriteIsInFlightIsWrittenAfterIt) {
   EXPECT_EQ((*written)["status"]["causedBy"]["name"], cause.name);
 }
 
+// A workload deleted and created again under its name while its RCA's write is on the wire: the
+// tracker forgets the old RCA and records the new one under the same name, with the new owner.
+// The write that completes afterwards carried the old owner, so the new content is written
+// after it (a generation counted per entry started again at 1 and looked unchanged).
+TEST(Publisher, AnRcaForgottenAndRecordedAgainDuringItsWriteIsWrittenWithTheNewOwner) {
+  quiet_logs();
+  boost::asio::io_context ioc{1};
+  core::RcaTracker tracker;
+  std::function<void()> during;
+  int status_writes = 0;
+  fake::FakeOptions fo;
+  fo.before_response = [&](const std::string& method, const std::string& target) {
+    if (method != "PATCH" || target.find("/status") == std::string::npos || status_writes++ != 0) return;
+    std::promise<void> done;
+    boost::asio::post(ioc, [&] {
+      during();
+      done.set_value();
+    });
+    done.get_future().wait();  // the daemon's thread forgets and records while this response is held
+  };
+  Cluster c(fo);
+  auto client = testing::client_for(ioc, c.server);
+  PublisherOptions po;
+  po.clock.wall = [] { return kFixedNow; };
+  po.publish_annotation = false;
+  po.publish_event = false;
+  Publisher publisher(ioc, *client, tracker, po, nullptr, [](const std::string&, const std::string&) {
+    return std::optional<std::pair<std::string, std::string>>();
+  });
+  const ContainerDiagnosis d = one_hypothesis("oom_killed", 0.9, "rule.oom", "oom", "killed");
+  const core::RcaUpdate first =
+      tracker.record(failing_occurrence("web", "uid-old", "web-1", kFixedNow, "OOMKilled:137", 137, 1), &d, "test");
+  std::string again_name;
+  during = [&] {
+    publisher.forget(tracker.forget_workload("shop", "Deployment", "web", "uid-old"));
+    const core::RcaUpdate again =
+        tracker.record(failing_occurrence("web", "uid-new", "web-2", kFixedNow, "OOMKilled:137", 137, 1), &d, "test");
+    again_name = again.name;
+    publisher.submit(again);
+  };
+  publisher.submit(first);
+  boost::asio::co_spawn(ioc, publisher.run([] { return true; }), boost::asio::detached);
+  auto owner_uid = [&]() -> std::string {
+    const auto rca = c.server.get_object(kRcas, "shop", first.name);
+    if (!rca || !(*rca)["metadata"].contains("ownerReferences")) return "";
+    return (*rca)["metadata"]["ownerReferences"][0].value("uid", "");
+  };
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline && !(publisher.idle() && owner_uid() == "uid-new"))
+    ioc.run_for(20ms);
+  ASSERT_EQ(again_name, first.name) << "the same workload's RCA keeps its name";
+  EXPECT_EQ(owner_uid(), "uid-new") << "the RCA still names the deleted workload as its owner";
+  publisher.stop();
+  ioc.run_for(200ms);
+}
+
 // The publisher remembers when each Event was last written only to space out its count bumps,
 // which matters for one event_interval: older entries are swept, so on a cluster whose pods come
 // and go the memory follows the Event rate, not the history (it grew to its 10,000 cap before).

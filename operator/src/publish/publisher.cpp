@@ -140,7 +140,7 @@ void Publisher::submit(const core::RcaUpdate& update) {
     }
     if (inserted || due < it->second.not_before) it->second.not_before = due;
     if (update.change != core::RcaChange::kRepeated) it->second.news = true;
-    ++it->second.generation;
+    it->second.generation = ++next_generation_;
   }
   if (update.pod && (options_.publish_annotation || options_.publish_event)) {
     PodJob job{*update.pod, now, 0, !options_.publish_annotation};
@@ -180,7 +180,7 @@ void Publisher::resolved(const std::string& name) {
   Pending& p = dirty_[name];
   p.not_before = core::TimePoint{0};
   p.news = true;
-  ++p.generation;
+  p.generation = ++next_generation_;
   wake();
 }
 
@@ -208,6 +208,7 @@ void Publisher::reset() {
   pods_.clear();
   event_written_.clear();
   closed_.clear();
+  ++term_;
 }
 
 bool Publisher::idle() const {
@@ -342,8 +343,10 @@ asio::awaitable<Publisher::Outcome> Publisher::write_rca(std::string name) {
   auto res = co_await client_.request(std::move(req));
   const int status = res ? res->status : 0;
   if (status == 200 || status == 201) {
-    statuses_[name] = hash;
-    last_status_[name] = options_.clock.now();
+    if (tracker_.find(name) != nullptr) {  // not if forgotten meanwhile: its memory went with it
+      statuses_[name] = hash;
+      last_status_[name] = options_.clock.now();
+    }
     ++stats_.status_writes;
     if (metrics_ != nullptr) metrics_->publish_write("rca_status");
     log_published(name, ns, active ? "Active" : "Resolved");
@@ -480,18 +483,34 @@ asio::awaitable<void> Publisher::run(std::function<bool()> may_write) {
     });
   }
   // Lane 0 runs here; the others on their own coroutines, and run() returns when all have ended
-  // (the daemon waits for it to drain on stop). An exception escaping a lane is a bug: rethrown
-  // out of the io_context, as the alert sink's is.
-  std::size_t others = wake_.size() - 1;
-  asio::steady_timer all_done(ioc_, asio::steady_timer::time_point::max());
+  // (the daemon waits for it to drain on stop). Their count and the timer that wakes run() are
+  // shared with the lanes' completion handlers, so nothing they touch lives in this frame. An
+  // exception escaping a lane is a bug: lane 0's is rethrown once the others have ended, the
+  // others' out of the io_context, as the alert sink's is.
+  struct Lanes {
+    explicit Lanes(asio::io_context& ioc, std::size_t n)
+        : running(n), done(ioc, asio::steady_timer::time_point::max()) {}
+    std::size_t running;
+    asio::steady_timer done;
+  };
+  auto lanes = std::make_shared<Lanes>(ioc_, wake_.size() - 1);
   for (std::size_t i = 1; i < wake_.size(); ++i) {
-    asio::co_spawn(ioc_, lane(i, may_write), [&others, &all_done](const std::exception_ptr& e) {
+    asio::co_spawn(ioc_, lane(i, may_write), [lanes](const std::exception_ptr& e) {
+      if (--lanes->running == 0) lanes->done.cancel();
       if (e) std::rethrow_exception(e);
-      if (--others == 0) all_done.cancel();
     });
   }
-  co_await lane(0, may_write);
-  while (others > 0) co_await all_done.async_wait(kNoThrow);
+  std::exception_ptr failed;
+  try {
+    co_await lane(0, may_write);
+  } catch (const std::exception& e) {
+    log(LogLevel::kError, "publisher lane failed", {{"error", e.what()}});
+    failed = std::current_exception();
+    stopping_ = true;  // the other lanes finish what is queued and end
+    wake_lanes();
+  }
+  while (lanes->running > 0) co_await lanes->done.async_wait(kNoThrow);
+  if (failed) std::rethrow_exception(failed);
 }
 
 asio::awaitable<void> Publisher::lane(std::size_t index, std::function<bool()> may_write) {
@@ -531,14 +550,21 @@ asio::awaitable<void> Publisher::lane(std::size_t index, std::function<bool()> m
       PodJob job = std::move(pods_[i]);
       pods_.erase(pods_.begin() + static_cast<std::ptrdiff_t>(i));
       const std::string key = pod_key(job);
+      const std::uint64_t term = term_;
       pods_in_flight_.insert(key);
       const Outcome out = co_await write_pod(job);
       pods_in_flight_.erase(key);
-      if (out == Outcome::kRetry && job.attempts + 1 < options_.max_attempts && !stopping_) {
+      if (term != term_ || closed(job.writes.namespace_)) {
+        // Leadership was lost meanwhile, or the namespace is going: nothing of it to retry.
+      } else if (out == Outcome::kRetry && job.attempts + 1 < options_.max_attempts && !stopping_) {
         Pending p{job.not_before, job.attempts};
         schedule_retry(p, options_.clock.now());
         job.not_before = p.not_before;
         job.attempts = p.attempts;
+        // A newer job for the same pod was queued while this one was on the wire: its annotation
+        // is the current one, and this retry must not put the older cause back. Its Event stays.
+        if (std::any_of(pods_.begin(), pods_.end(), [&](const PodJob& q) { return pod_key(q) == key; }))
+          job.annotated = true;
         pods_.push_back(std::move(job));
       } else if (out == Outcome::kRetry) {
         log_giving_up(job.workload ? "event" : "pod", job.workload ? job.writes.event->name : job.writes.pod,

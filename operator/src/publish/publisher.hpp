@@ -120,8 +120,10 @@ class Publisher {
   struct Pending {
     core::TimePoint not_before{0};
     int attempts = 0;
-    // Raised by every submit: a write that began before the latest submit may have sent older
-    // content, so its entry stays dirty instead of being erased when it completes.
+    // Set from one counter by every submit: a write that began before the latest submit may have
+    // sent older content, so its entry stays dirty instead of being erased when it completes.
+    // One counter for the publisher, not one per entry: an entry forgotten and submitted again
+    // while its write is on the wire starts afresh, and must still not look unchanged.
     std::uint64_t generation = 0;
     // Identified, changed, reopened or resolved since its last write: written before repeats
     // (which only move counters) when both are due, so a new cause is not queued behind them.
@@ -173,6 +175,10 @@ class Publisher {
   std::set<std::string> rcas_in_flight_;
   std::set<std::string> pods_in_flight_;
   bool stopping_ = false;
+  std::uint64_t next_generation_ = 0;
+  // Raised by reset(): a pod write that was on the wire when leadership was lost is not queued
+  // again for its retry (the new term starts from the cluster).
+  std::uint64_t term_ = 0;
   boost::asio::io_context& ioc_;
   // Each lane sleeps on its own timer until the earliest write it could take is due, or wake()
   // cancels them all: woken by work, not by polling. (One shared timer would not do: setting its
