@@ -538,6 +538,40 @@ INSTANTIATE_TEST_SUITE_P(Leaders, LeaderFailover,
                                            Failover{"crash_lease_expires", false}),
                          [](const auto& info) { return std::string(info.param.name); });
 
+// Fake options that hold the response to the first status write whose target contains `needle`
+// until `during` has run on `ioc`'s thread: a deterministic "meanwhile" for a write on the wire.
+// The fake calls before_response on its own thread, which waits here while the publisher's
+// thread runs `during`.
+fake::FakeOptions holding_first_status_write(boost::asio::io_context& ioc, std::string needle,
+                                             std::function<void()>& during, int& status_writes) {
+  fake::FakeOptions fo;
+  fo.before_response = [&ioc, &during, &status_writes, needle = std::move(needle)](const std::string& method,
+                                                                                   const std::string& target) {
+    if (method != "PATCH" || target.find(needle) == std::string::npos || target.find("/status") == std::string::npos ||
+        status_writes++ != 0) {
+      return;
+    }
+    std::promise<void> done;
+    boost::asio::post(ioc, [&] {
+      during();
+      done.set_value();
+    });
+    done.get_future().wait();
+  };
+  return fo;
+}
+
+// A publisher of RCAs only (no annotations, no Events) at the fixed time.
+Publisher rca_only_publisher(boost::asio::io_context& ioc, kube::KubeClient& client, core::RcaTracker& tracker) {
+  PublisherOptions po;
+  po.clock.wall = [] { return kFixedNow; };
+  po.publish_annotation = false;
+  po.publish_event = false;
+  return Publisher(ioc, client, tracker, po, nullptr, [](const std::string&, const std::string&) {
+    return std::optional<std::pair<std::string, std::string>>();
+  });
+}
+
 // A submit that arrives while the same RCA's write is on the wire (a cause linked between its
 // apply and its status write, as issue 15's links do) is written too: the entry stays dirty
 // instead of being erased when the older write completes. Made deterministic by the fake
@@ -548,28 +582,9 @@ TEST(Publisher, ASubmitWhileThatRcasWriteIsInFlightIsWrittenAfterIt) {
   core::RcaTracker tracker;
   std::function<void()> during;
   int status_writes = 0;
-  fake::FakeOptions fo;
-  fo.before_response = [&](const std::string& method, const std::string& target) {
-    if (method != "PATCH" || target.find("/rootcauseanalyses/shop-app") == std::string::npos ||
-        target.find("/status") == std::string::npos || status_writes++ != 0) {
-      return;
-    }
-    std::promise<void> done;
-    boost::asio::post(ioc, [&] {
-      during();
-      done.set_value();
-    });
-    done.get_future().wait();  // the daemon's thread submits while this response is held
-  };
-  Cluster c(fo);
+  Cluster c(holding_first_status_write(ioc, "/rootcauseanalyses/shop-app", during, status_writes));
   auto client = testing::client_for(ioc, c.server);
-  PublisherOptions po;
-  po.clock.wall = [] { return kFixedNow; };
-  po.publish_annotation = false;
-  po.publish_event = false;
-  Publisher publisher(ioc, *client, tracker, po, nullptr, [](const std::string&, const std::string&) {
-    return std::optional<std::pair<std::string, std::string>>();
-  });
+  Publisher publisher = rca_only_publisher(ioc, *client, tracker);
   const ContainerDiagnosis d =
       one_hypothesis("db_connection_refused", 0.8, "rule.db", "refused", "the database refused the connection");
   auto occurrence = [](const std::string& workload, const std::string& pod) {
@@ -611,25 +626,9 @@ TEST(Publisher, AnRcaForgottenAndRecordedAgainDuringItsWriteIsWrittenWithTheNewO
   core::RcaTracker tracker;
   std::function<void()> during;
   int status_writes = 0;
-  fake::FakeOptions fo;
-  fo.before_response = [&](const std::string& method, const std::string& target) {
-    if (method != "PATCH" || target.find("/status") == std::string::npos || status_writes++ != 0) return;
-    std::promise<void> done;
-    boost::asio::post(ioc, [&] {
-      during();
-      done.set_value();
-    });
-    done.get_future().wait();  // the daemon's thread forgets and records while this response is held
-  };
-  Cluster c(fo);
+  Cluster c(holding_first_status_write(ioc, "/rootcauseanalyses/", during, status_writes));
   auto client = testing::client_for(ioc, c.server);
-  PublisherOptions po;
-  po.clock.wall = [] { return kFixedNow; };
-  po.publish_annotation = false;
-  po.publish_event = false;
-  Publisher publisher(ioc, *client, tracker, po, nullptr, [](const std::string&, const std::string&) {
-    return std::optional<std::pair<std::string, std::string>>();
-  });
+  Publisher publisher = rca_only_publisher(ioc, *client, tracker);
   const ContainerDiagnosis d = one_hypothesis("oom_killed", 0.9, "rule.oom", "oom", "killed");
   const core::RcaUpdate first =
       tracker.record(failing_occurrence("web", "uid-old", "web-1", kFixedNow, "OOMKilled:137", 137, 1), &d, "test");
