@@ -204,6 +204,12 @@ void FakeApiServer::close_watches() {
   impl_->wake_watches();
 }
 
+void FakeApiServer::send_bookmarks() {
+  impl_->bookmark_generation++;
+  std::lock_guard lock(impl_->mu);
+  impl_->wake_watches();
+}
+
 std::size_t FakeApiServer::open_watches() const {
   return impl_->open_watches.load();
 }

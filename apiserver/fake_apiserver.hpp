@@ -137,6 +137,10 @@ class FakeApiServer {
   void compact();  // forget watch history: older resourceVersions now get 410
   void inject(Fault fault);
   void close_watches();  // end every open watch normally, as the server's timeout would
+  // Every open watch that asked for bookmarks gets one now, at the current resourceVersion, as
+  // it would at its next bookmark time. A client that has seen it has seen every change before
+  // it: tests use it as a barrier ("the daemon has caught up") instead of sleeping.
+  void send_bookmarks();
 
   [[nodiscard]] std::vector<RecordedRequest> requests() const;
   [[nodiscard]] std::uint64_t resource_version() const;

@@ -90,6 +90,9 @@ asio::awaitable<void> watch_stream(FakeApiServer::Impl& impl, Stream& stream, co
   lowest.expires_never();
   auto [whec, whn] = co_await http::async_write_header(stream, sr, kNoThrow);
   if (whec) co_return;
+  // Read before the watch counts as open: a send_bookmarks() made once a caller sees it open
+  // is never missed.
+  std::uint64_t bookmarks_asked = impl.bookmark_generation.load();
   impl.open_watches++;
   struct Closer {
     std::atomic<std::size_t>& n;
@@ -210,7 +213,9 @@ asio::awaitable<void> watch_stream(FakeApiServer::Impl& impl, Stream& stream, co
     if (last < current) last = current;
     const auto now = std::chrono::steady_clock::now();
     if (now >= deadline || impl.close_generation.load() != generation) break;
-    if (bookmarks && now >= next_bookmark) {
+    const std::uint64_t asked = impl.bookmark_generation.load();
+    if (bookmarks && (now >= next_bookmark || asked != bookmarks_asked)) {
+      bookmarks_asked = asked;
       const json bm = bookmark_event(r.kind, r.api_version, last);
       if (!co_await send(bm)) co_return;
       next_bookmark = now + impl.options.bookmark_interval;

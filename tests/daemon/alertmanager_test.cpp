@@ -153,21 +153,22 @@ class RealAlertmanager {
       pid_ = -1;
       return false;
     }
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return false;  // exited: a bad config, or the port was taken
-      }
-      if (port_ == 0) port_ = listening_port();
-      if (port_ != 0) {
-        auto ready = sync_request(url(), "/-/ready", "");
-        if (ready && ready->status == 200) return true;
-      }
-      std::this_thread::sleep_for(100ms);
-    }
-    return false;
+    bool exited = false;
+    const bool ready = eventually(
+        [&] {
+          int status = 0;
+          if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+            pid_ = -1;
+            exited = true;  // a bad config, or the port was taken
+            return true;
+          }
+          if (port_ == 0) port_ = listening_port();
+          if (port_ == 0) return false;
+          auto answer = sync_request(url(), "/-/ready", "");
+          return answer && answer->status == 200;
+        },
+        20s);
+    return ready && !exited;
   }
   void stop() {
     if (pid_ <= 0) return;
@@ -232,12 +233,13 @@ struct AlertingDaemon {
     o.watch.backoff.initial = 50ms;
     o.watch.backoff.cap = 400ms;
     daemon = std::make_unique<Daemon>(ioc, *client, testing::shipped_classifier(), o);
-    boost::asio::co_spawn(ioc, daemon->run(), boost::asio::detached);
+    boost::asio::co_spawn(ioc, daemon->run(), [this](const std::exception_ptr&) { finished = true; });
     thread = std::thread([this] { ioc.run(); });
   }
   ~AlertingDaemon() {
+    // stop(): run() finishes the writes in flight, then returns.
     boost::asio::post(ioc, [this] { daemon->stop(); });
-    std::this_thread::sleep_for(100ms);
+    eventually([this] { return finished.load(); }, 5'000ms);
     ioc.stop();
     thread.join();
   }
@@ -255,6 +257,7 @@ struct AlertingDaemon {
   std::unique_ptr<AlertSink> sink;
   std::unique_ptr<Daemon> daemon;
   std::thread thread;
+  std::atomic<bool> finished{false};  // run() returned
 };
 
 json running_pod(const json& failing) {

@@ -10,12 +10,14 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <charconv>
 #include <future>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "daemon.hpp"
+#include "eventually.hpp"
 #include "fake_apiserver.hpp"
 #include "fake_client.hpp"
 #include "leader_elector.hpp"
@@ -147,6 +149,43 @@ inline void postgres_oom(Cluster& c) {
   c.server.set_logs("shop", "postgres-0", "postgres", true, "LOG:  database system is ready to accept connections\n");
 }
 
+using testing::eventually;
+
+// Reads daemon state on its loop's thread (the daemon is single-threaded by design).
+template <typename F>
+auto on_loop(boost::asio::io_context& ioc, F read) {
+  std::promise<decltype(read())> p;
+  boost::asio::post(ioc, [&] { p.set_value(read()); });
+  return p.get_future().get();
+}
+
+// The barrier a test needs before asserting that nothing more arrives, instead of sleeping for
+// "long enough": the daemon has seen every change the fake held when it was called (each watch
+// is sent a bookmark at the current resourceVersion, as the watch cache sends them, and every
+// watch whose first list is in must reach it) and has nothing left to do for them
+// (Daemon::quiet: nothing queued, delayed, diagnosed or unwritten). The fake's resourceVersions
+// are integers; a real server's are opaque, which is why this lives in the tests.
+inline bool settle(fake::FakeApiServer& server, boost::asio::io_context& ioc, Daemon& daemon,
+                   std::chrono::milliseconds timeout = 10'000ms) {
+  const std::uint64_t target = server.resource_version();
+  auto caught_up = [&] {
+    const std::vector<std::string> versions = daemon.watch_versions();
+    if (versions.empty()) return false;
+    for (const std::string& v : versions) {
+      std::uint64_t n = 0;
+      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec != std::errc{} || end != v.data() + v.size() || n < target) return false;
+    }
+    return daemon.quiet();
+  };
+  return eventually(
+      [&] {
+        server.send_bookmarks();  // again each time: a watch opened since may not have had one
+        return on_loop(ioc, caught_up);
+      },
+      timeout);
+}
+
 struct Running {
   Running(Cluster& c, DaemonOptions options) : cluster(c) {
     client = testing::client_for(ioc, c.server);
@@ -157,41 +196,47 @@ struct Running {
     options.random = [] { return 0.0; };
     // Short unless the test chose its own (the default is production's 2 s).
     if (options.evidence_delay == DaemonOptions{}.evidence_delay) options.evidence_delay = 50ms;
+    // Repeats are written within production's 10 s / 60 s; settle() waits for what is due, so a
+    // test that did not choose the intervals gets short ones.
+    const PublisherOptions production;
+    if (options.publisher.status_interval == production.status_interval) options.publisher.status_interval = 200ms;
+    if (options.publisher.event_interval == production.event_interval) options.publisher.event_interval = 200ms;
+    if (options.publisher.retry_base == production.retry_base) options.publisher.retry_base = 50ms;
+    if (options.publisher.retry_cap == production.retry_cap) options.publisher.retry_cap = 200ms;
     options.idle_timeout = 1500ms;
     options.watch.min_watch_timeout_seconds = 1;
     options.watch.backoff.initial = 50ms;
     options.watch.backoff.cap = 400ms;
     daemon = std::make_unique<Daemon>(ioc, *client, testing::shipped_classifier(), options);
-    boost::asio::co_spawn(ioc, daemon->run(), boost::asio::detached);
+    boost::asio::co_spawn(ioc, daemon->run(), [this](const std::exception_ptr&) { finished = true; });
     thread = std::thread([this] { ioc.run(); });
   }
   ~Running() {
+    // stop(): run() finishes the writes in flight, then returns.
     boost::asio::post(ioc, [this] { daemon->stop(); });
-    std::this_thread::sleep_for(100ms);
+    eventually([this] { return finished.load(); }, 5'000ms);
     ioc.stop();
     thread.join();
   }
   bool wait_for(std::size_t n, std::chrono::milliseconds timeout = 8000ms) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      {
-        std::lock_guard lock(mu);
-        if (records.size() >= n) return true;
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    return false;
+    return eventually(
+        [&] {
+          std::lock_guard lock(mu);
+          return records.size() >= n;
+        },
+        timeout);
   }
   std::vector<DiagnosisRecord> snapshot() {
     std::lock_guard lock(mu);
     return records;
   }
-  // Reads daemon state on its own thread (the daemon is single-threaded by design).
   template <typename F>
   auto on_loop(F read) {
-    std::promise<decltype(read())> p;
-    boost::asio::post(ioc, [&] { p.set_value(read()); });
-    return p.get_future().get();
+    return harness::on_loop(ioc, read);
+  }
+  // See settle() above.
+  bool settle(std::chrono::milliseconds timeout = 10'000ms) {
+    return harness::settle(cluster.server, ioc, *daemon, timeout);
   }
   bool synced() {
     return on_loop([this] { return daemon->synced(); });
@@ -203,18 +248,8 @@ struct Running {
   std::thread thread;
   std::mutex mu;
   std::vector<DiagnosisRecord> records;
+  std::atomic<bool> finished{false};  // run() returned
 };
-
-// Polls `cond` until it holds or `timeout` passes; generous for a loaded machine under ASan.
-template <typename F>
-bool eventually(F cond, std::chrono::milliseconds timeout = 10'000ms) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return cond();
-}
 
 // Publishing with short intervals and retries, so that tests see writes within milliseconds.
 inline DaemonOptions publishing_options(metrics::Metrics* m) {

@@ -43,7 +43,7 @@ TEST(Daemon, DiagnosesEachFailingWorkloadOnceWithTheRightCause) {
                           {"message", std::string("Error: ") + kStartError}});
   Running r(c, {});
   ASSERT_TRUE(r.wait_for(2));
-  std::this_thread::sleep_for(500ms);  // nothing more may arrive
+  ASSERT_TRUE(r.settle());  // nothing more may arrive
   auto records = r.snapshot();
   ASSERT_EQ(records.size(), 2U);
   std::map<std::string, std::string> by_workload;
@@ -65,7 +65,7 @@ TEST(Daemon, NewRestartsOfTheSameFailureAreCountedNotRediagnosed) {
   for (int restart = 4; restart < 7; ++restart) c.web_replicas(restart);
   c.api_oom(1);  // a different workload starts failing: diagnosed
   ASSERT_TRUE(r.wait_for(2));
-  std::this_thread::sleep_for(500ms);
+  ASSERT_TRUE(r.settle());
   EXPECT_EQ(r.snapshot().size(), 2U);
 }
 
@@ -173,7 +173,7 @@ TEST(Daemon, StopEndsQuietWatchesAtOnce) {
     return p.get_future().get();
   };
   ASSERT_TRUE(eventually([&] { return on_loop([&] { return daemon.synced(); }); }));
-  std::this_thread::sleep_for(300ms);  // every watch open and quiet
+  ASSERT_TRUE(settle(c.server, ioc, daemon));  // every watch open and quiet
   const auto t0 = std::chrono::steady_clock::now();
   boost::asio::post(ioc, [&] { daemon.stop(); });
   const bool stopped = drained.get_future().wait_for(5s) == std::future_status::ready;
@@ -237,11 +237,11 @@ TEST_P(DaemonUnderFault, StillDiagnosesEveryIncidentExactlyOnce) {
   c.server.inject(GetParam().fault);
   if (GetParam().compact) c.server.compact();
   c.server.close_watches();
-  std::this_thread::sleep_for(200ms);
+  ASSERT_TRUE(eventually([&] { return pod_watches() > watches_before; })) << "the daemon never met the fault";
   c.web_replicas(4);  // same failure again: counted only
   c.api_oom(1);       // a new incident during the fault: diagnosed once
   ASSERT_TRUE(r.wait_for(2, 10000ms)) << "incident missed under fault " << GetParam().name;
-  std::this_thread::sleep_for(800ms);
+  ASSERT_TRUE(r.settle()) << "never caught up under fault " << GetParam().name;
   auto records = r.snapshot();
   ASSERT_EQ(records.size(), 2U) << "duplicated under fault " << GetParam().name;
   EXPECT_NE(records[0].workload, records[1].workload);
@@ -309,13 +309,8 @@ TEST(Daemon, DeletedPodsLeaveTheStoreAndItReportsSynced) {
   ASSERT_TRUE(r.wait_for(1));
   EXPECT_TRUE(r.synced());
   c.server.delete_pod("shop", "web-7d9f-0");
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  std::size_t pods = 3;
-  while (std::chrono::steady_clock::now() < deadline && pods != 2) {
-    pods = r.on_loop([&] { return r.daemon->pods(); });
-    std::this_thread::sleep_for(20ms);
-  }
-  EXPECT_EQ(pods, 2U);
+  ASSERT_TRUE(r.settle());
+  EXPECT_EQ(r.on_loop([&] { return r.daemon->pods(); }), 2U);
 }
 
 // /healthz: a watch that stops making progress (no events, no bookmarks) for longer than the
@@ -369,8 +364,7 @@ TEST(Daemon, EventsOfDeletedPodsAndExpiredEventsAreForgotten) {
   EXPECT_EQ(with_events(), 2U);
   c.server.delete_pod("shop", "web-7d9f-0");       // the pod goes: its events go
   c.server.delete_object("events", "shop", "e1");  // the event expires (event TTL)
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (std::chrono::steady_clock::now() < deadline && with_events() != 0) std::this_thread::sleep_for(20ms);
+  ASSERT_TRUE(r.settle());
   EXPECT_EQ(with_events(), 0U);
 }
 
@@ -493,7 +487,7 @@ TEST(DaemonUnready, AnUnreadyPodIsDiagnosedOnceAtItsDeadline) {
     pod["metadata"]["labels"]["touch"] = std::to_string(i);
     c.server.apply_pod(pod);
   }
-  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(r.settle());
   EXPECT_TRUE(r.snapshot().empty()) << "unready for 10 s of 60 s is not failing yet";
   now->store(1'795'000'061);
   // The daemon sleeps until the deadline by its own reading of the clock; a test that moves the
@@ -503,7 +497,7 @@ TEST(DaemonUnready, AnUnreadyPodIsDiagnosedOnceAtItsDeadline) {
     return true;
   });
   ASSERT_TRUE(r.wait_for(1));
-  std::this_thread::sleep_for(500ms);
+  ASSERT_TRUE(r.settle());
   const auto records = r.snapshot();
   ASSERT_EQ(records.size(), 1U);
   EXPECT_EQ(records[0].signal.reason, "Unready");
@@ -548,7 +542,7 @@ TEST_P(DaemonIgnore, SilencedFailuresAreNotDiagnosed) {
     o.watch_owners = watch_owners;
     Running r(c, o);
     ASSERT_TRUE(r.wait_for(1));
-    std::this_thread::sleep_for(600ms);  // time for "web" to be diagnosed, were it not silenced
+    ASSERT_TRUE(r.settle());  // "web" would have been diagnosed by now, were it not silenced
     std::vector<std::string> diagnosed;
     for (const auto& rec : r.snapshot()) diagnosed.push_back(rec.signal.namespace_ + "/" + rec.signal.pod);
     EXPECT_EQ(diagnosed, (std::vector<std::string>{"ops/probe"}));
@@ -584,7 +578,7 @@ TEST(DaemonOwners, TheOwnerIndexResolvesAWorkloadWithoutARequest) {
     o.watch_owners = watch_owners;
     Running r(c, o);
     ASSERT_TRUE(r.wait_for(1));
-    std::this_thread::sleep_for(300ms);
+    ASSERT_TRUE(r.settle());
     EXPECT_EQ(r.snapshot().at(0).workload, "Deployment/web");
     std::map<std::string, int> gets;
     for (const auto& req : c.server.requests()) {
@@ -709,7 +703,7 @@ TEST(DaemonShards, EveryFailureIsDiagnosedExactlyOnceAcrossShards) {
     return n;
   };
   ASSERT_TRUE(eventually([&] { return total() >= namespaces.size(); }));
-  std::this_thread::sleep_for(500ms);  // time for a duplicate, were there one
+  for (auto& shard : shards) ASSERT_TRUE(shard->settle());  // a duplicate would be in by now
   std::map<std::string, int> seen;
   std::set<int> busy;
   for (int i = 0; i < 3; ++i) {

@@ -65,7 +65,7 @@ TEST(DataReinitialized, APostgresStatefulSetThatRestartsIntoAnEmptyDatabaseGetsA
   Running r(c, publishing_options(nullptr));
   ASSERT_TRUE(eventually([&] { return r.synced(); }));
   // Running and healthy: nothing to say.
-  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(r.settle());
   EXPECT_TRUE(r.snapshot().empty());
 
   // The restart: same pod, restartCount 1, running again. Its new log initialised a database.
@@ -136,7 +136,7 @@ TEST(DataReinitialized, ARestartThatFoundItsDataLeavesNoRca) {
     }
     return false;
   }));
-  std::this_thread::sleep_for(500ms);
+  ASSERT_TRUE(r.settle());
   EXPECT_TRUE(r.snapshot().empty());
   EXPECT_TRUE(c.server.list_objects(kRcas, "authentik").empty());
 }

@@ -151,7 +151,7 @@ TEST(Dependencies, OffMeansNoEndpointSliceIsListedAndNothingIsLinked) {
   std::optional<json> app;
   ASSERT_TRUE(eventually(
       [&] { return (app = rca_of(c, "Deployment/shop")).has_value() && rca_of(c, "StatefulSet/postgres"); }));
-  std::this_thread::sleep_for(300ms);  // a link would be written within a status interval
+  ASSERT_TRUE(r.settle());  // a link would have been written by now
   app = rca_of(c, "Deployment/shop");
   EXPECT_FALSE(app->at("status").contains("causedBy"));
   for (const auto& req : c.server.requests()) EXPECT_EQ(req.target.find("/endpointslices"), std::string::npos);

@@ -16,6 +16,8 @@
 #include <string>
 #include <thread>
 
+#include "eventually.hpp"
+
 namespace crashdiag::http {
 namespace {
 
@@ -251,14 +253,8 @@ TEST(HttpServer, ConnectionsBeyondTheLimitAreClosed) {
   EXPECT_TRUE(third.closed_by_server());
   // A freed slot is usable again.
   first.reset();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  bool served = false;
-  while (!served && std::chrono::steady_clock::now() < deadline) {
-    // The server releases the slot asynchronously; until then a new connection is closed.
-    served = try_get(**port, "/healthz") == 200U;
-    if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  EXPECT_TRUE(served);
+  // The server releases the slot asynchronously; until then a new connection is closed.
+  EXPECT_TRUE(testing::eventually([&] { return try_get(**port, "/healthz") == 200U; }, std::chrono::seconds(5)));
 }
 
 TEST(HttpServer, StopClosesListenerAndConnections) {

@@ -14,6 +14,7 @@
 #include <random>
 #include <thread>
 
+#include "eventually.hpp"
 #include "fake_apiserver.hpp"
 #include "fake_client.hpp"
 #include "log.hpp"
@@ -46,12 +47,7 @@ void quiet_logs() {
 
 template <typename Pred>
 bool poll(Pred pred, std::chrono::milliseconds timeout = 15'000ms) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return pred();
+  return testing::eventually(pred, timeout);
 }
 
 std::unique_ptr<kube::KubeClient> make_client(asio::io_context& ioc, const fake::FakeApiServer& server) {

@@ -48,7 +48,7 @@ TEST_P(NodeReplay, TheDaemonWritesOneRcaPerWorkloadWithTheRecordedCause) {
     return !rcas.empty() && rcas[0].contains("status") && rcas[0]["status"].contains("category");
   })) << "no RCA for "
       << row.folder;
-  std::this_thread::sleep_for(500ms);  // a second replica or a later restart must not add one
+  ASSERT_TRUE(r.settle());  // a second replica or a later restart must not add one
   const auto rcas = c.server.list_objects(kRcas, ns);
   ASSERT_EQ(rcas.size(), 1U) << "one workload, one RCA";
   const json& st = rcas[0]["status"];

@@ -166,10 +166,10 @@ TEST(Publish, ThreeCrashLoopingReplicasGiveOneRcaTheirAnnotationsAndOneEventEach
   EXPECT_NE(text.find("crashdiag_crash_signals_total{reason=\"CrashLoopBackOff\"} 3"), std::string::npos);
 
   // Nothing changes any more: no further writes.
-  std::this_thread::sleep_for(600ms);
+  ASSERT_TRUE(r.settle());
   const int applies = count_requests(c.server, "PATCH", "/rootcauseanalyses/");
   const int annotations = count_requests(c.server, "PATCH", "/pods/");
-  std::this_thread::sleep_for(600ms);
+  ASSERT_TRUE(r.settle());
   EXPECT_EQ(count_requests(c.server, "PATCH", "/rootcauseanalyses/"), applies);
   EXPECT_EQ(count_requests(c.server, "PATCH", "/pods/"), annotations);
   EXPECT_EQ(annotations, 3) << "each pod annotated once";
@@ -210,7 +210,7 @@ TEST_P(PublishOnly, WritesWhatWasChosenAndNothingElse) {
            (!GetParam().event || events_with_reason(c.server, "RootCauseIdentified").size() == 3);
   };
   ASSERT_TRUE(eventually(have));
-  std::this_thread::sleep_for(800ms);
+  ASSERT_TRUE(r.settle());
   EXPECT_EQ(c.server.list_objects(kRcas, "shop").size(), GetParam().rca ? 1U : 0U);
   EXPECT_EQ(annotated(), GetParam().annotation);
   EXPECT_EQ(events_with_reason(c.server, "RootCauseIdentified").size(), GetParam().event ? 3U : 0U);
@@ -316,9 +316,10 @@ TEST_P(PublishUnderWriteFault, IsRetriedOrReportedAndTheDaemonKeepsGoing) {
       return rcas.size() == 1 && rcas[0].contains("status");
     })) << "a transient failure must be retried";
   } else {
-    std::this_thread::sleep_for(1500ms);
+    // A retry would keep the publisher busy: settled means none is pending.
+    ASSERT_TRUE(r.settle()) << "retried forever";
     const int attempts = count_requests(c.server, "PATCH", "/rootcauseanalyses/");
-    std::this_thread::sleep_for(1000ms);
+    ASSERT_TRUE(r.settle());
     EXPECT_EQ(count_requests(c.server, "PATCH", "/rootcauseanalyses/"), attempts) << "retried forever";
     EXPECT_EQ(attempts, 1) << "a refusal of this content is not retried";
   }
@@ -430,7 +431,7 @@ TEST(Publish, ARestartLeavesAResolvedRcaResolvedWithItsCause) {
   const json before = *c.server.get_object(kRcas, "shop", name);
   Running next(c, o);
   ASSERT_TRUE(eventually([&] { return next.synced(); }));
-  std::this_thread::sleep_for(1500ms);  // a take-over, its walk of the store, a resolve check
+  ASSERT_TRUE(next.settle());  // a take-over and its walk of the store
   const json after = *c.server.get_object(kRcas, "shop", name);
   EXPECT_EQ(after["status"]["phase"], "Resolved");
   EXPECT_EQ(after["status"]["category"], "oom_killed");
@@ -468,8 +469,8 @@ TEST(Publish, ARestartMidIncidentNeverTurnsACauseIntoUnknown) {
   c.server.inject(fake::Fault{fake::FaultKind::kContainerLogsGone, "/log?", false, false, 50, 0, 0});
   Running next(c, o);
   ASSERT_TRUE(eventually([&] { return next.synced(); }));
-  std::this_thread::sleep_for(200ms);
-  fail(4);  // the same failure again, after the restart
+  ASSERT_TRUE(next.settle());  // taken over, and the store walked
+  fail(4);                     // the same failure again, after the restart
   ASSERT_TRUE(next.wait_for(1)) << "the new look never happened";
   EXPECT_EQ(next.snapshot()[0].diagnosis.hypotheses.front().category, "unknown") << "the new look found nothing";
   ASSERT_TRUE(eventually([&] {
@@ -519,7 +520,7 @@ TEST_P(LeaderFailover, OneWriterAndTheOtherTakesOverWithoutDuplicates) {
     EXPECT_LT(took, 3.0) << "a released lease is taken within a retry period";
   }
   // Let the new leader re-walk the crash-looping web pods: nothing may be duplicated.
-  std::this_thread::sleep_for(1500ms);
+  ASSERT_TRUE(settle(c.server, follower.ioc, *follower.daemon));
   EXPECT_EQ(c.server.list_objects(kRcas, "shop").size(), 2U);
   auto web_events = events_with_reason(c.server, "RootCauseIdentified");
   std::set<std::string> names;

@@ -227,8 +227,14 @@ TEST(Rbac, TheShippedRolesGrantEveryCallTheDaemonMakesAndNothingMore) {
       }
       return false;
     }));
-    std::this_thread::sleep_for(2500ms);  // at least one lease renewal (retry period 0.5 s)
-    leader.terminate();                   // releases the lease
+    // At least one lease renewal (retry period 0.5 s): its renewTime moves.
+    auto renewed_at = [&] {
+      auto lease = c.server.get_object("coordination.k8s.io/v1/leases", "crashdiag-system", "crashdiag-leader");
+      return lease ? (*lease)["spec"].value("renewTime", "") : std::string();
+    };
+    const std::string first_renewal = renewed_at();
+    ASSERT_TRUE(eventually([&] { return renewed_at() != first_renewal; })) << "the lease was never renewed";
+    leader.terminate();  // releases the lease
   }
 
   std::set<Grant> used;

@@ -163,8 +163,10 @@ TEST(RuleReloader, ThePollLoopEndsAsSoonAsItsTimerIsCancelled) {
   boost::asio::co_spawn(ioc, reload_rules_every(reloader, timer, std::chrono::hours(1), [](const ReloadResult&) {}),
                         [&](const std::exception_ptr&) { done = true; });
   std::thread loop([&] { ioc.run(); });
-  std::this_thread::sleep_for(50ms);
-  boost::asio::post(ioc, [&] { timer.cancel(); });
+  // Cancelled once the loop waits on it (cancel() counts the waits it ended): a cancel before the
+  // wait began would be lost, and the test would measure nothing.
+  ASSERT_TRUE(daemon::harness::eventually(
+      [&] { return daemon::harness::on_loop(ioc, [&] { return timer.cancel() > 0; }); }, 2'000ms));
   EXPECT_TRUE(daemon::harness::eventually([&] { return done.load(); }, 2'000ms));
   loop.join();  // returns: nothing else keeps the loop alive
 }
@@ -209,7 +211,8 @@ TEST(RulesReloadLive, TheRunningDaemonUsesANewRuleAndSurvivesABrokenFile) {
   auto client = testing::client_for(ioc, cluster.server);
   daemon::Daemon d(ioc, *client, holder, options);
   boost::asio::steady_timer timer(ioc);
-  boost::asio::co_spawn(ioc, d.run(), boost::asio::detached);
+  std::atomic<bool> finished{false};
+  boost::asio::co_spawn(ioc, d.run(), [&](const std::exception_ptr&) { finished = true; });
   boost::asio::co_spawn(ioc,
                         reload_rules_every(reloader, timer, 50ms,
                                            [&](const ReloadResult& r) {
@@ -257,7 +260,7 @@ TEST(RulesReloadLive, TheRunningDaemonUsesANewRuleAndSurvivesABrokenFile) {
     timer.cancel();  // as run_daemon does on SIGTERM: the reloader ends at once
     d.stop();
   });
-  std::this_thread::sleep_for(100ms);
+  EXPECT_TRUE(daemon::harness::eventually([&] { return finished.load(); }, 5'000ms)) << "run() never returned";
   ioc.stop();
   loop.join();
 }

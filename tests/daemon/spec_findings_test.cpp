@@ -94,7 +94,7 @@ TEST(SpecFindings, AHealthyPostgresWithItsClaimAtTheParentOfTheVolumeIsToldOnThe
            std::string::npos;
   })) << m.serialize();
   // A finding on the workload, not a failure: no RCA, no diagnosis.
-  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(r.settle());
   EXPECT_TRUE(c.server.list_objects(kRcas, kNs).empty());
   EXPECT_TRUE(r.snapshot().empty());
   EXPECT_EQ(findings(c.server).size(), 1U);
@@ -111,7 +111,7 @@ TEST(SpecFindings, ACorrectlyMountedPostgresIsLookedAtAndLeftAlone) {
   Running r(c, publishing_options(nullptr));
   ASSERT_TRUE(eventually([&] { return findings(c.server).size() == 1; }));
   ASSERT_TRUE(eventually([&] { return pod_gets(c.server, "good-0") == 1; }));  // looked at
-  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(r.settle());
   const auto told = findings(c.server);
   ASSERT_EQ(told.size(), 1U);
   EXPECT_EQ(told.front()["involvedObject"]["name"], "bad");
@@ -129,7 +129,7 @@ TEST(SpecFindings, TwoPodsOfOneStatefulSetAreOneEventAndARestartedCrashdiagDoesN
     ASSERT_TRUE(eventually([&] { return findings(c.server).size() == 1; }));
     // A later event of the second pod is not a second look either.
     c.server.apply_pod(postgres_pod("db", 1, "/var/lib/postgresql"));
-    std::this_thread::sleep_for(500ms);
+    ASSERT_TRUE(r.settle());
     ASSERT_EQ(findings(c.server).size(), 1U);
     name = findings(c.server).front()["metadata"]["name"];
     EXPECT_EQ(pod_gets(c.server, "db-0") + pod_gets(c.server, "db-1"), 1) << "one look per workload";

@@ -1,6 +1,7 @@
 // The HTTPS client against the fake API server over real TLS on a loopback port.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
@@ -9,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client.hpp"
+#include "eventually.hpp"
 #include "fake_apiserver.hpp"
 #include "fake_client.hpp"
 #include "tls.hpp"
@@ -203,16 +205,18 @@ TEST(KubeClient, LogsHonourPreviousTailLinesAndLimitBytes) {
 }
 
 TEST(KubeClient, WatchStreamsEventsBookmarksAndEndsNormally) {
-  fake::FakeOptions options;
-  options.bookmark_interval = std::chrono::milliseconds(50);
-  Fixture f(options);
+  Fixture f;
   f.server.apply_pod(fake::make_pod("shop", "web-0", crashing_container()));
   const std::string rv = std::to_string(f.server.resource_version());
   std::vector<std::string> types;
+  std::atomic<int> received{0};
+  // Each change once the client has the one before: a bookmark, an ADDED, a DELETED, in order.
   std::thread mutator([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!testing::eventually([&] { return f.server.open_watches() == 1; })) return;
+    f.server.send_bookmarks();
+    if (!testing::eventually([&] { return received >= 1; })) return;
     f.server.apply_pod(fake::make_pod("shop", "web-1", crashing_container()));
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!testing::eventually([&] { return received >= 2; })) return;
     f.server.delete_pod("shop", "web-0");
   });
   auto r =
@@ -222,6 +226,7 @@ TEST(KubeClient, WatchStreamsEventsBookmarksAndEndsNormally) {
                              "pods", "", ""},
                      [&](std::string_view line) {
                        types.push_back(json::parse(line)["type"]);
+                       ++received;
                        return true;
                      },
                      core::Duration(5000)));
@@ -243,7 +248,7 @@ TEST(KubeClient, WatchDeliversEachEventWhileTheStreamStaysOpen) {
   std::chrono::steady_clock::time_point applied;
   std::chrono::steady_clock::time_point delivered;
   std::thread mutator([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (!testing::eventually([&] { return f.server.open_watches() == 1; })) return;
     applied = std::chrono::steady_clock::now();
     f.server.apply_pod(fake::make_pod("shop", "web-1", crashing_container()));
   });

@@ -161,6 +161,19 @@ std::size_t Daemon::pods_with_events() const {
   return event_handler_->pods_with_events();
 }
 
+std::vector<std::string> Daemon::watch_versions() const {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < versions_.size(); ++i) {
+    if (synced_[i]) out.push_back(versions_[i]);
+  }
+  return out;
+}
+
+bool Daemon::quiet() const {
+  return queue_.len() == 0 && queue_.waiting_count() == 0 && queue_.processing_count() == 0 && jobs_.empty() &&
+         *spec_checks_ == 0 && !take_over_pending_ && publisher_->idle();
+}
+
 bool Daemon::synced() const {
   // The owner watches are optional: without them (RBAC without list/watch, or not synced yet)
   // the daemon asks the server per failure instead. A daemon that lost a coroutine is not ready

@@ -136,6 +136,13 @@ class Daemon {
   // Failures silenced by crashdiag.io/ignore or --exclude-namespaces.
   [[nodiscard]] std::uint64_t ignored() const { return ignored_; }
   [[nodiscard]] std::size_t pods_with_events() const;
+  // What a test needs to know that the daemon has caught up and finished, instead of sleeping
+  // (tests/daemon/daemon_harness.hpp, settle()): the resourceVersion each watch has reached, for
+  // the watches whose first list is in (a refused watch never reaches anything), and whether
+  // nothing is queued, waiting out its delay, being diagnosed, having its spec read, or waiting
+  // to be written. Periodic work (the resolve check, resyncs) is not counted.
+  [[nodiscard]] std::vector<std::string> watch_versions() const;
+  [[nodiscard]] bool quiet() const;
 
   // A failure to diagnose, kept beside the work queue under its dedupe key (the queue holds keys
   // only, as controller-runtime's does).
@@ -291,6 +298,10 @@ class Daemon {
   std::vector<bool> required_;                         // per watch: readiness waits for it
   std::vector<core::TimePoint> activity_;              // per watch: last sign of life
   std::vector<std::string> watch_names_;
+  std::vector<std::string> versions_;  // per watch: the machine's resourceVersion (watch_versions())
+  // Spec reads in flight (check_spec): shared, as its completion handler may run when the
+  // io_context is torn down after the daemon.
+  std::shared_ptr<std::size_t> spec_checks_ = std::make_shared<std::size_t>(0);
   bool leading_ = false;
   // run() sleeps with the resolve check scheduled: only while leading with an Active RCA. A record
   // that makes one Active while it is not wakes run() to schedule it.

@@ -70,7 +70,8 @@ void Daemon::look_at_spec(const core::PodRecord& pod, const std::string& pod_jso
                  check_spec(key, pod.namespace_, pod.name, pod.owner_kind.empty() ? "Pod" : pod.owner_kind,
                             pod.owner_kind.empty() ? pod.name : pod.owner_name,
                             pod.owner_kind.empty() ? pod.uid : pod.owner_uid, pod_json),
-                 asio::detached);
+                 [checks = spec_checks_](const std::exception_ptr&) { --*checks; });
+  ++*spec_checks_;
 }
 
 asio::awaitable<void> Daemon::check_spec(std::string key, std::string ns, std::string pod_name, std::string owner_kind,

@@ -57,6 +57,7 @@ asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
   required_.push_back(spec.required);
   activity_.push_back(options_.clock.now());
   watch_names_.push_back(path);
+  versions_.emplace_back();
   auto restarted = [this, &resource](const char* why) {
     if (options_.metrics != nullptr) options_.metrics->watch_restart(resource, why);
   };
@@ -79,6 +80,7 @@ asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
   auto feed = [&](const core::Input& in) {
     activity_[watch_index] = options_.clock.now();
     for (auto& c : machine.step(in, options_.clock.now())) commands.push_back(std::move(c));
+    versions_[watch_index] = machine.resource_version();
   };
   // The server answered, but not with 200: tell the machine (it backs off, or relists on 410).
   auto refused = [&](const kube::Response& res) {
@@ -162,6 +164,7 @@ asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
                 commands.push_back(std::move(c));
               }
             }
+            versions_[watch_index] = machine.resource_version();
             return commands.empty() && !stopping_;  // anything queued means: leave this stream
           },
           options_.idle_timeout);
