@@ -867,7 +867,9 @@ std::vector<Candidate> analyze_exit_137(const Evidence& ev, const EvidenceTexts&
   std::optional<ProbeOutput> unhealthy_output;
   for (const Event& e : events) {
     auto out = probe_output(e);
-    if (out && (out->probe == "Liveness" || out->probe == "Startup")) {
+    // A probe the event does not name is the liveness or startup probe when the spec has one.
+    if (out && (out->probe == "Liveness" || out->probe == "Startup" ||
+                (out->probe.empty() && (c.liveness.has_value() || c.startup.has_value())))) {
       unhealthy = &e;
       unhealthy_output = out;
     }

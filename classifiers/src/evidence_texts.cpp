@@ -160,6 +160,10 @@ std::optional<ProbeOutput> probe_output(const Event& e) {
       }
     }
   }
+  // The kubelet writes Unhealthy only for a probe (pkg/kubelet/prober/prober.go, recordContainerEvent
+  // with events.ContainerUnhealthy), always with the prefix above; a report that trimmed it still
+  // quotes the probe's output, never the container's start. Which probe: the caller's spec says.
+  if (e.reason == "Unhealthy") return ProbeOutput{"", false, std::string(message)};
   return std::nullopt;
 }
 

@@ -176,6 +176,20 @@ status: {waiting_reason: CrashLoopBackOff, terminated_reason: Error, exit_code: 
   EXPECT_EQ(hs[1].category, "oom_killed");
 }
 
+// The kubelet writes Unhealthy only for probes: one a report trimmed of its "Liveness probe
+// failed:" prefix still quotes the probe, so the runtime's exec error in it is the probe's command,
+// not the container's entrypoint.
+TEST(Classifier, AnUnhealthyEventWithoutItsPrefixIsStillTheProbes) {
+  const auto hs = shipped_classifier().classify(evidence(R"yaml(
+container: {image: example/game:1, probes: {liveness: {exec: ["/bin/ps aux | grep game"]}}}
+events:
+  - {type: Warning, reason: Unhealthy, message: 'unable to start container process: exec: "/bin/ps aux | grep game": stat /bin/ps aux | grep game: no such file or directory: unknown'}
+)yaml"));
+  ASSERT_FALSE(hs.empty());
+  EXPECT_EQ(hs[0].category, "liveness_probe_failure") << hs[0].rule_id;
+  for (const auto& h : hs) EXPECT_NE(h.rule_id, "analyzer.entrypoint") << "the probe's command is not the entrypoint";
+}
+
 TEST(Classifier, AnInitContainerNoRuleKnowsIsAnInitContainerFailureWithItsLines) {
   const auto hs = shipped_classifier().classify(evidence(R"yaml(
 container: {name: wait-for-db, init: true}

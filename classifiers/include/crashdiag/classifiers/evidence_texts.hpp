@@ -86,7 +86,7 @@ void for_each_line(std::string_view text, F&& f) {
 // A probe's output from its Unhealthy event ("Liveness probe failed: <output>", also "errored"
 // when the kubelet could not run it, pkg/kubelet/prober/prober.go); nullopt for other events.
 struct ProbeOutput {
-  std::string probe;  // "Liveness", "Readiness", "Startup"
+  std::string probe;  // "Liveness", "Readiness", "Startup"; empty: an Unhealthy event without the prefix
   bool errored = false;
   std::string output;
 };
