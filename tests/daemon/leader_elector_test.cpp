@@ -12,6 +12,7 @@
 #include <future>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "eventually.hpp"
@@ -138,12 +139,18 @@ TEST(LeaderElector, TwoElectorsOnOneLeaseExactlyOneLeads) {
   ASSERT_TRUE(poll([&] { return a.started + b.started >= 1; }));
   Replica& leader = a.started > 0 ? a : b;
   Replica& follower = a.started > 0 ? b : a;
-  // Over more than a lease duration the leader keeps renewing and the other never takes over.
-  const auto until = Clock::now() + 4s;
-  while (Clock::now() < until) {
-    ASSERT_FALSE(a.leading() && b.leading());
-    std::this_thread::sleep_for(5ms);
-  }
+  // Over more than a lease duration the leader keeps renewing and the other never takes over:
+  // 12 renewals a retry period (300 ms) apart span more than the 3 s lease.
+  std::set<std::string> renewals;
+  bool both = false;
+  EXPECT_TRUE(poll([&] {
+    both = both || (a.leading() && b.leading());
+    const json lease = read_lease(server);
+    if (lease.is_object()) renewals.insert(lease["spec"].value("renewTime", ""));
+    return renewals.size() >= 12;
+  })) << "the leader renewed "
+      << renewals.size() << " times";
+  EXPECT_FALSE(both) << "two leaders at once";
   EXPECT_TRUE(leader.leading());
   EXPECT_FALSE(follower.leading());
   EXPECT_EQ(leader.started, 1);
