@@ -146,7 +146,8 @@ EvidenceSource evidence_source(TextSource source) {
 }
 
 std::optional<ProbeOutput> probe_output(const Event& e) {
-  if (e.reason != "Unhealthy" && e.reason != "ProbeWarning") return std::nullopt;
+  // A report that quotes only an event's message (no reason) still shows the prober's prefix.
+  if (e.reason != "Unhealthy" && e.reason != "ProbeWarning" && !e.reason.empty()) return std::nullopt;
   std::string_view message = e.message;
   // client-go's EventCorrelator merges similar events under this prefix
   // (tools/record/events_cache.go, EventAggregatorByReasonMessageFunc).

@@ -190,6 +190,18 @@ events:
   for (const auto& h : hs) EXPECT_NE(h.rule_id, "analyzer.entrypoint") << "the probe's command is not the entrypoint";
 }
 
+// A report that quotes only the event's message still shows the prober's prefix: it is the probe's
+// output, here the kubelet failing to resolve a named port (pkg/probe/util.go).
+TEST(Classifier, AProbeMessageQuotedWithoutItsReasonIsStillTheProbes) {
+  const auto hs = shipped_classifier().classify(evidence(R"yaml(
+events:
+  - {message: 'Readiness probe errored: strconv.Atoi: parsing "http-metrics": invalid syntax'}
+)yaml"));
+  ASSERT_FALSE(hs.empty());
+  EXPECT_EQ(hs[0].rule_id, "probe-port-name-unknown");
+  EXPECT_EQ(hs[0].category, "liveness_probe_failure");
+}
+
 TEST(Classifier, AnInitContainerNoRuleKnowsIsAnInitContainerFailureWithItsLines) {
   const auto hs = shipped_classifier().classify(evidence(R"yaml(
 container: {name: wait-for-db, init: true}
