@@ -186,6 +186,8 @@ bool read_only_mount(const VolumeMount& m) {
 // into the volume (Bitnami's /opt/bitnami/... -> /bitnami/...), and the runtime's own messages
 // ("Error response from daemon: chown /var/lib/docker/volumes/...") name the host's side of the
 // mount. Measured on the corpus, standing such findings down lost more right answers than it won.
+constexpr double kUnnamedValueConfidence = 0.66;
+
 void place_volume_finding(Hypothesis& h, const Evidence& ev, const std::string& path) {
   const Container& c = ev.target();
   if (path.empty() || path.front() != '/' || c.mounts.empty()) return;
@@ -211,6 +213,28 @@ void place_volume_finding(Hypothesis& h, const Evidence& ev, const std::string& 
           EvidenceItem{EvidenceSource::kSpec, field, "mountPath: " + on.mount->mount_path + " (read-only)"});
     }
   }
+}
+
+// invalid-env-value reads a parser's complaint ("strconv.Atoi: parsing \"x\"", "invalid literal
+// for int()", Rust's "invalid digit found in string") as an environment variable's value. When
+// the line names the variable, or a variable of the spec holds the value it quotes, that is what
+// it is, and the variable is quoted as evidence. When it names neither, the text the program
+// parsed may as well be a file's, an API's or its own data (a panic in an export routine, a
+// Service's injected X_PORT=tcp://... the report does not show), so the finding stays below 0.7.
+void place_env_value(Hypothesis& h, const Evidence& ev, const std::map<std::string, std::string>& captures) {
+  if (const auto var = captures.find("var"); var != captures.end() && !var->second.empty()) return;
+  const Container& c = ev.target();
+  if (const auto value = captures.find("value"); value != captures.end() && !value->second.empty()) {
+    for (std::size_t i = 0; i < c.env.size(); ++i) {
+      const EnvVar& e = c.env[i];
+      if (!e.value || *e.value != value->second) continue;
+      h.evidence.push_back(EvidenceItem{EvidenceSource::kSpec,
+                                        container_path(ev.pod, c) + ".env[" + std::to_string(i) + "]",
+                                        e.name + ": " + *e.value});
+      return;
+    }
+  }
+  h.confidence = std::min(h.confidence, kUnnamedValueConfidence);
 }
 
 }  // namespace
@@ -322,6 +346,7 @@ Classification Classifier::classify_all(const Evidence& ev) const {
       const auto path = hit.captures.find("path");
       if (path != hit.captures.end()) place_volume_finding(h, ev, path->second);
     }
+    if (h.rule_id == "invalid-env-value") place_env_value(h, ev, hit.captures);
     candidates.push_back(Candidate{std::move(h), {}});
   }
 

@@ -202,6 +202,27 @@ events:
   EXPECT_EQ(hs[0].category, "liveness_probe_failure");
 }
 
+// A parser's complaint names a variable only when the line or the spec says which: then the
+// variable is quoted; a bare "invalid syntax" could be any text the program parsed.
+TEST(Classifier, AnUnnamedParseErrorIsAVariableOnlyWhenTheSpecHoldsItsValue) {
+  const auto bare = shipped_classifier().classify(evidence(R"yaml(
+logs: 'panic: strconv.Atoi: parsing "penpot": invalid syntax'
+)yaml"));
+  ASSERT_FALSE(bare.empty());
+  EXPECT_EQ(bare[0].category, "invalid_env_value");
+  EXPECT_LT(bare[0].confidence, 0.7) << "no variable named, none holds the value";
+  const auto held = shipped_classifier().classify(evidence(R"yaml(
+container: {env: {WORKERS: four}}
+logs: "ValueError: invalid literal for int() with base 10: 'four'"
+)yaml"));
+  ASSERT_FALSE(held.empty());
+  EXPECT_EQ(held[0].category, "invalid_env_value");
+  EXPECT_GE(held[0].confidence, 0.7);
+  bool quoted = false;
+  for (const auto& e : held[0].evidence) quoted = quoted || e.excerpt == "WORKERS: four";
+  EXPECT_TRUE(quoted) << "the variable that holds the value is quoted";
+}
+
 TEST(Classifier, AnInitContainerNoRuleKnowsIsAnInitContainerFailureWithItsLines) {
   const auto hs = shipped_classifier().classify(evidence(R"yaml(
 container: {name: wait-for-db, init: true}
