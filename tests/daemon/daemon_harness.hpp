@@ -186,6 +186,19 @@ inline bool settle(fake::FakeApiServer& server, boost::asio::io_context& ioc, Da
       timeout);
 }
 
+// Publishing with short intervals and retries, so that tests see writes within milliseconds.
+inline DaemonOptions publishing_options(metrics::Metrics* m) {
+  DaemonOptions o;
+  o.metrics = m;
+  o.instance = "crashdiag-test-0";
+  o.publisher.status_interval = 200ms;
+  o.publisher.event_interval = 200ms;
+  o.publisher.retry_base = 50ms;
+  o.publisher.retry_cap = 200ms;
+  o.resolve_check_interval = 100ms;
+  return o;
+}
+
 struct Running {
   Running(Cluster& c, DaemonOptions options) : cluster(c) {
     client = testing::client_for(ioc, c.server);
@@ -197,12 +210,16 @@ struct Running {
     // Short unless the test chose its own (the default is production's 2 s).
     if (options.evidence_delay == DaemonOptions{}.evidence_delay) options.evidence_delay = 50ms;
     // Repeats are written within production's 10 s / 60 s; settle() waits for what is due, so a
-    // test that did not choose the intervals gets short ones.
+    // test that did not choose the intervals gets publishing_options()'s short ones.
     const PublisherOptions production;
-    if (options.publisher.status_interval == production.status_interval) options.publisher.status_interval = 200ms;
-    if (options.publisher.event_interval == production.event_interval) options.publisher.event_interval = 200ms;
-    if (options.publisher.retry_base == production.retry_base) options.publisher.retry_base = 50ms;
-    if (options.publisher.retry_cap == production.retry_cap) options.publisher.retry_cap = 200ms;
+    const PublisherOptions quick = publishing_options(nullptr).publisher;
+    auto shorten = [](core::Duration& d, core::Duration prod, core::Duration q) {
+      if (d == prod) d = q;
+    };
+    shorten(options.publisher.status_interval, production.status_interval, quick.status_interval);
+    shorten(options.publisher.event_interval, production.event_interval, quick.event_interval);
+    shorten(options.publisher.retry_base, production.retry_base, quick.retry_base);
+    shorten(options.publisher.retry_cap, production.retry_cap, quick.retry_cap);
     options.idle_timeout = 1500ms;
     options.watch.min_watch_timeout_seconds = 1;
     options.watch.backoff.initial = 50ms;
@@ -250,19 +267,6 @@ struct Running {
   std::vector<DiagnosisRecord> records;
   std::atomic<bool> finished{false};  // run() returned
 };
-
-// Publishing with short intervals and retries, so that tests see writes within milliseconds.
-inline DaemonOptions publishing_options(metrics::Metrics* m) {
-  DaemonOptions o;
-  o.metrics = m;
-  o.instance = "crashdiag-test-0";
-  o.publisher.status_interval = 200ms;
-  o.publisher.event_interval = 200ms;
-  o.publisher.retry_base = 50ms;
-  o.publisher.retry_cap = 200ms;
-  o.resolve_check_interval = 100ms;
-  return o;
-}
 
 // A replica of `crashdiag run --leader-elect`: its own loop, client, daemon and elector (a Lease in
 // crashdiag-system with 3 s / 2 s / 0.5 s), the daemon leading only while the elector does.

@@ -167,12 +167,7 @@ TEST(Daemon, StopEndsQuietWatchesAtOnce) {
     ioc.run();
     drained.set_value();
   });
-  auto on_loop = [&](auto read) {
-    std::promise<decltype(read())> p;
-    boost::asio::post(ioc, [&] { p.set_value(read()); });
-    return p.get_future().get();
-  };
-  ASSERT_TRUE(eventually([&] { return on_loop([&] { return daemon.synced(); }); }));
+  ASSERT_TRUE(eventually([&] { return on_loop(ioc, [&] { return daemon.synced(); }); }));
   ASSERT_TRUE(settle(c.server, ioc, daemon));  // every watch open and quiet
   const auto t0 = std::chrono::steady_clock::now();
   boost::asio::post(ioc, [&] { daemon.stop(); });
