@@ -1041,12 +1041,62 @@ std::vector<Candidate> analyze_exit_137(const Evidence& ev, const EvidenceTexts&
   return out;
 }
 
+// ---------------------------------------------------------------------------------------------
+// An environment value in scientific notation.
+//
+// Helm's template engine reads YAML numbers into float64, so a large integer in values.yaml
+// (1048576, 5000000) comes out of `quote` or `{{ .Values.x }}` as "1.048576e+06" or "5e+06"
+// (helm/helm#1707, #3001; Go's strconv.FormatFloat 'g' format for exponents of 21 and up, and
+// text/template's %v printing for float64). No program reading an integer setting accepts that,
+// and many report nothing useful before they exit. Nothing else writes a value in that form by
+// accident, so the value alone points at the chart; a text quoting it makes it the cause.
+std::vector<Candidate> analyze_env_values(const Evidence& ev, const EvidenceTexts& texts) {
+  const Container& c = ev.target();
+  static const RE2 kScientific(R"re([+-]?\d+(?:\.\d+)?[eE]\+\d+)re");
+  std::vector<const EnvVar*> found;
+  for (const EnvVar& e : c.env) {
+    if (e.value && RE2::FullMatch(*e.value, kScientific)) found.push_back(&e);
+  }
+  if (found.empty()) return {};
+  bool quoted = false;
+  for (const EvidenceText& t : texts) {
+    for (const EnvVar* e : found) quoted = quoted || t.text.find(*e->value) != std::string_view::npos;
+  }
+  const std::string base = container_path(ev.pod, c);
+  Hypothesis h;
+  h.rule_id = "analyzer.env-scientific-notation";
+  h.category = "invalid_env_value";
+  h.title = "An environment variable holds a number in scientific notation";
+  h.confidence = quoted ? 0.86 : 0.6;
+  h.summary = found.front()->name + "=" + *found.front()->value +
+              ": a large integer rendered as a float (Helm), which the program cannot read as a number";
+  for (const EnvVar* e : found) {
+    h.evidence.push_back({EvidenceSource::kSpec, base + ".env[" + e->name + "]", e->name + ": \"" + *e->value + "\""});
+  }
+  h.explanation =
+      "The value of " + found.front()->name +
+      " is written in scientific notation. Helm's templates hold YAML "
+      "numbers as float64, so an integer of a million or more in values.yaml is printed as \"" +
+      *found.front()->value +
+      "\" by quote or a plain {{ .Values.x }}, and a program that reads the setting as an integer refuses it or "
+      "exits." +
+      (quoted ? " The failure's own text quotes the value." : " Nothing else in the evidence names another cause.");
+  h.remediation =
+      "Render the value as an integer: quote it in values.yaml (\"1048576\"), or format it in the template "
+      "({{ .Values.x | int64 | quote }}, or printf \"%d\"); check the result with helm template before installing.";
+  Candidate candidate{std::move(h), {}};
+  // Without a text that quotes it, a finding about the spec: ranked as a cause only when nothing
+  // else explains the failure (classifier.cpp).
+  candidate.observation = !quoted;
+  return {std::move(candidate)};
+}
+
 std::vector<Candidate> run_analyzers(const Evidence& evidence, const EvidenceTexts& texts) {
   std::vector<Candidate> out;
   using Analyzer = std::vector<Candidate> (*)(const Evidence&, const EvidenceTexts&);
   for (Analyzer analyzer :
        {Analyzer{&analyze_entrypoint}, Analyzer{&analyze_postgres_data_dir}, Analyzer{&analyze_probe_made_errors},
-        Analyzer{&analyze_exit_137}, Analyzer{&analyze_data_reinit}}) {
+        Analyzer{&analyze_exit_137}, Analyzer{&analyze_data_reinit}, Analyzer{&analyze_env_values}}) {
     auto found = analyzer(evidence, texts);
     for (auto& f : found) out.push_back(std::move(f));
   }
@@ -1056,6 +1106,9 @@ std::vector<Candidate> run_analyzers(const Evidence& evidence, const EvidenceTex
 // The one-argument forms read the texts themselves (tests, and callers with one analyzer).
 std::vector<Candidate> analyze_entrypoint(const Evidence& evidence) {
   return analyze_entrypoint(evidence, EvidenceTexts(evidence));
+}
+std::vector<Candidate> analyze_env_values(const Evidence& evidence) {
+  return analyze_env_values(evidence, EvidenceTexts(evidence));
 }
 std::vector<Candidate> analyze_postgres_data_dir(const Evidence& evidence) {
   return analyze_postgres_data_dir(evidence, EvidenceTexts(evidence));

@@ -41,6 +41,46 @@ TEST_P(Analyzer, FindsTheExpectedCause) {
   EXPECT_FALSE(h.remediation.empty());
 }
 
+INSTANTIATE_TEST_SUITE_P(EnvValues, Analyzer,
+                         ::testing::Values(AnalyzerCase{"helm_rendered_a_large_integer_as_a_float", &analyze_env_values,
+                                                        R"yaml(
+container: {env: {KAFKA_SOCKET_RECEIVE_BUFFER_BYTES: "1.048576e+06", KAFKA_BROKER_ID: "1"}}
+status: {waiting_reason: CrashLoopBackOff}
+)yaml",
+                                                        "invalid_env_value",
+                                                        "KAFKA_SOCKET_RECEIVE_BUFFER_BYTES=1.048576e+06",
+                                                        "KAFKA_SOCKET_RECEIVE_BUFFER_BYTES: \"1.048576e+06\""},
+                                           AnalyzerCase{"an_integer_is_no_finding", &analyze_env_values,
+                                                        R"yaml(
+container: {env: {MAX_SUBSCRIPTIONS: "5000000", RATIO: "1.5", HOST: "e+06.example.com"}}
+status: {waiting_reason: CrashLoopBackOff}
+)yaml",
+                                                        "", "", ""}));
+
+// Without a text that quotes the value the finding is about the spec: an observation, which the
+// classifier ranks (below 0.7) only when nothing else explains the failure. Quoted, it is a cause.
+TEST(EnvValues, AScientificValueIsACauseOnlyWhenATextQuotesIt) {
+  struct Row {
+    const char* yaml;
+    bool observation;
+  };
+  for (const Row& row : {Row{R"yaml(
+container: {env: {MAX_SUBSCRIPTIONS: "5e+06"}}
+status: {waiting_reason: CrashLoopBackOff}
+)yaml",
+                             true},
+                         Row{R"yaml(
+container: {env: {MAX_SUBSCRIPTIONS: "5e+06"}}
+logs: 'java.lang.NumberFormatException: For input string: "5e+06"'
+)yaml",
+                             false}}) {
+    auto found = analyze_env_values(testing::evidence(row.yaml));
+    ASSERT_EQ(found.size(), 1U) << row.yaml;
+    EXPECT_EQ(found.front().observation, row.observation) << row.yaml;
+    EXPECT_EQ(found.front().hypothesis.confidence >= 0.7, !row.observation) << row.yaml;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Entrypoint, Analyzer,
     ::testing::Values(

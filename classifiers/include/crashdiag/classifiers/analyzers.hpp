@@ -36,6 +36,8 @@ struct Candidate {
 // its data did not survive the restart (classifiers/src/data_reinit.cpp). Only on the running
 // container's own log (LogTail::current_instance), which the daemon reads for a Restarted signal.
 [[nodiscard]] std::vector<Candidate> analyze_data_reinit(const Evidence& evidence);
+// An environment value in scientific notation: a large integer Helm rendered as a float.
+[[nodiscard]] std::vector<Candidate> analyze_env_values(const Evidence& evidence);
 
 [[nodiscard]] std::vector<Candidate> run_analyzers(const Evidence& evidence);
 
@@ -45,6 +47,7 @@ struct Candidate {
 [[nodiscard]] std::vector<Candidate> analyze_probe_made_errors(const Evidence& evidence, const EvidenceTexts& texts);
 [[nodiscard]] std::vector<Candidate> analyze_exit_137(const Evidence& evidence, const EvidenceTexts& texts);
 [[nodiscard]] std::vector<Candidate> analyze_data_reinit(const Evidence& evidence, const EvidenceTexts& texts);
+[[nodiscard]] std::vector<Candidate> analyze_env_values(const Evidence& evidence, const EvidenceTexts& texts);
 [[nodiscard]] std::vector<Candidate> run_analyzers(const Evidence& evidence, const EvidenceTexts& texts);
 
 // Where a PostgreSQL container keeps its cluster: PGDATA (env, else the image's default for its
