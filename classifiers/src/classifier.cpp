@@ -188,10 +188,37 @@ bool read_only_mount(const VolumeMount& m) {
 // mount. Measured on the corpus, standing such findings down lost more right answers than it won.
 constexpr double kUnnamedValueConfidence = 0.66;
 
+// Directories an image keeps for itself: configuration, temporary files, the root user's home,
+// caches and run-time state, and files at the filesystem's root (not /usr: Elasticsearch's data
+// volume is mounted at /usr/share/elasticsearch/data). A volume is
+// seldom mounted there (and an emptyDir, which is world-writable, would not refuse the write), so a
+// write refused there says less about a volume's owner than about the process running as a user
+// the image was not built for (runAsUser, OpenShift's arbitrary UID).
+bool image_system_path(std::string_view path) {
+  for (std::string_view dir : {"/etc/", "/tmp/", "/root/", "/var/cache/", "/var/run/", "/run/"}) {
+    if (path.rfind(dir, 0) == 0 || path == dir.substr(0, dir.size() - 1)) return true;
+  }
+  // A file at the filesystem's root ("/homeserver.log"); a directory there ("/data") is where
+  // volumes are mounted.
+  return path.size() > 1 && path.find('/', 1) == std::string_view::npos && path.find('.', 1) != std::string_view::npos;
+}
+
+constexpr double kImagePathConfidence = 0.66;
+
 void place_volume_finding(Hypothesis& h, const Evidence& ev, const std::string& path) {
   const Container& c = ev.target();
-  if (path.empty() || path.front() != '/' || c.mounts.empty()) return;
+  if (path.empty() || path.front() != '/') return;
   const PathOnMounts on = place_on_mounts(c, path);
+  if (on.mount == nullptr && image_system_path(normalize_path(path))) {
+    h.confidence = std::min(h.confidence, kImagePathConfidence);
+    h.explanation += "\nNo volume is shown at " + path +
+                     ": a write refused in a directory the image keeps for itself is as often a process running "
+                     "as a user the image was not built for (runAsUser, OpenShift's arbitrary UID) as a volume's "
+                     "owner; make the directory writable for that user in the image, mount an emptyDir there, or "
+                     "run as the image's user.";
+    return;
+  }
+  if (c.mounts.empty()) return;
   if (on.mount != nullptr && read_only_mount(*on.mount)) {
     const std::string field = container_path(ev.pod, c) + ".volumeMounts[" + std::to_string(on.index) + "]";
     h.category = "read_only_filesystem";

@@ -121,6 +121,18 @@ std::string_view without_pod_prefix(std::string_view line) {
   return line;
 }
 
+// Container managers' log views and exports put the local time and the stream before every
+// line, with bars: "2025/02/09 15:55:08 | stderr | <line>" (Synology's Container Manager; the
+// corpus has it from Docker and Compose reports). Like the timestamp above, it says when and on
+// which stream, not what.
+std::string_view without_stream_prefix(std::string_view line) {
+  static const RE2 kStreamPrefix(R"re(^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \| std(?:out|err) \| )re");
+  if (line.size() < 30 || line[4] != '/' || line[20] != '|') return line;
+  re2::StringPiece input(line.data(), line.size());
+  if (RE2::Consume(&input, kStreamPrefix)) return {input.data(), input.size()};
+  return line;
+}
+
 }  // namespace
 
 std::string status_field(const Container& c) {
@@ -230,7 +242,7 @@ EvidenceTexts::EvidenceTexts(const Evidence& ev) {
     EvidenceText t;
     t.source = TextSource::kLogs;
     t.raw = lines[i];
-    t.text = scanned(without_timestamp(without_pod_prefix(without_prefix(lines[i], prefix))));
+    t.text = scanned(without_stream_prefix(without_timestamp(without_pod_prefix(without_prefix(lines[i], prefix)))));
     t.log_line = i;
     texts_.push_back(std::move(t));
   }

@@ -57,7 +57,8 @@ logs: |
 }
 
 // Rules anchored at the start of a line see it as the container wrote it, whatever a log tool
-// put before it: Compose's service, a timestamp, `kubectl logs --prefix`'s pod and container, kail's.
+// put before it: Compose's service, a timestamp, `kubectl logs --prefix`'s pod and container, kail's,
+// a container manager's local time and stream.
 TEST(Classifier, LinePrefixesOfLogToolsAreNotPartOfTheLine) {
   struct Case {
     const char* tool;
@@ -72,12 +73,47 @@ TEST(Classifier, LinePrefixesOfLogToolsAreNotPartOfTheLine) {
        "[pod/immich-server-67648469d9-9d6z6/immich-server] /bin/sh: 0: cannot open ./start-server.sh: No such file"},
       {"kail",
        "immich/immich-server-67648469d9-9d6z6[immich-server]: /bin/sh: 0: cannot open ./start-server.sh: No such file"},
+      {"a container manager's time and stream",
+       "2025/01/31 10:59:18 | stderr | /bin/sh: 0: cannot open ./start-server.sh: No such file"},
   };
   for (const Case& c : cases) {
     const auto hs = shipped_classifier().classify(
         evidence(std::string("status: {waiting_reason: CrashLoopBackOff, exit_code: 2}\nlogs: |\n  ") + c.line + "\n"));
     ASSERT_FALSE(hs.empty()) << c.tool;
     EXPECT_EQ(hs[0].category, "missing_executable_or_file") << c.tool;
+  }
+}
+
+// A refused write in a directory the image keeps for itself (/etc, /tmp, /root, /var/cache,
+// /var/run, /run, a file at the root) with no volume shown there says as much about a process
+// running as a user the image was not built for as about a volume's owner: the finding stays the
+// answer, below 0.7. On a mount, or in a data directory, it keeps its confidence.
+TEST(Classifier, AWriteRefusedInTheImagesOwnDirectoryIsNotConfidentlyAVolume) {
+  struct Case {
+    const char* name;
+    const char* mounts;
+    const char* path;
+    bool confident;
+  };
+  const Case cases[] = {
+      {"image cache directory", "", "/var/cache/nginx/proxy_temp", false},
+      {"temporary file", "", "/tmp/app.out", false},
+      {"configuration directory", "", "/etc/app/config", false},
+      {"a file at the root", "", "/homeserver.log", false},
+      {"a data directory at the root", "", "/data/db", true},
+      {"under /var/lib", "", "/var/lib/app", true},
+      {"the cache directory is a mounted volume",
+       "container:\n  mounts:\n    - {path: /var/cache/nginx, volume: cache, kind: pvc}\n",
+       "/var/cache/nginx/proxy_temp", true},
+  };
+  for (const Case& c : cases) {
+    const auto hs = shipped_classifier().classify(evidence(std::string(c.mounts) +
+                                                           "status: {waiting_reason: CrashLoopBackOff, exit_code: 1}\n"
+                                                           "logs: |\n  mkdir: cannot create directory '" +
+                                                           c.path + "': Permission denied\n"));
+    ASSERT_FALSE(hs.empty()) << c.name;
+    EXPECT_EQ(hs[0].category, "volume_permission") << c.name;
+    EXPECT_EQ(hs[0].confidence >= 0.7, c.confident) << c.name << " " << hs[0].confidence;
   }
 }
 
