@@ -1044,11 +1044,11 @@ std::vector<Candidate> analyze_exit_137(const Evidence& ev, const EvidenceTexts&
 // ---------------------------------------------------------------------------------------------
 // An environment value in scientific notation.
 //
-// Helm's template engine reads YAML numbers into float64, so a large integer in values.yaml
-// (1048576, 5000000) comes out of `quote` or `{{ .Values.x }}` as "1.048576e+06" or "5e+06"
-// (helm/helm#1707, #3001; Go's strconv.FormatFloat 'g' format for exponents of 21 and up, and
-// text/template's %v printing for float64). No program reading an integer setting accepts that,
-// and many report nothing useful before they exit. Nothing else writes a value in that form by
+// Helm's templates read YAML numbers into float64 and print them with Go's fmt, which writes a
+// large one in exponent form: 1048576 and 5000000 in values.yaml come out of `quote` or
+// `{{ .Values.x }}` as "1.048576e+06" and "5e+06" (three charts in the corpus did this to Kafka's
+// and a broker's settings). No program reading an integer setting accepts that, and many report
+// nothing useful before they exit. Nothing else writes a value in that form by
 // accident, so the value alone points at the chart; a text quoting it makes it the cause.
 std::vector<Candidate> analyze_env_values(const Evidence& ev, const EvidenceTexts& texts) {
   const Container& c = ev.target();

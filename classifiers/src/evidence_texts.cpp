@@ -121,10 +121,10 @@ std::string_view without_pod_prefix(std::string_view line) {
   return line;
 }
 
-// Container managers' log views and exports put the local time and the stream before every
-// line, with bars: "2025/02/09 15:55:08 | stderr | <line>" (Synology's Container Manager; the
-// corpus has it from Docker and Compose reports). Like the timestamp above, it says when and on
-// which stream, not what.
+// Some container managers' log views put the local time and the stream before every line, with
+// bars: "2025/02/09 15:55:08 | stderr | <line>" (reports from Docker and Compose hosts copy it
+// so; four incidents in the corpus). Like the timestamp above, it says when and on which stream,
+// not what.
 std::string_view without_stream_prefix(std::string_view line) {
   static const RE2 kStreamPrefix(R"re(^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \| std(?:out|err) \| )re");
   if (line.size() < 30 || line[4] != '/' || line[20] != '|') return line;
