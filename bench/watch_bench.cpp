@@ -1,6 +1,8 @@
 // Watch ingest: the daemon's per-event path (parse the watch line into a slim record, upsert
 // it into the store, run the crash detector) against a raw simdjson DOM parse of the same
-// bytes, in the same run. docs/benchmarks.md has results and the command.
+// bytes, in the same run. And the list body splitter (ListDecoder: a LIST's items cut out as
+// they stream in, in 16 KiB pieces as TLS records arrive) against a raw simdjson DOM parse of
+// the same list body. docs/benchmarks.md has results and the command.
 #include <benchmark/benchmark.h>
 #include <simdjson.h>
 
@@ -9,6 +11,7 @@
 #include <sstream>
 
 #include "crashdiag/core/crash_detector.hpp"
+#include "crashdiag/core/list_decoder.hpp"
 #include "crashdiag/core/pod_record.hpp"
 #include "crashdiag/core/pod_store.hpp"
 
@@ -90,6 +93,51 @@ void RawSimdjsonDomParse(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(lines().size()));
 }
 BENCHMARK(RawSimdjsonDomParse)->Unit(benchmark::kMillisecond);
+
+// The same 2,000 pods as one PodList body, as a LIST returns them.
+const std::string& list_body() {
+  static const std::string out = [] {
+    std::string body = R"({"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":[)";
+    const std::string prefix = R"({"type":"MODIFIED","object":)";
+    bool first = true;
+    for (const auto& l : lines()) {
+      if (!first) body += ',';
+      first = false;
+      body.append(l, prefix.size(), l.size() - prefix.size() - 1);
+    }
+    body += "]}";
+    return body;
+  }();
+  return out;
+}
+
+void ListDecoderSplit(benchmark::State& state) {
+  const std::string& body = list_body();
+  constexpr std::size_t kRecord = 16 << 10;  // a TLS record's plaintext at most (RFC 8446 5.1)
+  std::size_t items = 0;
+  for (auto _ : state) {
+    crashdiag::core::ListDecoder decoder(1 << 20, [&](std::string_view item) { items += item.size() > 0 ? 1 : 0; });
+    for (std::size_t at = 0; at < body.size(); at += kRecord) {
+      if (decoder.feed(std::string_view(body).substr(at, kRecord))) state.SkipWithError("decode failed");
+    }
+    if (decoder.finish()) state.SkipWithError("decode failed");
+  }
+  benchmark::DoNotOptimize(items);
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(body.size()));
+}
+BENCHMARK(ListDecoderSplit)->Unit(benchmark::kMillisecond);
+
+void RawSimdjsonDomParseList(benchmark::State& state) {
+  simdjson::dom::parser parser;
+  const simdjson::padded_string padded(list_body());
+  for (auto _ : state) {
+    simdjson::dom::element doc;
+    if (parser.parse(padded).get(doc) != simdjson::SUCCESS) state.SkipWithError("parse failed");
+    benchmark::DoNotOptimize(doc);
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(list_body().size()));
+}
+BENCHMARK(RawSimdjsonDomParseList)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -1,5 +1,6 @@
 #include "crashdiag/core/list_decoder.hpp"
 
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 namespace crashdiag::core {
@@ -13,6 +14,16 @@ constexpr std::size_t kMaxKeyBytes = 64;
 // After an item this large, give the memory back instead of keeping the capacity for the rest
 // of a 150,000-item list.
 constexpr std::size_t kKeepCapacity = 1U << 20U;
+
+// The index of the first '"' or '\\' in data[from, n), or n. memchr is vectorised in glibc; a
+// byte loop over 145 MB of pods was a fifth of the daemon's CPU in its first sync (perf, against
+// a real kube-apiserver with 20,000 pods).
+std::size_t next_quote_or_backslash(const char* data, std::size_t from, std::size_t n) {
+  const void* quote = std::memchr(data + from, '"', n - from);
+  const std::size_t end = quote != nullptr ? static_cast<std::size_t>(static_cast<const char*>(quote) - data) : n;
+  const void* backslash = std::memchr(data + from, '\\', end - from);
+  return backslash != nullptr ? static_cast<std::size_t>(static_cast<const char*>(backslash) - data) : end;
+}
 
 bool is_ws(char c) {
   return c == ' ' || c == '\n' || c == '\r' || c == '\t';
@@ -70,8 +81,15 @@ std::optional<ListDecodeError> ListDecoder::feed(std::string_view bytes) {
   const std::size_t n = bytes.size();
   std::size_t from = 0;  // where the captured span of this chunk starts
   for (std::size_t i = 0; i < n; ++i) {
-    const char c = data[i];
+    char c = data[i];
     if (in_string_) {
+      if (!escaped_ && c != '"' && c != '\\') {
+        // Most of a pod's bytes are inside strings (names, env values, annotations); jump to the
+        // next byte that can end one instead of stepping through them.
+        i = next_quote_or_backslash(data, i + 1, n);
+        if (i == n) break;
+        c = data[i];
+      }
       if (escaped_) {
         escaped_ = false;
       } else if (c == '\\') {
