@@ -1091,12 +1091,43 @@ std::vector<Candidate> analyze_env_values(const Evidence& ev, const EvidenceText
   return {std::move(candidate)};
 }
 
+// readOnlyRootFilesystem: true. Many programs write at start outside their mounts (/tmp, a pid
+// file, nginx's client_body_temp, a generated certificate) and not all of them say "read-only"
+// when it fails (a klog fatal line that names only the mkdir, a shell that exits quietly). So
+// the setting is an observation: a cause, never a confident one, only when nothing else explains
+// the failure (classifier.cpp); a text that reports EROFS makes it the rule read-only-filesystem's.
+std::vector<Candidate> analyze_read_only_root(const Evidence& ev, const EvidenceTexts& /*texts*/) {
+  const Container& c = ev.target();
+  if (!c.security_context.read_only_root_filesystem.value_or(false)) return {};
+  Hypothesis h;
+  h.rule_id = "analyzer.read-only-root";
+  h.category = "read_only_filesystem";
+  h.title = "The container runs with a read-only root filesystem";
+  h.confidence = 0.5;
+  h.summary = c.name + " runs with readOnlyRootFilesystem: true, and nothing in the evidence names another cause";
+  h.evidence.push_back({EvidenceSource::kSpec, container_path(ev.pod, c) + ".securityContext.readOnlyRootFilesystem",
+                        "readOnlyRootFilesystem: true"});
+  h.explanation =
+      "The container's root filesystem is read-only, so anything the program writes outside its mounted volumes "
+      "fails: temporary files in /tmp, a pid or lock file under /var/run, a web server's cache and temp "
+      "directories, a certificate or configuration it generates at start. Not every program reports the "
+      "\"Read-only file system\" error before it exits, and the evidence shows no other cause.";
+  h.remediation =
+      "Mount an emptyDir at each directory the program writes (/tmp first; then the paths in its documentation "
+      "or in `kubectl debug` / `docker run --read-only` trials), or point its temp and runtime directories at a "
+      "mounted volume; keep readOnlyRootFilesystem.";
+  Candidate candidate{std::move(h), {}};
+  candidate.observation = true;
+  return {std::move(candidate)};
+}
+
 std::vector<Candidate> run_analyzers(const Evidence& evidence, const EvidenceTexts& texts) {
   std::vector<Candidate> out;
   using Analyzer = std::vector<Candidate> (*)(const Evidence&, const EvidenceTexts&);
   for (Analyzer analyzer :
        {Analyzer{&analyze_entrypoint}, Analyzer{&analyze_postgres_data_dir}, Analyzer{&analyze_probe_made_errors},
-        Analyzer{&analyze_exit_137}, Analyzer{&analyze_data_reinit}, Analyzer{&analyze_env_values}}) {
+        Analyzer{&analyze_exit_137}, Analyzer{&analyze_data_reinit}, Analyzer{&analyze_env_values},
+        Analyzer{&analyze_read_only_root}}) {
     auto found = analyzer(evidence, texts);
     for (auto& f : found) out.push_back(std::move(f));
   }
@@ -1121,6 +1152,9 @@ std::vector<Candidate> analyze_exit_137(const Evidence& evidence) {
 }
 std::vector<Candidate> analyze_data_reinit(const Evidence& evidence) {
   return analyze_data_reinit(evidence, EvidenceTexts(evidence));
+}
+std::vector<Candidate> analyze_read_only_root(const Evidence& evidence) {
+  return analyze_read_only_root(evidence, EvidenceTexts(evidence));
 }
 std::vector<Candidate> run_analyzers(const Evidence& evidence) {
   return run_analyzers(evidence, EvidenceTexts(evidence));

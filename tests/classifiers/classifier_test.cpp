@@ -177,6 +177,34 @@ logs: 'FATAL:  password authentication failed for user "app"'
   EXPECT_LT(c.observations[0].confidence, 0.5);
 }
 
+// readOnlyRootFilesystem is an observation: it leads (below 0.7) when the evidence shows nothing
+// else, yields to a matched cause, and becomes that cause when a text reports EROFS.
+TEST(Classifier, AReadOnlyRootLeadsOnlyWhenNothingElseExplainsTheFailure) {
+  const Classification alone = shipped_classifier().classify_all(evidence(R"yaml(
+container: {read_only_root_filesystem: true}
+status: {waiting_reason: CrashLoopBackOff}
+)yaml"));
+  ASSERT_EQ(alone.hypotheses.at(0).category, "read_only_filesystem");
+  EXPECT_EQ(alone.hypotheses[0].rule_id, "analyzer.read-only-root");
+  EXPECT_LT(alone.hypotheses[0].confidence, 0.7);
+
+  const Classification other = shipped_classifier().classify_all(evidence(R"yaml(
+container: {read_only_root_filesystem: true}
+logs: 'FATAL:  password authentication failed for user "app"'
+)yaml"));
+  EXPECT_EQ(other.hypotheses.at(0).category, "db_auth_failed");
+  ASSERT_EQ(other.observations.size(), 1U);
+  EXPECT_EQ(other.observations[0].category, "read_only_filesystem");
+
+  const Classification erofs = shipped_classifier().classify_all(evidence(R"yaml(
+container: {read_only_root_filesystem: true}
+logs: "mkdir /tmp/serving-cert: read-only file system"
+)yaml"));
+  ASSERT_EQ(erofs.hypotheses.at(0).category, "read_only_filesystem");
+  EXPECT_GE(erofs.hypotheses[0].confidence, 0.7);
+  EXPECT_TRUE(erofs.observations.empty());
+}
+
 // A probe with no exit and no Events is an observation: it leads only when no text reads as an
 // error, and then below 0.5; an error line in the log keeps the answer on that line.
 TEST(Classifier, AProbeWithoutEventsLeadsOnlyWhenNothingReadsAsAnError) {

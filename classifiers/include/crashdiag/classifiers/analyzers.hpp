@@ -38,6 +38,8 @@ struct Candidate {
 [[nodiscard]] std::vector<Candidate> analyze_data_reinit(const Evidence& evidence);
 // An environment value in scientific notation: a large integer Helm rendered as a float.
 [[nodiscard]] std::vector<Candidate> analyze_env_values(const Evidence& evidence);
+// readOnlyRootFilesystem: an observation, a cause only when nothing else explains the failure.
+[[nodiscard]] std::vector<Candidate> analyze_read_only_root(const Evidence& evidence);
 
 [[nodiscard]] std::vector<Candidate> run_analyzers(const Evidence& evidence);
 
@@ -48,6 +50,7 @@ struct Candidate {
 [[nodiscard]] std::vector<Candidate> analyze_exit_137(const Evidence& evidence, const EvidenceTexts& texts);
 [[nodiscard]] std::vector<Candidate> analyze_data_reinit(const Evidence& evidence, const EvidenceTexts& texts);
 [[nodiscard]] std::vector<Candidate> analyze_env_values(const Evidence& evidence, const EvidenceTexts& texts);
+[[nodiscard]] std::vector<Candidate> analyze_read_only_root(const Evidence& evidence, const EvidenceTexts& texts);
 [[nodiscard]] std::vector<Candidate> run_analyzers(const Evidence& evidence, const EvidenceTexts& texts);
 
 // Where a PostgreSQL container keeps its cluster: PGDATA (env, else the image's default for its
