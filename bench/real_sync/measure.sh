@@ -26,6 +26,7 @@ if [ "${PAGED:-1}" = 1 ]; then
   echo "raw LIST paged (limit=500, $pages pages, $bytes bytes, kept in a shell variable): $(echo "$t1 - $t0" | bc) s"
 fi
 ratios=()
+list_ratios=()
 for r in $(seq 1 "$rounds"); do
   t0=$(now)
   size=$("${cu[@]}" -o /dev/null -w '%{size_download}' "$srv/api/v1/pods?resourceVersion=0&limit=500")
@@ -37,12 +38,19 @@ for r in $(seq 1 "$rounds"); do
   t1=$(now); ready=$(echo "$t1 - $t0" | bc)
   # The log's ts is in milliseconds since the epoch.
   synced_ms=$(grep '"resource":"pods"' $d/run.log | grep 'initial list synced' | grep -o '"ts":[0-9]*' | cut -d: -f2)
+  # "starting" is logged once the rules are compiled, just before the first request.
+  started_ms=$(grep '"msg":"starting"' $d/run.log | grep -o '"ts":[0-9]*' | cut -d: -f2)
   pods=$(echo "$synced_ms / 1000 - $t0" | bc -l)
+  list=$(echo "($synced_ms - $started_ms) / 1000" | bc -l)
   rss=$(grep VmRSS /proc/$pid/status | awk '{print $2}')
   kill -TERM $pid; wait $pid || true
   ratio=$(echo "$pods / $raw" | bc -l)
+  list_ratio=$(echo "$list / $raw" | bc -l)
   ratios+=("$ratio")
-  printf 'round %d: raw LIST RV=0 %.2f s (%d bytes); crashdiag pods synced %.2f s, ready %.2f s, RSS %d KiB; ratio %.2f\n' \
-    "$r" "$raw" "$size" "$pods" "$ready" "$rss" "$ratio"
+  list_ratios+=("$list_ratio")
+  printf 'round %d: raw LIST RV=0 %.2f s (%d bytes); crashdiag: pods synced %.2f s after start (%.2f s after its first request), ready %.2f s, RSS %d KiB; ratios %.2f (from start), %.2f (from the first request)\n' \
+    "$r" "$raw" "$size" "$pods" "$list" "$ready" "$rss" "$ratio" "$list_ratio"
 done
-printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR]=$1} END {printf "median ratio (pods synced / raw LIST) over %d rounds: %.2f\n", NR, a[int((NR+1)/2)]}'
+median() { sort -n | awk '{a[NR]=$1} END {printf "%.2f", a[int((NR+1)/2)]}'; }
+echo "median ratio over $rounds rounds, pods synced / raw LIST: $(printf '%s\n' "${ratios[@]}" | median) from process start," \
+  "$(printf '%s\n' "${list_ratios[@]}" | median) from the first request"
