@@ -216,6 +216,10 @@ std::vector<Candidate> analyze_entrypoint(const Evidence& ev, const EvidenceText
     // The runtime's words: status messages and the kubelet's Failed events. A probe's output
     // naming a missing program is about the probe (analyze_exit_137), the log about the app.
     if (t.source != TextSource::kStatus && t.source != TextSource::kEvents) continue;
+    // containerd's "failed to start shim: exec: \"containerd-shim\": executable file not found"
+    // is the node's runtime missing its own binary (runtime/v2/shim: the shim is exec'd from the
+    // node's PATH), not the container's command.
+    if (t.text.find("failed to start shim") != std::string_view::npos) continue;
     std::string x;
     if (RE2::PartialMatch(t.text, kNotFound, &x) || RE2::PartialMatch(t.text, kNotFoundCrun, &x)) {
       exe = x;

@@ -92,6 +92,12 @@ status: {waiting_reason: CrashLoopBackOff, terminated_reason: StartError, exit_c
 )yaml",
                      "entrypoint_override", "command: [\"server\"] replaced the image ENTRYPOINT",
                      "command: [\"server\"]"},
+        AnalyzerCase{"the_nodes_containerd_shim_missing_is_not_the_command", &analyze_entrypoint,
+                     R"yaml(
+container: {image: 'nginx:1.25', command: [nginx]}
+events: [{type: Warning, reason: Failed, message: 'Error: failed to create containerd task: failed to start shim: exec: "containerd-shim": executable file not found in $PATH: unknown'}]
+)yaml",
+                     "", "", ""},
         AnalyzerCase{"flag_in_args_without_entrypoint", &analyze_entrypoint,
                      R"yaml(
 container: {image: 'quay.io/x/stack:dev', args: ['-c', '/cfg.yaml']}
