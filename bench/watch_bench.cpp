@@ -127,6 +127,25 @@ void ListDecoderSplit(benchmark::State& state) {
 }
 BENCHMARK(ListDecoderSplit)->Unit(benchmark::kMillisecond);
 
+// The hostile case for the splitter: one item whose annotation is 1 MB of escapes ("\\nx"
+// repeated), which anyone who can create a pod can write.
+void ListDecoderSplitEscapes(benchmark::State& state) {
+  std::string body =
+      R"({"kind":"PodList","metadata":{"resourceVersion":"1"},"items":[{"metadata":{"annotations":{"a":")";
+  for (int i = 0; i < (1 << 20) / 3; ++i) body += "\\nx";
+  body += R"("}}}]})";
+  constexpr std::size_t kRecord = 16 << 10;
+  for (auto _ : state) {
+    crashdiag::core::ListDecoder decoder(4 << 20, [](std::string_view item) { benchmark::DoNotOptimize(item.data()); });
+    for (std::size_t at = 0; at < body.size(); at += kRecord) {
+      if (decoder.feed(std::string_view(body).substr(at, kRecord))) state.SkipWithError("decode failed");
+    }
+    if (decoder.finish()) state.SkipWithError("decode failed");
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(body.size()));
+}
+BENCHMARK(ListDecoderSplitEscapes)->Unit(benchmark::kMillisecond);
+
 void RawSimdjsonDomParseList(benchmark::State& state) {
   simdjson::dom::parser parser;
   const simdjson::padded_string padded(list_body());

@@ -83,6 +83,15 @@ INSTANTIATE_TEST_SUITE_P(
             "375",
             "abc",
             std::nullopt},
+        // Escapes followed by ordinary text, an escaped quote before the real one, and a string
+        // that ends right after an escaped backslash: the string scan's remembered quote must
+        // be searched again once it is passed.
+        Row{"escapes_then_text_in_one_string",
+            R"({"items":[{"a":"x\ny\tz\\","b":"q\"r\"s]}{"},{"c":"\\"}],"metadata":{"resourceVersion":"3"}})",
+            {R"({"a":"x\ny\tz\\","b":"q\"r\"s]}{"})", R"({"c":"\\"})"},
+            "3",
+            "",
+            std::nullopt},
         Row{"metadata_after_items_and_whitespace",
             "{ \"items\" : [ {\"a\":[1,2,{}]} ,\n {} ] ,\r\n\t\"metadata\" : { \"resourceVersion\" : \"9\" } }\n",
             {R"({"a":[1,2,{}]})", "{}"},

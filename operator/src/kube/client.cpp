@@ -35,7 +35,7 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr std::size_t kChunkBytes = std::size_t{64} * 1024;       // one read of a watch body
-constexpr std::size_t kReadBufferBytes = std::size_t{64} * 1024;  // socket reads: four TLS records
+constexpr std::size_t kReadBufferBytes = std::size_t{64} * 1024;  // a response buffer: a whole TLS record and more
 constexpr std::size_t kMaxErrorBody = std::size_t{64} * 1024;     // a refused watch's Status body
 
 std::chrono::steady_clock::duration to_steady(core::Duration d) {
@@ -112,11 +112,12 @@ std::uint64_t RequestStats::total() const {
 class Connection {
  public:
   Connection(asio::any_io_executor ex, ssl::context& ctx) : stream(ex, ctx) {
-    // Beast sizes each read by the buffer's free capacity (read_size: at least 512 bytes, at
-    // most capacity - size), and a flat_buffer left at the size of a response header never
-    // grows past it: a 145 MB list arrived ~680 bytes per read, 213,000 SSL reads and as many
-    // trips through the scheduler instead of one per 16 KiB TLS record (strace and perf against
-    // a real kube-apiserver). A buffer that holds a whole record reads each in one go.
+    // Beast sizes each read by the buffer's free space (read_size: max(512, capacity - size),
+    // capped at 65,536), and a flat_buffer left at the size of a response header never grows
+    // past it: a 145 MB list arrived ~680 bytes per read, 213,000 SSL reads and as many trips
+    // through the scheduler instead of one per 16 KiB TLS record (an SSL read returns at most
+    // one; strace and perf against a real kube-apiserver). With room for a whole record, each
+    // is read in one go.
     buffer.reserve(kReadBufferBytes);
   }
   beast::ssl_stream<beast::tcp_stream> stream;
