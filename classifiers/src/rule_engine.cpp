@@ -17,21 +17,29 @@ namespace {
 enum class Field { kMessage, kLog, kEvent };
 enum class Condition { kMessage, kLog, kEvent, kText, kUnless };
 
+// The texts a line pattern looks at, as bits of TextSource.
+using SourceMask = std::uint8_t;
+constexpr SourceMask bit(TextSource s) {
+  return static_cast<SourceMask>(1U << static_cast<unsigned>(s));
+}
+constexpr SourceMask kAllSources =
+    bit(TextSource::kStatus) | bit(TextSource::kEvents) | bit(TextSource::kProbe) | bit(TextSource::kLogs);
+
 struct PatternRef {
   std::size_t rule = 0;
   Condition condition = Condition::kMessage;
-  const RE2* regex = nullptr;  // only for a pattern with named groups: the captures a template uses
+  SourceMask sources = kAllSources;  // the texts whose lines this pattern is a condition on
+  // Only for a pattern with named groups: the pattern whose captures a template uses, compiled on
+  // its first hit in a match (most patterns never match; compiling all ~450 up front held 3.4 MiB).
+  const std::string* capturing = nullptr;
 };
 
-// One RE2::Set per field plus, for patterns with named groups, the individual regex that
-// extracts them.
+// One RE2::Set plus, parallel to the set's pattern indices, what each pattern is a condition of.
 struct FieldMatcher {
   std::unique_ptr<RE2::Set> set;
-  std::vector<PatternRef> refs;  // parallel to the set's pattern indices
+  std::vector<PatternRef> refs;
   bool empty() const { return refs.empty(); }
 };
-
-using CompiledRegexes = std::map<std::string, std::unique_ptr<RE2>, std::less<>>;
 
 RE2::Options pattern_options() {
   RE2::Options o;
@@ -54,19 +62,13 @@ bool contains(const std::vector<std::string>& v, std::string_view s) {
 
 struct RuleEngine::Impl {
   std::vector<Rule> rules;
-  // The individual regexes, one per distinct pattern with named groups. A set matches; a single
-  // regex is needed only to extract captures. Compiling one per pattern and field took 7 of the
-  // engine's 17 MiB with ~1,800 patterns, and was most of the daemon's resident memory before its
-  // first pod (issue 14 item 1).
-  CompiledRegexes regexes;
-  // One set per text source: each line of each text is scanned once for every rule's patterns.
-  FieldMatcher status;      // `message` patterns and `text` patterns that look at status messages
-  FieldMatcher log;         // `log` patterns and `text` patterns that look at the log tail
-  FieldMatcher events;      // `text` patterns that look at the kubelet's event messages
-  FieldMatcher probe;       // `text` patterns that look at a probe's output
+  // One set for the lines of every text (status messages, the kubelet's event messages, a probe's
+  // output, the log tail): each line is scanned once for every rule's `message`, `log`, `text` and
+  // `unless` patterns, and a hit counts only for the texts its pattern looks at. One set per text
+  // held each `text` pattern four times (1.1 MiB of the daemon's baseline, issue 14 item 1).
+  FieldMatcher lines;
   FieldMatcher event_cond;  // `event.message` patterns, on whole event messages (with the reason)
-  FieldMatcher unless;      // `unless` patterns, on every line
-  [[nodiscard]] std::array<FieldMatcher*, 6> all() { return {&status, &log, &events, &probe, &event_cond, &unless}; }
+  [[nodiscard]] std::array<FieldMatcher*, 2> all() { return {&lines, &event_cond}; }
 };
 
 RuleEngine::RuleEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -88,18 +90,11 @@ bool has_named_group(std::string_view pattern) {
 
 }  // namespace
 
-const RE2* capturing(CompiledRegexes& regexes, const std::string& pattern) {
-  if (!has_named_group(pattern)) return nullptr;
-  auto it = regexes.find(pattern);
-  if (it == regexes.end()) it = regexes.emplace(pattern, std::make_unique<RE2>(pattern, pattern_options())).first;
-  return it->second.get();
-}
-
 tl::expected<RuleEngine, RuleLoadError> RuleEngine::compile(std::vector<Rule> rules) {
   auto impl = std::make_unique<Impl>();
   impl->rules = std::move(rules);
   for (FieldMatcher* m : impl->all()) m->set = std::make_unique<RE2::Set>(pattern_options(), RE2::UNANCHORED);
-  auto add = [&](FieldMatcher& m, std::size_t rule_index, Condition cond,
+  auto add = [&](FieldMatcher& m, std::size_t rule_index, Condition cond, SourceMask sources,
                  const std::string& pattern) -> tl::expected<void, RuleLoadError> {
     const Rule& rule = impl->rules[rule_index];
     std::string error;
@@ -107,35 +102,36 @@ tl::expected<RuleEngine, RuleLoadError> RuleEngine::compile(std::vector<Rule> ru
     if (index < 0) {
       return tl::unexpected(RuleLoadError{rule.file, rule.line, rule.id, "pattern '" + pattern + "': " + error});
     }
-    m.refs.push_back(PatternRef{rule_index, cond, capturing(impl->regexes, pattern)});
+    m.refs.push_back(PatternRef{rule_index, cond, sources, has_named_group(pattern) ? &pattern : nullptr});
     return {};
   };
+  // Patterns are added rule by rule, `message` and `log` before `text`, so the hits on one line
+  // reach a rule in the order the per-text sets gave them (captures of a later pattern win).
   for (std::size_t i = 0; i < impl->rules.size(); ++i) {
     const RuleMatch& rm = impl->rules[i].match;
-    auto looks_at = [&](TextSource src) {
-      return rm.sources.empty() || std::find(rm.sources.begin(), rm.sources.end(), src) != rm.sources.end();
-    };
+    SourceMask text_sources = 0;
+    for (TextSource src : {TextSource::kStatus, TextSource::kEvents, TextSource::kProbe, TextSource::kLogs}) {
+      if (rm.sources.empty() || std::find(rm.sources.begin(), rm.sources.end(), src) != rm.sources.end()) {
+        text_sources |= bit(src);
+      }
+    }
     for (const auto& p : rm.message_patterns) {
-      if (auto r = add(impl->status, i, Condition::kMessage, p); !r) return tl::unexpected(r.error());
+      if (auto r = add(impl->lines, i, Condition::kMessage, bit(TextSource::kStatus), p); !r)
+        return tl::unexpected(r.error());
     }
     for (const auto& p : rm.log_patterns) {
-      if (auto r = add(impl->log, i, Condition::kLog, p); !r) return tl::unexpected(r.error());
+      if (auto r = add(impl->lines, i, Condition::kLog, bit(TextSource::kLogs), p); !r)
+        return tl::unexpected(r.error());
     }
     for (const auto& p : rm.event.patterns) {
-      if (auto r = add(impl->event_cond, i, Condition::kEvent, p); !r) return tl::unexpected(r.error());
+      if (auto r = add(impl->event_cond, i, Condition::kEvent, kAllSources, p); !r) return tl::unexpected(r.error());
     }
     for (const auto& p : rm.unless_patterns) {
-      if (auto r = add(impl->unless, i, Condition::kUnless, p); !r) return tl::unexpected(r.error());
+      if (auto r = add(impl->lines, i, Condition::kUnless, kAllSources, p); !r) return tl::unexpected(r.error());
     }
     for (const auto& p : rm.text_patterns) {
-      const std::pair<TextSource, FieldMatcher*> targets[] = {{TextSource::kStatus, &impl->status},
-                                                              {TextSource::kLogs, &impl->log},
-                                                              {TextSource::kEvents, &impl->events},
-                                                              {TextSource::kProbe, &impl->probe}};
-      for (const auto& [src, m] : targets) {
-        if (!looks_at(src)) continue;
-        if (auto r = add(*m, i, Condition::kText, p); !r) return tl::unexpected(r.error());
-      }
+      if (text_sources == 0) continue;
+      if (auto r = add(impl->lines, i, Condition::kText, text_sources, p); !r) return tl::unexpected(r.error());
     }
   }
   for (FieldMatcher* m : impl->all()) {
@@ -162,21 +158,32 @@ struct RuleState {
   const EvidenceText* last_log_text = nullptr;  // the last log line that matched, quoted at the end
 };
 
-void extract_captures(const RE2* regex, std::string_view text, std::map<std::string, std::string>& out) {
-  if (regex == nullptr) return;
-  const RE2& re = *regex;
-  const int groups = re.NumberOfCapturingGroups();
-  if (groups <= 0) return;
-  std::vector<re2::StringPiece> sub(static_cast<std::size_t>(groups) + 1);
-  if (!re.Match(re2::StringPiece(text.data(), text.size()), 0, text.size(), RE2::UNANCHORED, sub.data(),
-                static_cast<int>(sub.size()))) {
-    return;
+// The capturing regexes compiled during one match, by pattern: a match is pure and may run on
+// several threads, so nothing compiled is kept in the engine.
+class CaptureRegexes {
+ public:
+  void extract(const std::string* pattern, std::string_view text, std::map<std::string, std::string>& out) {
+    if (pattern == nullptr) return;
+    auto it = compiled_.find(pattern);
+    if (it == compiled_.end())
+      it = compiled_.emplace(pattern, std::make_unique<RE2>(*pattern, pattern_options())).first;
+    const RE2& re = *it->second;
+    const int groups = re.NumberOfCapturingGroups();
+    if (groups <= 0) return;
+    std::vector<re2::StringPiece> sub(static_cast<std::size_t>(groups) + 1);
+    if (!re.Match(re2::StringPiece(text.data(), text.size()), 0, text.size(), RE2::UNANCHORED, sub.data(),
+                  static_cast<int>(sub.size()))) {
+      return;
+    }
+    for (const auto& [name, index] : re.NamedCapturingGroups()) {
+      const auto& piece = sub[static_cast<std::size_t>(index)];
+      if (piece.data() != nullptr && !piece.empty()) out[name] = std::string(piece.data(), piece.size());
+    }
   }
-  for (const auto& [name, index] : re.NamedCapturingGroups()) {
-    const auto& piece = sub[static_cast<std::size_t>(index)];
-    if (piece.data() != nullptr && !piece.empty()) out[name] = std::string(piece.data(), piece.size());
-  }
-}
+
+ private:
+  std::map<const std::string*, std::unique_ptr<RE2>> compiled_;
+};
 
 }  // namespace
 
@@ -189,6 +196,7 @@ std::vector<RuleHit> RuleEngine::match(const Evidence& evidence, const EvidenceT
   const Container& c = evidence.target();
   std::vector<RuleState> states(impl.rules.size());
   std::vector<int> hits;
+  CaptureRegexes captures;
   const std::string status_base = status_field(c);
 
   auto scan = [&](const FieldMatcher& m, std::string_view text, auto&& on_hit) {
@@ -201,15 +209,16 @@ std::vector<RuleHit> RuleEngine::match(const Evidence& evidence, const EvidenceT
 
   const Terminated* term = c.latest_termination();
   for (const EvidenceText& t : texts) {
-    const FieldMatcher* matcher = t.source == TextSource::kStatus   ? &impl.status
-                                  : t.source == TextSource::kLogs   ? &impl.log
-                                  : t.source == TextSource::kEvents ? &impl.events
-                                                                    : &impl.probe;
+    const SourceMask source = bit(t.source);
     const EvidenceSource where = evidence_source(t.source);
     for_each_line(t.text, [&](std::string_view line) {
-      scan(impl.unless, line, [&](const PatternRef& ref) { states[ref.rule].vetoed = true; });
-      scan(*matcher, line, [&](const PatternRef& ref) {
+      scan(impl.lines, line, [&](const PatternRef& ref) {
+        if ((ref.sources & source) == 0) return;
         RuleState& s = states[ref.rule];
+        if (ref.condition == Condition::kUnless) {
+          s.vetoed = true;
+          return;
+        }
         bool& flag = ref.condition == Condition::kText ? s.text : ref.condition == Condition::kLog ? s.log : s.message;
         const std::size_t slot = static_cast<std::size_t>(t.source);
         if (t.source == TextSource::kLogs) {
@@ -217,7 +226,7 @@ std::vector<RuleHit> RuleEngine::match(const Evidence& evidence, const EvidenceT
           flag = true;
           s.last_log_line = t.log_line;
           s.matched_logs = true;
-          extract_captures(ref.regex, line, s.captures);
+          captures.extract(ref.capturing, line, s.captures);
           // The quote is built once, after the scan, from the last matching line.
           s.last_log_text = &t;
           if (s.evidence_at[slot] == SIZE_MAX) {
@@ -228,7 +237,7 @@ std::vector<RuleHit> RuleEngine::match(const Evidence& evidence, const EvidenceT
         }
         if (flag && s.evidence_at[slot] != SIZE_MAX) return;  // one quote per source is enough
         flag = true;
-        extract_captures(ref.regex, line, s.captures);
+        captures.extract(ref.capturing, line, s.captures);
         s.evidence_at[slot] = s.evidence.size();
         s.evidence.push_back(EvidenceItem{where, t.field(), bounded(t.excerpt())});
       });
@@ -241,7 +250,7 @@ std::vector<RuleHit> RuleEngine::match(const Evidence& evidence, const EvidenceT
         const Rule& rule = impl.rules[ref.rule];
         if (s.event || (!rule.match.event.reasons.empty() && !contains(rule.match.event.reasons, e.reason))) return;
         s.event = true;
-        extract_captures(ref.regex, e.message, s.captures);
+        captures.extract(ref.capturing, e.message, s.captures);
         s.evidence.push_back(EvidenceItem{EvidenceSource::kEvents, t.field(), bounded(t.excerpt())});
       });
     }
