@@ -8,13 +8,15 @@
 // The baseline in the same run: as many server-side applies of an RCA in a plain loop, same
 // client, same server; printed with the ratio of the publisher's RCA throughput to it.
 // Usage: crashdiag_publish_bench [workloads] [--watch-owners=false] [--evidence-delay-ms=N]
-//        [--publish-concurrency=N] (the daemon's default, 4, otherwise)
+//        [--publish-concurrency=N] (the daemon's default, 4, otherwise) [--kubeconfig=PATH]
+// With --kubeconfig only the publisher-alone comparison runs, against that cluster's apiserver.
 // With --evidence-delay-ms the production wait is kept: it should add N ms to each RCA's latency
 // and about N ms to the burst, not serialise the burst behind the workers.
 
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <chrono>
@@ -27,6 +29,7 @@
 
 #include "cluster_objects.hpp"
 #include "crashdiag/core/rca.hpp"
+#include "connect.hpp"
 #include "daemon.hpp"
 #include "fake_apiserver.hpp"
 #include "forked_fake.hpp"
@@ -84,10 +87,159 @@ double percentile(std::vector<double> v, double p) {
   return v[std::min(idx, v.size() - 1)];
 }
 
+// The publisher alone (issue 14 item 4): `n` diagnoses handed to a Publisher of its own at once,
+// with the same client against the same server, each written as its RCA and its status (two
+// server-side applies); annotations and Events off. Its baseline, run first so that the
+// publisher meets the bigger store: the very bodies it will send (each RCA, then its status),
+// under other names, one request after the other in a plain loop with the same client. Once
+// with one lane (one request in flight, as before --publish-concurrency) and once with the
+// daemon's lanes.
+void publisher_alone(boost::asio::io_context& ioc, crashdiag::kube::KubeClient& client, int n, int lanes) {
+  crashdiag::core::RcaTracker tracker;
+  crashdiag::daemon::PublisherOptions po;
+  po.lanes = lanes;
+  po.publish_annotation = false;
+  po.publish_event = false;
+  crashdiag::daemon::Publisher publisher(
+      ioc, client, tracker, po, nullptr,
+      [](const std::string&, const std::string&) { return std::optional<std::pair<std::string, std::string>>(); });
+  crashdiag::ContainerDiagnosis d;
+  d.name = "app";
+  crashdiag::Hypothesis h;
+  h.category = "oom_killed";
+  h.confidence = 0.9;
+  h.rule_id = "bench";
+  h.title = "killed";
+  h.summary = "the container was OOM-killed";
+  d.hypotheses.push_back(h);
+  std::promise<std::pair<int, double>> raw_done;
+  std::promise<double> took;
+  boost::asio::co_spawn(
+      ioc,
+      [&]() -> boost::asio::awaitable<void> {
+        for (int i = 0; i < n; ++i) {
+          crashdiag::core::Occurrence o;
+          const std::string w = "alone" + std::to_string(lanes) + "-" + std::to_string(i);
+          o.target = crashdiag::core::RcaTarget{ns_of(i),
+                                                crashdiag::core::WorkloadRef{"apps/v1", "Deployment", w, "uid-" + w},
+                                                "app", false, "OOMKilled:137"};
+          o.pod = w + "-x";
+          o.pod_uid = "uid-" + o.pod;
+          o.restart_count = 1;
+          o.reason = "CrashLoopBackOff";
+          o.exit_code = 137;
+          o.now = crashdiag::core::WallTime{1'795'316'400'000};
+          publisher.submit(tracker.record(o, &d, "bench"));
+        }
+        std::vector<std::pair<std::string, std::string>> bodies;  // path, body
+        for (const auto& [rca_name, state] : tracker.all()) {
+          json object = tracker.apply_object(state);
+          json status = tracker.status_object(state);
+          const std::string name = "same-" + rca_name;
+          const std::string ns = object["metadata"]["namespace"];
+          object["metadata"]["name"] = name;
+          status["metadata"]["name"] = name;
+          const std::string path = "/apis/crashdiag.io/v1alpha1/namespaces/" + ns + "/rootcauseanalyses/" + name;
+          bodies.emplace_back(path, object.dump());
+          bodies.emplace_back(path + "/status", status.dump());
+        }
+        int ok = 0;
+        const auto r0 = Clock::now();
+        for (auto& [path, body] : bodies) {
+          crashdiag::kube::Request req{boost::beast::http::verb::patch,
+                                       path + "?fieldManager=crashdiag&force=true&fieldValidation=Strict",
+                                       "raw-apply",
+                                       std::move(body),
+                                       "application/apply-patch+yaml",
+                                       ""};
+          auto res = co_await client.request(std::move(req));
+          if (res && (res->status == 200 || res->status == 201)) ++ok;
+        }
+        raw_done.set_value({ok, std::chrono::duration<double>(Clock::now() - r0).count()});
+        const auto t0 = Clock::now();
+        publisher.stop();  // writes everything queued, then run() ends
+        co_await publisher.run([] { return true; });
+        took.set_value(std::chrono::duration<double>(Clock::now() - t0).count());
+      },
+      boost::asio::detached);
+  const auto [same_ok, same_s] = raw_done.get_future().get();
+  const double seconds = took.get_future().get();
+  const std::uint64_t writes = publisher.stats().rca_writes + publisher.stats().status_writes;  // accepted
+  const double rate = seconds > 0 ? static_cast<double>(writes) / seconds : 0;
+  const double same_rate = same_s > 0 ? same_ok / same_s : 0;
+  std::printf(
+      "publisher alone, %d lane%s: %llu applies in %.2f s => %.0f/s; the same %d bodies before it in a "
+      "plain loop: %.2f s => %.0f/s; ratio %.2f\n",
+      lanes, lanes == 1 ? "" : "s", static_cast<unsigned long long>(writes), seconds, rate, same_ok, same_s,
+      same_rate, same_rate > 0 ? rate / same_rate : 0.0);
+}
+
+// Issue 14 item 4 against a real apiserver (--kubeconfig=PATH): only the publisher-alone part,
+// since a real cluster's pods cannot be made to fail on cue. The CRD must be installed
+// (kubectl apply -k manifests/); the namespaces team-0..team-19 are created if missing and left
+// behind with the RCAs in them (kubectl delete ns team-0 ... team-19 removes them). The client's
+// token bucket is opened wide for both sides: the comparison is the publisher against a plain
+// loop, not either against --kube-api-qps.
+int real_apiserver(const std::string& kubeconfig, int n, int lanes) {
+  auto connection = crashdiag::kube::connect(kubeconfig, "");
+  if (!connection) {
+    std::fprintf(stderr, "crashdiag_publish_bench: %s\n", connection.error().c_str());
+    return 2;
+  }
+  crashdiag::daemon::configure_logging(crashdiag::daemon::LogFormat::kText, crashdiag::daemon::LogLevel::kError);
+  boost::asio::io_context ioc(1);
+  crashdiag::kube::ClientOptions co;
+  co.qps = 1e6;
+  co.burst = 1'000'000;
+  crashdiag::kube::KubeClient client(ioc.get_executor(), connection->endpoint, connection->tls, connection->tokens, co);
+  auto work = boost::asio::make_work_guard(ioc);
+  std::thread runner([&] { ioc.run(); });
+  std::promise<int> created;
+  boost::asio::co_spawn(
+      ioc,
+      [&]() -> boost::asio::awaitable<void> {
+        int ok = 0;
+        for (int i = 0; i < 20; ++i) {
+          json ns = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns_of(i)}}}};
+          crashdiag::kube::Request req{boost::beast::http::verb::post, "/api/v1/namespaces", "namespaces",
+                                       ns.dump(), "application/json", ""};
+          auto res = co_await client.request(std::move(req));
+          if (res && (res->status == 201 || res->status == 409)) ++ok;
+        }
+        created.set_value(ok);
+      },
+      boost::asio::detached);
+  const int namespaces = created.get_future().get();
+  if (namespaces != 20) {
+    std::fprintf(stderr, "crashdiag_publish_bench: could create or find only %d of the 20 namespaces\n", namespaces);
+    work.reset();
+    ioc.stop();
+    runner.join();
+    return 1;
+  }
+  std::printf("real apiserver %s, %d diagnoses\n", connection->access.source.c_str(), n);
+  publisher_alone(ioc, client, n, 1);
+  publisher_alone(ioc, client, n, lanes);
+  work.reset();
+  ioc.stop();
+  runner.join();
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const int n = argc > 1 ? std::atoi(argv[1]) : 1000;
+  for (int i = 2; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg.rfind("--kubeconfig=", 0) != 0) continue;
+    int lanes = crashdiag::daemon::PublisherOptions{}.lanes;
+    for (int j = 2; j < argc; ++j) {
+      const std::string a = argv[j];
+      if (a.rfind("--publish-concurrency=", 0) == 0) lanes = std::atoi(a.c_str() + 22);
+    }
+    return real_apiserver(arg.substr(13), n, lanes);
+  }
   auto fake = crashdiag::bench::ForkedFake::start(
       [n](crashdiag::fake::FakeApiServer& server) {
         for (int i = 0; i < n; ++i) {
@@ -231,94 +383,8 @@ int main(int argc, char** argv) {
         boost::asio::detached);
     done.get_future().get();
   }
-  // The publisher alone (issue 14 item 4): `n` diagnoses handed to a Publisher of its own at once,
-  // with the same client against the same server, each written as its RCA and its status (two
-  // server-side applies); annotations and Events off. Its baseline, run first so that the
-  // publisher meets the bigger store: the very bodies it will send (each RCA, then its status),
-  // under other names, one request after the other in a plain loop with the same client. Once
-  // with one lane (one request in flight, as before --publish-concurrency) and once with the
-  // daemon's lanes.
-  auto publisher_alone = [&](int lanes) {
-    crashdiag::core::RcaTracker tracker;
-    crashdiag::daemon::PublisherOptions po;
-    po.lanes = lanes;
-    po.publish_annotation = false;
-    po.publish_event = false;
-    crashdiag::daemon::Publisher publisher(
-        ioc, client, tracker, po, nullptr,
-        [](const std::string&, const std::string&) { return std::optional<std::pair<std::string, std::string>>(); });
-    crashdiag::ContainerDiagnosis d;
-    d.name = "app";
-    crashdiag::Hypothesis h;
-    h.category = "oom_killed";
-    h.confidence = 0.9;
-    h.rule_id = "bench";
-    h.title = "killed";
-    h.summary = "the container was OOM-killed";
-    d.hypotheses.push_back(h);
-    std::promise<std::pair<int, double>> raw_done;
-    std::promise<double> took;
-    boost::asio::co_spawn(
-        ioc,
-        [&]() -> boost::asio::awaitable<void> {
-          for (int i = 0; i < n; ++i) {
-            crashdiag::core::Occurrence o;
-            const std::string w = "alone" + std::to_string(lanes) + "-" + std::to_string(i);
-            o.target = crashdiag::core::RcaTarget{ns_of(i),
-                                                  crashdiag::core::WorkloadRef{"apps/v1", "Deployment", w, "uid-" + w},
-                                                  "app", false, "OOMKilled:137"};
-            o.pod = w + "-x";
-            o.pod_uid = "uid-" + o.pod;
-            o.restart_count = 1;
-            o.reason = "CrashLoopBackOff";
-            o.exit_code = 137;
-            o.now = crashdiag::core::WallTime{1'795'316'400'000};
-            publisher.submit(tracker.record(o, &d, "bench"));
-          }
-          std::vector<std::pair<std::string, std::string>> bodies;  // path, body
-          for (const auto& [rca_name, state] : tracker.all()) {
-            json object = tracker.apply_object(state);
-            json status = tracker.status_object(state);
-            const std::string name = "same-" + rca_name;
-            const std::string ns = object["metadata"]["namespace"];
-            object["metadata"]["name"] = name;
-            status["metadata"]["name"] = name;
-            const std::string path = "/apis/crashdiag.io/v1alpha1/namespaces/" + ns + "/rootcauseanalyses/" + name;
-            bodies.emplace_back(path, object.dump());
-            bodies.emplace_back(path + "/status", status.dump());
-          }
-          int ok = 0;
-          const auto r0 = Clock::now();
-          for (auto& [path, body] : bodies) {
-            crashdiag::kube::Request req{boost::beast::http::verb::patch,
-                                         path + "?fieldManager=crashdiag&force=true&fieldValidation=Strict",
-                                         "raw-apply",
-                                         std::move(body),
-                                         "application/apply-patch+yaml",
-                                         ""};
-            auto res = co_await client.request(std::move(req));
-            if (res && (res->status == 200 || res->status == 201)) ++ok;
-          }
-          raw_done.set_value({ok, std::chrono::duration<double>(Clock::now() - r0).count()});
-          const auto t0 = Clock::now();
-          publisher.stop();  // writes everything queued, then run() ends
-          co_await publisher.run([] { return true; });
-          took.set_value(std::chrono::duration<double>(Clock::now() - t0).count());
-        },
-        boost::asio::detached);
-    const auto [same_ok, same_s] = raw_done.get_future().get();
-    const double seconds = took.get_future().get();
-    const std::uint64_t writes = publisher.stats().rca_writes + publisher.stats().status_writes;  // accepted
-    const double rate = seconds > 0 ? static_cast<double>(writes) / seconds : 0;
-    const double same_rate = same_s > 0 ? same_ok / same_s : 0;
-    std::printf(
-        "publisher alone, %d lane%s: %llu applies in %.2f s => %.0f/s; the same %d bodies before it in a "
-        "plain loop: %.2f s => %.0f/s; ratio %.2f\n",
-        lanes, lanes == 1 ? "" : "s", static_cast<unsigned long long>(writes), seconds, rate, same_ok, same_s,
-        same_rate, same_rate > 0 ? rate / same_rate : 0.0);
-  };
-  publisher_alone(1);
-  publisher_alone(options.publisher.lanes);
+  publisher_alone(ioc, client, n, 1);
+  publisher_alone(ioc, client, n, options.publisher.lanes);
 
   boost::asio::post(ioc, [&] { daemon.stop(); });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
