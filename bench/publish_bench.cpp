@@ -28,8 +28,8 @@
 #include <thread>
 
 #include "cluster_objects.hpp"
-#include "crashdiag/core/rca.hpp"
 #include "connect.hpp"
+#include "crashdiag/core/rca.hpp"
 #include "daemon.hpp"
 #include "fake_apiserver.hpp"
 #include "forked_fake.hpp"
@@ -100,9 +100,9 @@ void publisher_alone(boost::asio::io_context& ioc, crashdiag::kube::KubeClient& 
   po.lanes = lanes;
   po.publish_annotation = false;
   po.publish_event = false;
-  crashdiag::daemon::Publisher publisher(
-      ioc, client, tracker, po, nullptr,
-      [](const std::string&, const std::string&) { return std::optional<std::pair<std::string, std::string>>(); });
+  crashdiag::daemon::Publisher publisher(ioc, client, tracker, po, nullptr, [](const std::string&, const std::string&) {
+    return std::optional<std::pair<std::string, std::string>>();
+  });
   crashdiag::ContainerDiagnosis d;
   d.name = "app";
   crashdiag::Hypothesis h;
@@ -120,9 +120,9 @@ void publisher_alone(boost::asio::io_context& ioc, crashdiag::kube::KubeClient& 
         for (int i = 0; i < n; ++i) {
           crashdiag::core::Occurrence o;
           const std::string w = "alone" + std::to_string(lanes) + "-" + std::to_string(i);
-          o.target = crashdiag::core::RcaTarget{ns_of(i),
-                                                crashdiag::core::WorkloadRef{"apps/v1", "Deployment", w, "uid-" + w},
-                                                "app", false, "OOMKilled:137"};
+          o.target =
+              crashdiag::core::RcaTarget{ns_of(i), crashdiag::core::WorkloadRef{"apps/v1", "Deployment", w, "uid-" + w},
+                                         "app", false, "OOMKilled:137"};
           o.pod = w + "-x";
           o.pod_uid = "uid-" + o.pod;
           o.restart_count = 1;
@@ -170,8 +170,8 @@ void publisher_alone(boost::asio::io_context& ioc, crashdiag::kube::KubeClient& 
   std::printf(
       "publisher alone, %d lane%s: %llu applies in %.2f s => %.0f/s; the same %d bodies before it in a "
       "plain loop: %.2f s => %.0f/s; ratio %.2f\n",
-      lanes, lanes == 1 ? "" : "s", static_cast<unsigned long long>(writes), seconds, rate, same_ok, same_s,
-      same_rate, same_rate > 0 ? rate / same_rate : 0.0);
+      lanes, lanes == 1 ? "" : "s", static_cast<unsigned long long>(writes), seconds, rate, same_ok, same_s, same_rate,
+      same_rate > 0 ? rate / same_rate : 0.0);
 }
 
 // Issue 14 item 4 against a real apiserver (--kubeconfig=PATH): only the publisher-alone part,
@@ -201,8 +201,8 @@ int real_apiserver(const std::string& kubeconfig, int n, int lanes) {
         int ok = 0;
         for (int i = 0; i < 20; ++i) {
           json ns = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns_of(i)}}}};
-          crashdiag::kube::Request req{boost::beast::http::verb::post, "/api/v1/namespaces", "namespaces",
-                                       ns.dump(), "application/json", ""};
+          crashdiag::kube::Request req{
+              boost::beast::http::verb::post, "/api/v1/namespaces", "namespaces", ns.dump(), "application/json", ""};
           auto res = co_await client.request(std::move(req));
           if (res && (res->status == 201 || res->status == 409)) ++ok;
         }
