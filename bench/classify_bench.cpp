@@ -1,9 +1,12 @@
 // Benchmarks for the diagnosis engine (docs/benchmarks.md records results and the command).
 //   - RulePackThroughput: every shipped rule over log text, MB/s.
+//   - RulePackHitLines: the same over a tail made of the rules' own example log lines, where
+//     most lines hit a pattern and many of those extract captures.
 //   - ExplainPod64KiB: one pod end to end (parse pod + events JSON, classify with a 64 KiB
 //     log tail); per-call latency percentiles are reported as counters p50_us / p99_us.
 #include <benchmark/benchmark.h>
 
+#include <yaml-cpp/yaml.h>
 #include <algorithm>
 #include <chrono>
 #include <fstream>
@@ -78,6 +81,37 @@ void RulePackThroughput(benchmark::State& state) {
   state.counters["rules"] = static_cast<double>(classifier().engine().rules().size());
 }
 BENCHMARK(RulePackThroughput)->Arg(64 << 10)->Arg(1 << 20)->Unit(benchmark::kMicrosecond);
+
+// The opposite of the noise above: every log line of every rule's examples, so that nearly every
+// line hits and the capturing regexes run (the cost a log full of matching lines puts on a
+// diagnosis; the tail builder keeps the last 64 KiB).
+void RulePackHitLines(benchmark::State& state) {
+  std::string log;
+  for (const auto& rule : classifier().engine().rules()) {
+    for (const auto& example : rule.examples) {
+      const YAML::Node node = YAML::Load(example.evidence_yaml);
+      if (node.IsMap() && node["logs"] && node["logs"].IsScalar()) log += node["logs"].as<std::string>() + "\n";
+    }
+  }
+  crashdiag::Evidence ev;
+  crashdiag::Container c;
+  c.name = "app";
+  ev.pod.containers.push_back(c);
+  ev.container = "app";
+  ev.logs = crashdiag::make_log_tail(log, {64U << 10U, 4096});
+  std::size_t bytes = 0;
+  for (const auto& line : ev.logs.lines) bytes += line.size() + 1;
+  std::size_t hit_rules = 0;
+  for (auto _ : state) {
+    auto hits = classifier().engine().match(ev);
+    hit_rules = hits.size();
+    benchmark::DoNotOptimize(hits);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(bytes));
+  state.counters["lines"] = static_cast<double>(ev.logs.lines.size());
+  state.counters["rules_hit"] = static_cast<double>(hit_rules);
+}
+BENCHMARK(RulePackHitLines)->Unit(benchmark::kMicrosecond);
 
 void ExplainPod64KiB(benchmark::State& state) {
   const std::string dir = std::string(CRASHDIAG_SOURCE_DIR) + "/examples/";

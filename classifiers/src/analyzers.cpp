@@ -998,7 +998,14 @@ std::vector<Candidate> analyze_exit_137(const Evidence& ev, const EvidenceTexts&
     h.rule_id = "analyzer.probe-without-events";
     h.category = "liveness_probe_failure";
     h.title = "A " + which + " probe is set and the container was stopped from outside";
-    h.confidence = stopped_exit ? 0.55 : 0.4;
+    // A SIGKILL the runtime recorded as Error (not OOMKilled), with no Events at all to say
+    // otherwise, leans to the kubelet over the memory guesses (exit-137-with-memory-limit, 0.55):
+    // containerd's CRI plugin records OOMKilled from the cgroup's OOM event (TaskOOM), which it
+    // can lose (containerd#8893), so this stays below 0.7. Events that are there without an
+    // Unhealthy say less for a probe, and keep it at 0.55.
+    const bool sigkill_not_oom =
+        stopped_exit && (t->exit_code == 137 || t->signal == 9) && t->reason == "Error" && events.empty();
+    h.confidence = stopped_exit ? (sigkill_not_oom ? 0.58 : 0.55) : 0.4;
     h.summary = stopped_exit ? "stopped with exit " + std::to_string(t->exit_code) + " (not OOMKilled) under a " +
                                    which + " probe: most likely killed by the kubelet after failed probes"
                              : "a " + which +

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <mutex>
 
 #include "crashdiag/classifiers/evidence_texts.hpp"
 #include "crashdiag/classifiers/spec_predicates.hpp"
@@ -30,7 +31,7 @@ struct PatternRef {
   Condition condition = Condition::kMessage;
   SourceMask sources = kAllSources;  // the texts whose lines this pattern is a condition on
   // Only for a pattern with named groups: the pattern whose captures a template uses, compiled on
-  // its first hit in a match (most patterns never match; compiling all ~450 up front held 3.4 MiB).
+  // its first hit (most patterns never match; compiling all ~450 up front held 3.4 MiB).
   const std::string* capturing = nullptr;
 };
 
@@ -69,6 +70,22 @@ struct RuleEngine::Impl {
   FieldMatcher lines;
   FieldMatcher event_cond;  // `event.message` patterns, on whole event messages (with the reason)
   [[nodiscard]] std::array<FieldMatcher*, 2> all() { return {&lines, &event_cond}; }
+
+  // The capturing regexes, each compiled on its first hit and kept: at most one per pattern
+  // with named groups, and in practice the few that ever match. Compiling one per hit instead
+  // cost ~0.1 ms each, which a log full of matching lines turned into tens of ms per diagnosis.
+  // match() is const and runs on several threads, so the table is behind a mutex; an RE2 is
+  // safe to use from several threads once built.
+  const RE2& capturing(const std::string& pattern) const {
+    std::lock_guard lock(capture_mutex);
+    auto it = capture_regexes.find(&pattern);
+    if (it == capture_regexes.end()) {
+      it = capture_regexes.emplace(&pattern, std::make_unique<RE2>(pattern, pattern_options())).first;
+    }
+    return *it->second;
+  }
+  mutable std::mutex capture_mutex;
+  mutable std::map<const std::string*, std::unique_ptr<RE2>> capture_regexes;
 };
 
 RuleEngine::RuleEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -158,32 +175,20 @@ struct RuleState {
   const EvidenceText* last_log_text = nullptr;  // the last log line that matched, quoted at the end
 };
 
-// The capturing regexes compiled during one match, by pattern: a match is pure and may run on
-// several threads, so nothing compiled is kept in the engine.
-class CaptureRegexes {
- public:
-  void extract(const std::string* pattern, std::string_view text, std::map<std::string, std::string>& out) {
-    if (pattern == nullptr) return;
-    auto it = compiled_.find(pattern);
-    if (it == compiled_.end())
-      it = compiled_.emplace(pattern, std::make_unique<RE2>(*pattern, pattern_options())).first;
-    const RE2& re = *it->second;
-    const int groups = re.NumberOfCapturingGroups();
-    if (groups <= 0) return;
-    std::vector<re2::StringPiece> sub(static_cast<std::size_t>(groups) + 1);
-    if (!re.Match(re2::StringPiece(text.data(), text.size()), 0, text.size(), RE2::UNANCHORED, sub.data(),
-                  static_cast<int>(sub.size()))) {
-      return;
-    }
-    for (const auto& [name, index] : re.NamedCapturingGroups()) {
-      const auto& piece = sub[static_cast<std::size_t>(index)];
-      if (piece.data() != nullptr && !piece.empty()) out[name] = std::string(piece.data(), piece.size());
-    }
+void extract_captures(const RE2& re, std::string_view text, std::map<std::string, std::string>& out) {
+  if (!re.ok()) return;  // the set accepted the pattern, so this is not expected; no captures then
+  const int groups = re.NumberOfCapturingGroups();
+  if (groups <= 0) return;
+  std::vector<re2::StringPiece> sub(static_cast<std::size_t>(groups) + 1);
+  if (!re.Match(re2::StringPiece(text.data(), text.size()), 0, text.size(), RE2::UNANCHORED, sub.data(),
+                static_cast<int>(sub.size()))) {
+    return;
   }
-
- private:
-  std::map<const std::string*, std::unique_ptr<RE2>> compiled_;
-};
+  for (const auto& [name, index] : re.NamedCapturingGroups()) {
+    const auto& piece = sub[static_cast<std::size_t>(index)];
+    if (piece.data() != nullptr && !piece.empty()) out[name] = std::string(piece.data(), piece.size());
+  }
+}
 
 }  // namespace
 
@@ -196,7 +201,9 @@ std::vector<RuleHit> RuleEngine::match(const Evidence& evidence, const EvidenceT
   const Container& c = evidence.target();
   std::vector<RuleState> states(impl.rules.size());
   std::vector<int> hits;
-  CaptureRegexes captures;
+  auto extract = [&impl](const std::string* pattern, std::string_view text, std::map<std::string, std::string>& out) {
+    if (pattern != nullptr) extract_captures(impl.capturing(*pattern), text, out);
+  };
   const std::string status_base = status_field(c);
 
   auto scan = [&](const FieldMatcher& m, std::string_view text, auto&& on_hit) {
@@ -226,7 +233,7 @@ std::vector<RuleHit> RuleEngine::match(const Evidence& evidence, const EvidenceT
           flag = true;
           s.last_log_line = t.log_line;
           s.matched_logs = true;
-          captures.extract(ref.capturing, line, s.captures);
+          extract(ref.capturing, line, s.captures);
           // The quote is built once, after the scan, from the last matching line.
           s.last_log_text = &t;
           if (s.evidence_at[slot] == SIZE_MAX) {
@@ -237,7 +244,7 @@ std::vector<RuleHit> RuleEngine::match(const Evidence& evidence, const EvidenceT
         }
         if (flag && s.evidence_at[slot] != SIZE_MAX) return;  // one quote per source is enough
         flag = true;
-        captures.extract(ref.capturing, line, s.captures);
+        extract(ref.capturing, line, s.captures);
         s.evidence_at[slot] = s.evidence.size();
         s.evidence.push_back(EvidenceItem{where, t.field(), bounded(t.excerpt())});
       });
@@ -250,7 +257,7 @@ std::vector<RuleHit> RuleEngine::match(const Evidence& evidence, const EvidenceT
         const Rule& rule = impl.rules[ref.rule];
         if (s.event || (!rule.match.event.reasons.empty() && !contains(rule.match.event.reasons, e.reason))) return;
         s.event = true;
-        captures.extract(ref.capturing, e.message, s.captures);
+        extract(ref.capturing, e.message, s.captures);
         s.evidence.push_back(EvidenceItem{EvidenceSource::kEvents, t.field(), bounded(t.excerpt())});
       });
     }

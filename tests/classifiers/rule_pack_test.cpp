@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <ostream>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "crashdiag/classifiers/rule_engine.hpp"
 #include "crashdiag/classifiers/rule_pack.hpp"
@@ -129,6 +132,35 @@ TEST(RuleEngine, NamedCapturesFillTemplatesAndEvidenceQuotesTheLine) {
   EXPECT_EQ(hits[0].evidence[0].source, EvidenceSource::kLogs);
   ev.logs.lines = {"nothing to see"};
   EXPECT_TRUE(engine->match(ev).empty());
+}
+
+// The capturing regex is compiled on the first hit and shared by every later match, which may
+// run on several threads at once (the daemon's diagnosis workers): each must still get its own
+// line's captures. ThreadSanitizer or ASan would flag a race on the shared table.
+TEST(RuleEngine, CapturesAreRightFromSeveralThreadsSharingTheCompiledRegex) {
+  auto rules = parse_rule_pack({"demo.yaml", kGoodRule});
+  ASSERT_TRUE(rules);
+  auto engine = RuleEngine::compile(std::move(*rules));
+  ASSERT_TRUE(engine);
+  std::vector<std::thread> threads;
+  std::vector<int> wrong(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        Evidence ev;
+        ev.container = "app";
+        Container c;
+        c.name = "app";
+        ev.pod.containers.push_back(c);
+        const std::string addr = "10.0." + std::to_string(t) + "." + std::to_string(i) + ":80";
+        ev.logs.lines = {"listen " + addr + ": bind: address already in use"};
+        auto hits = engine->match(ev);
+        if (hits.size() != 1 || hits[0].captures["addr"] != addr) ++wrong[static_cast<std::size_t>(t)];
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong, std::vector<int>(4, 0));
 }
 
 }  // namespace
