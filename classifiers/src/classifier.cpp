@@ -16,6 +16,10 @@
 namespace crashdiag {
 namespace {
 
+// The confidence from which an answer is "confident": right at least 97 times in 100 on
+// incidents never seen (issue 11 item 5; tests/corpus_test.cpp holds the corpus to it).
+constexpr double kConfident = 0.7;
+
 std::map<std::string, std::string> builtins(const Evidence& ev) {
   const Container& c = ev.target();
   std::map<std::string, std::string> v;
@@ -50,7 +54,9 @@ void merge_into(Candidate& into, Candidate&& from) {
   Hypothesis& b = from.hypothesis;
   if (b.confidence > a.confidence) std::swap(a, b);
   if (into.merged < 3) {
-    a.confidence = std::min(0.99, a.confidence + 0.01);
+    // Agreement does not make a guess confident either: below 0.7 stays below it.
+    const double cap = a.confidence < kConfident ? kConfident - 0.01 : 0.99;
+    a.confidence = std::min(cap, a.confidence + 0.01);
     ++into.merged;
   }
   for (auto& item : b.evidence) {
@@ -367,6 +373,9 @@ Classification Classifier::classify_all(const Evidence& ev) const {
     if (hit.matched_logs && log_lines > 0) {
       double position = static_cast<double>(hit.last_log_line + 1) / static_cast<double>(log_lines);
       h.confidence = std::clamp(h.confidence + 0.04 * (position - 0.5), 0.01, 0.99);
+      // The nudge never carries a rule across the confident line: a rule below 0.7 says its
+      // words also come from other causes, wherever they sit in the log (issue 11 item 5).
+      if (hit.rule->confidence < kConfident) h.confidence = std::min(h.confidence, kConfident - 0.01);
     }
     h.summary = render_template(hit.rule->summary_template, vars);
     h.explanation = render_template(hit.rule->explanation_template, vars);
