@@ -63,15 +63,22 @@ std::string synthetic_log(std::size_t bytes, const std::string& last_line) {
   return out;
 }
 
-void RulePackThroughput(benchmark::State& state) {
-  const std::string log =
-      synthetic_log(static_cast<std::size_t>(state.range(0)), "Error: connect ECONNREFUSED 10.96.44.12:5432");
+// One container "app" whose log tail is `log`, cut by `limits`: the only evidence the rule
+// benchmarks give the engine.
+crashdiag::Evidence log_evidence(const std::string& log, const crashdiag::LogTailLimits& limits) {
   crashdiag::Evidence ev;
   crashdiag::Container c;
   c.name = "app";
   ev.pod.containers.push_back(c);
   ev.container = "app";
-  ev.logs = crashdiag::make_log_tail(log, {1U << 20U, 4096});
+  ev.logs = crashdiag::make_log_tail(log, limits);
+  return ev;
+}
+
+void RulePackThroughput(benchmark::State& state) {
+  const std::string log =
+      synthetic_log(static_cast<std::size_t>(state.range(0)), "Error: connect ECONNREFUSED 10.96.44.12:5432");
+  const crashdiag::Evidence ev = log_evidence(log, {1U << 20U, 4096});
   for (auto _ : state) {
     auto hits = classifier().engine().match(ev);
     benchmark::DoNotOptimize(hits);
@@ -93,12 +100,7 @@ void RulePackHitLines(benchmark::State& state) {
       if (node.IsMap() && node["logs"] && node["logs"].IsScalar()) log += node["logs"].as<std::string>() + "\n";
     }
   }
-  crashdiag::Evidence ev;
-  crashdiag::Container c;
-  c.name = "app";
-  ev.pod.containers.push_back(c);
-  ev.container = "app";
-  ev.logs = crashdiag::make_log_tail(log, {64U << 10U, 4096});
+  const crashdiag::Evidence ev = log_evidence(log, {64U << 10U, 4096});
   std::size_t bytes = 0;
   for (const auto& line : ev.logs.lines) bytes += line.size() + 1;
   std::size_t hit_rules = 0;
