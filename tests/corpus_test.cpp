@@ -56,6 +56,8 @@ struct Outcome {
   std::string top;
   std::string rule;  // the rule or analyzer behind the top hypothesis
   double confidence = 0;
+  std::string second;  // the runner-up category and its confidence: how close the call was
+  double second_confidence = 0;
   bool top1 = false;
   bool top3 = false;
 };
@@ -101,6 +103,10 @@ std::vector<Outcome> run(const std::vector<Incident>& incidents) {
       o.top = hs[0].category;
       o.rule = hs[0].rule_id;
       o.confidence = hs[0].confidence;
+    }
+    if (hs.size() > 1) {
+      o.second = hs[1].category;
+      o.second_confidence = hs[1].confidence;
     }
     o.top1 = o.top == in.category;
     for (std::size_t i = 0; i < hs.size() && i < 3; ++i) o.top3 = o.top3 || hs[i].category == in.category;
@@ -199,14 +205,16 @@ TEST_F(Corpus, HoldoutTop1AndConfidentPrecisionMeetTheBar) {
                 << (o.top3 ? " [in top 3]" : "") << (o.confidence >= kConfident ? " CONFIDENTLY WRONG" : "") << "\n";
     }
   }
-  // CRASHDIAG_CORPUS_TSV=FILE writes every outcome (split, id, expected, top, confidence, rule), for
-  // figures per batch of incidents (docs/benchmarks.md).
+  // CRASHDIAG_CORPUS_TSV=FILE writes every outcome (split, id, expected, top, confidence, rule,
+  // runner-up, its confidence), for figures per batch of incidents (docs/benchmarks.md,
+  // tests/corpus/tools/score.py).
   if (const char* path = std::getenv("CRASHDIAG_CORPUS_TSV"); path != nullptr) {
     std::ofstream tsv(path);
     for (const auto* outcomes : {&tune, &holdout}) {
       for (const Outcome& o : *outcomes) {
         tsv << (outcomes == &tune ? "tune" : "holdout") << '\t' << o.incident->id << '\t' << o.incident->category
-            << '\t' << o.top << '\t' << o.confidence << '\t' << o.rule << '\n';
+            << '\t' << o.top << '\t' << o.confidence << '\t' << o.rule << '\t' << o.second << '\t'
+            << o.second_confidence << '\n';
       }
     }
   }
