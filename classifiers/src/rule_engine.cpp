@@ -1,16 +1,15 @@
 #include "crashdiag/classifiers/rule_engine.hpp"
 
 #include <re2/re2.h>
-#include <re2/set.h>
 
 #include <algorithm>
 #include <array>
-#include <mutex>
 
 #include "crashdiag/classifiers/evidence_texts.hpp"
 #include "crashdiag/classifiers/spec_predicates.hpp"
 #include "crashdiag/model/parse.hpp"
 #include "crashdiag/model/utf8.hpp"
+#include "pattern_index.hpp"
 
 namespace crashdiag {
 namespace {
@@ -30,14 +29,12 @@ struct PatternRef {
   std::size_t rule = 0;
   Condition condition = Condition::kMessage;
   SourceMask sources = kAllSources;  // the texts whose lines this pattern is a condition on
-  // Only for a pattern with named groups: the pattern whose captures a template uses, compiled on
-  // its first hit (most patterns never match; compiling all ~450 up front held 3.4 MiB).
-  const std::string* capturing = nullptr;
+  bool named_groups = false;         // its captures fill a template's placeholders
 };
 
-// One RE2::Set plus, parallel to the set's pattern indices, what each pattern is a condition of.
+// The patterns plus, parallel to their indices, what each pattern is a condition of.
 struct FieldMatcher {
-  std::unique_ptr<RE2::Set> set;
+  std::unique_ptr<PatternIndex> index;
   std::vector<PatternRef> refs;
   bool empty() const { return refs.empty(); }
 };
@@ -46,8 +43,9 @@ RE2::Options pattern_options() {
   RE2::Options o;
   o.set_log_errors(false);
   // Bounded DFA memory per regex: a pathological pattern degrades to slower NFA matching
-  // instead of unbounded memory (RE2 falls back when the budget is exhausted).
-  o.set_max_mem(64 << 20);
+  // instead of unbounded memory (RE2 falls back when the budget is exhausted). RE2's default;
+  // each pattern is one rule's, compiled alone (pattern_index.hpp).
+  o.set_max_mem(8 << 20);
   return o;
 }
 
@@ -63,29 +61,13 @@ bool contains(const std::vector<std::string>& v, std::string_view s) {
 
 struct RuleEngine::Impl {
   std::vector<Rule> rules;
-  // One set for the lines of every text (status messages, the kubelet's event messages, a probe's
-  // output, the log tail): each line is scanned once for every rule's `message`, `log`, `text` and
-  // `unless` patterns, and a hit counts only for the texts its pattern looks at. One set per text
-  // held each `text` pattern four times (1.1 MiB of the daemon's baseline, issue 14 item 1).
+  // One index for the lines of every text (status messages, the kubelet's event messages, a
+  // probe's output, the log tail): each line is scanned once for every rule's `message`, `log`,
+  // `text` and `unless` patterns, and a hit counts only for the texts its pattern looks at. One
+  // per text held each `text` pattern four times (1.1 MiB of the daemon's baseline, issue 14 item 1).
   FieldMatcher lines;
   FieldMatcher event_cond;  // `event.message` patterns, on whole event messages (with the reason)
   [[nodiscard]] std::array<FieldMatcher*, 2> all() { return {&lines, &event_cond}; }
-
-  // The capturing regexes, each compiled on its first hit and kept: at most one per pattern
-  // with named groups, and in practice the few that ever match. Compiling one per hit instead
-  // cost ~0.1 ms each, which a log full of matching lines turned into tens of ms per diagnosis.
-  // match() is const and runs on several threads, so the table is behind a mutex; an RE2 is
-  // safe to use from several threads once built.
-  const RE2& capturing(const std::string& pattern) const {
-    std::lock_guard lock(capture_mutex);
-    auto it = capture_regexes.find(&pattern);
-    if (it == capture_regexes.end()) {
-      it = capture_regexes.emplace(&pattern, std::make_unique<RE2>(pattern, pattern_options())).first;
-    }
-    return *it->second;
-  }
-  mutable std::mutex capture_mutex;
-  mutable std::map<const std::string*, std::unique_ptr<RE2>> capture_regexes;
 };
 
 RuleEngine::RuleEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -110,16 +92,16 @@ bool has_named_group(std::string_view pattern) {
 tl::expected<RuleEngine, RuleLoadError> RuleEngine::compile(std::vector<Rule> rules) {
   auto impl = std::make_unique<Impl>();
   impl->rules = std::move(rules);
-  for (FieldMatcher* m : impl->all()) m->set = std::make_unique<RE2::Set>(pattern_options(), RE2::UNANCHORED);
+  for (FieldMatcher* m : impl->all()) m->index = std::make_unique<PatternIndex>(pattern_options());
   auto add = [&](FieldMatcher& m, std::size_t rule_index, Condition cond, SourceMask sources,
                  const std::string& pattern) -> tl::expected<void, RuleLoadError> {
     const Rule& rule = impl->rules[rule_index];
     std::string error;
-    int index = m.set->Add(pattern, &error);
+    int index = m.index->add(pattern, &error);
     if (index < 0) {
       return tl::unexpected(RuleLoadError{rule.file, rule.line, rule.id, "pattern '" + pattern + "': " + error});
     }
-    m.refs.push_back(PatternRef{rule_index, cond, sources, has_named_group(pattern) ? &pattern : nullptr});
+    m.refs.push_back(PatternRef{rule_index, cond, sources, has_named_group(pattern)});
     return {};
   };
   // Patterns are added rule by rule, `message` and `log` before `text`, so the hits on one line
@@ -151,11 +133,7 @@ tl::expected<RuleEngine, RuleLoadError> RuleEngine::compile(std::vector<Rule> ru
       if (auto r = add(impl->lines, i, Condition::kText, text_sources, p); !r) return tl::unexpected(r.error());
     }
   }
-  for (FieldMatcher* m : impl->all()) {
-    if (!m->empty() && !m->set->Compile()) {
-      return tl::unexpected(RuleLoadError{"(rule set)", 0, "", "the combined pattern set exceeds RE2's memory budget"});
-    }
-  }
+  for (FieldMatcher* m : impl->all()) m->index->compile();
   return RuleEngine(std::move(impl));
 }
 
@@ -201,17 +179,17 @@ std::vector<RuleHit> RuleEngine::match(const Evidence& evidence, const EvidenceT
   const Container& c = evidence.target();
   std::vector<RuleState> states(impl.rules.size());
   std::vector<int> hits;
-  auto extract = [&impl](const std::string* pattern, std::string_view text, std::map<std::string, std::string>& out) {
-    if (pattern != nullptr) extract_captures(impl.capturing(*pattern), text, out);
+  // Captures come from the pattern's own compiled regex, only for the patterns that matched.
+  auto extract = [](const FieldMatcher& m, int i, std::string_view text, std::map<std::string, std::string>& out) {
+    if (m.refs[static_cast<std::size_t>(i)].named_groups)
+      extract_captures(m.index->regex(static_cast<std::size_t>(i)), text, out);
   };
   const std::string status_base = status_field(c);
 
   auto scan = [&](const FieldMatcher& m, std::string_view text, auto&& on_hit) {
     if (m.empty() || text.empty()) return;
-    hits.clear();
-    if (!m.set->Match(re2::StringPiece(text.data(), text.size()), &hits)) return;
-    std::sort(hits.begin(), hits.end());
-    for (int h : hits) on_hit(m.refs[static_cast<std::size_t>(h)]);
+    m.index->match(text, hits);  // in pattern order: captures of a later pattern win
+    for (int h : hits) on_hit(h, m.refs[static_cast<std::size_t>(h)]);
   };
 
   const Terminated* term = c.latest_termination();
@@ -219,7 +197,7 @@ std::vector<RuleHit> RuleEngine::match(const Evidence& evidence, const EvidenceT
     const SourceMask source = bit(t.source);
     const EvidenceSource where = evidence_source(t.source);
     for_each_line(t.text, [&](std::string_view line) {
-      scan(impl.lines, line, [&](const PatternRef& ref) {
+      scan(impl.lines, line, [&](int index, const PatternRef& ref) {
         if ((ref.sources & source) == 0) return;
         RuleState& s = states[ref.rule];
         if (ref.condition == Condition::kUnless) {
@@ -233,7 +211,7 @@ std::vector<RuleHit> RuleEngine::match(const Evidence& evidence, const EvidenceT
           flag = true;
           s.last_log_line = t.log_line;
           s.matched_logs = true;
-          extract(ref.capturing, line, s.captures);
+          extract(impl.lines, index, line, s.captures);
           // The quote is built once, after the scan, from the last matching line.
           s.last_log_text = &t;
           if (s.evidence_at[slot] == SIZE_MAX) {
@@ -244,7 +222,7 @@ std::vector<RuleHit> RuleEngine::match(const Evidence& evidence, const EvidenceT
         }
         if (flag && s.evidence_at[slot] != SIZE_MAX) return;  // one quote per source is enough
         flag = true;
-        extract(ref.capturing, line, s.captures);
+        extract(impl.lines, index, line, s.captures);
         s.evidence_at[slot] = s.evidence.size();
         s.evidence.push_back(EvidenceItem{where, t.field(), bounded(t.excerpt())});
       });
@@ -252,12 +230,12 @@ std::vector<RuleHit> RuleEngine::match(const Evidence& evidence, const EvidenceT
     // Event conditions need the reason and the message to hold for the same event.
     if (t.event) {
       const Event& e = *t.event;
-      scan(impl.event_cond, e.message, [&](const PatternRef& ref) {
+      scan(impl.event_cond, e.message, [&](int index, const PatternRef& ref) {
         RuleState& s = states[ref.rule];
         const Rule& rule = impl.rules[ref.rule];
         if (s.event || (!rule.match.event.reasons.empty() && !contains(rule.match.event.reasons, e.reason))) return;
         s.event = true;
-        extract(ref.capturing, e.message, s.captures);
+        extract(impl.event_cond, index, e.message, s.captures);
         s.evidence.push_back(EvidenceItem{EvidenceSource::kEvents, t.field(), bounded(t.excerpt())});
       });
     }

@@ -1,8 +1,8 @@
 // Compiled rule set. Every line pattern of every rule (message, log, text and unless) lives in
-// one RE2::Set, so each line of each text is scanned once for the whole pack; a hit counts only
-// for the texts its pattern looks at. Captures are extracted afterwards, only for the patterns
-// that matched. RE2 runs in linear time, so a
-// hostile log line cannot make matching blow up.
+// one PatternIndex (a literal prefilter over RE2 patterns, src/pattern_index.hpp), so each line of
+// each text is scanned once for the whole pack; a hit counts only for the texts its pattern looks
+// at. Captures are extracted afterwards, only for the patterns that matched. RE2 runs in linear
+// time, so a hostile log line cannot make matching blow up.
 #pragma once
 
 #include <map>
