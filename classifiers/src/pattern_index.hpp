@@ -12,6 +12,7 @@
 
 #include <re2/re2.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -51,6 +52,10 @@ class LiteralAutomaton {
   std::vector<std::int32_t> building_output_{-1};
   std::vector<Node> nodes_;
   std::vector<Edge> edges_;
+  // The root's transitions as a table (0: no edge, stay at the root): in text that matches
+  // nothing the automaton sits at the root or one step from it, and the root has an edge for
+  // most bytes a literal starts with.
+  std::array<std::uint32_t, 256> root_{};
 };
 
 template <class F>
@@ -59,12 +64,12 @@ void LiteralAutomaton::scan(std::string_view text, F&& on_match) const {
   std::uint32_t state = 0;
   for (char ch : text) {
     const auto byte = static_cast<unsigned char>(ch);
-    std::int64_t next = child(state, byte);
-    while (next < 0 && state != 0) {
+    std::int64_t next = state == 0 ? root_[byte] : child(state, byte);
+    while (next < 0) {
       state = nodes_[state].fail;
-      next = child(state, byte);
+      next = state == 0 ? root_[byte] : child(state, byte);
     }
-    state = next < 0 ? 0 : static_cast<std::uint32_t>(next);
+    state = static_cast<std::uint32_t>(next);
     for (std::int32_t o = nodes_[state].output >= 0 ? static_cast<std::int32_t>(state) : nodes_[state].output_link;
          o >= 0; o = nodes_[static_cast<std::size_t>(o)].output_link) {
       on_match(static_cast<std::uint32_t>(nodes_[static_cast<std::size_t>(o)].output));
