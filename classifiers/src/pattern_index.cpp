@@ -92,6 +92,10 @@ PatternIndex::~PatternIndex() {
 }
 
 int PatternIndex::add(const std::string& pattern, std::string* error) {
+  if (compiled_) {
+    if (error != nullptr) *error = "pattern added after the index was compiled";
+    return -1;
+  }
   // RE2's prefilter for this one pattern: the literals (lowercased) of which every match contains
   // at least one. A pattern it cannot filter (no literal of 3 bytes or more on some path, like
   // "^\S+$") comes back as a potential match of no literal at all, and is tried on every line.
@@ -111,31 +115,14 @@ int PatternIndex::add(const std::string& pattern, std::string* error) {
     always_.push_back(index);
     return static_cast<int>(index);
   }
-  // Register only the literals a match cannot do without. The prefilter is an AND/OR tree of
-  // literals ("error: " AND "failed to migrate"); one conjunct of an AND is enough to filter on, and
-  // the longer the rarer. Dropping literals shortest first, a literal may go when the tree still
-  // rejects a line that holds every dropped literal and none of the kept ones: then every match
-  // contains a kept one. On the corpus's lines this tries a third as many patterns a line.
-  std::vector<std::size_t> order(literals.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t a, std::size_t b) { return literals[a].size() < literals[b].size(); });
-  std::vector<bool> kept(literals.size(), true);
-  std::vector<int> dropped;
-  for (std::size_t i : order) {
-    dropped.push_back(static_cast<int>(i));
-    std::sort(dropped.begin(), dropped.end());
-    filter.AllPotentials(dropped, &potentials);
-    if (potentials.empty()) {
-      kept[i] = false;
-    } else {
-      dropped.erase(std::find(dropped.begin(), dropped.end(), static_cast<int>(i)));
-    }
-  }
+  // Every literal is registered, so a pattern is tried when any of them occurs: a superset of
+  // the lines RE2's AND/OR tree would pass. Reducing an AND to its rarest conjunct, decided with
+  // AllPotentials, was tried and withdrawn: RE2's PrefilterTree prunes a node shared by more than
+  // eight AND parents (prefilter_tree.cc), and when it prunes every child of an AND that AND
+  // never fires, so AllPotentials under-reports and the reduction dropped literals real matches
+  // need (the 19-branch pattern in tests/classifiers/pattern_index_test.cpp).
   bool non_ascii = false;
-  for (std::size_t li = 0; li < literals.size(); ++li) {
-    if (!kept[li]) continue;
-    const std::string& literal = literals[li];
+  for (const std::string& literal : literals) {
     non_ascii = non_ascii || std::any_of(literal.begin(), literal.end(), [](char c) { return (c & 0x80) != 0; });
     auto [it, inserted] = literal_ids_.emplace(literal, static_cast<std::uint32_t>(literal_patterns_.size()));
     if (inserted) {
@@ -149,6 +136,7 @@ int PatternIndex::add(const std::string& pattern, std::string* error) {
 }
 
 void PatternIndex::compile() {
+  if (compiled_) return;
   literals_.build();
   literal_ids_ = {};
   compiled_ = std::make_unique<std::atomic<const RE2*>[]>(patterns_.size());
@@ -203,23 +191,37 @@ bool fold_line(std::string_view line, std::string& out) {
 
 void PatternIndex::match(std::string_view line, std::vector<int>& out) const {
   out.clear();
-  if (patterns_.empty()) return;
+  if (patterns_.empty() || !compiled_) return;
+  // Scratch per thread, reused across calls. A pattern is listed once however often its literals
+  // occur (a 16 MiB message of one literal repeated lists it once), so both buffers stay within
+  // the line's length and the number of patterns.
   thread_local std::string folded;
   thread_local std::vector<std::uint32_t> candidates;
+  thread_local std::vector<bool> listed;
   const bool non_ascii = fold_line(line, folded);
   candidates.clear();
+  listed.assign(patterns_.size(), false);
+  auto list = [&](std::uint32_t i) {
+    if (!listed[i]) {
+      listed[i] = true;
+      candidates.push_back(i);
+    }
+  };
   literals_.scan(folded, [&](std::uint32_t literal) {
-    const auto& ps = literal_patterns_[literal];
-    candidates.insert(candidates.end(), ps.begin(), ps.end());
+    for (std::uint32_t i : literal_patterns_[literal]) list(i);
   });
-  candidates.insert(candidates.end(), always_.begin(), always_.end());
-  if (non_ascii) candidates.insert(candidates.end(), non_ascii_.begin(), non_ascii_.end());
+  for (std::uint32_t i : always_) list(i);
+  if (non_ascii) {
+    for (std::uint32_t i : non_ascii_) list(i);
+  }
   std::sort(candidates.begin(), candidates.end());
-  candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
   const re2::StringPiece text(line.data(), line.size());
   for (std::uint32_t i : candidates) {
     if (RE2::PartialMatch(text, regex(i))) out.push_back(static_cast<int>(i));
   }
+  // A line of several MiB leaves its folded copy behind: give it back rather than keep the
+  // largest line ever seen per thread.
+  if (folded.capacity() > (1U << 20U)) std::string().swap(folded);
 }
 
 }  // namespace crashdiag

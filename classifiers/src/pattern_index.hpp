@@ -83,8 +83,10 @@ class PatternIndex {
   PatternIndex(PatternIndex&&) = delete;
   ~PatternIndex();
 
-  // Adds a pattern; returns its index, or the error RE2 gives for it.
+  // Adds a pattern; returns its index, or -1 and the error RE2 gives for it (or -1 after
+  // compile(): the index is built once).
   [[nodiscard]] int add(const std::string& pattern, std::string* error);
+  // Builds the automaton; match() finds nothing before it. A second call does nothing.
   void compile();
   [[nodiscard]] std::size_t size() const { return patterns_.size(); }
 
