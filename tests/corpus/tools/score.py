@@ -25,7 +25,7 @@ def main():
     ids = []
     for n in names:
         ids += [l.strip() for l in (ROOT / "tests/corpus/batches" / f"{n}.txt").read_text().splitlines() if l.strip()]
-    n = right = unknown = conf = conf_right = missing = 0
+    n = right = unknown = conf = conf_right = missing = answered_unknown = unknown_right = 0
     for i in ids:
         r = rows.get(i)
         if r is None:
@@ -36,13 +36,16 @@ def main():
         ok = exp == top
         right += ok
         unknown += top == "unknown" and exp != "unknown"
+        answered_unknown += top == "unknown"
+        unknown_right += top == "unknown" and exp == "unknown"
         if float(c) >= 0.7:
             conf += 1
             conf_right += ok
         if detail and not ok:
             print(f"{'CONF ' if float(c) >= 0.7 else ''}{r[0]:7} {i}: expected {exp}, got {top} {c} ({rule})")
     print(f"{'+'.join(names)}: {right}/{n} right ({100.0 * right / max(n, 1):.1f}%), unknown {unknown}, "
-          f"confident {conf_right}/{conf}" + (f"; {missing} ids not in the TSV" if missing else ""))
+          f"confident {conf_right}/{conf}; answered unknown {answered_unknown} ({unknown_right} right)"
+          + (f"; {missing} ids not in the TSV" if missing else ""))
 
 
 if __name__ == "__main__":
