@@ -80,10 +80,6 @@ void LiteralAutomaton::build() {
   }
 }
 
-std::size_t LiteralAutomaton::bytes() const {
-  return nodes_.capacity() * sizeof(Node) + edges_.capacity() * sizeof(Edge);
-}
-
 PatternIndex::PatternIndex(RE2::Options options) : options_(options) {}
 
 PatternIndex::~PatternIndex() {

@@ -31,7 +31,6 @@ class LiteralAutomaton {
   // Calls on_match(id) for every occurrence of every literal in text.
   template <class F>
   void scan(std::string_view text, F&& on_match) const;
-  [[nodiscard]] std::size_t bytes() const;
 
  private:
   struct Node {
