@@ -84,7 +84,7 @@ cats = re.findall(r'CategoryInfo\{"([a-z_0-9]+)",\s*"([^"]+)"\}', src)
 rules = {}
 for f in sorted(glob.glob('classifiers/rules/*.yaml')):
     for r in yaml.safe_load(open(f))['rules']:
-        rules.setdefault(r['category'], []).append((r['id'], f.split('/')[-1], r['title'], r['confidence']))
+        rules.setdefault(r['category'], []).append((r['id'], f.split('/')[-1], r['title'], r['confidence'], r.get('first_contact')))
 out = ['# Root-cause categories', '',
        'Every hypothesis carries one of these ids (`classifiers/src/categories.cpp` is the list the code',
        'enforces; a rule with another category fails to load). Alerting routes on them, so they are stable.',
@@ -110,8 +110,14 @@ for cid, desc in cats:
         out.append('')
     if cid in ANALYZERS:
         out.append('- Analyzer: ' + ANALYZERS[cid])
-    for rid, f, title, conf in rules.get(cid, []):
-        out.append(f'- Rule `{rid}` ({f}, confidence {conf}): {title}.')
+    for rid, f, title, conf, fc in rules.get(cid, []):
+        # docs/rules.md, "Confidence from first contact": the record and what it does to the rule.
+        record = ''
+        if fc:
+            n, k = fc['confident'], fc['right']
+            capped = n - k >= 2 and k < 0.95 * n
+            record = f'; right {k} of {n} confident answers at first contact' + (', so reported at 0.69 at most' if capped else '')
+        out.append(f'- Rule `{rid}` ({f}, confidence {conf}{record}): {title}.')
     out.append('')
 open('docs/categories.md', 'w').write('\n'.join(out))
 print(f'docs/categories.md: {len(cats)} categories')

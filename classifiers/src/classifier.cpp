@@ -352,7 +352,11 @@ Hypothesis init_container_fallback(const Evidence& ev, const EvidenceTexts& text
 
 }  // namespace
 
-Classifier::Classifier(RuleEngine engine, ClassifyOptions options) : engine_(std::move(engine)), options_(options) {}
+Classifier::Classifier(RuleEngine engine, ClassifyOptions options) : engine_(std::move(engine)), options_(options) {
+  for (const Rule& r : engine_.rules()) {
+    if (r.first_contact && !confident_at_first_contact(*r.first_contact)) below_confident_.insert(r.id);
+  }
+}
 
 Classification Classifier::classify_all(const Evidence& ev) const {
   // Every text of the evidence is read once, here, for the rules, the analyzers and the fallbacks.
@@ -428,6 +432,14 @@ Classification Classifier::classify_all(const Evidence& ev) const {
     if (a.confidence != b.confidence) return a.confidence > b.confidence;
     return a.category < b.category;
   });
+  // Ranked by what the rules say; reported as sure as the rule has proven on incidents it never
+  // saw: a rule wrong too often at first contact speaks below the confident line (issue 11 item
+  // 5), and a runner-up is never reported surer than the answer ranked above it.
+  for (std::size_t i = 0; i < ranked.size(); ++i) {
+    Hypothesis& h = ranked[i];
+    if (below_confident_.count(h.rule_id) != 0) h.confidence = std::min(h.confidence, kConfident - 0.01);
+    if (i > 0) h.confidence = std::min(h.confidence, ranked[i - 1].confidence);
+  }
   if (ranked.empty() || ranked.front().confidence < options_.min_confidence) {
     ranked.insert(ranked.begin(),
                   ev.target().init ? init_container_fallback(ev, texts) : unknown_hypothesis(ev, texts));

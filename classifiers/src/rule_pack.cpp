@@ -208,7 +208,8 @@ Rule parse_rule(const YAML::Node& node, const std::string& file, std::set<std::s
     for (const auto& kv : node) {
       const auto key = kv.first.as<std::string>();
       if (key != "id" && key != "category" && key != "title" && key != "confidence" && key != "match" &&
-          key != "summary" && key != "explanation" && key != "remediation" && key != "examples") {
+          key != "summary" && key != "explanation" && key != "remediation" && key != "examples" &&
+          key != "first_contact") {
         fail(kv.first, "unknown field '" + key + "'");
       }
     }
@@ -220,6 +221,16 @@ Rule parse_rule(const YAML::Node& node, const std::string& file, std::set<std::s
     if (!YAML::convert<double>::decode(node["confidence"], rule.confidence) || rule.confidence <= 0 ||
         rule.confidence > 1) {
       fail(node["confidence"], "confidence must be a number in (0, 1]");
+    }
+    if (const YAML::Node f = node["first_contact"]) {
+      FirstContact fc;
+      if (!f.IsMap() || f.size() != 2 || !f["confident"] || !f["right"] ||
+          !YAML::convert<int>::decode(f["confident"], fc.confident) ||
+          !YAML::convert<int>::decode(f["right"], fc.right) || fc.confident < 0 || fc.right < 0 ||
+          fc.right > fc.confident) {
+        fail(f, "first_contact: expected {confident: N, right: K} with 0 <= K <= N");
+      }
+      rule.first_contact = fc;
     }
     rule.summary_template = scalar(node["summary"], "summary");
     if (node["explanation"]) rule.explanation_template = scalar(node["explanation"], "explanation");

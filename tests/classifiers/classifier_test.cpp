@@ -6,6 +6,7 @@
 
 #include "crashdiag/classifiers/categories.hpp"
 #include "crashdiag/classifiers/failing.hpp"
+#include "crashdiag/classifiers/rule_pack.hpp"
 #include "test_support.hpp"
 
 namespace crashdiag {
@@ -107,7 +108,8 @@ TEST(Classifier, AWriteRefusedInTheImagesOwnDirectoryIsNotConfidentlyAVolume) {
        "/var/cache/nginx/proxy_temp", true},
   };
   for (const Case& c : cases) {
-    const auto hs = shipped_classifier().classify(evidence(std::string(c.mounts) +
+    // The rule as written: its first-contact record would put every case below 0.7.
+    const auto hs = testing::shipped_classifier_as_written().classify(evidence(std::string(c.mounts) +
                                                            "status: {waiting_reason: CrashLoopBackOff, exit_code: 1}\n"
                                                            "logs: |\n  mkdir: cannot create directory '" +
                                                            c.path + "': Permission denied\n"));
@@ -361,6 +363,55 @@ logs: |
   EXPECT_EQ(hs[0].category, "missing_module_or_dependency");
   for (std::size_t i = 1; i < hs.size(); ++i) EXPECT_GE(hs[i - 1].confidence, hs[i].confidence);
   for (const auto& h : hs) EXPECT_TRUE(is_known_category(h.category)) << h.category;
+}
+
+// Two rules that both read the same line: the surer one has a first-contact record that says so
+// or not. The record changes what is reported, never the order.
+Classifier two_rules(const std::string& first_contact_of_the_surer) {
+  const std::string pack = R"(rules:
+  - id: surer
+    category: volume_permission
+    title: Surer
+    confidence: 0.9
+)" + first_contact_of_the_surer + R"(    match:
+      log: ['mkdir /data: permission denied']
+    summary: s
+    remediation: r
+    examples: [{name: hit, expect: match, evidence: {logs: 'mkdir /data: permission denied'}}]
+  - id: less-sure
+    category: read_only_filesystem
+    title: Less sure
+    confidence: 0.8
+    match:
+      log: ['mkdir /data: permission denied']
+    summary: s
+    remediation: r
+    examples: [{name: hit, expect: match, evidence: {logs: 'mkdir /data: permission denied'}}]
+)";
+  auto rules = parse_rule_pack({"two.yaml", pack});
+  EXPECT_TRUE(rules) << rules.error().to_string();
+  auto engine = RuleEngine::compile(std::move(*rules));
+  EXPECT_TRUE(engine);
+  return Classifier(std::move(*engine));
+}
+
+TEST(Classifier, ARuleWrongTooOftenAtFirstContactRanksTheSameButIsNotConfident) {
+  const Evidence ev = evidence("logs: 'mkdir /data: permission denied'\n");
+  struct Row {
+    const char* record;
+    double top, second;
+  };
+  // A one-line log puts the match at the end of the tail: +0.02 (classifier.cpp).
+  for (const Row& r : {Row{"", 0.92, 0.82}, Row{"    first_contact: {confident: 40, right: 39}\n", 0.92, 0.82},
+                       Row{"    first_contact: {confident: 20, right: 17}\n", 0.69, 0.69}}) {
+    const auto hs = two_rules(r.record).classify(ev);
+    ASSERT_GE(hs.size(), 2U) << r.record;
+    EXPECT_EQ(hs[0].rule_id, "surer") << r.record;
+    EXPECT_EQ(hs[1].rule_id, "less-sure") << r.record;
+    // The runner-up is never reported surer than the answer above it.
+    EXPECT_NEAR(hs[0].confidence, r.top, 1e-9) << r.record;
+    EXPECT_NEAR(hs[1].confidence, r.second, 1e-9) << r.record;
+  }
 }
 
 struct FailingCase {

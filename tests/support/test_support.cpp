@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -21,14 +22,29 @@ std::string source_path(const std::string& relative) {
   return std::string(CRASHDIAG_SOURCE_DIR) + "/" + relative;
 }
 
+namespace {
+Classifier load_shipped(bool with_first_contact) {
+  // CRASHDIAG_RULES_DIR measures another revision's rules with this engine: how a batch of
+  // incidents fared with the rules of the day it was collected (tests/corpus/tools/first-contact.py).
+  const char* dir = std::getenv("CRASHDIAG_RULES_DIR");
+  auto rules = load_rule_dirs({dir != nullptr ? std::string(dir) : source_path("classifiers/rules")});
+  if (!rules) throw std::runtime_error(rules.error().to_string());
+  if (!with_first_contact) {
+    for (Rule& r : *rules) r.first_contact.reset();
+  }
+  auto engine = RuleEngine::compile(std::move(*rules));
+  if (!engine) throw std::runtime_error(engine.error().to_string());
+  return Classifier(std::move(*engine));
+}
+}  // namespace
+
 const Classifier& shipped_classifier() {
-  static const Classifier classifier = [] {
-    auto rules = load_rule_dirs({source_path("classifiers/rules")});
-    if (!rules) throw std::runtime_error(rules.error().to_string());
-    auto engine = RuleEngine::compile(std::move(*rules));
-    if (!engine) throw std::runtime_error(engine.error().to_string());
-    return Classifier(std::move(*engine));
-  }();
+  static const Classifier classifier = load_shipped(true);
+  return classifier;
+}
+
+const Classifier& shipped_classifier_as_written() {
+  static const Classifier classifier = load_shipped(false);
   return classifier;
 }
 

@@ -1,6 +1,9 @@
 // classify(): rules + analyzers -> ranked, redacted hypotheses for one container.
 #pragma once
 
+#include <functional>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "crashdiag/classifiers/evidence_texts.hpp"
@@ -35,6 +38,9 @@ class Classifier {
 
  private:
   RuleEngine engine_;
+  // Rules whose first-contact record says a confident answer from them is not right often
+  // enough (rule_pack.hpp, confident_at_first_contact): reported below 0.7, ranked as they are.
+  std::set<std::string, std::less<>> below_confident_;
   ClassifyOptions options_;
   Redactor redactor_;
 };
