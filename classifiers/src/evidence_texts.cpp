@@ -99,10 +99,13 @@ std::string_view without_prefix(std::string_view line, const std::string& prefix
 // k8s.io/cri-api/pkg/apis/runtime/v1 and pkg/kubelet/kuberuntime/logs, and a log shipper
 // reading those files may keep the stream and tag too). Rules anchored at the start of a line
 // must see the line as the container wrote it; the timestamp says nothing about the cause.
+// Docker Desktop's log view shows local time to the second with a space instead ("2025-03-06
+// 16:07:36 exec /usr/local/bin/entrypoint.sh: no such file or directory"), and reports from
+// Docker hosts copy it so; an application's own stamp of that exact shape is as empty of cause.
 std::string_view without_timestamp(std::string_view line) {
   static const RE2 kStamp(
-      R"re(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d) (?:std(?:out|err) [FP] )?)re");
-  if (line.size() < 21 || line[4] != '-' || line[10] != 'T') return line;
+      R"re(^\d{4}-\d\d-\d\d(?:T\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d) (?:std(?:out|err) [FP] )?| \d\d:\d\d:\d\d ))re");
+  if (line.size() < 20 || line[4] != '-' || (line[10] != 'T' && line[10] != ' ')) return line;
   re2::StringPiece input(line.data(), line.size());
   if (RE2::Consume(&input, kStamp)) return {input.data(), input.size()};
   return line;

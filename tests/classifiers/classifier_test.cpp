@@ -59,7 +59,7 @@ logs: |
 
 // Rules anchored at the start of a line see it as the container wrote it, whatever a log tool
 // put before it: Compose's service, a timestamp, `kubectl logs --prefix`'s pod and container, kail's,
-// a container manager's local time and stream.
+// a container manager's local time and stream, Docker Desktop's local time.
 TEST(Classifier, LinePrefixesOfLogToolsAreNotPartOfTheLine) {
   struct Case {
     const char* tool;
@@ -76,6 +76,7 @@ TEST(Classifier, LinePrefixesOfLogToolsAreNotPartOfTheLine) {
        "immich/immich-server-67648469d9-9d6z6[immich-server]: /bin/sh: 0: cannot open ./start-server.sh: No such file"},
       {"a container manager's time and stream",
        "2025/01/31 10:59:18 | stderr | /bin/sh: 0: cannot open ./start-server.sh: No such file"},
+      {"Docker Desktop's local time", "2025-03-06 16:07:36 /bin/sh: 0: cannot open ./start-server.sh: No such file"},
   };
   for (const Case& c : cases) {
     const auto hs = shipped_classifier().classify(
