@@ -110,10 +110,11 @@ TEST(Classifier, AWriteRefusedInTheImagesOwnDirectoryIsNotConfidentlyAVolume) {
   };
   for (const Case& c : cases) {
     // The rule as written: its first-contact record would put every case below 0.7.
-    const auto hs = testing::shipped_classifier_as_written().classify(evidence(std::string(c.mounts) +
-                                                           "status: {waiting_reason: CrashLoopBackOff, exit_code: 1}\n"
-                                                           "logs: |\n  mkdir: cannot create directory '" +
-                                                           c.path + "': Permission denied\n"));
+    const auto hs = testing::shipped_classifier_as_written().classify(
+        evidence(std::string(c.mounts) +
+                 "status: {waiting_reason: CrashLoopBackOff, exit_code: 1}\n"
+                 "logs: |\n  mkdir: cannot create directory '" +
+                 c.path + "': Permission denied\n"));
     ASSERT_FALSE(hs.empty()) << c.name;
     EXPECT_EQ(hs[0].category, "volume_permission") << c.name;
     EXPECT_EQ(hs[0].confidence >= 0.7, c.confident) << c.name << " " << hs[0].confidence;
@@ -374,7 +375,8 @@ Classifier two_rules(const std::string& first_contact_of_the_surer) {
     category: volume_permission
     title: Surer
     confidence: 0.9
-)" + first_contact_of_the_surer + R"(    match:
+)" + first_contact_of_the_surer +
+                           R"(    match:
       log: ['mkdir /data: permission denied']
     summary: s
     remediation: r

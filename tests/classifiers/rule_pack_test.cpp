@@ -101,8 +101,8 @@ INSTANTIATE_TEST_SUITE_P(
         // A first-contact record is counted, never hand-written: more right than confident is a typo.
         BrokenCase{"first_contact_more_right_than_confident", "    confidence: 0.5",
                    "    confidence: 0.5\n    first_contact: {confident: 3, right: 4}", 6, "0 <= K <= N"},
-        BrokenCase{"first_contact_not_a_map", "    confidence: 0.5", "    confidence: 0.5\n    first_contact: 12",
-                   6, "first_contact: expected {confident: N, right: K}"},
+        BrokenCase{"first_contact_not_a_map", "    confidence: 0.5", "    confidence: 0.5\n    first_contact: 12", 6,
+                   "first_contact: expected {confident: N, right: K}"},
         BrokenCase{"first_contact_unknown_key", "    confidence: 0.5",
                    "    confidence: 0.5\n    first_contact: {confident: 3, correct: 2}", 6, "first_contact"}),
     [](const auto& info) { return std::string(info.param.name); });
@@ -113,8 +113,8 @@ TEST(RulePack, FirstContactRecordDecidesWhetherTheRuleMaySpeakConfidently) {
     bool confident_allowed;
   };
   for (const Row& r : {Row{0, 0, true}, Row{1, 0, true},  // one error is as often a label
-                       Row{94, 82, false}, Row{58, 54, false}, Row{40, 38, true}, Row{41, 39, true},
-                       Row{39, 37, false}, Row{2, 0, false}, Row{140, 139, true}}) {
+                       Row{94, 82, false}, Row{58, 54, false}, Row{40, 38, true}, Row{41, 39, true}, Row{39, 37, false},
+                       Row{2, 0, false}, Row{140, 139, true}}) {
     EXPECT_EQ(confident_at_first_contact(FirstContact{r.confident, r.right}), r.confident_allowed)
         << r.right << " of " << r.confident;
   }

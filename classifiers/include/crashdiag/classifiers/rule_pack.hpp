@@ -123,7 +123,7 @@ struct Rule {
   std::string remediation;
   std::vector<RuleExample> examples;
   std::optional<FirstContact> first_contact;  // none: not yet measured on a fresh batch
-  std::string file;  // for error messages
+  std::string file;                           // for error messages
   int line = 0;
 };
 
