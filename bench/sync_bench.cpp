@@ -148,6 +148,42 @@ int main(int argc, char** argv) {
   options.evidence_delay = std::chrono::milliseconds(100);
   options.on_diagnosis = [&](const crashdiag::daemon::DiagnosisRecord&) { diagnosed++; };
   crashdiag::daemon::Daemon daemon(ioc, client, *classifier, options);
+  // One raw LIST of the pods, every byte read and thrown away: the baseline (issue 14 item 2).
+  // Posts to the io_context; `wait` runs it on this thread when nothing else runs it yet.
+  auto raw_list = [&](bool wait) -> std::pair<double, std::uint64_t> {
+    std::promise<std::uint64_t> done;
+    auto result = done.get_future();
+    const auto raw_start = std::chrono::steady_clock::now();
+    boost::asio::co_spawn(
+        ioc,
+        [&]() -> boost::asio::awaitable<void> {
+          std::uint64_t bytes = 0;
+          crashdiag::kube::Request req;
+          req.target = "/api/v1/pods?limit=500&resourceVersion=0";
+          req.resource = "raw-list";
+          auto r = co_await client.stream(
+              std::move(req),
+              [&bytes](std::string_view chunk) {
+                bytes += chunk.size();
+                return true;
+              },
+              std::chrono::seconds(120));
+          done.set_value(r && r->status == 200 ? bytes : 0);
+        },
+        boost::asio::detached);
+    if (wait) {
+      ioc.run();
+      ioc.restart();
+    }
+    const std::uint64_t bytes = result.get();
+    return {std::chrono::duration<double>(std::chrono::steady_clock::now() - raw_start).count(), bytes};
+  };
+  // The fake server's first list of a big store is slower than the next ones: its allocator
+  // touches gigabytes of fresh pages to build the body (7.7 GB resident at 150,000 pods; seen with
+  // ps while the sync ran, the server at one full core and the daemon at 1%). Whichever request
+  // comes first pays it, so one raw LIST warms the server before anything is timed.
+  const auto [cold_s, cold_bytes] = raw_list(true);
+  if (cold_bytes == 0) return 1;
   const long baseline = crashdiag::bench::rss_kib();
   const auto start = std::chrono::steady_clock::now();
   boost::asio::co_spawn(ioc, daemon.run(), boost::asio::detached);
@@ -184,27 +220,7 @@ int main(int argc, char** argv) {
   std::uint64_t raw_bytes = 0;
   for (int run = 0; run < 2; ++run) {
     const double cpu_before = daemon_cpu_s();
-    std::promise<std::uint64_t> done;
-    const auto raw_start = std::chrono::steady_clock::now();
-    boost::asio::co_spawn(
-        ioc,
-        [&]() -> boost::asio::awaitable<void> {
-          std::uint64_t bytes = 0;
-          crashdiag::kube::Request req;
-          req.target = "/api/v1/pods?limit=500&resourceVersion=0";
-          req.resource = "raw-list";
-          auto r = co_await client.stream(
-              std::move(req),
-              [&bytes](std::string_view chunk) {
-                bytes += chunk.size();
-                return true;
-              },
-              std::chrono::seconds(60));
-          done.set_value(r && r->status == 200 ? bytes : 0);
-        },
-        boost::asio::detached);
-    const std::uint64_t bytes = done.get_future().get();
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - raw_start).count();
+    const auto [s, bytes] = raw_list(false);
     if (bytes == 0) return 1;
     raw_bytes = bytes;
     if (run == 0 || s < raw_s) raw_s = s;
@@ -240,8 +256,8 @@ int main(int argc, char** argv) {
   std::printf("pods: %d\ninitial sync: %.2f s\nrss after sync: %.1f MiB (baseline %.1f MiB, growth %.1f MiB)\n", pods,
               sync_s, rss / 1024.0, baseline / 1024.0, (rss - baseline) / 1024.0);
   std::printf("bytes per pod above baseline: %.0f\n", static_cast<double>(rss - baseline) * 1024.0 / pods);
-  std::printf("raw LIST of the same pods, same client, body discarded: %.2f s (%.1f MB)\n", raw_s,
-              static_cast<double>(raw_bytes) / 1e6);
+  std::printf("raw LIST of the same pods, same client, body discarded: %.2f s (%.1f MB); the first, cold: %.2f s\n",
+              raw_s, static_cast<double>(raw_bytes) / 1e6, cold_s);
   std::printf("sync / raw LIST: %.2f (wall clock: mostly the server's serialisation, in the same two cores)\n",
               sync_s / raw_s);
   std::printf("daemon thread CPU: sync %.2f s (all lists, decode, store, detection), raw LIST read %.2f s => %.2f\n",
