@@ -53,10 +53,15 @@ void merge_into(Candidate& into, Candidate&& from) {
   Hypothesis& a = into.hypothesis;
   Hypothesis& b = from.hypothesis;
   if (b.confidence > a.confidence) std::swap(a, b);
+  // What the merged finding may be reported at: the best either producer may claim on its own
+  // (a capped rule does not borrow the other's record, nor hide an uncapped one).
+  a.ceiling = std::max(std::min(a.confidence, a.ceiling), std::min(b.confidence, b.ceiling));
+  if (a.ceiling >= a.confidence) a.ceiling = 1.0;
   if (into.merged < 3) {
     // Agreement does not make a guess confident either: below 0.7 stays below it.
     const double cap = a.confidence < kConfident ? kConfident - 0.01 : 0.99;
     a.confidence = std::min(cap, a.confidence + 0.01);
+    if (a.ceiling < 1.0) a.ceiling = std::min(a.ceiling < kConfident ? kConfident - 0.01 : 0.99, a.ceiling + 0.01);
     ++into.merged;
   }
   for (auto& item : b.evidence) {
@@ -358,7 +363,21 @@ Classifier::Classifier(RuleEngine engine, ClassifyOptions options) : engine_(std
   }
 }
 
+void report_confidences(std::vector<Hypothesis>& ranked) {
+  for (std::size_t i = 0; i < ranked.size(); ++i) {
+    Hypothesis& h = ranked[i];
+    h.confidence = std::min(h.confidence, h.ceiling);
+    if (i > 0) h.confidence = std::min(h.confidence, ranked[i - 1].confidence);
+  }
+}
+
 Classification Classifier::classify_all(const Evidence& ev) const {
+  Classification c = rank(ev);
+  report_confidences(c.hypotheses);
+  return c;
+}
+
+Classification Classifier::rank(const Evidence& ev) const {
   // Every text of the evidence is read once, here, for the rules, the analyzers and the fallbacks.
   const EvidenceTexts texts(ev);
   std::vector<Candidate> candidates = run_analyzers(ev, texts);
@@ -372,6 +391,9 @@ Classification Classifier::classify_all(const Evidence& ev) const {
     h.rule_id = hit.rule->id;
     h.title = hit.rule->title;
     h.confidence = hit.rule->confidence;
+    // A rule wrong too often at first contact speaks below the confident line, wherever it ranks
+    // (issue 11 item 5; rule_pack.hpp, confident_at_first_contact).
+    if (below_confident_.count(h.rule_id) != 0) h.ceiling = kConfident - 0.01;
     // Log evidence close to the end of the tail is closer to the exit; a line far up may be
     // an old, recovered error. Small nudge only.
     if (hit.matched_logs && log_lines > 0) {
@@ -432,14 +454,6 @@ Classification Classifier::classify_all(const Evidence& ev) const {
     if (a.confidence != b.confidence) return a.confidence > b.confidence;
     return a.category < b.category;
   });
-  // Ranked by what the rules say; reported as sure as the rule has proven on incidents it never
-  // saw: a rule wrong too often at first contact speaks below the confident line (issue 11 item
-  // 5), and a runner-up is never reported surer than the answer ranked above it.
-  for (std::size_t i = 0; i < ranked.size(); ++i) {
-    Hypothesis& h = ranked[i];
-    if (below_confident_.count(h.rule_id) != 0) h.confidence = std::min(h.confidence, kConfident - 0.01);
-    if (i > 0) h.confidence = std::min(h.confidence, ranked[i - 1].confidence);
-  }
   if (ranked.empty() || ranked.front().confidence < options_.min_confidence) {
     ranked.insert(ranked.begin(),
                   ev.target().init ? init_container_fallback(ev, texts) : unknown_hypothesis(ev, texts));
@@ -475,12 +489,15 @@ ContainerDiagnosis Classifier::diagnose(const Evidence& ev) const {
   d.image = c.image;
   d.state = describe_state(c);
   d.restart_count = c.status ? c.status->restart_count : 0;
-  Classification result = classify_all(ev);
+  Classification result = rank(ev);
   d.hypotheses = std::move(result.hypotheses);
   d.observations = std::move(result.observations);
   d.evidence_notes = std::move(result.notes);
+  // What changed re-ranks by the same confidences the rules gave, and only then are they reported
+  // as sure as each producer may be: the record never changes the order.
   apply_what_changed(ev, d,
                      [this](const std::string& text) { return options_.redact ? redactor_.redact(text) : text; });
+  report_confidences(d.hypotheses);
   return d;
 }
 

@@ -369,7 +369,8 @@ logs: |
 
 // Two rules that both read the same line: the surer one has a first-contact record that says so
 // or not. The record changes what is reported, never the order.
-Classifier two_rules(const std::string& first_contact_of_the_surer) {
+Classifier two_rules(const std::string& first_contact_of_the_surer,
+                     const std::string& less_sure_category = "read_only_filesystem") {
   const std::string pack = R"(rules:
   - id: surer
     category: volume_permission
@@ -382,7 +383,8 @@ Classifier two_rules(const std::string& first_contact_of_the_surer) {
     remediation: r
     examples: [{name: hit, expect: match, evidence: {logs: 'mkdir /data: permission denied'}}]
   - id: less-sure
-    category: read_only_filesystem
+    category: )" + less_sure_category +
+                           R"(
     title: Less sure
     confidence: 0.8
     match:
@@ -414,6 +416,43 @@ TEST(Classifier, ARuleWrongTooOftenAtFirstContactRanksTheSameButIsNotConfident) 
     // The runner-up is never reported surer than the answer above it.
     EXPECT_NEAR(hs[0].confidence, r.top, 1e-9) << r.record;
     EXPECT_NEAR(hs[1].confidence, r.second, 1e-9) << r.record;
+  }
+}
+
+// Two producers of one category: the merged finding is reported as high as the one that may
+// claim most on its own, whichever comes first in the packs.
+TEST(Classifier, AMergedFindingIsReportedAsTheUncappedProducerWouldBe) {
+  const Evidence ev = evidence("logs: 'mkdir /data: permission denied'\n");
+  const auto hs = two_rules("    first_contact: {confident: 20, right: 17}\n", "volume_permission").classify(ev);
+  ASSERT_FALSE(hs.empty());
+  EXPECT_EQ(hs[0].category, "volume_permission");
+  // The uncapped rule alone: 0.8 + 0.02 (end of the tail); +0.01 for the agreement.
+  EXPECT_NEAR(hs[0].confidence, 0.83, 1e-9);
+}
+
+// What changed re-ranks by the rules' own confidences; the record is applied after, so it never
+// changes which answer leads.
+TEST(Classifier, WhatChangedRanksBeforeTheRecordIsApplied) {
+  Evidence ev = evidence(
+      "container: {name: app, env: {MODE: b}}\n"
+      "logs: 'mkdir /data: permission denied'\n");
+  PreviousTemplate previous;
+  previous.pod = ev.pod;
+  previous.pod.containers[0].env.clear();
+  ev.previous = previous;
+  // less-sure is a missing_env_var rule here: the env change is its evidence (+0.05).
+  struct Row {
+    const char* record;
+    const char* lead;
+    double lead_confidence, second_confidence;
+  };
+  for (const Row& r : {Row{"", "surer", 0.92, 0.87},  // 0.82 + 0.05 stays below 0.92
+                       Row{"    first_contact: {confident: 20, right: 17}\n", "surer", 0.69, 0.69}}) {
+    const ContainerDiagnosis d = two_rules(r.record, "missing_env_var").diagnose(ev);
+    ASSERT_GE(d.hypotheses.size(), 2U) << r.record;
+    EXPECT_EQ(d.hypotheses[0].rule_id, r.lead) << r.record;
+    EXPECT_NEAR(d.hypotheses[0].confidence, r.lead_confidence, 1e-9) << r.record;
+    EXPECT_NEAR(d.hypotheses[1].confidence, r.second_confidence, 1e-9) << r.record;
   }
 }
 

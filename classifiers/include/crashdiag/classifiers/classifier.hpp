@@ -27,6 +27,10 @@ struct Classification {
   std::vector<std::string> notes;        // missing evidence and why
 };
 
+// Reports each hypothesis at most at its ceiling, and never a runner-up surer than the answer
+// ranked above it; the order is left as ranked.
+void report_confidences(std::vector<Hypothesis>& ranked);
+
 class Classifier {
  public:
   explicit Classifier(RuleEngine engine, ClassifyOptions options = {});
@@ -37,6 +41,8 @@ class Classifier {
   [[nodiscard]] const RuleEngine& engine() const { return engine_; }
 
  private:
+  // Ranked by the confidence the rules and analyzers give; nothing capped yet.
+  [[nodiscard]] Classification rank(const Evidence& evidence) const;
   RuleEngine engine_;
   // Rules whose first-contact record says a confident answer from them is not right often
   // enough (rule_pack.hpp, confident_at_first_contact): reported below 0.7, ranked as they are.

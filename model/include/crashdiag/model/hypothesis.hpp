@@ -24,7 +24,11 @@ struct EvidenceItem {
 struct Hypothesis {
   std::string category;
   double confidence = 0.0;  // 0..1
-  std::string rule_id;      // rule or analyzer that produced it
+  // The most this hypothesis may be reported at, whatever its confidence ranks it by: below 0.7
+  // for a rule whose record on incidents it never saw falls short (docs/rules.md, "Confidence
+  // from first contact"). Applied once ranking is done (Classifier, report_confidences).
+  double ceiling = 1.0;
+  std::string rule_id;  // rule or analyzer that produced it
   std::string title;
   std::string summary;  // <= 120 characters
   std::string explanation;
