@@ -24,7 +24,7 @@ check bad_rules_dir 2 "$bin" explain -f "$ex/pod.json" --rules-dir /nonexistent 
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 printf 'rules:\n  - id: broken\n    category: unknown_cat\n' > "$tmp/broken.yaml"
 check broken_rules 2 "$bin" explain -f "$ex/pod.json" --rules-dir "$tmp" && contains broken_rules "$tmp/broken.yaml:2: rule 'broken'"
-check rules_list 0 "$bin" rules list && contains rules_list 'entrypoint'
+check rules_list 0 "$bin" rules list && contains rules_list 'entrypoint' && contains rules_list 'FIRST CONTACT' && contains rules_list '<=0.69'
 # crashdiag run: a bad duration flag fails at once, naming the flag, before any kubeconfig is read.
 check bad_evidence_delay 2 "$bin" run --evidence-delay soon --kubeconfig /nonexistent &&
   contains bad_evidence_delay '--evidence-delay "soon": not a duration'

@@ -40,8 +40,10 @@ int run_rules_list(const std::vector<std::string>& dirs, bool include_builtin, s
     err << "crashdiag rules list: " << rules.error().to_string() << "\n";
     return 2;
   }
-  out << std::left << std::setw(40) << "ID" << std::setw(30) << "CATEGORY" << std::setw(6) << "CONF" << std::setw(34)
-      << "SOURCE"
+  // FIRST CONTACT: right of confident on incidents the rule never saw, and "<=0.69" when that
+  // record keeps the rule below the confident line (docs/rules.md, "Confidence from first contact").
+  out << std::left << std::setw(40) << "ID" << std::setw(30) << "CATEGORY" << std::setw(6) << "CONF" << std::setw(18)
+      << "FIRST CONTACT" << std::setw(34) << "SOURCE"
       << "TITLE\n";
   for (const Rule& r : *rules) {
     std::ostringstream conf;
@@ -52,8 +54,13 @@ int run_rules_list(const std::vector<std::string>& dirs, bool include_builtin, s
     if (const auto slash = source.rfind('/'); slash != std::string::npos) source = source.substr(slash + 1);
     if (builtin && source.rfind("builtin:", 0) != 0) source = "builtin:" + source;
     source += ":" + std::to_string(r.line);
+    std::string record = "-";
+    if (r.first_contact) {
+      record = std::to_string(r.first_contact->right) + "/" + std::to_string(r.first_contact->confident);
+      if (!confident_at_first_contact(*r.first_contact)) record += " <=0.69";
+    }
     out << std::left << std::setw(40) << r.id << std::setw(30) << r.category << std::setw(6) << conf.str()
-        << std::setw(34) << source << r.title << "\n";
+        << std::setw(18) << record << std::setw(34) << source << r.title << "\n";
   }
   out << rules->size() << " rules\n";
   return 0;
