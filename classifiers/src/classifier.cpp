@@ -364,10 +364,14 @@ Classifier::Classifier(RuleEngine engine, ClassifyOptions options) : engine_(std
 }
 
 void report_confidences(std::vector<Hypothesis>& ranked) {
-  for (std::size_t i = 0; i < ranked.size(); ++i) {
-    Hypothesis& h = ranked[i];
+  // The fallbacks ("nothing fits", at 0 or 0.45) lead only because every guess is below the
+  // line; the guesses listed after them keep their own confidences.
+  const Hypothesis* above = nullptr;
+  for (Hypothesis& h : ranked) {
     h.confidence = std::min(h.confidence, h.ceiling);
-    if (i > 0) h.confidence = std::min(h.confidence, ranked[i - 1].confidence);
+    if (h.rule_id.rfind("fallback.", 0) == 0) continue;
+    if (above != nullptr) h.confidence = std::min(h.confidence, above->confidence);
+    above = &h;
   }
 }
 

@@ -456,6 +456,49 @@ TEST(Classifier, WhatChangedRanksBeforeTheRecordIsApplied) {
   }
 }
 
+// The same, with a change in the template that the category blames: the uncapped producer would
+// have had the boost on its own, so the merged finding has it too.
+TEST(Classifier, WhatChangedRaisesAMergedFindingAsItWouldTheUncappedProducer) {
+  Evidence ev = evidence(
+      "container: {name: app, run_as_user: 1000}\n"
+      "logs: 'mkdir /data: permission denied'\n");
+  PreviousTemplate previous;
+  previous.pod = ev.pod;
+  previous.pod.containers[0].security_context.run_as_user.reset();
+  ev.previous = previous;
+  const ContainerDiagnosis alone = two_rules("", "volume_permission").diagnose(ev);
+  const ContainerDiagnosis merged =
+      two_rules("    first_contact: {confident: 20, right: 17}\n", "volume_permission").diagnose(ev);
+  ASSERT_FALSE(alone.hypotheses.empty());
+  ASSERT_FALSE(merged.hypotheses.empty());
+  // Uncapped both: 0.92 + 0.01 + 0.05. With surer capped: less-sure's 0.82 + 0.01 + 0.05.
+  EXPECT_NEAR(alone.hypotheses[0].confidence, 0.98, 1e-9);
+  EXPECT_NEAR(merged.hypotheses[0].confidence, 0.88, 1e-9);
+}
+
+// Under "nothing fits" (confidence 0), the guesses below the line keep their own confidences.
+TEST(Classifier, GuessesListedUnderUnknownKeepTheirConfidences) {
+  auto rules = parse_rule_pack({"low.yaml", R"(rules:
+  - id: faint
+    category: app_panic_or_exception
+    title: Faint
+    confidence: 0.25
+    match:
+      log: ['something odd']
+    summary: s
+    remediation: r
+    examples: [{name: hit, expect: match, evidence: {logs: 'something odd'}}]
+)"});
+  ASSERT_TRUE(rules) << rules.error().to_string();
+  auto engine = RuleEngine::compile(std::move(*rules));
+  ASSERT_TRUE(engine);
+  const auto hs = Classifier(std::move(*engine)).classify(evidence("logs: 'something odd'\n"));
+  ASSERT_GE(hs.size(), 2U);
+  EXPECT_EQ(hs[0].category, "unknown");
+  EXPECT_EQ(hs[1].rule_id, "faint");
+  EXPECT_NEAR(hs[1].confidence, 0.27, 1e-9);
+}
+
 struct FailingCase {
   const char* name;
   const char* yaml;

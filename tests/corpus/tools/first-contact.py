@@ -107,6 +107,7 @@ def main():
         batches = batches[names.index(start):]
     cache = {}
     result = []
+    counted = set()  # an incident in two batches (EV re-measured five of older batches) counts once
     with tempfile.TemporaryDirectory() as tmp:
         for batch, commit in batches:
             if commit not in cache:
@@ -118,10 +119,16 @@ def main():
                 print(f"{batch}: no answers with {commit}", file=sys.stderr)
                 continue
             ids = [l.strip() for l in (BATCHES / f"{batch}.txt").read_text().splitlines() if l.strip()]
+            missing = 0
             for i in ids:
                 r = rows.get(i)
-                if r is not None:
+                if r is None:
+                    missing += 1
+                elif i not in counted:
+                    counted.add(i)
                     result.append([batch, commit, i, r[2], r[3], r[4], r[5]])
+            if missing:
+                print(f"{batch}: {missing} of its ids are not in the corpus any more", file=sys.stderr)
     lines = ["\t".join(r) for r in result]
     if out:
         pathlib.Path(out).write_text("\n".join(lines) + "\n")

@@ -103,7 +103,7 @@ struct FirstContact {
 // more, and fewer than 95% right) keeps its rank among the hypotheses but is reported below the
 // confident line. Two errors, not one: a single error is as often a label as a rule's fault.
 // Chosen on the batches before CG and checked on CG-CK's recorded first contact, where it
-// took confident precision from 68/74 to 40/41 (docs/rules.md, "Confidence from first contact").
+// took confident precision from 67/73 to 40/41 (docs/rules.md, "Confidence from first contact").
 inline constexpr int kFirstContactMinErrors = 2;
 inline constexpr double kFirstContactMinPrecision = 0.95;
 [[nodiscard]] inline bool confident_at_first_contact(const FirstContact& f) {
