@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 
 #include <ostream>
 
@@ -367,6 +368,9 @@ logs: |
   for (const auto& h : hs) EXPECT_TRUE(is_known_category(h.category)) << h.category;
 }
 
+// A record that caps a rule: 3 wrong of 20 confident answers at first contact.
+constexpr const char* kCappedRecord = "    first_contact: {confident: 20, right: 17}\n";
+
 // Two rules that both read the same line: the surer one has a first-contact record that says so
 // or not. The record changes what is reported, never the order.
 Classifier two_rules(const std::string& first_contact_of_the_surer,
@@ -408,7 +412,7 @@ TEST(Classifier, ARuleWrongTooOftenAtFirstContactRanksTheSameButIsNotConfident) 
   };
   // A one-line log puts the match at the end of the tail: +0.02 (classifier.cpp).
   for (const Row& r : {Row{"", 0.92, 0.82}, Row{"    first_contact: {confident: 40, right: 39}\n", 0.92, 0.82},
-                       Row{"    first_contact: {confident: 20, right: 17}\n", 0.69, 0.69}}) {
+                       Row{kCappedRecord, 0.69, 0.69}}) {
     const auto hs = two_rules(r.record).classify(ev);
     ASSERT_GE(hs.size(), 2U) << r.record;
     EXPECT_EQ(hs[0].rule_id, "surer") << r.record;
@@ -423,23 +427,28 @@ TEST(Classifier, ARuleWrongTooOftenAtFirstContactRanksTheSameButIsNotConfident) 
 // claim most on its own, whichever comes first in the packs.
 TEST(Classifier, AMergedFindingIsReportedAsTheUncappedProducerWouldBe) {
   const Evidence ev = evidence("logs: 'mkdir /data: permission denied'\n");
-  const auto hs = two_rules("    first_contact: {confident: 20, right: 17}\n", "volume_permission").classify(ev);
+  const auto hs = two_rules(kCappedRecord, "volume_permission").classify(ev);
   ASSERT_FALSE(hs.empty());
   EXPECT_EQ(hs[0].category, "volume_permission");
   // The uncapped rule alone: 0.8 + 0.02 (end of the tail); +0.01 for the agreement.
   EXPECT_NEAR(hs[0].confidence, 0.83, 1e-9);
 }
 
+// The two rules' line, with CONTAINER (evidence YAML) as it fails now and, as the template that
+// ran before, the same container with `undo` applied to it.
+Evidence changed_since(const std::string& container, const std::function<void(Container&)>& undo) {
+  Evidence ev = evidence("container: " + container + "\nlogs: 'mkdir /data: permission denied'\n");
+  PreviousTemplate previous;
+  previous.pod = ev.pod;
+  undo(previous.pod.containers[0]);
+  ev.previous = previous;
+  return ev;
+}
+
 // What changed re-ranks by the rules' own confidences; the record is applied after, so it never
 // changes which answer leads.
 TEST(Classifier, WhatChangedRanksBeforeTheRecordIsApplied) {
-  Evidence ev = evidence(
-      "container: {name: app, env: {MODE: b}}\n"
-      "logs: 'mkdir /data: permission denied'\n");
-  PreviousTemplate previous;
-  previous.pod = ev.pod;
-  previous.pod.containers[0].env.clear();
-  ev.previous = previous;
+  const Evidence ev = changed_since("{name: app, env: {MODE: b}}", [](Container& c) { c.env.clear(); });
   // less-sure is a missing_env_var rule here: the env change is its evidence (+0.05).
   struct Row {
     const char* record;
@@ -447,7 +456,7 @@ TEST(Classifier, WhatChangedRanksBeforeTheRecordIsApplied) {
     double lead_confidence, second_confidence;
   };
   for (const Row& r : {Row{"", "surer", 0.92, 0.87},  // 0.82 + 0.05 stays below 0.92
-                       Row{"    first_contact: {confident: 20, right: 17}\n", "surer", 0.69, 0.69}}) {
+                       Row{kCappedRecord, "surer", 0.69, 0.69}}) {
     const ContainerDiagnosis d = two_rules(r.record, "missing_env_var").diagnose(ev);
     ASSERT_GE(d.hypotheses.size(), 2U) << r.record;
     EXPECT_EQ(d.hypotheses[0].rule_id, r.lead) << r.record;
@@ -459,16 +468,10 @@ TEST(Classifier, WhatChangedRanksBeforeTheRecordIsApplied) {
 // The same, with a change in the template that the category blames: the uncapped producer would
 // have had the boost on its own, so the merged finding has it too.
 TEST(Classifier, WhatChangedRaisesAMergedFindingAsItWouldTheUncappedProducer) {
-  Evidence ev = evidence(
-      "container: {name: app, run_as_user: 1000}\n"
-      "logs: 'mkdir /data: permission denied'\n");
-  PreviousTemplate previous;
-  previous.pod = ev.pod;
-  previous.pod.containers[0].security_context.run_as_user.reset();
-  ev.previous = previous;
+  const Evidence ev =
+      changed_since("{name: app, run_as_user: 1000}", [](Container& c) { c.security_context.run_as_user.reset(); });
   const ContainerDiagnosis alone = two_rules("", "volume_permission").diagnose(ev);
-  const ContainerDiagnosis merged =
-      two_rules("    first_contact: {confident: 20, right: 17}\n", "volume_permission").diagnose(ev);
+  const ContainerDiagnosis merged = two_rules(kCappedRecord, "volume_permission").diagnose(ev);
   ASSERT_FALSE(alone.hypotheses.empty());
   ASSERT_FALSE(merged.hypotheses.empty());
   // Uncapped both: 0.92 + 0.01 + 0.05. With surer capped: less-sure's 0.82 + 0.01 + 0.05.
