@@ -80,6 +80,11 @@ def example(incident_id):
 
 
 src = open('classifiers/src/categories.cpp').read()
+# The first-contact policy, read from where the classifier keeps it (confident_at_first_contact).
+_pack = open('classifiers/include/crashdiag/classifiers/rule_pack.hpp').read()
+FC_MIN_ERRORS = int(re.search(r'kFirstContactMinErrors = (\d+);', _pack).group(1))
+FC_MIN_PRECISION = float(re.search(r'kFirstContactMinPrecision = ([\d.]+);', _pack).group(1))
+FC_CEILING = re.search(r'kFirstContactCeiling = ([\d.]+);', _pack).group(1)
 cats = re.findall(r'CategoryInfo\{"([a-z_0-9]+)",\s*"([^"]+)"\}', src)
 rules = {}
 for f in sorted(glob.glob('classifiers/rules/*.yaml')):
@@ -115,8 +120,8 @@ for cid, desc in cats:
         record = ''
         if fc:
             n, k = fc['confident'], fc['right']
-            capped = n - k >= 2 and k < 0.95 * n
-            record = f'; right {k} of {n} confident answers at first contact' + (', so reported at 0.69 at most' if capped else '')
+            capped = n - k >= FC_MIN_ERRORS and k < FC_MIN_PRECISION * n
+            record = f'; right {k} of {n} confident answers at first contact' + (f', so reported at {FC_CEILING} at most' if capped else '')
         out.append(f'- Rule `{rid}` ({f}, confidence {conf}{record}): {title}.')
     out.append('')
 open('docs/categories.md', 'w').write('\n'.join(out))

@@ -397,7 +397,7 @@ Classification Classifier::rank(const Evidence& ev) const {
     h.confidence = hit.rule->confidence;
     // A rule wrong too often at first contact speaks below the confident line, wherever it ranks
     // (issue 11 item 5; rule_pack.hpp, confident_at_first_contact).
-    if (below_confident_.count(h.rule_id) != 0) h.ceiling = kConfident - 0.01;
+    if (below_confident_.count(h.rule_id) != 0) h.ceiling = kFirstContactCeiling;
     // Log evidence close to the end of the tail is closer to the exit; a line far up may be
     // an old, recovered error. Small nudge only.
     if (hit.matched_logs && log_lines > 0) {

@@ -1,5 +1,7 @@
 #include "crashdiag/classifiers/what_changed.hpp"
 
+#include "crashdiag/classifiers/rule_pack.hpp"
+
 #include <algorithm>
 #include <array>
 #include <utility>
@@ -86,7 +88,7 @@ void apply_what_changed(const Evidence& ev, ContainerDiagnosis& d,
     // A ceiling above the confident line is what an uncapped producer merged with a capped one
     // could claim on its own (classifier.cpp, merge_into): the change is evidence for it too. A
     // ceiling at or below the line (a capped rule's 0.69) stays where it is.
-    if (h.ceiling < 1.0 && h.ceiling >= 0.7) h.ceiling = std::min(0.99, h.ceiling + kChangeBoost);
+    if (h.ceiling < 1.0 && h.ceiling > kFirstContactCeiling) h.ceiling = std::min(0.99, h.ceiling + kChangeBoost);
   }
   std::stable_sort(d.hypotheses.begin(), d.hypotheses.end(),
                    [](const Hypothesis& a, const Hypothesis& b) { return a.confidence > b.confidence; });

@@ -57,7 +57,11 @@ int run_rules_list(const std::vector<std::string>& dirs, bool include_builtin, s
     std::string record = "-";
     if (r.first_contact) {
       record = std::to_string(r.first_contact->right) + "/" + std::to_string(r.first_contact->confident);
-      if (!confident_at_first_contact(*r.first_contact)) record += " <=0.69";
+      if (!confident_at_first_contact(*r.first_contact)) {
+        std::ostringstream ceiling;
+        ceiling << " <=" << std::fixed << std::setprecision(2) << kFirstContactCeiling;
+        record += ceiling.str();
+      }
     }
     out << std::left << std::setw(40) << r.id << std::setw(30) << r.category << std::setw(6) << conf.str()
         << std::setw(18) << record << std::setw(34) << source << r.title << "\n";

@@ -106,6 +106,8 @@ struct FirstContact {
 // took confident precision from 67/73 to 40/41 (docs/rules.md, "Confidence from first contact").
 inline constexpr int kFirstContactMinErrors = 2;
 inline constexpr double kFirstContactMinPrecision = 0.95;
+// What such a rule is reported at, at most: just below the confident line (0.7).
+inline constexpr double kFirstContactCeiling = 0.69;
 [[nodiscard]] inline bool confident_at_first_contact(const FirstContact& f) {
   const int wrong = f.confident - f.right;
   return wrong < kFirstContactMinErrors ||
