@@ -29,6 +29,17 @@ bool looks_like_subcommand(std::string_view x) {
   return std::all_of(x.begin(), x.end(), [](char c) { return (c >= 'a' && c <= 'z') || c == '-' || c == '_'; });
 }
 
+// A script's file name, without a directory: a shell, Python, Ruby, Perl, Node or PHP
+// extension, or an entrypoint by its name ("docker-entrypoint", "sidekiq-entrypoint.sh").
+bool script_name(std::string_view x) {
+  if (x.empty() || x.find('/') != std::string_view::npos) return false;
+  if (x.find("entrypoint") != std::string_view::npos) return true;
+  static constexpr std::string_view kExtensions[] = {".sh", ".bash", ".py", ".rb", ".pl", ".js", ".mjs", ".php"};
+  return std::any_of(std::begin(kExtensions), std::end(kExtensions), [&](std::string_view ext) {
+    return x.size() > ext.size() && x.substr(x.size() - ext.size()) == ext;
+  });
+}
+
 std::string yaml_list(const std::vector<std::string>& items) {
   return quote_list(items);
 }
@@ -251,7 +262,13 @@ std::vector<Candidate> analyze_entrypoint(const Evidence& ev, const EvidenceText
   // command: names one the image lacks (a binary that moved between image versions), the image is
   // missing it. A path with spaces in it is a whole command line, which stays an override.
   const bool absolute_program = !exe.empty() && exe[0] == '/' && exe.find(' ') == std::string::npos;
-  const bool command_runs_exe = !known_program && !absolute_program && !c.command.empty() && (c.command[0] == exe);
+  // So is a script's name ("sidekiq-entrypoint.sh", "start.py", "docker-entrypoint"): nobody
+  // passes one to a launcher as its argument. When command: names a script the runtime cannot
+  // find, the image lacks it, or has it without its execute bit: exec.LookPath skips a file that
+  // is not executable and reports it "not found in $PATH" all the same (os/exec/lp_unix.go).
+  const bool script_like = script_name(exe);
+  const bool command_runs_exe =
+      !known_program && !absolute_program && !script_like && !c.command.empty() && (c.command[0] == exe);
   const bool args_run_exe = c.command.empty() && !c.args.empty() && c.args[0] == exe;
   const std::string kind = looks_like_flag(exe)         ? "a flag"
                            : looks_like_subcommand(exe) ? "a subcommand or argument"
@@ -311,15 +328,12 @@ std::vector<Candidate> analyze_entrypoint(const Evidence& ev, const EvidenceText
   // lost PATH) that the finding stays below confident.
   // An entrypoint script looked up in $PATH that is "not found" is as often there without its
   // execute bit (exec.LookPath skips it) as missing: the runtime cannot tell them apart.
-  const bool script_like =
-      exe.find('/') == std::string::npos &&
-      (exe.find("entrypoint") != std::string::npos || (exe.size() > 3 && exe.compare(exe.size() - 3, 3, ".sh") == 0));
   // A bare lowercase word ("server", "worker") with no command: set is as often an argument
   // that became the program (`docker run IMAGE server` on an image without ENTRYPOINT, a command
   // set where the spec we were given does not show it) as a binary missing from the image: stay
   // below the rule that names the subcommand reading (subcommand-executed-as-program, 0.7).
   const bool bare_word = c.command.empty() && c.args.empty() && looks_like_subcommand(exe);
-  h.confidence = known_program ? 0.65 : (script_like && c.command.empty() ? 0.6 : (bare_word ? 0.66 : 0.88));
+  h.confidence = known_program ? 0.65 : (script_like ? 0.6 : (bare_word ? 0.66 : 0.88));
   h.summary = "\"" + exe + "\" does not exist in image " + c.image;
   if (!c.command.empty()) {
     h.evidence.push_back({EvidenceSource::kSpec, base + ".command", "command: " + yaml_list(c.command)});

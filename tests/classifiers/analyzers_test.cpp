@@ -125,6 +125,15 @@ status: {waiting_reason: RunContainerError,
 )yaml",
                      "missing_executable_or_file", "\"/usr/local/bin/config-reloader\" does not exist",
                      "command: [\"/usr/local/bin/config-reloader\"]"},
+        // A script's name is a program named on purpose, not an argument for a launcher: the
+        // image lacks it (or has it without its execute bit), below confident.
+        AnalyzerCase{"command_names_a_script_the_image_lacks", &analyze_entrypoint,
+                     R"yaml(
+container: {image: 'freikin/dawarich:0.28.0', command: ['sidekiq-entrypoint.sh']}
+status: {message: 'exec: "sidekiq-entrypoint.sh": executable file not found in $PATH: unknown'}
+)yaml",
+                     "missing_executable_or_file", "\"sidekiq-entrypoint.sh\" does not exist",
+                     "command: [\"sidekiq-entrypoint.sh\"]"},
         AnalyzerCase{"command_is_flags_without_the_runtime_words", &analyze_entrypoint,
                      R"yaml(
 container: {image: larsks/stress, command: ['--cpu', '1']}
