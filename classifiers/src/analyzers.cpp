@@ -29,12 +29,15 @@ bool looks_like_subcommand(std::string_view x) {
   return std::all_of(x.begin(), x.end(), [](char c) { return (c >= 'a' && c <= 'z') || c == '-' || c == '_'; });
 }
 
-// A script's file name, without a directory: a shell, Python, Ruby, Perl, Node or PHP
-// extension, or an entrypoint by its name ("docker-entrypoint", "sidekiq-entrypoint.sh").
-bool script_name(std::string_view x) {
-  if (x.empty() || x.find('/') != std::string_view::npos) return false;
+// A shell script's file name, without a directory: a .sh or .bash name, or an entrypoint by its
+// name ("docker-entrypoint", "sidekiq-entrypoint.sh"). Not an interpreter's script (server.js,
+// app.py): images whose ENTRYPOINT is the interpreter, or an entrypoint that prepends it (the
+// node image's docker-entrypoint.sh), take those as arguments, so command: ["server.js"] is an
+// override. Not a whole command line ("sh entrypoint.sh") nor a flag ("--entrypoint").
+bool shell_script_name(std::string_view x) {
+  if (x.empty() || x[0] == '-' || x.find_first_of("/ \t") != std::string_view::npos) return false;
   if (x.find("entrypoint") != std::string_view::npos) return true;
-  static constexpr std::string_view kExtensions[] = {".sh", ".bash", ".py", ".rb", ".pl", ".js", ".mjs", ".php"};
+  static constexpr std::string_view kExtensions[] = {".sh", ".bash"};
   return std::any_of(std::begin(kExtensions), std::end(kExtensions), [&](std::string_view ext) {
     return x.size() > ext.size() && x.substr(x.size() - ext.size()) == ext;
   });
@@ -262,11 +265,12 @@ std::vector<Candidate> analyze_entrypoint(const Evidence& ev, const EvidenceText
   // command: names one the image lacks (a binary that moved between image versions), the image is
   // missing it. A path with spaces in it is a whole command line, which stays an override.
   const bool absolute_program = !exe.empty() && exe[0] == '/' && exe.find(' ') == std::string::npos;
-  // So is a script's name ("sidekiq-entrypoint.sh", "start.py", "docker-entrypoint"): nobody
-  // passes one to a launcher as its argument. When command: names a script the runtime cannot
-  // find, the image lacks it, or has it without its execute bit: exec.LookPath skips a file that
-  // is not executable and reports it "not found in $PATH" all the same (os/exec/lp_unix.go).
-  const bool script_like = script_name(exe);
+  // So is a shell script's name ("sidekiq-entrypoint.sh", "docker-entrypoint"): it is run, not
+  // passed to a launcher. When command: names one the runtime cannot find, the image lacks it,
+  // has it outside $PATH (runc looks a name without a slash up in $PATH only, never in the
+  // working directory), or has it without its execute bit: exec.LookPath skips a file that is
+  // not executable and reports it "not found in $PATH" all the same (os/exec/lp_unix.go).
+  const bool script_like = shell_script_name(exe);
   const bool command_runs_exe =
       !known_program && !absolute_program && !script_like && !c.command.empty() && (c.command[0] == exe);
   const bool args_run_exe = c.command.empty() && !c.args.empty() && c.args[0] == exe;
@@ -334,7 +338,8 @@ std::vector<Candidate> analyze_entrypoint(const Evidence& ev, const EvidenceText
   // below the rule that names the subcommand reading (subcommand-executed-as-program, 0.7).
   const bool bare_word = c.command.empty() && c.args.empty() && looks_like_subcommand(exe);
   h.confidence = known_program ? 0.65 : (script_like ? 0.6 : (bare_word ? 0.66 : 0.88));
-  h.summary = "\"" + exe + "\" does not exist in image " + c.image;
+  h.summary = script_like ? "\"" + exe + "\" was not found in $PATH in image " + c.image
+                          : "\"" + exe + "\" does not exist in image " + c.image;
   if (!c.command.empty()) {
     h.evidence.push_back({EvidenceSource::kSpec, base + ".command", "command: " + yaml_list(c.command)});
   } else {
@@ -343,6 +348,12 @@ std::vector<Candidate> analyze_entrypoint(const Evidence& ev, const EvidenceText
   }
   h.explanation =
       "The runtime could not find \"" + exe + "\". " +
+      (script_like
+           ? std::string("A name without a slash is looked up in $PATH only, not in the working directory, and the "
+                         "lookup skips a file without its execute bit: the script is missing from the image, sits "
+                         "outside $PATH (run it as ./" +
+                         exe + " or by its full path), or is not executable. ")
+           : std::string()) +
       (c.command.empty()
            ? std::string("The pod does not override `command:`, so this is the image's own ENTRYPOINT/CMD: the "
                          "binary is missing from the image (wrong image or tag, a failed build stage, or a "

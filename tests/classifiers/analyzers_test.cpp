@@ -125,15 +125,37 @@ status: {waiting_reason: RunContainerError,
 )yaml",
                      "missing_executable_or_file", "\"/usr/local/bin/config-reloader\" does not exist",
                      "command: [\"/usr/local/bin/config-reloader\"]"},
-        // A script's name is a program named on purpose, not an argument for a launcher: the
-        // image lacks it (or has it without its execute bit), below confident.
-        AnalyzerCase{"command_names_a_script_the_image_lacks", &analyze_entrypoint,
+        // A shell script's name is a program named on purpose, not an argument for a launcher:
+        // the image lacks it, has it outside $PATH or without its execute bit, below confident.
+        AnalyzerCase{"command_names_a_shell_script_the_image_lacks", &analyze_entrypoint,
                      R"yaml(
 container: {image: 'freikin/dawarich:0.28.0', command: ['sidekiq-entrypoint.sh']}
 status: {message: 'exec: "sidekiq-entrypoint.sh": executable file not found in $PATH: unknown'}
 )yaml",
-                     "missing_executable_or_file", "\"sidekiq-entrypoint.sh\" does not exist",
+                     "missing_executable_or_file", "\"sidekiq-entrypoint.sh\" was not found in $PATH",
                      "command: [\"sidekiq-entrypoint.sh\"]"},
+        // An interpreter's script is what an image whose ENTRYPOINT is the interpreter (or
+        // prepends it, as node's docker-entrypoint.sh does) takes as its argument.
+        AnalyzerCase{"command_names_an_interpreter_script", &analyze_entrypoint,
+                     R"yaml(
+container: {image: 'node:20-alpine', command: ['server.js']}
+status: {message: 'exec: "server.js": executable file not found in $PATH: unknown'}
+)yaml",
+                     "entrypoint_override", "command: [\"server.js\"] replaced the image ENTRYPOINT",
+                     "command: [\"server.js\"]"},
+        // A whole command line in one element, and a flag, stay overrides whatever words they hold.
+        AnalyzerCase{"command_line_naming_a_script", &analyze_entrypoint,
+                     R"yaml(
+container: {image: 'example/app:1', command: ['sh entrypoint.sh']}
+status: {message: 'exec: "sh entrypoint.sh": executable file not found in $PATH: unknown'}
+)yaml",
+                     "entrypoint_override", "replaced the image ENTRYPOINT", "command: [\"sh entrypoint.sh\"]"},
+        AnalyzerCase{"command_is_a_flag_named_entrypoint", &analyze_entrypoint,
+                     R"yaml(
+container: {image: 'example/app:1', command: ['--entrypoint']}
+status: {message: 'exec: "--entrypoint": executable file not found in $PATH: unknown'}
+)yaml",
+                     "entrypoint_override", "replaced the image ENTRYPOINT", "command: [\"--entrypoint\"]"},
         AnalyzerCase{"command_is_flags_without_the_runtime_words", &analyze_entrypoint,
                      R"yaml(
 container: {image: larsks/stress, command: ['--cpu', '1']}
