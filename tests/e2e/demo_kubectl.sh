@@ -2,41 +2,15 @@
 # Issue 5's "done when": the README's main command, `crashdiag demo`, replays the bundled incidents
 # on its in-process API server, prints the analyses as they are detected, resolved and reopened,
 # and keeps serving so that the real kubectl 1.32 can list and describe them, see the pods'
-# annotations and the Events. Exit 77 without kubectl: a failure in CTest, since install-deps.sh installs it.
+# annotations and the Events. Exit 77 without kubectl (demo_lib.sh).
 #
 #   demo_kubectl.sh CRASHDIAG
 set -eu
 
 crashdiag=$1
-if ! command -v kubectl >/dev/null 2>&1; then
-  echo "kubectl not found: skipped"
-  exit 77
-fi
-
-dir=$(mktemp -d)
-demo_pid=
-cleanup() {
-  [ -n "$demo_pid" ] && { kill "$demo_pid" 2>/dev/null || true; wait "$demo_pid" 2>/dev/null || true; }
-  rm -rf "$dir"
-}
-trap cleanup EXIT INT TERM
-fail() {
-  echo "FAIL: $*"
-  echo "--- crashdiag demo output:"
-  cat "$dir/demo.out" "$dir/demo.err" 2>/dev/null || true
-  exit 1
-}
-
-"$crashdiag" demo --kubeconfig-out "$dir/kubeconfig" --exit-after 120 >"$dir/demo.out" 2>"$dir/demo.err" &
-demo_pid=$!
-
+. "$(dirname "$0")/demo_lib.sh"
 # The replay takes about 40 s (failures, a 15 s resolve-after, a recurrence).
-i=0
-until grep -q 'The replay is over' "$dir/demo.out" 2>/dev/null; do
-  i=$((i + 1))
-  [ "$i" -le 240 ] && kill -0 "$demo_pid" 2>/dev/null || fail "the replay did not finish within 120 s"
-  sleep 0.5
-done
+start_demo "$crashdiag" 'The replay is over' "the replay did not finish"
 cat "$dir/demo.out"
 
 # What the demo printed: all three acts.

@@ -3,40 +3,15 @@
 # through the kubeconfig, as `crashdiag run` would, and prints the same report; installed as
 # `kubectl-crashdiag` it is the kubectl plugin `kubectl crashdiag explain ...`, taking kubectl's
 # -n, --context, --kubeconfig and -o. Against the demo's API server, with the real kubectl 1.32.
-# Exit 77 without kubectl: a failure in CTest, since install-deps.sh installs it.
+# Exit 77 without kubectl (demo_lib.sh).
 #
 #   explain_plugin_kubectl.sh CRASHDIAG
 set -eu
 
 crashdiag=$1
-if ! command -v kubectl >/dev/null 2>&1; then
-  echo "kubectl not found: skipped"
-  exit 77
-fi
-
-dir=$(mktemp -d)
-demo_pid=
-cleanup() {
-  [ -n "$demo_pid" ] && { kill "$demo_pid" 2>/dev/null || true; wait "$demo_pid" 2>/dev/null || true; }
-  rm -rf "$dir"
-}
-trap cleanup EXIT INT TERM
-fail() {
-  echo "FAIL: $*"
-  echo "--- crashdiag demo output:"
-  cat "$dir/demo.out" "$dir/demo.err" 2>/dev/null || true
-  exit 1
-}
-
-"$crashdiag" demo --kubeconfig-out "$dir/kubeconfig" --exit-after 120 >"$dir/demo.out" 2>"$dir/demo.err" &
-demo_pid=$!
+. "$(dirname "$0")/demo_lib.sh"
 # The incidents are on the server once the first act is printed.
-i=0
-until grep -q 'every failure diagnosed' "$dir/demo.out" 2>/dev/null; do
-  i=$((i + 1))
-  [ "$i" -le 240 ] && kill -0 "$demo_pid" 2>/dev/null || fail "the demo did not replay its incidents within 120 s"
-  sleep 0.5
-done
+start_demo "$crashdiag" 'every failure diagnosed' "the demo did not replay its incidents"
 
 mkdir "$dir/bin"
 ln -s "$(cd "$(dirname "$crashdiag")" && pwd)/$(basename "$crashdiag")" "$dir/bin/kubectl-crashdiag"
