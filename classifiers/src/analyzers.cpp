@@ -261,10 +261,14 @@ std::vector<Candidate> analyze_entrypoint(const Evidence& ev, const EvidenceText
       "httpd", "supervisord", "redis-server", "postgres",  "mysqld", "mongod"};
   const bool known_program = std::find(std::begin(kKnownPrograms), std::end(kKnownPrograms), std::string_view(exe)) !=
                              std::end(kKnownPrograms);
-  // An absolute path is a program named on purpose, not an argument meant for the launcher: when
-  // command: names one the image lacks (a binary that moved between image versions), the image is
-  // missing it. A path with spaces in it is a whole command line, which stays an override.
+  // A path is a program named on purpose, not an argument meant for the launcher: when command:
+  // names one the image lacks (a binary that moved between image versions, "./start.sh" outside
+  // the working directory), the image is missing it there. A path with spaces in it is a whole
+  // command line, which stays an override; so does a flag ("--config=/x.yaml").
   const bool absolute_program = !exe.empty() && exe[0] == '/' && exe.find(' ') == std::string::npos;
+  const bool path_program = absolute_program || (!exe.empty() && !looks_like_flag(exe) &&
+                                                 exe.find('/') != std::string::npos &&
+                                                 exe.find_first_of(" \t") == std::string::npos);
   // So is a shell script's name ("sidekiq-entrypoint.sh", "docker-entrypoint"): it is run, not
   // passed to a launcher. When command: names one the runtime cannot find, the image lacks it,
   // has it outside $PATH (runc looks a name without a slash up in $PATH only, never in the
@@ -272,7 +276,7 @@ std::vector<Candidate> analyze_entrypoint(const Evidence& ev, const EvidenceText
   // not executable and reports it "not found in $PATH" all the same (os/exec/lp_unix.go).
   const bool script_like = shell_script_name(exe);
   const bool command_runs_exe =
-      !known_program && !absolute_program && !script_like && !c.command.empty() && (c.command[0] == exe);
+      !known_program && !path_program && !script_like && !c.command.empty() && (c.command[0] == exe);
   const bool args_run_exe = c.command.empty() && !c.args.empty() && c.args[0] == exe;
   const std::string kind = looks_like_flag(exe)         ? "a flag"
                            : looks_like_subcommand(exe) ? "a subcommand or argument"
@@ -327,7 +331,7 @@ std::vector<Candidate> analyze_entrypoint(const Evidence& ev, const EvidenceText
     return {Candidate{std::move(h), {"missing_executable_or_file", "init_container_failure", "unknown"}}};
   }
   h.category = "missing_executable_or_file";
-  h.title = "The program to run does not exist in the image";
+  h.title = script_like ? "The script to run was not found in $PATH" : "The program to run does not exist in the image";
   // A well-known program missing from an image is odd enough (a distroless image, a runtime that
   // lost PATH) that the finding stays below confident.
   // An entrypoint script looked up in $PATH that is "not found" is as often there without its
@@ -346,14 +350,23 @@ std::vector<Candidate> analyze_entrypoint(const Evidence& ev, const EvidenceText
     h.evidence.push_back({EvidenceSource::kSpec, base + ".image",
                           "image: " + c.image + " (command not set: the image ENTRYPOINT/CMD runs)"});
   }
+  const std::string named_by =
+      c.command.empty() ? "the image's own ENTRYPOINT/CMD (the pod does not override `command:`)" : "the pod's `command:`";
+  if (script_like) {
+    // The runtime's words say only that the $PATH lookup failed: three readings, none preferred.
+    h.explanation = "The runtime could not find \"" + exe + "\", named by " + named_by +
+                    ". A name without a slash is looked up in $PATH only, not in the working directory, and the "
+                    "lookup skips a file without its execute bit: the script is missing from the image, sits outside "
+                    "$PATH (run it as ./" +
+                    exe + " or by its full path), or is there without its execute bit.";
+    h.remediation = "Check what the image contains: `docker run --rm --entrypoint sh " + c.image + " -c 'command -v " +
+                    exe +
+                    "; echo $PATH'`. Copy the script into a directory on $PATH (or name it by its full path) and "
+                    "make it executable (`RUN chmod +x`, or `COPY --chmod=755`).";
+    return {Candidate{std::move(h), {"init_container_failure", "unknown"}}};
+  }
   h.explanation =
       "The runtime could not find \"" + exe + "\". " +
-      (script_like
-           ? std::string("A name without a slash is looked up in $PATH only, not in the working directory, and the "
-                         "lookup skips a file without its execute bit: the script is missing from the image, sits "
-                         "outside $PATH (run it as ./" +
-                         exe + " or by its full path), or is not executable. ")
-           : std::string()) +
       (c.command.empty()
            ? std::string("The pod does not override `command:`, so this is the image's own ENTRYPOINT/CMD: the "
                          "binary is missing from the image (wrong image or tag, a failed build stage, or a "

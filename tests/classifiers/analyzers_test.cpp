@@ -81,6 +81,24 @@ logs: 'java.lang.NumberFormatException: For input string: "5e+06"'
   }
 }
 
+// The runtime's "not found in $PATH" for a shell script's name fits three causes (missing, outside
+// $PATH, not executable): below confident, and the text says all three, not one.
+TEST(Entrypoint, AScriptNotFoundInPathStaysBelowConfidentAndNamesEachReading) {
+  auto found = analyze_entrypoint(testing::evidence(R"yaml(
+container: {image: 'freikin/dawarich:0.28.0', command: ['sidekiq-entrypoint.sh']}
+status: {message: 'exec: "sidekiq-entrypoint.sh": executable file not found in $PATH: unknown'}
+)yaml"));
+  ASSERT_EQ(found.size(), 1U);
+  const Hypothesis& h = found.front().hypothesis;
+  EXPECT_EQ(h.category, "missing_executable_or_file");
+  EXPECT_LT(h.confidence, 0.7);
+  EXPECT_NE(h.explanation.find("missing from the image"), std::string::npos) << h.explanation;
+  EXPECT_NE(h.explanation.find("outside $PATH"), std::string::npos) << h.explanation;
+  EXPECT_NE(h.explanation.find("execute bit"), std::string::npos) << h.explanation;
+  EXPECT_EQ(h.explanation.find("does not contain it"), std::string::npos) << h.explanation;
+  EXPECT_NE(h.remediation.find("chmod +x"), std::string::npos) << h.remediation;
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Entrypoint, Analyzer,
     ::testing::Values(
@@ -134,6 +152,21 @@ status: {message: 'exec: "sidekiq-entrypoint.sh": executable file not found in $
 )yaml",
                      "missing_executable_or_file", "\"sidekiq-entrypoint.sh\" was not found in $PATH",
                      "command: [\"sidekiq-entrypoint.sh\"]"},
+        AnalyzerCase{"command_names_an_entrypoint_without_extension", &analyze_entrypoint,
+                     R"yaml(
+container: {image: 'example/app:1', command: ['docker-entrypoint']}
+status: {message: 'exec: "docker-entrypoint": executable file not found in $PATH: unknown'}
+)yaml",
+                     "missing_executable_or_file", "\"docker-entrypoint\" was not found in $PATH",
+                     "command: [\"docker-entrypoint\"]"},
+        // A relative path is named on purpose too: the file is not there, relative to workingDir.
+        AnalyzerCase{"command_names_a_relative_path", &analyze_entrypoint,
+                     R"yaml(
+container: {image: 'freikin/dawarich:0.28.0', command: ['./sidekiq-entrypoint.sh']}
+status: {message: 'exec: "./sidekiq-entrypoint.sh": stat ./sidekiq-entrypoint.sh: no such file or directory: unknown'}
+)yaml",
+                     "missing_executable_or_file", "\"./sidekiq-entrypoint.sh\" does not exist",
+                     "command: [\"./sidekiq-entrypoint.sh\"]"},
         // An interpreter's script is what an image whose ENTRYPOINT is the interpreter (or
         // prepends it, as node's docker-entrypoint.sh does) takes as its argument.
         AnalyzerCase{"command_names_an_interpreter_script", &analyze_entrypoint,

@@ -8,6 +8,7 @@
 set -eu
 
 crashdiag=$1
+# shellcheck source=tests/e2e/demo_lib.sh
 . "$(dirname "$0")/demo_lib.sh"
 # The replay takes about 40 s (failures, a 15 s resolve-after, a recurrence).
 start_demo "$crashdiag" 'The replay is over' "the replay did not finish"

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Shared by the e2e tests that drive `crashdiag demo` with the real kubectl (sourced, POSIX sh):
 # the kubectl check (exit 77 without it: a failure in CTest, since install-deps.sh installs it),
 # a temporary directory removed on exit with the demo stopped, fail(), and start_demo, which

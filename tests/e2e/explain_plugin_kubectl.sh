@@ -9,6 +9,7 @@
 set -eu
 
 crashdiag=$1
+# shellcheck source=tests/e2e/demo_lib.sh
 . "$(dirname "$0")/demo_lib.sh"
 # The incidents are on the server once the first act is printed.
 start_demo "$crashdiag" 'every failure diagnosed' "the demo did not replay its incidents"
