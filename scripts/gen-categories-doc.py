@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Regenerates docs/categories.md from classifiers/src/categories.cpp, the analyzers' notes below
-and the shipped rule packs. tests check the document names every category."""
+and the shipped rule packs. With --check it writes nothing and exits 1 when the document differs
+from what it would write (CTest's docs_categories_current: a rule or record changed without it)."""
 import glob
 import re
+import sys
 
 import yaml
 
@@ -124,5 +126,12 @@ for cid, desc in cats:
             record = f'; right {k} of {n} confident answers at first contact' + (f', so reported at {FC_CEILING} at most' if capped else '')
         out.append(f'- Rule `{rid}` ({f}, confidence {conf}{record}): {title}.')
     out.append('')
-open('docs/categories.md', 'w').write('\n'.join(out))
+text = '\n'.join(out)
+if '--check' in sys.argv[1:]:
+    if open('docs/categories.md').read() != text:
+        print('docs/categories.md is out of date: run scripts/gen-categories-doc.py')
+        sys.exit(1)
+    print(f'docs/categories.md: {len(cats)} categories, current')
+    sys.exit(0)
+open('docs/categories.md', 'w').write(text)
 print(f'docs/categories.md: {len(cats)} categories')

@@ -25,6 +25,7 @@ packages=(
   curl                        # the end-to-end test scrapes /metrics and probes /healthz, /readyz
   mmdebstrap umoci jq         # scripts/build-image.sh: the image as an OCI archive, no Docker daemon
   skopeo bubblewrap           # tests/ship/image_archive_test.sh reads it, runs the binary in its rootfs
+  python3 python3-yaml        # scripts/gen-categories-doc.py --check (CTest docs_categories_current)
 )
 
 missing=()
