@@ -266,9 +266,9 @@ std::vector<Candidate> analyze_entrypoint(const Evidence& ev, const EvidenceText
   // the working directory), the image is missing it there. A path with spaces in it is a whole
   // command line, which stays an override; so does a flag ("--config=/x.yaml").
   const bool absolute_program = !exe.empty() && exe[0] == '/' && exe.find(' ') == std::string::npos;
-  const bool path_program = absolute_program || (!exe.empty() && !looks_like_flag(exe) &&
-                                                 exe.find('/') != std::string::npos &&
-                                                 exe.find_first_of(" \t") == std::string::npos);
+  const bool path_program =
+      absolute_program || (!exe.empty() && !looks_like_flag(exe) && exe.find('/') != std::string::npos &&
+                           exe.find_first_of(" \t") == std::string::npos);
   // So is a shell script's name ("sidekiq-entrypoint.sh", "docker-entrypoint"): it is run, not
   // passed to a launcher. When command: names one the runtime cannot find, the image lacks it,
   // has it outside $PATH (runc looks a name without a slash up in $PATH only, never in the
@@ -350,8 +350,9 @@ std::vector<Candidate> analyze_entrypoint(const Evidence& ev, const EvidenceText
     h.evidence.push_back({EvidenceSource::kSpec, base + ".image",
                           "image: " + c.image + " (command not set: the image ENTRYPOINT/CMD runs)"});
   }
-  const std::string named_by =
-      c.command.empty() ? "the image's own ENTRYPOINT/CMD (the pod does not override `command:`)" : "the pod's `command:`";
+  const std::string named_by = c.command.empty()
+                                   ? "the image's own ENTRYPOINT/CMD (the pod does not override `command:`)"
+                                   : "the pod's `command:`";
   if (script_like) {
     // The runtime's words say only that the $PATH lookup failed: three readings, none preferred.
     h.explanation = "The runtime could not find \"" + exe + "\", named by " + named_by +
