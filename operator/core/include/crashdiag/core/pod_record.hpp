@@ -75,4 +75,10 @@ struct RecordError {
 // Parses one line of a watch stream: {"type": ..., "object": ...}.
 [[nodiscard]] tl::expected<WatchLine, RecordError> parse_watch_line(std::string_view json);
 
+// The same from the protobuf encoding (crashdiag/core/protobuf.hpp): one Pod message as a
+// PodList's item holds it (no envelope), and one frame of a protobuf watch (a WatchEvent, without
+// the frame's length).
+[[nodiscard]] tl::expected<PodRecord, RecordError> parse_pod_record_protobuf(std::string_view message);
+[[nodiscard]] tl::expected<WatchLine, RecordError> parse_watch_frame_protobuf(std::string_view frame);
+
 }  // namespace crashdiag::core
