@@ -69,6 +69,7 @@ struct RecordedRequest {
   std::string target;
   int status = 0;
   bool watch = false;
+  std::string content_type;  // of the answer
 };
 
 struct FakeOptions {

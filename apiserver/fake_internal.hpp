@@ -160,9 +160,10 @@ struct FakeApiServer::Impl {
     return std::nullopt;
   }
 
-  void record(const std::string& method, const std::string& target, int status, bool watch) {
+  void record(const std::string& method, const std::string& target, int status, bool watch,
+              std::string content_type = "application/json") {
     std::lock_guard lock(mu);
-    recorded.push_back({method, target, status, watch});
+    recorded.push_back({method, target, status, watch, std::move(content_type)});
   }
 
   void change(const std::string& resource, const std::string& type, json object) {
@@ -245,6 +246,9 @@ Query parse_query(std::string_view q);
 std::optional<Route> route(const ResourceRegistry& registry, const std::string& path);
 std::string table_version(const std::string& accept);
 MetadataView metadata_view(const std::string& accept, bool list);
+// The client prefers protobuf: the first media type in Accept the server can answer is
+// application/vnd.kubernetes.protobuf (the apiserver's negotiation takes the client's order).
+bool protobuf_preferred(const std::string& accept);
 std::optional<Response> discovery(const FakeApiServer::Impl& impl, const std::string& path, const Request& req,
                                   bool keep, std::uint16_t port);
 
@@ -255,7 +259,7 @@ Response handle_logs(FakeApiServer::Impl& impl, const Route& r, const Query& que
 Response handle_get(FakeApiServer::Impl& impl, const Route& r, const Query& query, const std::string& table, bool keep);
 std::string plural_of(const Route& r);
 Response handle_list(FakeApiServer::Impl& impl, const Route& r, const Query& query, const std::string& table,
-                     const MetadataView& view, bool keep);
+                     const MetadataView& view, bool keep, bool protobuf = false);
 
 // ---- fake_writes.cpp --------------------------------------------------------------------------
 

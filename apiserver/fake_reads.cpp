@@ -15,6 +15,7 @@
 #include "fake_internal.hpp"
 #include "field_selector.hpp"
 #include "label_selector.hpp"
+#include "pod_protobuf.hpp"
 #include "resources.hpp"
 
 namespace crashdiag::fake::detail {
@@ -154,7 +155,7 @@ std::string plural_of(const Route& r) {
 }
 
 Response handle_list(FakeApiServer::Impl& impl, const Route& r, const Query& query, const std::string& table,
-                     const MetadataView& view, bool keep) {
+                     const MetadataView& view, bool keep, bool protobuf) {
   if (view.refused) {
     // The Go type of the list in the message: the internal package's name (apps, batch, core),
     // unstructured for custom resources. Indented, as the real one is.
@@ -257,6 +258,14 @@ Response handle_list(FakeApiServer::Impl& impl, const Route& r, const Query& que
     t["metadata"] = list["metadata"];
     if (t["metadata"].value("continue", "").empty()) t["metadata"].erase("continue");
     return json_response(200, t, keep);
+  }
+  if (protobuf && r.kind == "Pod" && view.as.empty()) {
+    // tests/data/k8s/pb/list-exact.pb: the same list in protobuf (pod_protobuf.hpp says what of it).
+    Response res = json_response(200, json::object(), keep);
+    res.set(http::field::content_type, "application/vnd.kubernetes.protobuf");
+    res.body() = encode_pod_list_protobuf(list);
+    res.prepare_payload();
+    return res;
   }
   return json_response(200, list, keep);
 }

@@ -145,6 +145,14 @@ std::string table_version(const std::string& accept) {
   return "";
 }
 
+bool protobuf_preferred(const std::string& accept) {
+  for (const auto& m : parse_accept(accept)) {
+    if (m.type == "application/vnd.kubernetes.protobuf" && m.params.count("as") == 0) return true;
+    if (plain_json(m) || m.type == "application/yaml") return false;
+  }
+  return false;
+}
+
 // The view an Accept header asks for (MetadataView, fake_internal.hpp).
 MetadataView metadata_view(const std::string& accept, bool list) {
   const std::string wanted = list ? "PartialObjectMetadataList" : "PartialObjectMetadata";

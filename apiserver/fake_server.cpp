@@ -94,7 +94,8 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
 
     auto respond = [&](Response res) -> asio::awaitable<bool> {
       if (impl.options.before_response) impl.options.before_response(method, target);
-      impl.record(method, target, static_cast<int>(res.result_int()), is_watch);
+      impl.record(method, target, static_cast<int>(res.result_int()), is_watch,
+                  std::string(res[http::field::content_type]));
       lowest.expires_after(std::chrono::seconds(30));
       auto [wec, wn] = co_await http::async_write(stream, res, kNoThrow);
       co_return !wec && keep;

@@ -913,7 +913,7 @@ Response handle_resource(FakeApiServer::Impl& impl, const Route& r, const Reques
       if (r.sub == "log") return handle_logs(impl, r, query, keep);
       const std::string table = table_version(accept);
       if (!r.name.empty()) return handle_get(impl, r, query, table, keep);
-      return handle_list(impl, r, query, table, metadata_view(accept, true), keep);
+      return handle_list(impl, r, query, table, metadata_view(accept, true), keep, protobuf_preferred(accept));
     }
     if (r.sub == "log") return status_response(method_not_allowed(), keep);
     WriteContext ctx{impl, r, t, query, {}, impl.now(), query.get("dryRun") == "All", {}};

@@ -180,3 +180,23 @@ TEST(PodRecord, MalformedLinesAreErrorsNotCrashes) {
 
 }  // namespace
 }  // namespace crashdiag::core
+
+namespace crashdiag::core {
+namespace {
+
+// The zero metav1.Time is JSON null (time.go MarshalJSON): a pod still parses, its time reads "",
+// as the protobuf form's empty Time message does.
+TEST(PodRecord, ANullTimeReadsAsEmpty) {
+  auto r = parse_pod_record(R"({"kind":"Pod","metadata":{"name":"p","namespace":"n"},"status":{
+    "conditions":[{"type":"Ready","status":"False","lastTransitionTime":null}],
+    "containerStatuses":[{"name":"c","restartCount":1,"state":{"terminated":{"exitCode":2,"finishedAt":null}}}]}})");
+  ASSERT_TRUE(r) << r.error().what;
+  ASSERT_EQ(r->containers.size(), 1U);
+  ASSERT_TRUE(r->containers[0].terminated);
+  EXPECT_EQ(r->containers[0].terminated->exit_code, 2);
+  EXPECT_EQ(r->containers[0].terminated->finished_at, "");
+  EXPECT_EQ(r->not_ready_since, "");
+}
+
+}  // namespace
+}  // namespace crashdiag::core

@@ -56,6 +56,37 @@ TEST(Daemon, DiagnosesEachFailingWorkloadOnceWithTheRightCause) {
   EXPECT_EQ(log_gets, 1U);  // the OOM container's previous logs; StartError never ran, so none
 }
 
+// Pod lists come in protobuf where the server offers it (--pod-list-encoding, default protobuf),
+// in JSON otherwise; the failures found in the list and their diagnoses are the same.
+TEST(Daemon, PodListsInProtobufOrJsonGiveTheSameDiagnoses) {
+  quiet_logs();
+  for (const bool protobuf : {true, false}) {
+    SCOPED_TRACE(protobuf ? "protobuf" : "json");
+    Cluster c;
+    c.web_replicas(3);
+    c.api_oom(2);
+    DaemonOptions o;
+    o.pod_list_protobuf = protobuf;
+    Running r(c, o);
+    ASSERT_TRUE(r.wait_for(2));
+    std::map<std::string, std::string> by_workload;
+    for (const auto& rec : r.snapshot()) by_workload[rec.workload] = rec.diagnosis.hypotheses.front().category;
+    EXPECT_EQ(by_workload["Deployment/web"], "entrypoint_override");  // owner references read from the list
+    EXPECT_EQ(by_workload["Pod/api"], "oom_killed");
+    EXPECT_EQ(r.on_loop([&] { return r.daemon->pods(); }), 4U);
+    std::size_t pod_lists = 0;
+    for (const auto& req : c.server.requests()) {
+      if (req.target.rfind("/api/v1/pods?", 0) != 0) continue;
+      // The watch stays JSON either way: its event is the pod JSON a diagnosis reads.
+      const bool list = req.target.find("watch=") == std::string::npos;
+      pod_lists += list ? 1 : 0;
+      EXPECT_EQ(req.content_type, list && protobuf ? "application/vnd.kubernetes.protobuf" : "application/json")
+          << req.target;
+    }
+    EXPECT_EQ(pod_lists, 1U);
+  }
+}
+
 TEST(Daemon, NewRestartsOfTheSameFailureAreCountedNotRediagnosed) {
   quiet_logs();
   Cluster c;
@@ -391,6 +422,11 @@ TEST(Daemon, TwentyThousandPodsSyncFromOneUnpagedList) {
     }
   }
   EXPECT_EQ(pod_lists, 1U) << "one unpaged list, as the watch cache answers resourceVersion=0";
+  for (const auto& req : c.server.requests()) {
+    if (req.target.rfind("/api/v1/pods?", 0) == 0 && req.target.find("watch=") == std::string::npos) {
+      EXPECT_EQ(req.content_type, "application/vnd.kubernetes.protobuf");
+    }
+  }
 }
 
 // Around a restart the kubelet may already have removed the dead container its status still

@@ -1072,3 +1072,40 @@ TEST(FakeReads, MetadataOnlyListsAndWatchesAsTheRecordedApiserver) {
 
 }  // namespace
 }  // namespace crashdiag::kube
+
+namespace crashdiag::kube {
+namespace {
+
+// Protobuf where the real server answers it (tests/data/k8s/pb/): pod lists when the client puts
+// it first in Accept; JSON when JSON comes first, and for custom resources, which have no protobuf
+// form (the real server answers them in JSON whatever the Accept offered first).
+TEST(FakeApiServer, AnswersPodListsInProtobufWhenAskedFirst) {
+  Fixture f;
+  f.server.apply_pod(fake::make_pod("shop", "api", {{"name", "api"}, {"image", "x:1"}}));
+  const std::string pb_first = "application/vnd.kubernetes.protobuf,application/json";
+  struct Row {
+    std::string target;
+    std::string accept;
+    std::string content_type;
+  };
+  for (const Row& row : std::vector<Row>{
+           {"/api/v1/pods?resourceVersion=0", pb_first, "application/vnd.kubernetes.protobuf"},
+           {"/api/v1/namespaces/shop/pods?limit=1", pb_first, "application/vnd.kubernetes.protobuf"},
+           {"/api/v1/pods", "application/json,application/vnd.kubernetes.protobuf", "application/json"},
+           {"/api/v1/pods", "", "application/json"},
+           {kRcas, pb_first, "application/json"},
+       }) {
+    SCOPED_TRACE(row.target + " " + row.accept);
+    const Reply r = f.raw(verb::get, row.target, row.accept);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.content_type, row.content_type);
+    if (row.content_type == "application/json") {
+      EXPECT_TRUE(r.body.is_object());
+    } else {
+      EXPECT_EQ(r.raw.substr(0, 4), std::string("k8s\0", 4));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace crashdiag::kube

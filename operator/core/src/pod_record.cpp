@@ -22,6 +22,18 @@ simdjson::error_code read_string(od::value v, std::string& out) {
   return err;
 }
 
+// A metav1.Time: RFC 3339, or null for the zero time (time.go MarshalJSON), which reads as "" as
+// the protobuf form's empty message does.
+simdjson::error_code read_time(od::value v, std::string& out) {
+  bool null = false;
+  if (auto err = v.is_null().get(null)) return err;
+  if (null) {
+    out.clear();
+    return simdjson::SUCCESS;
+  }
+  return read_string(v, out);
+}
+
 simdjson::error_code read_int(od::value v, int& out) {
   int64_t n = 0;
   auto err = v.get_int64().get(n);
@@ -66,7 +78,7 @@ simdjson::error_code read_termination(od::value v, TerminationRecord& t) {
   return each_field(v, [&](std::string_view key, od::value value) {
     if (key == "exitCode") return read_int(value, t.exit_code);
     if (key == "reason") return read_string(value, t.reason);
-    if (key == "finishedAt") return read_string(value, t.finished_at);
+    if (key == "finishedAt") return read_time(value, t.finished_at);
     return simdjson::SUCCESS;
   });
 }
@@ -248,7 +260,7 @@ simdjson::error_code read_status(od::value v, PodRecord& r) {
       auto err = each_field(cond, [&](std::string_view fk, od::value fv) {
         if (fk == "type") return read_string(fv, type);
         if (fk == "status") return read_string(fv, status);
-        if (fk == "lastTransitionTime") return read_string(fv, since);
+        if (fk == "lastTransitionTime") return read_time(fv, since);
         return simdjson::SUCCESS;
       });
       if (err == simdjson::SUCCESS && type == "Ready" && status == "False") r.not_ready_since = std::move(since);

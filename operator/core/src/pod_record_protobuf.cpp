@@ -154,9 +154,13 @@ bool read_metadata(const Field& f, PodRecord& r) {
               return true;
             }))
           return false;
-        if (key == "crashdiag.io/rca") r.rca_annotation = std::move(value);
-        if (key == "crashdiag.io/root-cause") r.root_cause_annotation = std::move(value);
-        if (key == "crashdiag.io/ignore") r.ignored = value == "true";
+        if (key == "crashdiag.io/rca") {
+          r.rca_annotation = std::move(value);
+        } else if (key == "crashdiag.io/root-cause") {
+          r.root_cause_annotation = std::move(value);
+        } else if (key == "crashdiag.io/ignore") {
+          r.ignored = value == "true";
+        }
         return true;
       }
       case 13:

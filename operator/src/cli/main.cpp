@@ -97,6 +97,12 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"rca", "annotation", "event"}))
       ->capture_default_str();
   cmd_run->add_option("-l,--selector", run.selector, "Label selector for the pods to watch");
+  cmd_run
+      ->add_option("--pod-list-encoding", run.pod_list_encoding,
+                   "Encoding asked for pod lists: protobuf (the apiserver encodes it at about half JSON's cost; "
+                   "JSON where it is not offered) or json")
+      ->check(CLI::IsMember({"protobuf", "json"}))
+      ->capture_default_str();
   cmd_run->add_option("--shard", run.shard,
                       "This replica's shard, 0..total-1, or \"ordinal\" for a StatefulSet pod's ordinal: it "
                       "diagnoses only the namespaces whose hash falls on it");

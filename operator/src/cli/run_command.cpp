@@ -193,6 +193,7 @@ int run_daemon(const RunOptions& o) {
   options.publisher.publish_event = publishes("event");
   options.publisher.lanes = o.publish_concurrency;
   options.label_selector = o.selector;
+  options.pod_list_protobuf = o.pod_list_encoding == "protobuf";
   options.metrics = &metrics;
   options.instance = instance_name();
   options.rca.resolve_after = *resolve_after;

@@ -23,6 +23,8 @@ struct RunOptions {
   std::string shard = "0";
   int total_shards = 1;
   std::string selector;
+  // --pod-list-encoding: "protobuf" asks for pod lists in protobuf (JSON as fallback), "json" only JSON.
+  std::string pod_list_encoding = "protobuf";
   std::string log_format = "text";
   std::string log_level = "info";
   double qps = 20;

@@ -3,6 +3,7 @@
 // and the take-over that continues earlier leaders' RCAs, and readiness and health. Each stage
 // lives in its own folder under operator/src/; docs/architecture.md follows one pod through them.
 #include "daemon.hpp"
+#include "crashdiag/core/protobuf.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -281,7 +282,9 @@ asio::awaitable<void> Daemon::run() {
   const std::string pod_selector =
       options_.label_selector.empty() ? "" : "&labelSelector=" + kube::url_encode(options_.label_selector);
   auto add = [&](const std::string& prefix) {
-    watches.push_back(WatchSpec{"pods", prefix + "/pods", pod_handler_.get(), "", "", pod_selector, true});
+    watches.push_back(WatchSpec{"pods", prefix + "/pods", pod_handler_.get(),
+                                options_.pod_list_protobuf ? core::pb::kProtobufThenJson : "", "", pod_selector, true,
+                                options_.pod_list_protobuf});
     watches.push_back(WatchSpec{"events", prefix + "/events", event_handler_.get(), "", "", "", true});
   };
   if (options_.namespaces.empty()) {

@@ -72,6 +72,11 @@ struct DaemonOptions {
   // A LIST is decoded as it streams; these bound one item and the wait for the next bytes.
   // Objects are at most 1.5 MB in etcd (--max-request-bytes); 16 MiB leaves room for any encoding.
   std::size_t max_list_item_bytes = 16U << 20U;
+  // Pod lists in protobuf where the server offers it (--pod-list-encoding). The apiserver encodes
+  // a pod list in protobuf in about half the time of JSON, 28% fewer bytes (docs/benchmarks.md,
+  // "Would protobuf pay?"). The pod watch stays JSON: its event's JSON is the pod a diagnosis
+  // reads, which saves a GET per incident; list items carry no such JSON either way.
+  bool pod_list_protobuf = true;
   core::Duration list_read_timeout{30'000};
   core::Duration evidence_delay{2'000};  // let the kubelet's Events for the failure arrive
   // A container that runs but has not been Ready this long is failing (--unready-after): its
@@ -167,6 +172,8 @@ class Daemon {
     std::string watch_accept;  // empty: application/json
     std::string selector;      // "&labelSelector=..." or empty
     bool required = true;      // readiness waits for its first list
+    // Ask for the list in protobuf, JSON as the fallback (Options::pod_list_protobuf).
+    bool list_protobuf = false;
   };
   // The stages, in the order a failure passes through them; each group's file is named.
   // -- watch/watch_loop.cpp: one list+watch, performing the WatchMachine's commands.

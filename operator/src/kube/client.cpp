@@ -281,6 +281,7 @@ asio::awaitable<tl::expected<Response, TransportError>> KubeClient::request(Requ
     auto res = parser.release();
     Response out;
     out.status = static_cast<int>(res.result_int());
+    if (auto it = res.find(http::field::content_type); it != res.end()) out.content_type = std::string(it->value());
     out.body = std::move(res.body());
     if (auto it = res.find(http::field::retry_after); it != res.end())
       out.retry_after = core::parse_retry_after(it->value());
@@ -331,13 +332,15 @@ asio::awaitable<tl::expected<Response, TransportError>> KubeClient::watch(Reques
 }
 
 asio::awaitable<tl::expected<Response, TransportError>> KubeClient::stream(
-    Request r, std::function<bool(std::string_view)> on_chunk, core::Duration idle_timeout) {
+    Request r, std::function<bool(std::string_view)> on_chunk, core::Duration idle_timeout,
+    std::function<void(std::string_view)> on_header) {
   const std::string verb = observed_verb(r);
-  co_return co_await stream_body(verb, std::move(r), std::move(on_chunk), idle_timeout);
+  co_return co_await stream_body(verb, std::move(r), std::move(on_chunk), idle_timeout, std::move(on_header));
 }
 
 asio::awaitable<tl::expected<Response, TransportError>> KubeClient::stream_body(
-    std::string verb, Request r, std::function<bool(std::string_view)> on_chunk, core::Duration idle_timeout) {
+    std::string verb, Request r, std::function<bool(std::string_view)> on_chunk, core::Duration idle_timeout,
+    std::function<void(std::string_view)> on_header) {
   co_await rate_limit();
   const auto started = std::chrono::steady_clock::now();
   auto c = co_await connect();
@@ -376,8 +379,11 @@ asio::awaitable<tl::expected<Response, TransportError>> KubeClient::stream_body(
   if (auto it = parser.get().find(http::field::retry_after); it != parser.get().end()) {
     out.retry_after = core::parse_retry_after(it->value());
   }
+  if (auto it = parser.get().find(http::field::content_type); it != parser.get().end())
+    out.content_type = std::string(it->value());
   account(verb, verb, r.resource, out.status, started);
   if (out.status == 401) tokens_->invalidate();
+  if (out.status == 200 && on_header) on_header(out.content_type);
   std::array<char, kChunkBytes> chunk{};
   while (!parser.is_done()) {
     parser.get().body().data = chunk.data();

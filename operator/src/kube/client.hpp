@@ -63,7 +63,8 @@ inline constexpr const char* kMetadataWatchAccept =
 
 struct Response {
   int status = 0;
-  bool abandoned = false;  // watch only: the caller stopped reading
+  bool abandoned = false;    // watch only: the caller stopped reading
+  std::string content_type;  // the answer's Content-Type: a pod list may come in protobuf
   std::string body;
   std::optional<core::Duration> retry_after;
 };
@@ -147,8 +148,11 @@ class KubeClient {
   // hundreds of MB. on_chunk returns false to abandon the body (Response::abandoned). An error
   // status's Status body is read into Response::body (bounded). `idle_timeout` bounds the wait for
   // the next bytes.
+  // `on_header`, if set, gets a 200 answer's Content-Type before the first chunk: the body's
+  // encoding when Accept offered more than one (crashdiag/core/protobuf.hpp).
   [[nodiscard]] boost::asio::awaitable<tl::expected<Response, TransportError>> stream(
-      Request request, std::function<bool(std::string_view chunk)> on_chunk, core::Duration idle_timeout);
+      Request request, std::function<bool(std::string_view chunk)> on_chunk, core::Duration idle_timeout,
+      std::function<void(std::string_view content_type)> on_header = {});
 
   // Ends every watch and streamed list in flight now: their reads complete at once with the
   // TransportError "cancelled". For shutdown: a quiet watch on a real apiserver sees its next
@@ -164,7 +168,8 @@ class KubeClient {
   boost::asio::awaitable<tl::expected<std::unique_ptr<Connection>, TransportError>> connect();
   boost::asio::awaitable<void> rate_limit();
   boost::asio::awaitable<tl::expected<Response, TransportError>> stream_body(
-      std::string verb, Request request, std::function<bool(std::string_view)> on_chunk, core::Duration idle_timeout);
+      std::string verb, Request request, std::function<bool(std::string_view)> on_chunk, core::Duration idle_timeout,
+      std::function<void(std::string_view)> on_header = {});
   void account(const std::string& stats_verb, std::string_view observed_verb, const std::string& resource, int code,
                std::chrono::steady_clock::time_point started);
 

@@ -41,6 +41,11 @@ void Daemon::PodHandler::stage(std::string_view item) {
   if (rec) d_.pods_.stage(*rec);
 }
 
+void Daemon::PodHandler::stage_protobuf(std::string_view item) {
+  auto rec = core::parse_pod_record_protobuf(item);
+  if (rec) d_.pods_.stage(*rec);
+}
+
 void Daemon::PodHandler::discard() {
   d_.pods_.discard_snapshot();
 }

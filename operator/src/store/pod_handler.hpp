@@ -20,6 +20,7 @@ class Daemon::PodHandler final : public Daemon::WatchSink {
   explicit PodHandler(Daemon& d) : d_(d) {}
   void begin() override;
   void stage(std::string_view item) override;
+  void stage_protobuf(std::string_view item) override;
   void discard() override;
   std::size_t commit() override;
   std::optional<core::WatchEvent> parse(std::string_view line, const std::string& resource) override;

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "crashdiag/core/list_decoder.hpp"
+#include "crashdiag/core/protobuf.hpp"
 #include "daemon.hpp"
 #include "daemon_internal.hpp"
 #include "log.hpp"
@@ -104,15 +105,23 @@ asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
       // Decoded as it streams in, item by item: with resourceVersion=0 a real apiserver ignores
       // `limit` and sends the whole list in one body (ListDecoder's comment has the source).
       core::ListDecoder decoder(options_.max_list_item_bytes, [&](std::string_view item) { sink.stage(item); });
+      // The server answers in protobuf only what the Accept offered it for; a protobuf body to a
+      // JSON-only Accept goes to the JSON decoder, which calls it malformed.
+      core::pb::ListDecoder pb_decoder(options_.max_list_item_bytes,
+                                       [&](std::string_view item) { sink.stage_protobuf(item); });
+      bool protobuf = false;
       std::optional<core::ListDecodeError> decode_error;
       auto res = co_await client_.stream(
           std::move(res_req),
           [&](std::string_view chunk) {
             activity_[watch_index] = options_.clock.now();
-            decode_error = decoder.feed(chunk);
+            decode_error = protobuf ? pb_decoder.feed(chunk) : decoder.feed(chunk);
             return !decode_error && !stopping_;
           },
-          options_.list_read_timeout);
+          options_.list_read_timeout,
+          [&](std::string_view content_type) {
+            protobuf = spec.list_protobuf && core::pb::encoding_of(content_type) == core::pb::Encoding::kProtobuf;
+          });
       if (stopping_) break;  // cancelled by stop(): not a failure to report
       if (!res) {
         log_watch_failure(resource, 0, res.error().what);
@@ -126,7 +135,7 @@ asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
         continue;
       }
       if (stopping_) break;
-      if (!decode_error) decode_error = decoder.finish();
+      if (!decode_error) decode_error = protobuf ? pb_decoder.finish() : decoder.finish();
       if (decode_error) {
         const std::string why(core::to_string(*decode_error));
         log_watch_failure(resource, 200, why);
@@ -134,8 +143,8 @@ asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
         settle();
         continue;
       }
-      const std::string rv = decoder.resource_version();
-      const std::string cont = decoder.continue_token();
+      const std::string rv = protobuf ? pb_decoder.resource_version() : decoder.resource_version();
+      const std::string cont = protobuf ? pb_decoder.continue_token() : decoder.continue_token();
       feed(core::ListPage{rv, cont});
     } else if (auto* watch = std::get_if<core::WatchCommand>(&cmd)) {
       std::string target =

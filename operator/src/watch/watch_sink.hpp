@@ -20,6 +20,9 @@ class Daemon::WatchSink {
   virtual ~WatchSink() = default;
   virtual void begin() = 0;
   virtual void stage(std::string_view item) = 0;
+  // A list item in protobuf (a Pod message, crashdiag/core/protobuf.hpp). Only a sink whose
+  // WatchSpec sets list_protobuf is asked for protobuf, and only it is handed such items.
+  virtual void stage_protobuf(std::string_view /*item*/) {}
   virtual void discard() = 0;
   virtual std::size_t commit() = 0;
   // nullopt: the line does not parse (the sink logs why).
