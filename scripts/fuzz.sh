@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(fuzz_watch_line fuzz_list_decoder fuzz_pod_parsers fuzz_kubeconfig fuzz_rule_pack
+[ ${#targets[@]} -eq 0 ] && targets=(fuzz_watch_line fuzz_list_decoder fuzz_protobuf fuzz_pod_parsers fuzz_kubeconfig fuzz_rule_pack
   fuzz_log_classify)
 
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCRASHDIAG_FUZZ=ON \
@@ -41,6 +41,22 @@ seed fuzz_pod_parsers tests/data/k8s/1*-get-pod-*.json examples/*/pod.json examp
 for t in "${targets[@]}"; do
   [ -d "fuzz/seeds/$t" ] && seed "$t" "fuzz/seeds/$t"/*
 done
+# Protobuf: the recorded lists (a first byte for the piece size), and each recorded watch frame.
+mkdir -p build-fuzz/seeds/fuzz_protobuf
+for f in tests/data/k8s/pb/*.pb; do
+  [ "$(basename "$f")" = watch.pb ] && continue
+  { printf '\x07'; cat "$f"; } >"build-fuzz/seeds/fuzz_protobuf/$(basename "$f")"
+done
+python3 - <<'PY'
+import struct
+d = open("tests/data/k8s/pb/watch.pb", "rb").read()
+i = n = 0
+while i + 4 <= len(d):
+    size = struct.unpack(">I", d[i:i + 4])[0]
+    open(f"build-fuzz/seeds/fuzz_protobuf/frame-{n}", "wb").write(b"\x07" + d[i + 4:i + 4 + size])
+    i += 4 + size
+    n += 1
+PY
 seed fuzz_rule_pack classifiers/rules/*.yaml manifests/rules/*.yaml
 seed fuzz_log_classify examples/*/previous.log tests/data/inputs/docker-logs-worker.txt
 

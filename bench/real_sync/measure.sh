@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sync of crashdiag against the rig's real kube-apiserver versus a raw LIST of the same pods with
 # curl (same TLS, same request, bytes discarded), measured side by side: ROUNDS rounds (default 5),
-# each a raw RV=0 LIST then a crashdiag start, so both see the same machine load. Once at the
+# each a raw RV=0 LIST then a crashdiag start, so both see the same machine load, once per encoding. Once at the
 # start, the paged LIST from etcd (limit=500) for reference.
 # Usage: measure.sh KUBECONFIG CRASHDIAG_BINARY   (after make_pods.py, which leaves the certificates in $WORK)
 #
@@ -25,32 +25,50 @@ if [ "${PAGED:-1}" = 1 ]; then
   done; t1=$(now)
   echo "raw LIST paged (limit=500, $pages pages, $bytes bytes, kept in a shell variable): $(echo "$t1 - $t0" | bc) s"
 fi
-ratios=()
-list_ratios=()
+# Each round: per encoding (ENCODINGS, default "json protobuf"), the raw RV=0 LIST in that encoding
+# (curl, Accept as crashdiag sends it), then `crashdiag run --pod-list-encoding` with it. The ratio
+# is against the raw LIST of the same encoding, and for protobuf also against the raw JSON LIST of
+# the same round (what the sync took before protobuf was asked for).
+encodings=${ENCODINGS:-json protobuf}
+declare -A ratios list_ratios raws syncs
 for r in $(seq 1 "$rounds"); do
-  t0=$(now)
-  size=$("${cu[@]}" -o /dev/null -w '%{size_download}' "$srv/api/v1/pods?resourceVersion=0&limit=500")
-  t1=$(now); raw=$(echo "$t1 - $t0" | bc)
-  t0=$(now)
-  "$bin" run --kubeconfig "$kc" --health-probe-bind-address 127.0.0.1:18081 --metrics-bind-address 0 --log-level info --log-format json > $d/run.log 2>&1 &
-  pid=$!
-  until curl -sf http://127.0.0.1:18081/readyz >/dev/null 2>&1; do sleep 0.02; kill -0 $pid || { echo "crashdiag died"; cat $d/run.log; exit 1; }; done
-  t1=$(now); ready=$(echo "$t1 - $t0" | bc)
-  # The log's ts is in milliseconds since the epoch.
-  synced_ms=$(grep '"resource":"pods"' $d/run.log | grep 'initial list synced' | grep -o '"ts":[0-9]*' | cut -d: -f2)
-  # "starting" is logged once the rules are compiled, just before the first request.
-  started_ms=$(grep '"msg":"starting"' $d/run.log | grep -o '"ts":[0-9]*' | cut -d: -f2)
-  pods=$(echo "$synced_ms / 1000 - $t0" | bc -l)
-  list=$(echo "($synced_ms - $started_ms) / 1000" | bc -l)
-  rss=$(grep VmRSS /proc/$pid/status | awk '{print $2}')
-  kill -TERM $pid; wait $pid || true
-  ratio=$(echo "$pods / $raw" | bc -l)
-  list_ratio=$(echo "$list / $raw" | bc -l)
-  ratios+=("$ratio")
-  list_ratios+=("$list_ratio")
-  printf 'round %d: raw LIST RV=0 %.2f s (%d bytes); crashdiag: pods synced %.2f s after start (%.2f s after its first request), ready %.2f s, RSS %d KiB; ratios %.2f (from start), %.2f (from the first request)\n' \
-    "$r" "$raw" "$size" "$pods" "$list" "$ready" "$rss" "$ratio" "$list_ratio"
+  for enc in $encodings; do
+    accept=application/json
+    [ "$enc" = protobuf ] && accept="application/vnd.kubernetes.protobuf,application/json"
+    t0=$(now)
+    size=$("${cu[@]}" -H "Accept: $accept" -o /dev/null -w '%{size_download}' "$srv/api/v1/pods?resourceVersion=0&limit=500")
+    t1=$(now); raw=$(echo "$t1 - $t0" | bc)
+    t0=$(now)
+    "$bin" run --kubeconfig "$kc" --pod-list-encoding "$enc" --health-probe-bind-address 127.0.0.1:18081 \
+      --metrics-bind-address 0 --log-level info --log-format json > $d/run.log 2>&1 &
+    pid=$!
+    until curl -sf http://127.0.0.1:18081/readyz >/dev/null 2>&1; do sleep 0.02; kill -0 $pid || { echo "crashdiag died"; cat $d/run.log; exit 1; }; done
+    t1=$(now); ready=$(echo "$t1 - $t0" | bc)
+    # The log's ts is in milliseconds since the epoch.
+    synced_ms=$(grep '"resource":"pods"' $d/run.log | grep 'initial list synced' | grep -o '"ts":[0-9]*' | cut -d: -f2)
+    # "starting" is logged once the rules are compiled, just before the first request.
+    started_ms=$(grep '"msg":"starting"' $d/run.log | grep -o '"ts":[0-9]*' | cut -d: -f2)
+    pods=$(echo "$synced_ms / 1000 - $t0" | bc -l)
+    list=$(echo "($synced_ms - $started_ms) / 1000" | bc -l)
+    rss=$(grep VmRSS /proc/$pid/status | awk '{print $2}')
+    kill -TERM $pid; wait $pid || true
+    ratios[$enc]+="$(echo "$pods / $raw" | bc -l) "
+    list_ratios[$enc]+="$(echo "$list / $raw" | bc -l) "
+    raws[$enc]+="$raw "
+    syncs[$enc]+="$list "
+    printf 'round %d, %s: raw LIST RV=0 %.2f s (%d bytes); crashdiag: pods synced %.2f s after start (%.2f s after its first request), ready %.2f s, RSS %d KiB; ratios %.2f (from start), %.2f (from the first request)\n' \
+      "$r" "$enc" "$raw" "$size" "$pods" "$list" "$ready" "$rss" "$(echo "$pods / $raw" | bc -l)" "$(echo "$list / $raw" | bc -l)"
+  done
 done
-median() { sort -n | awk '{a[NR]=$1} END {printf "%.2f", a[int((NR+1)/2)]}'; }
-echo "median ratio over $rounds rounds, pods synced / raw LIST: $(printf '%s\n' "${ratios[@]}" | median) from process start," \
-  "$(printf '%s\n' "${list_ratios[@]}" | median) from the first request"
+median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {printf "%.2f", a[int((NR+1)/2)]}'; }
+for enc in $encodings; do
+  echo "$enc: median over $rounds rounds: raw LIST $(echo "${raws[$enc]}" | median) s, crashdiag's pod list" \
+    "$(echo "${syncs[$enc]}" | median) s from its first request; ratio $(echo "${list_ratios[$enc]}" | median) from" \
+    "the first request, $(echo "${ratios[$enc]}" | median) from process start"
+done
+if [[ " $encodings " == *" json "* && " $encodings " == *" protobuf "* ]]; then
+  # Per round: crashdiag's protobuf sync against the same round's raw JSON LIST.
+  read -ra pb <<<"${syncs[protobuf]}"; read -ra js <<<"${raws[json]}"
+  cross=""; for i in "${!pb[@]}"; do cross+="$(echo "${pb[$i]} / ${js[$i]}" | bc -l) "; done
+  echo "protobuf sync / raw JSON LIST of the same round (from the first request): median $(echo "$cross" | median)"
+fi

@@ -200,6 +200,11 @@ done
 rs_gets=$({ grep -E 'crashdiag_api_requests_total\{[^}]*resource="replicasets"[^}]*verb="get"' "$dir/metrics" || true; } |
   awk '{n += $2} END {print n + 0}')
 say "owner index: replicasets, deployments, jobs, namespaces listed and watched as metadata; ReplicaSet GETs: $rs_gets"
+# Pod lists in protobuf (--pod-list-encoding's default): the real server answered them so.
+grep -Eq "initial list synced resource=pods .*encoding=protobuf" "$dir/run.log" ||
+  fail "the pod list did not come in protobuf: $(grep 'initial list synced resource=pods' "$dir/run.log" | head -1)"
+say "pods listed in protobuf"
+
 if grep -Eiq 'forbidden|status=403' "$dir/run.log"; then
   grep -Ei 'forbidden|status=403' "$dir/run.log" | head -5
   fail "the operator's RBAC refused something it does"

@@ -40,8 +40,9 @@ void log_forbidden(const std::string& resource, const std::string& path) {
        {"path", path},
        {"rule", "apiGroups: [\"\"], resources: [\"" + resource + "\"], verbs: [\"list\", \"watch\"]"}});
 }
-void log_synced(const std::string& resource, std::size_t objects) {
-  log(LogLevel::kInfo, "initial list synced", {{"resource", resource}, {"objects", std::to_string(objects)}});
+void log_synced(const std::string& resource, std::size_t objects, bool protobuf) {
+  log(LogLevel::kInfo, "initial list synced",
+      {{"resource", resource}, {"objects", std::to_string(objects)}, {"encoding", protobuf ? "protobuf" : "json"}});
 }
 
 }  // namespace
@@ -74,6 +75,7 @@ asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
   };
 
   std::deque<core::Command> commands;
+  bool list_was_protobuf = false;  // the last list's encoding, for the "synced" line
   // crashdiag_watch_last_event_timestamp_seconds at most once a second: a relist-sized burst of
   // watch lines should not take the metrics family's lock per line for a value alerts read in
   // minutes.
@@ -143,6 +145,7 @@ asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
         settle();
         continue;
       }
+      list_was_protobuf = protobuf;
       const std::string rv = protobuf ? pb_decoder.resource_version() : decoder.resource_version();
       const std::string cont = protobuf ? pb_decoder.continue_token() : decoder.continue_token();
       feed(core::ListPage{rv, cont});
@@ -198,7 +201,7 @@ asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
     } else if (std::holds_alternative<core::BeginSnapshot>(cmd)) {
       sink.begin();
     } else if (std::holds_alternative<core::CommitSnapshot>(cmd)) {
-      log_synced(resource, sink.commit());
+      log_synced(resource, sink.commit(), list_was_protobuf);
       synced_[watch_index] = true;
       settle();
     } else if (std::holds_alternative<core::DiscardSnapshot>(cmd)) {
