@@ -269,4 +269,26 @@ std::string encode_pod_list_protobuf(const json& list) {
   return out;
 }
 
+std::string encode_status_protobuf(const json& status) {
+  std::string body;
+  std::string meta;
+  bytes_field(meta, 1, "");
+  bytes_field(meta, 2, "");
+  bytes_field(meta, 3, "");
+  bytes_field(body, 1, meta);
+  string_of(body, 2, status, "status");
+  string_of(body, 3, status, "message");
+  string_of(body, 4, status, "reason");
+  int_of(body, 6, status, "code");
+  std::string type_meta;
+  bytes_field(type_meta, 1, "v1");
+  bytes_field(type_meta, 2, "Status");
+  std::string out("k8s\0", 4);
+  bytes_field(out, 1, type_meta);
+  bytes_field(out, 2, body);
+  bytes_field(out, 3, "");
+  bytes_field(out, 4, "");
+  return out;
+}
+
 }  // namespace crashdiag::fake

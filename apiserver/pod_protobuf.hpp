@@ -20,5 +20,8 @@ namespace crashdiag::fake {
 // A whole list body, from the PodList's JSON (metadata.resourceVersion, continue,
 // remainingItemCount, items).
 [[nodiscard]] std::string encode_pod_list_protobuf(const nlohmann::json& list);
+// A Status in its envelope, as the real server answers an error to a client that put protobuf first
+// (tests/data/k8s/pb/list-bad-continue.pb).
+[[nodiscard]] std::string encode_status_protobuf(const nlohmann::json& status);
 
 }  // namespace crashdiag::fake

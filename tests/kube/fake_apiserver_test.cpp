@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "client.hpp"
+#include "crashdiag/core/protobuf.hpp"
 #include "fake_apiserver.hpp"
 #include "fake_client.hpp"
 #include "tls.hpp"
@@ -1105,6 +1106,17 @@ TEST(FakeApiServer, AnswersPodListsInProtobufWhenAskedFirst) {
       EXPECT_EQ(r.raw.substr(0, 4), std::string("k8s\0", 4));
     }
   }
+  // A refused pod list answers its Status in protobuf too (tests/data/k8s/pb/list-bad-continue.pb),
+  // which the client's status_message reads.
+  const Reply bad = f.raw(verb::get, "/api/v1/pods?limit=1&continue=garbage", pb_first);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.content_type, "application/vnd.kubernetes.protobuf");
+  auto status = core::pb::parse_status(bad.raw);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->code, 400);
+  EXPECT_EQ(status->reason, "BadRequest");
+  EXPECT_EQ(status_message(bad.raw), status->message);
+  EXPECT_NE(status->message.find("invalid continue token"), std::string::npos);
 }
 
 }  // namespace

@@ -59,7 +59,7 @@ std::vector<core::PodRecord> pb_list(const std::string& body) {
   return out;
 }
 
-TEST(FakePodProtobuf, TheRecordedPodsEncodeAsTheRealServerEncodedThem) {
+TEST(FakePodProtobuf, TheRecordedPodsReadAsTheRealServersEncodingOfThem) {
   const json list = json::parse(data("tests/data/k8s/pb/list-exact.json"));
   const auto real = pb_list(data("tests/data/k8s/pb/list-exact.pb"));
   ASSERT_EQ(real.size(), list["items"].size());

@@ -336,8 +336,9 @@ tl::expected<WatchLine, RecordError> parse_watch_frame_protobuf(std::string_view
       line.type != "ERROR") {
     return tl::unexpected(RecordError{"unknown watch event type " + line.type});
   }
+  // As parse_watch_line: only ADDED, MODIFIED and DELETED need their pod.
   if (!has_object) {
-    if (line.type == "ERROR") return line;
+    if (line.type == "ERROR" || line.type == "BOOKMARK") return line;
     return tl::unexpected(RecordError{"watch event without object"});
   }
   auto inner = pb::unwrap(object);

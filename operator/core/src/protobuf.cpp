@@ -105,6 +105,22 @@ std::optional<Envelope> unwrap(std::string_view bytes) {
   return env;
 }
 
+std::optional<Status> parse_status(std::string_view body) {
+  auto env = unwrap(body);
+  if (!env || env->kind != "Status") return std::nullopt;
+  Status out;
+  Reader r(env->raw);
+  Field f;
+  while (r.next(f)) {
+    if (f.number == 3 && f.type == WireType::kBytes) out.message.assign(f.bytes);
+    if (f.number == 4 && f.type == WireType::kBytes) out.reason.assign(f.bytes);
+    if (f.number == 6 && f.type == WireType::kVarint)
+      out.code = static_cast<int>(static_cast<std::int32_t>(static_cast<std::uint32_t>(f.varint)));
+  }
+  if (!r.ok()) return std::nullopt;
+  return out;
+}
+
 std::string rfc3339(std::int64_t s) {
   // Go's zero time.Time (year 1) is written as an empty message, which reads as 0 here; the Unix
   // epoch itself never stands in a pod's status.
@@ -150,12 +166,12 @@ bool ListDecoder::varint_byte(unsigned char b) {
   return (b & 0x80U) == 0;
 }
 
-void ListDecoder::deliver(std::string_view body) {
+bool ListDecoder::deliver(std::string_view body) {
   switch (body_) {
     case Body::kItem:
       ++items_;
       on_item_(body);
-      break;
+      return true;
     case Body::kListMeta: {
       Reader meta(body);
       Field f;
@@ -164,18 +180,23 @@ void ListDecoder::deliver(std::string_view body) {
         if (f.number == 2) resource_version_.assign(f.bytes);
         if (f.number == 3) continue_.assign(f.bytes);
       }
-      break;
+      return meta.ok();
     }
     case Body::kTypeMeta: {
       Reader meta(body);
       Field f;
       while (meta.next(f))
         if (f.type == WireType::kBytes && f.number == 2) kind_.assign(f.bytes);
-      break;
+      saw_type_ = true;
+      return meta.ok();
     }
+    case Body::kEncoding:
+      // contentEncoding: never set by the apiserver (gzip of the raw would be); not supported.
+      return body.empty();
     case Body::kSkip:
-      break;
+      return true;
   }
+  return true;
 }
 
 void ListDecoder::after_field() {
@@ -242,7 +263,9 @@ std::optional<ListDecodeError> ListDecoder::feed(std::string_view bytes) {
         if (in_list_ && v > list_left_) return fail(ListDecodeError::kMalformed);
         body_left_ = v;
         body_ = Body::kSkip;
-        if (!in_list_ && field_ == 2) {  // Unknown.raw: the PodList
+        if (!in_list_ && field_ == 2) {  // Unknown.raw: the PodList, once, after a TypeMeta saying a list
+          const bool list_kind = kind_.size() >= 4 && std::string_view(kind_).substr(kind_.size() - 4) == "List";
+          if (saw_list_ || !saw_type_ || !list_kind) return fail(ListDecodeError::kMalformed);
           in_list_ = true;
           saw_list_ = true;
           list_left_ = v;
@@ -251,14 +274,15 @@ std::optional<ListDecodeError> ListDecoder::feed(std::string_view bytes) {
           break;
         }
         if (!in_list_ && field_ == 1) body_ = Body::kTypeMeta;
+        if (!in_list_ && field_ == 3) body_ = Body::kEncoding;
         if (in_list_ && field_ == 1) body_ = Body::kListMeta;
         if (in_list_ && field_ == 2) body_ = Body::kItem;
         if (body_ == Body::kItem && v > max_item_bytes_) return fail(ListDecodeError::kItemTooLarge);
-        if ((body_ == Body::kListMeta || body_ == Body::kTypeMeta) && v > kMaxMetaBytes)
+        if ((body_ == Body::kListMeta || body_ == Body::kTypeMeta || body_ == Body::kEncoding) && v > kMaxMetaBytes)
           return fail(ListDecodeError::kMetadataTooLarge);
         stage_ = Stage::kBody;
         if (v == 0) {
-          deliver({});
+          if (!deliver({})) return fail(ListDecodeError::kMalformed);
           after_field();
         }
         break;
@@ -273,13 +297,13 @@ std::optional<ListDecodeError> ListDecoder::feed(std::string_view bytes) {
           break;
         }
         if (body_left_ == 0 && buffer_.empty()) {
-          deliver(piece);  // whole in this piece: no copy
+          if (!deliver(piece)) return fail(ListDecodeError::kMalformed);  // whole in this piece: no copy
           after_field();
           break;
         }
         buffer_.append(piece);
         if (body_left_ == 0) {
-          deliver(buffer_);
+          if (!deliver(buffer_)) return fail(ListDecodeError::kMalformed);
           buffer_.clear();
           // A big item leaves a big buffer; keep at most what a typical item needs.
           if (buffer_.capacity() > (1U << 20U)) buffer_.shrink_to_fit();
@@ -294,9 +318,9 @@ std::optional<ListDecodeError> ListDecoder::feed(std::string_view bytes) {
 
 std::optional<ListDecodeError> ListDecoder::finish() {
   if (error_) return error_;
+  // The kind was checked when the list began.
   const bool complete = stage_ == Stage::kKey && varint_shift_ == 0 && !in_list_ && saw_list_;
-  const bool list_kind = kind_.size() >= 4 && std::string_view(kind_).substr(kind_.size() - 4) == "List";
-  if (!complete || !list_kind) return fail(ListDecodeError::kMalformed);
+  if (!complete) return fail(ListDecodeError::kMalformed);
   return std::nullopt;
 }
 

@@ -1,4 +1,6 @@
 #include "client.hpp"
+
+#include "crashdiag/core/protobuf.hpp"
 #include "log.hpp"
 #include "no_throw.hpp"
 
@@ -21,6 +23,8 @@
 namespace crashdiag::kube {
 
 std::string status_message(const std::string& body) {
+  // A client that put protobuf first in Accept gets its errors as a protobuf Status too.
+  if (auto pb = core::pb::parse_status(body)) return pb->message;
   const nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
   if (j.is_object() && j.contains("message") && j["message"].is_string()) return j["message"].get<std::string>();
   return body.substr(0, 300);

@@ -76,6 +76,16 @@ struct Envelope {
 };
 [[nodiscard]] std::optional<Envelope> unwrap(std::string_view bytes);
 
+// A Status (meta/v1: message = 3, reason = 4, code = 6) in its envelope: how the apiserver answers
+// an error to a client that put protobuf first in Accept (a refused LIST's 400, 403, 410, 500;
+// tests/data/k8s/pb/list-bad-continue.pb). nullopt if the body is not one.
+struct Status {
+  int code = 0;
+  std::string reason;
+  std::string message;
+};
+[[nodiscard]] std::optional<Status> parse_status(std::string_view body);
+
 // metav1.Time {seconds = 1} as JSON writes it: RFC 3339 in UTC to the second ("" for the zero
 // time, which the apiserver writes as an empty message and JSON as null). Nanoseconds are never
 // written (time_proto.go says why).
@@ -98,11 +108,12 @@ class ListDecoder {
 
  private:
   enum class Stage { kMagic, kKey, kLength, kVarint, kBody };
-  enum class Body { kSkip, kItem, kListMeta, kTypeMeta };
+  enum class Body { kSkip, kItem, kListMeta, kTypeMeta, kEncoding };
   std::optional<ListDecodeError> fail(ListDecodeError e);
   // One byte of a varint into varint_; true once it is complete.
   bool varint_byte(unsigned char b);
-  void deliver(std::string_view body);
+  // Hands an item on, or reads the list's or envelope's own fields; false if those are malformed.
+  bool deliver(std::string_view body);
   void after_field();
 
   std::size_t max_item_bytes_;
@@ -116,6 +127,7 @@ class ListDecoder {
   std::uint32_t field_ = 0;
   bool in_list_ = false;  // inside the envelope's raw (the PodList), else in the envelope itself
   bool saw_list_ = false;
+  bool saw_type_ = false;
   std::uint64_t list_left_ = 0;  // bytes of the PodList not yet read
   std::uint64_t body_left_ = 0;  // bytes of the current length-delimited field not yet read
   std::string buffer_;           // the item (or list metadata) being collected across pieces
