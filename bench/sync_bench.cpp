@@ -146,6 +146,11 @@ int main(int argc, char** argv) {
   std::atomic<int> diagnosed{0};
   crashdiag::daemon::DaemonOptions options;
   options.evidence_delay = std::chrono::milliseconds(100);
+  // JSON, as the raw LIST below: the fake's protobuf carries only the fields the daemon reads
+  // (apiserver/pod_protobuf.hpp), so its bodies are far smaller than a real server's and a
+  // protobuf sync against it would flatter the ratio. The protobuf sync is measured against a real
+  // kube-apiserver (bench/real_sync/measure.sh, docs/benchmarks.md).
+  options.pod_list_protobuf = false;
   options.on_diagnosis = [&](const crashdiag::daemon::DiagnosisRecord&) { diagnosed++; };
   crashdiag::daemon::Daemon daemon(ioc, client, *classifier, options);
   // One raw LIST of the pods, every byte read and thrown away: the baseline (issue 14 item 2).
