@@ -4,6 +4,8 @@
 # each a raw RV=0 LIST then a crashdiag start, so both see the same machine load, once per encoding. Once at the
 # start, the paged LIST from etcd (limit=500) for reference.
 # Usage: measure.sh KUBECONFIG CRASHDIAG_BINARY   (after make_pods.py, which leaves the certificates in $WORK)
+# Environment: ROUNDS, PAGED (1: also the paged LIST once), ENCODINGS ("json protobuf"), CRASHDIAG_ARGS
+# (extra flags for `crashdiag run`).
 #
 # What is timed for crashdiag: process start to its "initial list synced" line for pods (the whole
 # pod list decoded into the store, rules compiled before it), and process start to /readyz (every
@@ -39,8 +41,9 @@ for r in $(seq 1 "$rounds"); do
     size=$("${cu[@]}" -H "Accept: $accept" -o /dev/null -w '%{size_download}' "$srv/api/v1/pods?resourceVersion=0&limit=500")
     t1=$(now); raw=$(echo "$t1 - $t0" | bc)
     t0=$(now)
+    # shellcheck disable=SC2086 # CRASHDIAG_ARGS: extra flags, split on spaces
     "$bin" run --kubeconfig "$kc" --pod-list-encoding "$enc" --health-probe-bind-address 127.0.0.1:18081 \
-      --metrics-bind-address 0 --log-level info --log-format json > $d/run.log 2>&1 &
+      --metrics-bind-address 0 --log-level info --log-format json ${CRASHDIAG_ARGS:-} > $d/run.log 2>&1 &
     pid=$!
     until curl -sf http://127.0.0.1:18081/readyz >/dev/null 2>&1; do sleep 0.02; kill -0 $pid || { echo "crashdiag died"; cat $d/run.log; exit 1; }; done
     t1=$(now); ready=$(echo "$t1 - $t0" | bc)
