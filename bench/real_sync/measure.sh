@@ -41,9 +41,9 @@ for r in $(seq 1 "$rounds"); do
     size=$("${cu[@]}" -H "Accept: $accept" -o /dev/null -w '%{size_download}' "$srv/api/v1/pods?resourceVersion=0&limit=500")
     t1=$(now); raw=$(echo "$t1 - $t0" | bc)
     t0=$(now)
-    # shellcheck disable=SC2086 # CRASHDIAG_ARGS: extra flags, split on spaces
+    read -ra extra <<<"${CRASHDIAG_ARGS:-}"  # extra flags, split on spaces (no globbing)
     "$bin" run --kubeconfig "$kc" --pod-list-encoding "$enc" --health-probe-bind-address 127.0.0.1:18081 \
-      --metrics-bind-address 0 --log-level info --log-format json ${CRASHDIAG_ARGS:-} > $d/run.log 2>&1 &
+      --metrics-bind-address 0 --log-level info --log-format json "${extra[@]}" > $d/run.log 2>&1 &
     pid=$!
     until curl -sf http://127.0.0.1:18081/readyz >/dev/null 2>&1; do sleep 0.02; kill -0 $pid || { echo "crashdiag died"; cat $d/run.log; exit 1; }; done
     t1=$(now); ready=$(echo "$t1 - $t0" | bc)

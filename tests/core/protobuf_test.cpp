@@ -311,6 +311,12 @@ TEST(Protobuf, ListBoundsAndLies) {
            bytes_field(2, bytes_field(1, std::string("\x12\x05") + "12")),
        1024, ListDecodeError::kMalformed, 0},
       {"gzip content encoding", list(meta) + bytes_field(3, "gzip"), 1024, ListDecodeError::kMalformed, 0},
+      {"a TypeMeta cut after a whole kind",
+       std::string("k8s\0", 4) + bytes_field(1, bytes_field(2, "PodList") + std::string("\x0a\x05v1", 4)) +
+           bytes_field(2, meta + bytes_field(2, item)),
+       1024, ListDecodeError::kMalformed, 0},
+      {"a second TypeMeta after the list", list(meta + bytes_field(2, item)) + bytes_field(1, bytes_field(2, "Status")),
+       1024, ListDecodeError::kMalformed, 0},
   };
   for (const auto& row : rows) {
     SCOPED_TRACE(row.name);
@@ -322,6 +328,9 @@ TEST(Protobuf, ListBoundsAndLies) {
         err = d.feed(std::string_view(row.body).substr(at, piece));
       if (!err) err = d.finish();
       EXPECT_EQ(err, row.error) << "piece " << piece;
+      if (row.error && std::string_view(row.name) != "a second TypeMeta after the list") {
+        EXPECT_EQ(items, 0U);  // nothing handed on from what is not a list
+      }
       if (!row.error) {
         EXPECT_EQ(items, row.items);
         if (std::string_view(row.name).find("zero-length list") == std::string_view::npos) {

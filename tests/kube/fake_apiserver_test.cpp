@@ -20,6 +20,7 @@
 #include "crashdiag/core/protobuf.hpp"
 #include "fake_apiserver.hpp"
 #include "fake_client.hpp"
+#include "pod_protobuf.hpp"
 #include "tls.hpp"
 
 namespace crashdiag::kube {
@@ -1117,6 +1118,8 @@ TEST(FakeApiServer, AnswersPodListsInProtobufWhenAskedFirst) {
   EXPECT_EQ(status->reason, "BadRequest");
   EXPECT_EQ(status_message(bad.raw), status->message);
   EXPECT_NE(status->message.find("invalid continue token"), std::string::npos);
+  // A Status without a message still says what it is.
+  EXPECT_EQ(status_message(fake::encode_status_protobuf(json{{"reason", "Expired"}, {"code", 410}})), "Expired (410)");
 }
 
 }  // namespace

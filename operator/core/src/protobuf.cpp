@@ -183,6 +183,7 @@ bool ListDecoder::deliver(std::string_view body) {
       return meta.ok();
     }
     case Body::kTypeMeta: {
+      if (saw_type_) return false;  // one TypeMeta, before the list (the kind is checked there)
       Reader meta(body);
       Field f;
       while (meta.next(f))

@@ -24,7 +24,11 @@ namespace crashdiag::kube {
 
 std::string status_message(const std::string& body) {
   // A client that put protobuf first in Accept gets its errors as a protobuf Status too.
-  if (auto pb = core::pb::parse_status(body)) return pb->message;
+  if (auto pb = core::pb::parse_status(body)) {
+    if (!pb->message.empty()) return pb->message;
+    return pb->reason.empty() ? "Status " + std::to_string(pb->code)
+                              : pb->reason + " (" + std::to_string(pb->code) + ")";
+  }
   const nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
   if (j.is_object() && j.contains("message") && j["message"].is_string()) return j["message"].get<std::string>();
   return body.substr(0, 300);
