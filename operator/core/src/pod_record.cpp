@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "crashdiag/model/datastore.hpp"
+#include "pod_spec_facts.hpp"
 
 namespace crashdiag::core {
 namespace {
@@ -164,12 +165,8 @@ simdjson::error_code read_metadata(od::value v, PodRecord& r) {
   });
 }
 
-// What a main container's spec says about its data, kept only while the pod is parsed.
-struct SpecContainer {
-  std::string name;
-  bool datastore = false;
-  std::vector<std::string> mounted;  // volume names
-};
+using detail::PodSpecFacts;
+using detail::SpecContainer;
 
 // The spec's volumes that are PersistentVolumeClaims (a StatefulSet's volumeClaimTemplates become
 // such volumes in each pod: pkg/controller/statefulset/stateful_set_utils.go updateStorage).
@@ -220,8 +217,7 @@ simdjson::error_code read_spec_containers(od::value v, std::vector<SpecContainer
   });
 }
 
-simdjson::error_code read_spec(od::value v, PodRecord& r, std::vector<std::string>& sidecars,
-                               std::vector<SpecContainer>& datastores, std::vector<std::string>& pvcs) {
+simdjson::error_code read_spec(od::value v, PodRecord& r, PodSpecFacts& spec) {
   return each_field(v, [&](std::string_view key, od::value value) {
     if (key == "restartPolicy") return read_string(value, r.restart_policy);
     if (key == "volumes" || key == "containers") {
@@ -229,7 +225,7 @@ simdjson::error_code read_spec(od::value v, PodRecord& r, std::vector<std::strin
       bool null = false;
       if (auto err = value.is_null().get(null)) return err;
       if (null) return simdjson::SUCCESS;
-      return key == "volumes" ? read_pvc_volumes(value, pvcs) : read_spec_containers(value, datastores);
+      return key == "volumes" ? read_pvc_volumes(value, spec.pvcs) : read_spec_containers(value, spec.datastores);
     }
     if (key != "initContainers") return simdjson::SUCCESS;
     // Sidecars (KEP-753): init containers with restartPolicy Always restart like main ones.
@@ -241,7 +237,7 @@ simdjson::error_code read_spec(od::value v, PodRecord& r, std::vector<std::strin
         if (fk == "restartPolicy") return read_string(fv, policy);
         return simdjson::SUCCESS;
       });
-      if (err == simdjson::SUCCESS && policy == "Always") sidecars.push_back(std::move(name));
+      if (err == simdjson::SUCCESS && policy == "Always") spec.sidecars.push_back(std::move(name));
       return err;
     });
   });
@@ -270,9 +266,7 @@ simdjson::error_code read_status(od::value v, PodRecord& r) {
 }
 
 simdjson::error_code read_pod(od::object pod, PodRecord& r, bool& is_pod) {
-  std::vector<std::string> sidecars;
-  std::vector<SpecContainer> datastores;
-  std::vector<std::string> pvcs;
+  PodSpecFacts spec;
   auto err = each_field(pod, [&](std::string_view key, od::value value) {
     if (key == "kind") {
       std::string kind;
@@ -281,21 +275,12 @@ simdjson::error_code read_pod(od::object pod, PodRecord& r, bool& is_pod) {
       return e;
     }
     if (key == "metadata") return read_metadata(value, r);
-    if (key == "spec") return read_spec(value, r, sidecars, datastores, pvcs);
+    if (key == "spec") return read_spec(value, r, spec);
     if (key == "status") return read_status(value, r);
     return simdjson::SUCCESS;
   });
   if (err) return err;
-  for (ContainerRecord& c : r.containers) {
-    c.sidecar = c.init && std::find(sidecars.begin(), sidecars.end(), c.name) != sidecars.end();
-    if (c.init) continue;
-    for (const SpecContainer& d : datastores) {
-      if (d.name != c.name) continue;
-      c.datastore_pvc = std::any_of(d.mounted.begin(), d.mounted.end(), [&](const std::string& m) {
-        return std::find(pvcs.begin(), pvcs.end(), m) != pvcs.end();
-      });
-    }
-  }
+  detail::apply_spec_facts(r, spec);
   return simdjson::SUCCESS;
 }
 

@@ -8,6 +8,7 @@
 #include "crashdiag/core/pod_record.hpp"
 #include "crashdiag/core/protobuf.hpp"
 #include "crashdiag/model/datastore.hpp"
+#include "pod_spec_facts.hpp"
 
 namespace crashdiag::core {
 namespace {
@@ -171,17 +172,8 @@ bool read_metadata(const Field& f, PodRecord& r) {
   });
 }
 
-struct SpecContainer {
-  std::string name;
-  bool datastore = false;
-  std::vector<std::string> mounted;
-};
-
-struct Spec {
-  std::vector<std::string> sidecars;
-  std::vector<SpecContainer> datastores;
-  std::vector<std::string> pvcs;
-};
+using Spec = detail::PodSpecFacts;
+using detail::SpecContainer;
 
 bool read_spec_container(const Field& f, Spec& spec) {
   SpecContainer c;
@@ -286,16 +278,7 @@ bool read_pod(std::string_view message, PodRecord& r) {
     if (f.number == 3 && !read_status(f, r)) return false;
   }
   if (!pod.ok()) return false;
-  for (ContainerRecord& c : r.containers) {
-    c.sidecar = c.init && std::find(spec.sidecars.begin(), spec.sidecars.end(), c.name) != spec.sidecars.end();
-    if (c.init) continue;
-    for (const SpecContainer& d : spec.datastores) {
-      if (d.name != c.name) continue;
-      c.datastore_pvc = std::any_of(d.mounted.begin(), d.mounted.end(), [&](const std::string& m) {
-        return std::find(spec.pvcs.begin(), spec.pvcs.end(), m) != spec.pvcs.end();
-      });
-    }
-  }
+  detail::apply_spec_facts(r, spec);
   return true;
 }
 
