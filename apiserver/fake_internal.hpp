@@ -249,6 +249,10 @@ MetadataView metadata_view(const std::string& accept, bool list);
 // The client prefers protobuf: the first media type in Accept the server can answer is
 // application/vnd.kubernetes.protobuf (the apiserver's negotiation takes the client's order).
 bool protobuf_preferred(const std::string& accept);
+// Re-encodes a JSON Status answer as the protobuf Status the real server sends a client that put
+// protobuf first (responsewriters.ErrorNegotiated negotiates an error as it does an object; a 400,
+// a 401 and a 410 recorded in tests/data/k8s/pb/). Other bodies (the text/plain 429) are left.
+void status_in_protobuf(Response& res);
 std::optional<Response> discovery(const FakeApiServer::Impl& impl, const std::string& path, const Request& req,
                                   bool keep, std::uint16_t port);
 

@@ -9,6 +9,7 @@
 
 #include "api_status.hpp"
 #include "fake_internal.hpp"
+#include "pod_protobuf.hpp"
 #include "resources.hpp"
 
 namespace crashdiag::fake::detail {
@@ -151,6 +152,15 @@ bool protobuf_preferred(const std::string& accept) {
     if (plain_json(m) || m.type == "application/yaml") return false;
   }
   return false;
+}
+
+void status_in_protobuf(Response& res) {
+  if (res[http::field::content_type] != "application/json") return;
+  const json status = json::parse(res.body(), nullptr, false);
+  if (!status.is_object() || status.value("kind", "") != "Status") return;
+  res.set(http::field::content_type, "application/vnd.kubernetes.protobuf");
+  res.body() = encode_status_protobuf(status);
+  res.prepare_payload();
 }
 
 // The view an Accept header asks for (MetadataView, fake_internal.hpp).

@@ -46,16 +46,18 @@ Response fault_response(const Fault& fault, const Route& r, bool keep) {
                         ", Kind=" + r.kind + "): .status.scripted: field not declared in schema"),
         keep);
   }
-  const int code = fault.kind == FaultKind::kTooManyRequests ? 429
-                   : fault.kind == FaultKind::kUnavailable   ? 503
-                   : fault.kind == FaultKind::kGone          ? 410
-                                                             : 500;
-  const std::string reason = code == 429   ? "TooManyRequests"
-                             : code == 503 ? "ServiceUnavailable"
-                             : code == 410 ? "Expired"
-                                           : "InternalError";
+  if (fault.kind == FaultKind::kTooManyRequests) {
+    // API Priority and Fairness (and the max-in-flight filter) refuse with http.Error: text/plain,
+    // not a Status, whatever the Accept (k8s.io/apiserver/pkg/server/filters/maxinflight.go
+    // tooManyRequests; ../shared/k8s-fixtures/05-apf-reject-429).
+    auto res = text_response(429, "Too many requests, please try again later.\n", keep);
+    res.set(http::field::retry_after, std::to_string(fault.retry_after_seconds));
+    return res;
+  }
+  const int code = fault.kind == FaultKind::kUnavailable ? 503 : fault.kind == FaultKind::kGone ? 410 : 500;
+  const std::string reason = code == 503 ? "ServiceUnavailable" : code == 410 ? "Expired" : "InternalError";
   auto res = json_response(code, status_body(code, reason, "scripted fault: " + reason), keep);
-  if (code == 429 || code == 503) res.set(http::field::retry_after, std::to_string(fault.retry_after_seconds));
+  if (code == 503) res.set(http::field::retry_after, std::to_string(fault.retry_after_seconds));
   return res;
 }
 
@@ -91,6 +93,7 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
     const bool keep = req.keep_alive() && !unread_body;
     const std::string method(req.method_string());
     const bool is_watch = query.flag("watch");
+    const std::string accept(req[http::field::accept]);
 
     auto respond = [&](Response res) -> asio::awaitable<bool> {
       if (impl.options.before_response) impl.options.before_response(method, target);
@@ -103,7 +106,10 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
 
     // Authentication first, as the apiserver's filter chain does (05-bad-token-list-pods-401).
     if (std::string(req[http::field::authorization]) != "Bearer " + impl.accepted_token()) {
+      // Authentication refuses before routing, so the Status is in protobuf for any path whose
+      // Accept put it first (recorded: tests/data/k8s/pb/unauthorized.pb).
       Response unauthorized = json_response(401, status_body(401, "Unauthorized", "Unauthorized"), keep);
+      if (protobuf_preferred(accept)) status_in_protobuf(unauthorized);
       if (!co_await respond(std::move(unauthorized))) co_return;
       continue;
     }
@@ -136,6 +142,8 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
           fault->kind == FaultKind::kInvalid || fault->kind == FaultKind::kApplyTypeError ||
           fault->kind == FaultKind::kContainerLogsGone || (fault->kind == FaultKind::kGone && !is_watch)) {
         Response scripted = fault_response(*fault, *r, keep);
+        // In the encoding the client asked for, where the fake serves it (pods; pod_protobuf.hpp).
+        if (protobuf_preferred(accept) && r->kind == "Pod") status_in_protobuf(scripted);
         if (!co_await respond(std::move(scripted))) co_return;
         continue;
       }

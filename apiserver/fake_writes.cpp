@@ -15,7 +15,6 @@
 #include "crd_schema.hpp"
 #include "fake_internal.hpp"
 #include "managed_fields.hpp"
-#include "pod_protobuf.hpp"
 #include "resources.hpp"
 
 namespace crashdiag::fake::detail {
@@ -916,15 +915,8 @@ Response handle_resource(FakeApiServer::Impl& impl, const Route& r, const Reques
       if (!r.name.empty()) return handle_get(impl, r, query, table, keep);
       const bool protobuf = protobuf_preferred(accept);
       Response res = handle_list(impl, r, query, table, metadata_view(accept, true), keep, protobuf);
-      if (protobuf && r.kind == "Pod" && res.result() != http::status::ok) {
-        // The real server's errors come in the negotiated encoding too (list-bad-continue.pb).
-        const json status = json::parse(res.body(), nullptr, false);
-        if (status.is_object()) {
-          res.set(http::field::content_type, "application/vnd.kubernetes.protobuf");
-          res.body() = encode_status_protobuf(status);
-          res.prepare_payload();
-        }
-      }
+      // The real server's errors come in the negotiated encoding too (list-bad-continue.pb).
+      if (protobuf && r.kind == "Pod" && res.result() != http::status::ok) status_in_protobuf(res);
       return res;
     }
     if (r.sub == "log") return status_response(method_not_allowed(), keep);

@@ -8,6 +8,8 @@
 // kind) carry. Everything else in the JSON object is left out, where the real server would encode
 // it; a client that skips unknown fields, as every protobuf reader must, reads the same either way.
 // Only pods: for other built-in types the fake answers JSON, which the real server would not.
+// Errors follow the same line (status_in_protobuf, fake_internal.hpp): a pod request's Status, and
+// any 401, come in protobuf to a protobuf-first client; other kinds' errors stay JSON.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -21,7 +23,7 @@ namespace crashdiag::fake {
 // remainingItemCount, items).
 [[nodiscard]] std::string encode_pod_list_protobuf(const nlohmann::json& list);
 // A Status in its envelope, as the real server answers an error to a client that put protobuf first
-// (tests/data/k8s/pb/list-bad-continue.pb).
+// (tests/data/k8s/pb/list-bad-continue.pb, unauthorized.pb, list-expired.pb: byte for byte).
 [[nodiscard]] std::string encode_status_protobuf(const nlohmann::json& status);
 
 }  // namespace crashdiag::fake

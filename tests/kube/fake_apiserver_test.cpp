@@ -14,6 +14,7 @@
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "client.hpp"
@@ -55,6 +56,7 @@ struct Reply {
   std::string raw;  // the body as sent
   std::vector<std::string> warnings;
   std::string content_type;
+  std::string retry_after;
 };
 
 struct Fixture {
@@ -120,6 +122,7 @@ struct Fixture {
     out.body = json::parse(res.body(), nullptr, false);
     if (out.body.is_discarded()) out.body = nullptr;
     out.content_type = std::string(res[http::field::content_type]);
+    out.retry_after = std::string(res[http::field::retry_after]);
     for (auto it = res.find(http::field::warning); it != res.end() && it->name() == http::field::warning; ++it) {
       out.warnings.emplace_back(it->value());
     }
@@ -1120,6 +1123,67 @@ TEST(FakeApiServer, AnswersPodListsInProtobufWhenAskedFirst) {
   EXPECT_NE(status->message.find("invalid continue token"), std::string::npos);
   // A Status without a message still says what it is.
   EXPECT_EQ(status_message(fake::encode_status_protobuf(json{{"reason", "Expired"}, {"code", 410}})), "Expired (410)");
+}
+
+// Errors come in the encoding the client asked for, as the real server sends them: a Status in
+// protobuf to a protobuf-first client (401 on any path, since authentication refuses before
+// routing; the scripted 410/500/503 on pods, which the fake serves in protobuf), JSON otherwise,
+// and the Priority-and-Fairness 429 in text/plain whatever was asked
+// (../shared/k8s-fixtures/05-apf-reject-429, tests/data/k8s/pb/unauthorized.pb, list-expired.pb).
+TEST(FakeApiServer, AnswersErrorsInTheEncodingTheRealServerUses) {
+  const std::string pb_first = "application/vnd.kubernetes.protobuf,application/json";
+  const std::string pb = "application/vnd.kubernetes.protobuf";
+  const std::string js = "application/json";
+  const std::string text = "text/plain; charset=utf-8";
+  struct Row {
+    std::string name;
+    std::optional<fake::FaultKind> fault;  // none: the wrong token
+    std::string target;
+    std::string accept;
+    int status;
+    std::string content_type;
+    std::string reason;  // of the Status; for text, the body
+  };
+  for (const Row& row : std::vector<Row>{
+           {"401, protobuf first", std::nullopt, "/api/v1/pods?limit=500&resourceVersion=0", pb_first, 401, pb,
+            "Unauthorized"},
+           {"401 on a custom resource, protobuf first", std::nullopt, kRcas, pb_first, 401, pb, "Unauthorized"},
+           {"401, JSON", std::nullopt, "/api/v1/pods", js, 401, js, "Unauthorized"},
+           {"410 pod list, protobuf first", fake::FaultKind::kGone, "/api/v1/pods?limit=500", pb_first, 410, pb,
+            "Expired"},
+           {"410 pod list, JSON", fake::FaultKind::kGone, "/api/v1/pods?limit=500", js, 410, js, "Expired"},
+           {"500 pod list, protobuf first", fake::FaultKind::kInternalError, "/api/v1/pods", pb_first, 500, pb,
+            "InternalError"},
+           {"503 pod list, protobuf first", fake::FaultKind::kUnavailable, "/api/v1/pods", pb_first, 503, pb,
+            "ServiceUnavailable"},
+           {"500 RCA list, protobuf first", fake::FaultKind::kInternalError, kRcas, pb_first, 500, js, "InternalError"},
+           {"429, protobuf first", fake::FaultKind::kTooManyRequests, "/api/v1/pods", pb_first, 429, text,
+            "Too many requests, please try again later.\n"},
+           {"429, JSON", fake::FaultKind::kTooManyRequests, "/api/v1/pods", js, 429, text,
+            "Too many requests, please try again later.\n"},
+       }) {
+    SCOPED_TRACE(row.name);
+    fake::FakeOptions options;
+    if (!row.fault) options.token = "another-token";
+    Fixture f(options);
+    if (row.fault) f.server.inject(fake::Fault{*row.fault, "", false, false, 1, 1, 0});
+    const Reply r = f.raw(verb::get, row.target, row.accept);
+    EXPECT_EQ(r.status, row.status);
+    EXPECT_EQ(r.content_type, row.content_type);
+    if (row.content_type == pb) {
+      auto status = core::pb::parse_status(r.raw);
+      ASSERT_TRUE(status);
+      EXPECT_EQ(status->code, row.status);
+      EXPECT_EQ(status->reason, row.reason);
+    } else if (row.content_type == js) {
+      EXPECT_EQ(r.body.value("kind", ""), "Status");
+      EXPECT_EQ(r.body.value("reason", ""), row.reason);
+    } else {
+      EXPECT_EQ(r.raw, row.reason);
+    }
+    // Retry-After comes with the 429 and the 503, never with the others.
+    EXPECT_EQ(r.retry_after, row.status == 429 || row.status == 503 ? "1" : "");
+  }
 }
 
 }  // namespace

@@ -59,6 +59,22 @@ std::vector<core::PodRecord> pb_list(const std::string& body) {
   return out;
 }
 
+// The fake's Status in protobuf is the real server's, byte for byte: each recorded error, read back
+// and encoded again from the JSON Status the fake would hold, gives the recorded bytes.
+TEST(FakePodProtobuf, ItsStatusIsTheRealServersBytes) {
+  for (const char* file : {"list-bad-continue.pb", "unauthorized.pb", "list-expired.pb"}) {
+    SCOPED_TRACE(file);
+    const std::string recorded = data(std::string("tests/data/k8s/pb/") + file);
+    auto status = core::pb::parse_status(recorded);
+    ASSERT_TRUE(status);
+    EXPECT_FALSE(status->message.empty());
+    const json as_json{{"kind", "Status"},    {"apiVersion", "v1"},         {"metadata", json::object()},
+                       {"status", "Failure"}, {"message", status->message}, {"reason", status->reason},
+                       {"code", status->code}};
+    EXPECT_EQ(encode_status_protobuf(as_json), recorded);
+  }
+}
+
 TEST(FakePodProtobuf, TheRecordedPodsReadAsTheRealServersEncodingOfThem) {
   const json list = json::parse(data("tests/data/k8s/pb/list-exact.json"));
   const auto real = pb_list(data("tests/data/k8s/pb/list-exact.pb"));
