@@ -1181,6 +1181,11 @@ TEST(FakeApiServer, AnswersErrorsInTheEncodingTheRealServerUses) {
     } else {
       EXPECT_EQ(r.raw, row.reason);
     }
+    // What the daemon logs of it: the Status's message, or the text without its newline.
+    EXPECT_EQ(status_message(r.raw), row.content_type == text ? "Too many requests, please try again later."
+                                     : row.content_type == pb ? core::pb::parse_status(r.raw)->message
+                                                              : r.body.value("message", ""));
+    EXPECT_FALSE(status_message(r.raw).empty());
     // Retry-After comes with the 429 and the 503, never with the others.
     EXPECT_EQ(r.retry_after, row.status == 429 || row.status == 503 ? "1" : "");
   }

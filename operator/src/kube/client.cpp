@@ -31,7 +31,11 @@ std::string status_message(const std::string& body) {
   }
   const nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
   if (j.is_object() && j.contains("message") && j["message"].is_string()) return j["message"].get<std::string>();
-  return body.substr(0, 300);
+  // Not a Status: the text/plain 429 of Priority and Fairness ("Too many requests, please try
+  // again later.\n"), the 404 of an unknown group. Its first 300 bytes, without the newline.
+  std::string text = body.substr(0, 300);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())) != 0) text.pop_back();
+  return text;
 }
 
 namespace asio = boost::asio;
