@@ -34,9 +34,9 @@ enum class FaultKind {
   kDropMidStream,    // watch: send the header and `after_events` events, then cut the TCP connection
   kStall,            // watch: send the header, then nothing (not even bookmarks)
   kGone,             // 410 Expired Status (list) or an ERROR event with code 410 (watch)
-  kTooManyRequests,  // 429 with Retry-After: retry_after_seconds
-  kInternalError,    // 500
-  kUnavailable,      // 503 with Retry-After
+  kTooManyRequests,  // 429 text/plain with Retry-After: retry_after_seconds, as API Priority and Fairness
+  kInternalError,    // 500 Status, in protobuf to a protobuf-first pod request
+  kUnavailable,      // 503 JSON Status with Retry-After, as the shutdown filter (waitgroup.go)
   kConflict,         // 409 Conflict, the optimistic-lock Status of the addressed object
   kInvalid,          // 422 Invalid with one cause, as a validating webhook or a schema would refuse
   // 500 "failed to create typed patch object ... field not declared in schema": what a real

@@ -134,6 +134,10 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
       if (!co_await respond(std::move(missing))) co_return;
       continue;
     }
+    // Handlers write their errors with responsewriters.ErrorNegotiated, in the encoding the Accept
+    // asked for: a protobuf Status to a protobuf-first client. The fake does it where it serves
+    // protobuf at all, for pods (pod_protobuf.hpp); other kinds' errors stay JSON.
+    const bool protobuf_errors = protobuf_preferred(accept) && r->kind == "Pod";
     // A drop after some events: the stream runs as usual and is cut after that many.
     int cut_after_events = -1;
     if (auto fault = impl.take_fault(target, is_watch)) {
@@ -142,8 +146,10 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
           fault->kind == FaultKind::kInvalid || fault->kind == FaultKind::kApplyTypeError ||
           fault->kind == FaultKind::kContainerLogsGone || (fault->kind == FaultKind::kGone && !is_watch)) {
         Response scripted = fault_response(*fault, *r, keep);
-        // In the encoding the client asked for, where the fake serves it (pods; pod_protobuf.hpp).
-        if (protobuf_preferred(accept) && r->kind == "Pod") status_in_protobuf(scripted);
+        // The 503 comes from the shutdown filter, which writes JSON whatever the Accept
+        // (k8s.io/apiserver/pkg/server/filters/waitgroup.go), and the 429 is text; the rest are
+        // handlers' errors, negotiated.
+        if (protobuf_errors && fault->kind != FaultKind::kUnavailable) status_in_protobuf(scripted);
         if (!co_await respond(std::move(scripted))) co_return;
         continue;
       }
@@ -182,6 +188,7 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
 
     if (!is_watch || req.method() != http::verb::get || !r->name.empty()) {
       Response res = handle_resource(impl, *r, req, query, keep);
+      if (protobuf_errors && res.result_int() >= 400) status_in_protobuf(res);
       if (!co_await respond(std::move(res))) co_return;
       continue;
     }
@@ -194,6 +201,7 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
       auto [ptr, ec] = std::from_chars(rv_param.data(), rv_param.data() + rv_param.size(), from);
       if (ec != std::errc() || ptr != rv_param.data() + rv_param.size()) {
         Response invalid = json_response(400, bad_request("invalid resource version \"" + rv_param + "\""), keep);
+        if (protobuf_errors) status_in_protobuf(invalid);
         if (!co_await respond(std::move(invalid))) co_return;
         continue;
       }
@@ -203,6 +211,7 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
     if (!selector || !fields) {
       Response invalid =
           json_response(400, bad_request(selector ? fields.error().message : selector.error().message), keep);
+      if (protobuf_errors) status_in_protobuf(invalid);
       if (!co_await respond(std::move(invalid))) co_return;
       continue;
     }

@@ -913,11 +913,8 @@ Response handle_resource(FakeApiServer::Impl& impl, const Route& r, const Reques
       if (r.sub == "log") return handle_logs(impl, r, query, keep);
       const std::string table = table_version(accept);
       if (!r.name.empty()) return handle_get(impl, r, query, table, keep);
-      const bool protobuf = protobuf_preferred(accept);
-      Response res = handle_list(impl, r, query, table, metadata_view(accept, true), keep, protobuf);
-      // The real server's errors come in the negotiated encoding too (list-bad-continue.pb).
-      if (protobuf && r.kind == "Pod" && res.result() != http::status::ok) status_in_protobuf(res);
-      return res;
+      // Its errors are put in protobuf by the caller (serve, fake_server.cpp), as every pod error.
+      return handle_list(impl, r, query, table, metadata_view(accept, true), keep, protobuf_preferred(accept));
     }
     if (r.sub == "log") return status_response(method_not_allowed(), keep);
     WriteContext ctx{impl, r, t, query, {}, impl.now(), query.get("dryRun") == "All", {}};

@@ -7,9 +7,10 @@
 // (name, image, command, args, volumeMounts, restartPolicy) and volumes (name, and which source
 // kind) carry. Everything else in the JSON object is left out, where the real server would encode
 // it; a client that skips unknown fields, as every protobuf reader must, reads the same either way.
-// Only pods: for other built-in types the fake answers JSON, which the real server would not.
-// Errors follow the same line (status_in_protobuf, fake_internal.hpp): a pod request's Status, and
-// any 401, come in protobuf to a protobuf-first client; other kinds' errors stay JSON.
+// Only pod lists: a single pod and other built-in types are answered in JSON, which the real server
+// would not do. Errors follow pods (serve, fake_server.cpp): every error of a pod request, and any
+// 401, is a protobuf Status to a protobuf-first client, except the shutdown filter's 503 (JSON)
+// and the 429 (text), as on the real server; other kinds' errors stay JSON.
 #pragma once
 
 #include <nlohmann/json.hpp>

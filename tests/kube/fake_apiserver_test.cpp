@@ -22,6 +22,7 @@
 #include "fake_apiserver.hpp"
 #include "fake_client.hpp"
 #include "pod_protobuf.hpp"
+#include "test_support.hpp"
 #include "tls.hpp"
 
 namespace crashdiag::kube {
@@ -1125,46 +1126,57 @@ TEST(FakeApiServer, AnswersPodListsInProtobufWhenAskedFirst) {
   EXPECT_EQ(status_message(fake::encode_status_protobuf(json{{"reason", "Expired"}, {"code", 410}})), "Expired (410)");
 }
 
-// Errors come in the encoding the client asked for, as the real server sends them: a Status in
-// protobuf to a protobuf-first client (401 on any path, since authentication refuses before
-// routing; the scripted 410/500/503 on pods, which the fake serves in protobuf), JSON otherwise,
-// and the Priority-and-Fairness 429 in text/plain whatever was asked
-// (../shared/k8s-fixtures/05-apf-reject-429, tests/data/k8s/pb/unauthorized.pb, list-expired.pb).
+// Errors come in the encoding the client asked for, as the real server sends them. Handlers'
+// errors (responsewriters.ErrorNegotiated) and the authentication filter's 401 are negotiated: a
+// Status in protobuf to a protobuf-first client, for pods (which the fake serves in protobuf) and
+// for the 401 on any path (authentication refuses before routing). The shutdown filter's 503 is
+// JSON and the Priority-and-Fairness 429 is text/plain, whatever was asked (waitgroup.go,
+// ../shared/k8s-fixtures/05-apf-reject-429; tests/data/k8s/pb/unauthorized.pb, list-expired.pb).
 TEST(FakeApiServer, AnswersErrorsInTheEncodingTheRealServerUses) {
   const std::string pb_first = "application/vnd.kubernetes.protobuf,application/json";
   const std::string pb = "application/vnd.kubernetes.protobuf";
   const std::string js = "application/json";
   const std::string text = "text/plain; charset=utf-8";
+  const std::string too_many = "Too many requests, please try again later.";
   struct Row {
     std::string name;
-    std::optional<fake::FaultKind> fault;  // none: the wrong token
+    std::optional<fake::FaultKind> fault;  // none: the fake's own answer (a wrong token where status is 401)
     std::string target;
     std::string accept;
     int status;
     std::string content_type;
-    std::string reason;  // of the Status; for text, the body
+    std::string reason;   // of the Status; for text, the body
+    std::string message;  // what status_message, and so the daemon's log, makes of it
   };
   for (const Row& row : std::vector<Row>{
            {"401, protobuf first", std::nullopt, "/api/v1/pods?limit=500&resourceVersion=0", pb_first, 401, pb,
+            "Unauthorized", "Unauthorized"},
+           {"401 on a custom resource, protobuf first", std::nullopt, kRcas, pb_first, 401, pb, "Unauthorized",
             "Unauthorized"},
-           {"401 on a custom resource, protobuf first", std::nullopt, kRcas, pb_first, 401, pb, "Unauthorized"},
-           {"401, JSON", std::nullopt, "/api/v1/pods", js, 401, js, "Unauthorized"},
+           {"401, JSON", std::nullopt, "/api/v1/pods", js, 401, js, "Unauthorized", "Unauthorized"},
+           {"404 of a pod, protobuf first", std::nullopt, "/api/v1/namespaces/shop/pods/nope", pb_first, 404, pb,
+            "NotFound", "pods \"nope\" not found"},
+           {"400 of a pod watch, protobuf first", std::nullopt, "/api/v1/pods?watch=1&resourceVersion=abc", pb_first,
+            400, pb, "BadRequest", "invalid resource version \"abc\""},
+           {"404 of an RCA, protobuf first", std::nullopt, kRcas + "/nope", pb_first, 404, js, "NotFound",
+            "rootcauseanalyses.crashdiag.io \"nope\" not found"},
            {"410 pod list, protobuf first", fake::FaultKind::kGone, "/api/v1/pods?limit=500", pb_first, 410, pb,
-            "Expired"},
-           {"410 pod list, JSON", fake::FaultKind::kGone, "/api/v1/pods?limit=500", js, 410, js, "Expired"},
+            "Expired", "scripted fault: Expired"},
+           {"410 pod list, JSON", fake::FaultKind::kGone, "/api/v1/pods?limit=500", js, 410, js, "Expired",
+            "scripted fault: Expired"},
            {"500 pod list, protobuf first", fake::FaultKind::kInternalError, "/api/v1/pods", pb_first, 500, pb,
-            "InternalError"},
-           {"503 pod list, protobuf first", fake::FaultKind::kUnavailable, "/api/v1/pods", pb_first, 503, pb,
-            "ServiceUnavailable"},
-           {"500 RCA list, protobuf first", fake::FaultKind::kInternalError, kRcas, pb_first, 500, js, "InternalError"},
+            "InternalError", "scripted fault: InternalError"},
+           {"500 RCA list, protobuf first", fake::FaultKind::kInternalError, kRcas, pb_first, 500, js, "InternalError",
+            "scripted fault: InternalError"},
+           {"503 pod list, protobuf first", fake::FaultKind::kUnavailable, "/api/v1/pods", pb_first, 503, js,
+            "ServiceUnavailable", "scripted fault: ServiceUnavailable"},
            {"429, protobuf first", fake::FaultKind::kTooManyRequests, "/api/v1/pods", pb_first, 429, text,
-            "Too many requests, please try again later.\n"},
-           {"429, JSON", fake::FaultKind::kTooManyRequests, "/api/v1/pods", js, 429, text,
-            "Too many requests, please try again later.\n"},
+            too_many + "\n", too_many},
+           {"429, JSON", fake::FaultKind::kTooManyRequests, "/api/v1/pods", js, 429, text, too_many + "\n", too_many},
        }) {
     SCOPED_TRACE(row.name);
     fake::FakeOptions options;
-    if (!row.fault) options.token = "another-token";
+    if (!row.fault && row.status == 401) options.token = "another-token";
     Fixture f(options);
     if (row.fault) f.server.inject(fake::Fault{*row.fault, "", false, false, 1, 1, 0});
     const Reply r = f.raw(verb::get, row.target, row.accept);
@@ -1181,13 +1193,13 @@ TEST(FakeApiServer, AnswersErrorsInTheEncodingTheRealServerUses) {
     } else {
       EXPECT_EQ(r.raw, row.reason);
     }
-    // What the daemon logs of it: the Status's message, or the text without its newline.
-    EXPECT_EQ(status_message(r.raw), row.content_type == text ? "Too many requests, please try again later."
-                                     : row.content_type == pb ? core::pb::parse_status(r.raw)->message
-                                                              : r.body.value("message", ""));
-    EXPECT_FALSE(status_message(r.raw).empty());
+    EXPECT_EQ(status_message(r.raw), row.message);
     // Retry-After comes with the 429 and the 503, never with the others.
     EXPECT_EQ(r.retry_after, row.status == 429 || row.status == 503 ? "1" : "");
+    // The fake's 401 is the real server's, byte for byte.
+    if (row.status == 401 && row.content_type == pb) {
+      EXPECT_EQ(r.raw, testing::read_file(testing::source_path("tests/data/k8s/pb/unauthorized.pb")));
+    }
   }
 }
 
