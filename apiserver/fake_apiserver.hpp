@@ -92,6 +92,12 @@ struct FakeOptions {
   // stream's header; a scripted stream fault, kStall or kDropMidStream without after_events, is
   // not): lets a test make something happen while a client's request is in flight.
   std::function<void(const std::string& method, const std::string& target)> before_response;
+  // Streaming lists (KEP-3157: a watch with sendInitialEvents=true and
+  // resourceVersionMatch=NotOlderThan), as kube-apiserver 1.27+ serves them behind the WatchList
+  // gate: the current objects as ADDED, then a BOOKMARK annotated k8s.io/initial-events-end, then
+  // changes. Off: a watch with resourceVersionMatch gets the 422 that kube-apiserver 1.26 answers
+  // (tests/data/k8s/watchlist/).
+  bool watch_list = false;
 };
 
 class FakeApiServer {

@@ -138,6 +138,14 @@ asio::awaitable<void> watch_stream(FakeApiServer::Impl& impl, Stream& stream, co
       last = impl.rv;
     }
   }
+  // A streaming list's initial events end with a bookmark annotated k8s.io/initial-events-end
+  // (metav1.InitialEventsAnnotationKey; k8s.io/apiserver/pkg/storage/cacher/cache_watcher.go), sent
+  // at once, whatever the bookmark interval.
+  if (query.get("sendInitialEvents") == "true" && last != UINT64_MAX) {
+    json end = bookmark_event(r.kind, r.api_version, last);
+    end["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"] = "true";
+    pending.push_back(std::move(end));
+  }
   for (const auto& ev : pending) {
     if (!co_await send(ev)) co_return;
   }

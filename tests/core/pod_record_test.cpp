@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "crashdiag/core/pod_record.hpp"
 #include "test_support.hpp"
@@ -196,6 +198,38 @@ TEST(PodRecord, ANullTimeReadsAsEmpty) {
   EXPECT_EQ(r->containers[0].terminated->exit_code, 2);
   EXPECT_EQ(r->containers[0].terminated->finished_at, "");
   EXPECT_EQ(r->not_ready_since, "");
+}
+
+// The bookmark that ends a streaming list's initial events (KEP-3157), in any kind's watch, with
+// "type" and "object" in either order; nothing else reads as it.
+TEST(PodRecord, OnlyTheInitialEventsEndBookmarkEndsInitialEvents) {
+  const std::string end_object =
+      R"({"kind":"Pod","apiVersion":"v1","metadata":{"resourceVersion":"12","creationTimestamp":null,)"
+      R"("annotations":{"k8s.io/initial-events-end":"true"}},"spec":{"containers":null},"status":{}})";
+  struct Row {
+    const char* name;
+    std::string line;
+    bool ends;
+  };
+  for (const Row& row : std::vector<Row>{
+           {"the bookmark", R"({"type":"BOOKMARK","object":)" + end_object + "}", true},
+           {"object first", R"({"object":)" + end_object + R"(,"type":"BOOKMARK"})", true},
+           {"a metadata watch's bookmark",
+            R"({"type":"BOOKMARK","object":{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1",)"
+            R"("metadata":{"resourceVersion":"9","annotations":{"k8s.io/initial-events-end":"true"}}}})",
+            true},
+           {"an ordinary bookmark",
+            R"({"type":"BOOKMARK","object":{"kind":"Pod","metadata":{"resourceVersion":"12"}}})", false},
+           {"the annotation false",
+            R"({"type":"BOOKMARK","object":{"metadata":{"annotations":{"k8s.io/initial-events-end":"false"}}}})",
+            false},
+           {"an ADDED pod carrying the annotation", R"({"type":"ADDED","object":)" + end_object + "}", false},
+           {"not JSON", R"({"type":"BOOKMARK","object":{"metadata":)", false},
+           {"an array", "[1,2]", false},
+       }) {
+    SCOPED_TRACE(row.name);
+    EXPECT_EQ(ends_initial_events(row.line), row.ends);
+  }
 }
 
 }  // namespace

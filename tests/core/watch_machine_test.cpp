@@ -223,5 +223,124 @@ TEST(WatchMachine, InputsOutOfPlaceAreIgnored) {
   EXPECT_STREQ(state_name(h.machine.state()), "listing");
 }
 
+// ---- streaming lists (KEP-3157; client-go's Reflector with UseWatchList) -------------------
+
+struct StreamingHarness : Harness {
+  StreamingHarness() {
+    WatchMachineConfig config;
+    config.watch_list = true;
+    machine = WatchMachine{config, [this] { return random_value; }};
+  }
+};
+
+WatchEvent bookmark(const std::string& rv, bool end) {
+  WatchEvent ev{WatchEventType::kBookmark, rv, 0, {}};
+  ev.initial_events_end = end;
+  return ev;
+}
+
+// The sync is one watch: the initial ADDED events are staged as list items, the bookmark marked
+// k8s.io/initial-events-end commits them, and the same stream goes on as the watch.
+TEST(WatchMachineStreaming, InitialEventsAreStagedAndTheEndBookmarkCommitsThem) {
+  StreamingHarness h;
+  auto cmds = h.step(Start{});
+  ASSERT_EQ(cmds.size(), 2U);
+  only<BeginSnapshot>(cmds, 0);
+  const auto& watch = only<WatchCommand>(cmds, 1);
+  EXPECT_TRUE(watch.send_initial_events);
+  EXPECT_TRUE(watch.allow_bookmarks);
+  EXPECT_EQ(watch.resource_version, "");  // the most recent state, consistently: not "0"
+  EXPECT_STREQ(state_name(h.machine.state()), "streaming-list");
+
+  cmds = h.step(WatchEvent{WatchEventType::kAdded, "7", 0, std::string("pod a")});
+  ASSERT_EQ(cmds.size(), 1U);
+  EXPECT_EQ(std::any_cast<std::string>(only<StageEvent>(cmds).object), "pod a");
+  EXPECT_TRUE(h.step(bookmark("8", false)).empty());  // an ordinary bookmark: progress only
+  EXPECT_FALSE(h.machine.synced());
+
+  cmds = h.step(bookmark("9", true));
+  ASSERT_EQ(cmds.size(), 1U);
+  only<CommitSnapshot>(cmds);  // and no new request: the stream goes on
+  EXPECT_TRUE(h.machine.synced());
+  EXPECT_EQ(h.machine.resource_version(), "9");
+  EXPECT_STREQ(state_name(h.machine.state()), "watching");
+
+  cmds = h.step(WatchEvent{WatchEventType::kModified, "10", 0, std::string("pod a, restarted")});
+  EXPECT_EQ(std::any_cast<std::string>(only<ApplyEvent>(cmds).object), "pod a, restarted");
+  // A later sync (after the watch's resourceVersion expired) streams again, from "".
+  cmds = h.step(RequestFailed{410, std::nullopt, "Expired"});
+  only<BeginSnapshot>(cmds, 0);
+  EXPECT_TRUE(only<WatchCommand>(cmds, 1).send_initial_events);
+  EXPECT_EQ(only<WatchCommand>(cmds, 1).resource_version, "");
+}
+
+// What ends a streaming list before its bookmark, and what the machine does next.
+TEST(WatchMachineStreaming, WhatEndsItEarlyDecidesBetweenListingAndStreamingAgain) {
+  enum class Next { kListFromNowOn, kListThisTime, kBackOffThenStream };
+  struct Case {
+    const char* name;
+    Input input;
+    bool events_before;  // an ADDED event arrived first
+    Next next;
+    std::string list_rv;  // for a list: the resourceVersion it asks
+  };
+  const std::vector<Case> cases{
+      // kube-apiserver 1.26: 422 "resourceVersionMatch is forbidden for watch" (recorded).
+      {"422 from a server without the feature", RequestFailed{422, std::nullopt, "Invalid"}, false,
+       Next::kListFromNowOn, "0"},
+      {"400", RequestFailed{400, std::nullopt, "BadRequest"}, false, Next::kListFromNowOn, "0"},
+      {"410 Expired", RequestFailed{410, std::nullopt, "Expired"}, false, Next::kListThisTime, ""},
+      {"an ERROR event", WatchEvent{WatchEventType::kError, "", 500, {}}, true, Next::kListThisTime, "0"},
+      {"an ERROR event with 410", WatchEvent{WatchEventType::kError, "", 410, {}}, true, Next::kListThisTime, ""},
+      {"the stream closed", WatchClosed{}, true, Next::kListThisTime, "0"},
+      {"the stream stalled", IdleDeadline{}, true, Next::kListThisTime, "0"},
+      {"the connection broke mid-stream", RequestFailed{0, std::nullopt, "reset"}, true, Next::kListThisTime, "0"},
+      {"no answer", RequestFailed{0, std::nullopt, "refused"}, false, Next::kBackOffThenStream, ""},
+      {"429", RequestFailed{429, 3000ms, "TooManyRequests"}, false, Next::kBackOffThenStream, ""},
+      {"503", RequestFailed{503, std::nullopt, "ServiceUnavailable"}, false, Next::kBackOffThenStream, ""},
+      {"403", RequestFailed{403, std::nullopt, "Forbidden"}, false, Next::kBackOffThenStream, ""},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    StreamingHarness h;
+    h.step(Start{});
+    if (c.events_before) h.step(WatchEvent{WatchEventType::kAdded, "5", 0, std::string("pod a")});
+    auto cmds = h.step(c.input);
+    ASSERT_FALSE(cmds.empty());
+    std::size_t i = 0;
+    if (std::holds_alternative<CloseWatch>(cmds[i])) ++i;
+    only<DiscardSnapshot>(cmds, i++);  // never a half-staged store
+    if (c.next == Next::kBackOffThenStream) {
+      only<SleepCommand>(cmds, i);
+      cmds = h.step(TimerFired{});
+      only<BeginSnapshot>(cmds, 0);
+      EXPECT_TRUE(only<WatchCommand>(cmds, 1).send_initial_events);
+      EXPECT_FALSE(h.machine.watch_list_refused());
+      continue;
+    }
+    only<BeginSnapshot>(cmds, i++);
+    EXPECT_EQ(only<ListCommand>(cmds, i).resource_version, c.list_rv);
+    EXPECT_EQ(h.machine.watch_list_refused(), c.next == Next::kListFromNowOn);
+    // After that list, the watch; and the next sync (an expiry) streams again unless refused.
+    h.step(ListPage{"20", ""});
+    cmds = h.step(RequestFailed{410, std::nullopt, "Expired"});
+    only<BeginSnapshot>(cmds, 0);
+    if (c.next == Next::kListFromNowOn) {
+      only<ListCommand>(cmds, 1);
+    } else {
+      EXPECT_TRUE(only<WatchCommand>(cmds, 1).send_initial_events);
+    }
+  }
+}
+
+// Off (the default), nothing streams: the first sync is the RV=0 list.
+TEST(WatchMachineStreaming, OffByDefault) {
+  Harness h;
+  auto cmds = h.step(Start{});
+  EXPECT_EQ(only<ListCommand>(cmds, 1).resource_version, "0");
+  cmds = h.step(ListPage{"3", ""});
+  EXPECT_FALSE(only<WatchCommand>(cmds, 1).send_initial_events);
+}
+
 }  // namespace
 }  // namespace crashdiag::core

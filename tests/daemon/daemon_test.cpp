@@ -87,6 +87,52 @@ TEST(Daemon, PodListsInProtobufOrJsonGiveTheSameDiagnoses) {
   }
 }
 
+// --watch-list: each watch syncs by a streaming list where the server offers it (KEP-3157), and
+// by a list where it answers 422 as kube-apiserver 1.26 does (tests/data/k8s/watchlist/). The
+// failures found in the initial events and their diagnoses are those a list gives.
+TEST(Daemon, StreamingListsSyncWhereOfferedAndFallBackToListsWhereNot) {
+  quiet_logs();
+  for (const bool offered : {true, false}) {
+    SCOPED_TRACE(offered ? "the server offers streaming lists" : "a 1.26 server");
+    fake::FakeOptions fo;
+    fo.watch_list = offered;
+    Cluster c(fo);
+    c.web_replicas(3);
+    c.api_oom(2);
+    DaemonOptions o;
+    o.watch.watch_list = true;
+    Running r(c, o);
+    ASSERT_TRUE(r.wait_for(2));
+    std::map<std::string, std::string> by_workload;
+    for (const auto& rec : r.snapshot()) by_workload[rec.workload] = rec.diagnosis.hypotheses.front().category;
+    EXPECT_EQ(by_workload["Deployment/web"], "entrypoint_override");  // the owner index synced too
+    EXPECT_EQ(by_workload["Pod/api"], "oom_killed");
+    EXPECT_EQ(r.on_loop([&] { return r.daemon->pods(); }), 4U);
+    std::size_t pod_lists = 0;
+    std::size_t streaming = 0;
+    std::size_t refused = 0;
+    for (const auto& req : c.server.requests()) {
+      if (req.target.find("sendInitialEvents=true") != std::string::npos) {
+        ++streaming;
+        EXPECT_NE(req.target.find("resourceVersionMatch=NotOlderThan"), std::string::npos) << req.target;
+        if (req.status == 422) ++refused;
+      }
+      if (req.target.rfind("/api/v1/pods?", 0) == 0 && req.target.find("watch=") == std::string::npos) ++pod_lists;
+    }
+    EXPECT_GT(streaming, 0U);
+    if (offered) {
+      EXPECT_EQ(pod_lists, 0U);  // the pods came by their watch alone
+      EXPECT_EQ(refused, 0U);
+    } else {
+      EXPECT_EQ(pod_lists, 1U);
+      EXPECT_EQ(refused, streaming);  // each watch asked once, then listed
+    }
+    // After the sync the stream goes on as the watch: a new failure is seen on it.
+    c.web_replicas(5);
+    ASSERT_TRUE(r.settle());
+  }
+}
+
 TEST(Daemon, NewRestartsOfTheSameFailureAreCountedNotRediagnosed) {
   quiet_logs();
   Cluster c;

@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "client.hpp"
+#include "crashdiag/core/pod_record.hpp"
 #include "crashdiag/core/protobuf.hpp"
 #include "fake_apiserver.hpp"
 #include "fake_client.hpp"
@@ -1201,6 +1202,43 @@ TEST(FakeApiServer, AnswersErrorsInTheEncodingTheRealServerUses) {
       EXPECT_EQ(r.raw, testing::read_file(testing::source_path("tests/data/k8s/pb/unauthorized.pb")));
     }
   }
+}
+
+// A streaming list (KEP-3157), and what a server without it answers: the fake off answers the
+// 422 kube-apiserver 1.26 gave (tests/data/k8s/watchlist/, both forms: with and without a
+// resourceVersion); on, the current objects as ADDED, then the bookmark that ends them.
+TEST(FakeApiServer, StreamingListsAsA126ServerRefusesThemAndAsA127ServerServesThem) {
+  const std::string ask =
+      "/api/v1/pods?watch=1&allowWatchBookmarks=true&timeoutSeconds=1"
+      "&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&resourceVersion=";
+  for (const auto& [rv, file] : std::vector<std::pair<std::string, std::string>>{
+           {"", "watchlist-refused-1.26.json"}, {"1", "watchlist-refused-rv-1.26.json"}}) {
+    SCOPED_TRACE(file);
+    Fixture f;
+    const Reply r = f.raw(verb::get, ask + rv, "application/json");
+    EXPECT_EQ(r.status, 422);
+    const json recorded = json::parse(testing::read_file(testing::source_path("tests/data/k8s/watchlist/" + file)));
+    EXPECT_EQ(r.body, recorded);
+  }
+  fake::FakeOptions options;
+  options.watch_list = true;
+  Fixture f(options);
+  f.server.apply_pod(fake::make_pod("shop", "api", {{"name", "api"}, {"image", "x:1"}}));
+  f.server.apply_pod(fake::make_pod("shop", "web", {{"name", "web"}, {"image", "x:1"}}));
+  const auto events = f.watch("/api/v1/pods", std::string("&allowWatchBookmarks=true&sendInitialEvents=true"
+                                                          "&resourceVersionMatch=NotOlderThan&resourceVersion="));
+  ASSERT_GE(events.size(), 3U);
+  EXPECT_EQ(events[0]["type"], "ADDED");
+  EXPECT_EQ(events[1]["type"], "ADDED");
+  EXPECT_EQ(events[2]["type"], "BOOKMARK");
+  EXPECT_EQ(events[2]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"], "true");
+  EXPECT_TRUE(core::ends_initial_events(f.watch_lines.at(2)));
+  EXPECT_FALSE(core::ends_initial_events(f.watch_lines.at(0)));
+  // 1.27+ refuses the half-asked forms.
+  EXPECT_EQ(f.raw(verb::get, "/api/v1/pods?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan",
+                  "application/json")
+                .status,
+            422);  // no bookmarks asked
 }
 
 }  // namespace

@@ -328,6 +328,31 @@ tl::expected<void, RecordError> read_event_object(od::object o, WatchLine& line)
 
 }  // namespace
 
+bool ends_initial_events(std::string_view line) {
+  simdjson::padded_string padded(line);
+  od::document doc;
+  if (tls_parser.iterate(padded).get(doc)) return false;
+  od::object obj;
+  if (doc.get_object().get(obj)) return false;
+  bool bookmark = false;
+  bool marked = false;
+  // Either order of "type" and "object"; a bookmark is a few hundred bytes.
+  for (auto field : obj) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) return false;
+    if (key == "type") {
+      std::string_view type;
+      if (field.value().get_string().get(type)) return false;
+      bookmark = type == "BOOKMARK";
+    } else if (key == "object") {
+      std::string_view value;
+      auto v = field.value()["metadata"]["annotations"]["k8s.io/initial-events-end"];
+      marked = v.get_string().get(value) == simdjson::SUCCESS && value == "true";
+    }
+  }
+  return bookmark && marked;
+}
+
 tl::expected<WatchLine, RecordError> parse_watch_line(std::string_view json) {
   simdjson::padded_string padded(json);
   od::document doc;

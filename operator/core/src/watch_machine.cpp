@@ -20,6 +20,7 @@ bool expired(int status) {
 
 const char* state_name(const State& state) {
   return std::visit(Overloaded{[](const Idle&) { return "idle"; }, [](const Listing&) { return "listing"; },
+                               [](const StreamingList&) { return "streaming-list"; },
                                [](const Watching&) { return "watching"; }, [](const BackingOff&) { return "backoff"; }},
                     state);
 }
@@ -35,6 +36,26 @@ WatchEventType watch_event_type(std::string_view type) {
 std::vector<Command> WatchMachine::start_list(const std::string& rv) {
   state_ = Listing{rv, ""};
   return {BeginSnapshot{}, ListCommand{rv, "", config_.page_limit}};
+}
+
+std::vector<Command> WatchMachine::start_sync(const std::string& rv) {
+  if (!config_.watch_list || watch_list_refused_) return start_list(rv);
+  state_ = StreamingList{};
+  watch_events_ = 0;
+  // client-go's watchList asks resourceVersion "" (the most recent state, consistently) until it
+  // has synced and after an expiry, else the last synced version (NotOlderThan it). The "0" of a
+  // first list means "any cached state", which is not what NotOlderThan is for.
+  const int timeout = static_cast<int>(config_.min_watch_timeout_seconds * (1.0 + random_()));
+  return {BeginSnapshot{}, WatchCommand{rv == "0" ? "" : rv, timeout, true, true}};
+}
+
+// A streaming list that ended before its initial-events-end bookmark: drop what was staged and
+// list, as client-go's Reflector falls back to LIST after a failed watchList.
+std::vector<Command> WatchMachine::fall_back_to_list() {
+  std::vector<Command> out{DiscardSnapshot{}};
+  auto list = start_list(relist_resource_version());
+  out.insert(out.end(), list.begin(), list.end());
+  return out;
 }
 
 // client-go relistResourceVersion(): "0" before the first sync (any cached state will do),
@@ -63,12 +84,49 @@ std::vector<Command> WatchMachine::back_off(const RequestFailed& failure, bool r
   return {SleepCommand{delay}};
 }
 
+// An event of a streaming list before its initial-events-end bookmark (KEP-3157): the initial
+// state comes as ADDED events, staged as list items; the bookmark commits them and the stream goes
+// on as the watch.
+std::vector<Command> WatchMachine::streaming_event(WatchEvent& event) {
+  ++watch_events_;
+  switch (event.type) {
+    case WatchEventType::kAdded:
+    case WatchEventType::kModified: {
+      std::vector<Command> out;
+      out.emplace_back(StageEvent{std::move(event.object)});
+      return out;
+    }
+    case WatchEventType::kDeleted:
+      // The initial events are ADDED only (the watch cache's snapshot); nothing staged is deleted
+      // before the bookmark. Ignored rather than trusted.
+      return {};
+    case WatchEventType::kBookmark:
+      if (!event.initial_events_end) return {};
+      if (!event.resource_version.empty()) last_rv_ = event.resource_version;
+      synced_ = true;
+      expired_ = false;
+      state_ = Watching{};
+      return {CommitSnapshot{}};
+    case WatchEventType::kError: {
+      if (expired(event.error_code)) {
+        ++relists_;
+        expired_ = true;
+      }
+      std::vector<Command> out{CloseWatch{}};
+      auto list = fall_back_to_list();
+      out.insert(out.end(), list.begin(), list.end());
+      return out;
+    }
+  }
+  return {};
+}
+
 std::vector<Command> WatchMachine::step(Input input, TimePoint now) {
   return std::visit(
       Overloaded{
           [&](const Start&) -> std::vector<Command> {
             if (!std::holds_alternative<Idle>(state_)) return {};
-            return start_list("0");
+            return start_sync("0");
           },
           [&](const ListPage& page) -> std::vector<Command> {
             auto* listing = std::get_if<Listing>(&state_);
@@ -103,11 +161,33 @@ std::vector<Command> WatchMachine::step(Input input, TimePoint now) {
                                            out.insert(out.end(), sleep.begin(), sleep.end());
                                            return out;
                                          },
+                                         [&](const StreamingList&) -> std::vector<Command> {
+                                           if (failure.http_status == 400 || failure.http_status == 422) {
+                                             // The server does not know the request: 1.26 answers
+                                             // 422 (resourceVersionMatch forbidden for a watch),
+                                             // 1.27+ without the WatchList gate refuses too.
+                                             watch_list_refused_ = true;
+                                             return fall_back_to_list();
+                                           }
+                                           if (expired(failure.http_status)) {
+                                             ++relists_;
+                                             expired_ = true;
+                                             return fall_back_to_list();
+                                           }
+                                           if (failure.http_status == 0 && watch_events_ > 0)
+                                             return fall_back_to_list();
+                                           // Refused as any request could be (429, 5xx, 401, 403,
+                                           // no answer): back off and stream again.
+                                           std::vector<Command> out{DiscardSnapshot{}};
+                                           auto sleep = back_off(failure, true, now);
+                                           out.insert(out.end(), sleep.begin(), sleep.end());
+                                           return out;
+                                         },
                                          [&](const Watching&) -> std::vector<Command> {
                                            if (expired(failure.http_status)) {
                                              ++relists_;
                                              expired_ = true;
-                                             return start_list("");
+                                             return start_sync("");
                                            }
                                            // A stream that had delivered events and then broke
                                            // (the connection dropped, no HTTP status) is
@@ -127,6 +207,7 @@ std::vector<Command> WatchMachine::step(Input input, TimePoint now) {
                               state_);
           },
           [&](WatchEvent& event) -> std::vector<Command> {
+            if (std::holds_alternative<StreamingList>(state_)) return streaming_event(event);
             if (!std::holds_alternative<Watching>(state_)) return {};
             ++watch_events_;
             switch (event.type) {
@@ -149,7 +230,7 @@ std::vector<Command> WatchMachine::step(Input input, TimePoint now) {
                   ++relists_;
                   expired_ = true;
                   std::vector<Command> out{CloseWatch{}};
-                  auto relist = start_list("");
+                  auto relist = start_sync("");
                   out.insert(out.end(), relist.begin(), relist.end());
                   return out;
                 }
@@ -163,16 +244,23 @@ std::vector<Command> WatchMachine::step(Input input, TimePoint now) {
             return {};
           },
           [&](const WatchClosed&) -> std::vector<Command> {
+            if (std::holds_alternative<StreamingList>(state_)) return fall_back_to_list();
             if (!std::holds_alternative<Watching>(state_)) return {};
             return start_watch();  // normal end of a watch: re-watch from the last RV at once
           },
           [&](const TimerFired&) -> std::vector<Command> {
             auto* b = std::get_if<BackingOff>(&state_);
             if (b == nullptr) return {};
-            if (b->relist || !synced_) return start_list(relist_resource_version());
+            if (b->relist || !synced_) return start_sync(relist_resource_version());
             return start_watch();
           },
           [&](const IdleDeadline&) -> std::vector<Command> {
+            if (std::holds_alternative<StreamingList>(state_)) {
+              std::vector<Command> out{CloseWatch{}};
+              auto list = fall_back_to_list();
+              out.insert(out.end(), list.begin(), list.end());
+              return out;
+            }
             if (!std::holds_alternative<Watching>(state_)) return {};
             std::vector<Command> out{CloseWatch{}};
             auto watch = start_watch();

@@ -80,6 +80,10 @@ int main(int argc, char** argv) {
                       "Keep a metadata-only list+watch of ReplicaSets, Jobs, workloads and namespaces, so that a "
                       "failure's workload and crashdiag.io/ignore cost no request (false: one GET each per failure; "
                       "default true)");
+  cmd_run->add_option("--watch-list", run.watch_list,
+                      "Sync each watch by a streaming list (sendInitialEvents, KEP-3157) where the server offers "
+                      "it, a list where it does not (default false: not yet measured against a server that offers "
+                      "it)");
   cmd_run->add_option("--link-dependencies", run.link_dependencies,
                       "Link an RCA whose container fails on a Service it names to the RCA of the workload behind "
                       "that Service (status.causedBy; lists its EndpointSlices when an RCA is new; default true)");

@@ -184,6 +184,7 @@ int run_daemon(const RunOptions& o) {
   options.what_changed = o.what_changed;
   options.link_dependencies = o.link_dependencies;
   options.watch_owners = o.watch_owners;
+  options.watch.watch_list = o.watch_list;
   options.shard = shard;
   auto publishes = [&o](const char* what) {
     return std::find(o.publish.begin(), o.publish.end(), what) != o.publish.end();

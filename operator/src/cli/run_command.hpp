@@ -17,6 +17,8 @@ struct RunOptions {
   // --link-dependencies: link an RCA failing on a Service to the RCA behind it (lists EndpointSlices)
   bool link_dependencies = true;
   bool watch_owners = true;
+  // --watch-list: sync by streaming list (WatchMachineConfig::watch_list).
+  bool watch_list = false;
   std::vector<std::string> publish = {"rca", "annotation", "event"};  // what is written (--publish)
   // --shard N (or "ordinal": the trailing number of the pod's name, a StatefulSet's ordinal) and
   // --total-shards M.

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "crashdiag/core/pod_record.hpp"
 #include "crashdiag/model/json_fields.hpp"
 #include "crashdiag/model/parse.hpp"
 #include "daemon.hpp"
@@ -46,8 +47,13 @@ class Daemon::EventHandler final : public Daemon::WatchSink {
     } else if (obj.is_object() && obj.contains("metadata") && obj["metadata"].contains("resourceVersion")) {
       ev.resource_version = obj["metadata"]["resourceVersion"].get<std::string>();
     }
+    if (ev.type == core::WatchEventType::kBookmark) ev.initial_events_end = core::ends_initial_events(line);
     if (ev.type != core::WatchEventType::kError && j.contains("object")) ev.object = std::move(j);
     return ev;
+  }
+  void stage_event(std::any object) override {
+    auto* j = std::any_cast<nlohmann::json>(&object);
+    if (j != nullptr && j->contains("object")) add(staging_, (*j)["object"].dump());
   }
   void apply(std::any object) override {
     auto* j = std::any_cast<nlohmann::json>(&object);

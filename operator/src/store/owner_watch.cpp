@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "crashdiag/core/pod_record.hpp"
 #include "crashdiag/model/json_fields.hpp"
 #include "daemon.hpp"
 #include "log.hpp"
@@ -56,8 +57,13 @@ class Daemon::MetaHandler final : public Daemon::WatchSink {
     ev.type = core::watch_event_type(parsed->type);
     ev.resource_version = parsed->resource_version;
     ev.error_code = parsed->error_code;
+    if (ev.type == core::WatchEventType::kBookmark) ev.initial_events_end = core::ends_initial_events(line);
     if (parsed->object) ev.object = std::move(*parsed);
     return ev;
+  }
+  void stage_event(std::any object) override {
+    auto* line = std::any_cast<core::MetaWatchLine>(&object);
+    if (line != nullptr && line->object) store_.stage(*line->object);
   }
   void apply(std::any object) override {
     auto* line = std::any_cast<core::MetaWatchLine>(&object);

@@ -69,8 +69,14 @@ std::optional<core::WatchEvent> Daemon::PodHandler::parse(std::string_view line,
   ev.resource_version = parsed->resource_version;
   ev.error_code = parsed->error_code;
   ev.type = core::watch_event_type(parsed->type);
+  if (ev.type == core::WatchEventType::kBookmark) ev.initial_events_end = core::ends_initial_events(line);
   if (parsed->pod) ev.object = Decoded{std::move(*parsed), std::string(line)};
   return ev;
+}
+
+void Daemon::PodHandler::stage_event(std::any object) {
+  auto* ev = std::any_cast<Decoded>(&object);
+  if (ev != nullptr && ev->parsed.pod) d_.pods_.stage(*ev->parsed.pod);
 }
 
 void Daemon::PodHandler::apply(std::any object) {

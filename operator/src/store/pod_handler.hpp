@@ -25,6 +25,7 @@ class Daemon::PodHandler final : public Daemon::WatchSink {
   std::size_t commit() override;
   std::optional<core::WatchEvent> parse(std::string_view line, const std::string& resource) override;
   void apply(std::any object) override;
+  void stage_event(std::any object) override;
 
  private:
   // What parse() hands the watch machine for apply(): the decoded record and the line itself

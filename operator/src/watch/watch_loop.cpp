@@ -40,9 +40,10 @@ void log_forbidden(const std::string& resource, const std::string& path) {
        {"path", path},
        {"rule", "apiGroups: [\"\"], resources: [\"" + resource + "\"], verbs: [\"list\", \"watch\"]"}});
 }
-void log_synced(const std::string& resource, std::size_t objects, bool protobuf) {
+// `how`: "protobuf" or "json" for a list, "watch-list" for a streaming list (its events are JSON).
+void log_synced(const std::string& resource, std::size_t objects, const char* how) {
   log(LogLevel::kInfo, "initial list synced",
-      {{"resource", resource}, {"objects", std::to_string(objects)}, {"encoding", protobuf ? "protobuf" : "json"}});
+      {{"resource", resource}, {"objects", std::to_string(objects)}, {"encoding", how}});
 }
 
 }  // namespace
@@ -75,7 +76,7 @@ asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
   };
 
   std::deque<core::Command> commands;
-  bool list_was_protobuf = false;  // the last list's encoding, for the "synced" line
+  const char* synced_how = "json";  // the last sync's encoding or kind, for the "synced" line
   // crashdiag_watch_last_event_timestamp_seconds at most once a second: a relist-sized burst of
   // watch lines should not take the metrics family's lock per line for a value alerts read in
   // minutes.
@@ -93,6 +94,12 @@ asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
     restarted(res.status == 410 ? "expired" : "http");
     feed(core::RequestFailed{res.status, res.retry_after, reason});
   };
+  auto commit = [&](const char* how) {
+    log_synced(resource, sink.commit(), how);
+    synced_[watch_index] = true;
+    settle();
+  };
+  bool told_watch_list_refused = false;
   feed(core::Start{});
   while (!stopping_) {
     if (commands.empty()) break;  // cannot happen: every state asks for the next request
@@ -145,7 +152,7 @@ asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
         settle();
         continue;
       }
-      list_was_protobuf = protobuf;
+      synced_how = protobuf ? "protobuf" : "json";
       const std::string rv = protobuf ? pb_decoder.resource_version() : decoder.resource_version();
       const std::string cont = protobuf ? pb_decoder.continue_token() : decoder.continue_token();
       feed(core::ListPage{rv, cont});
@@ -153,6 +160,9 @@ asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
       std::string target =
           path + "?watch=1&allowWatchBookmarks=true&timeoutSeconds=" + std::to_string(watch->timeout_seconds) +
           "&resourceVersion=" + watch->resource_version + selector;
+      // A streaming list (KEP-3157), as client-go's watchList asks it.
+      if (watch->send_initial_events) target += "&sendInitialEvents=true&resourceVersionMatch=NotOlderThan";
+      const bool streaming = watch->send_initial_events;
       kube::Request watch_req{http::verb::get, target, resource, "", "", spec.watch_accept};  // named: GCC 12 PR 99576
       auto res = co_await client_.watch(
           std::move(watch_req),
@@ -169,6 +179,11 @@ asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
             for (auto& c : machine.step(std::move(*ev), options_.clock.now())) {
               if (auto* apply = std::get_if<core::ApplyEvent>(&c)) {
                 sink.apply(std::move(apply->object));
+              } else if (auto* staged = std::get_if<core::StageEvent>(&c)) {
+                sink.stage_event(std::move(staged->object));
+              } else if (std::holds_alternative<core::CommitSnapshot>(c)) {
+                // The initial-events-end bookmark: the sync is complete and this stream goes on.
+                commit(streaming ? "watch-list" : synced_how);
               } else if (std::holds_alternative<core::CloseWatch>(c)) {
                 // keep the rest of the machine's commands (relist or backoff) for the loop
                 continue;
@@ -189,6 +204,19 @@ asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
         continue;
       }
       if (res->status != 200) {
+        if (streaming && (res->status == 400 || res->status == 422)) {
+          // A server without streaming lists (kube-apiserver before 1.27, or without the WatchList
+          // gate) refuses the parameters: not a failure, the machine lists from now on.
+          if (!told_watch_list_refused) {
+            told_watch_list_refused = true;
+            log(LogLevel::kInfo, "the server does not offer streaming lists; listing instead",
+                {{"resource", resource},
+                 {"status", std::to_string(res->status)},
+                 {"reason", kube::status_message(res->body)}});
+          }
+          feed(core::RequestFailed{res->status, res->retry_after, kube::status_message(res->body)});
+          continue;
+        }
         refused(*res);
         continue;
       }
@@ -201,13 +229,13 @@ asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
     } else if (std::holds_alternative<core::BeginSnapshot>(cmd)) {
       sink.begin();
     } else if (std::holds_alternative<core::CommitSnapshot>(cmd)) {
-      log_synced(resource, sink.commit(), list_was_protobuf);
-      synced_[watch_index] = true;
-      settle();
+      commit(synced_how);
     } else if (std::holds_alternative<core::DiscardSnapshot>(cmd)) {
       sink.discard();
     } else if (auto* apply = std::get_if<core::ApplyEvent>(&cmd)) {
       sink.apply(std::move(apply->object));
+    } else if (auto* staged = std::get_if<core::StageEvent>(&cmd)) {
+      sink.stage_event(std::move(staged->object));
     }
   }
 }

@@ -29,6 +29,8 @@ class Daemon::WatchSink {
   virtual std::optional<core::WatchEvent> parse(std::string_view line, const std::string& resource) = 0;
   // `object` is the WatchEvent::object parse() returned.
   virtual void apply(std::any object) = 0;
+  // A streaming list's initial event (WatchMachine's StageEvent): staged as a list item would be.
+  virtual void stage_event(std::any object) = 0;
 };
 
 }  // namespace crashdiag::daemon

@@ -74,6 +74,10 @@ struct RecordError {
 [[nodiscard]] tl::expected<PodRecord, RecordError> parse_pod_record(std::string_view json);
 // Parses one line of a watch stream: {"type": ..., "object": ...}.
 [[nodiscard]] tl::expected<WatchLine, RecordError> parse_watch_line(std::string_view json);
+// True when a watch line is the BOOKMARK that ends a streaming list's initial events: its object's
+// metadata.annotations holds "k8s.io/initial-events-end": "true" (metav1.InitialEventsAnnotationKey,
+// KEP-3157). Any kind of object; false for anything else or anything malformed.
+[[nodiscard]] bool ends_initial_events(std::string_view line);
 
 // The same from the protobuf encoding (crashdiag/core/protobuf.hpp): one Pod message as a
 // PodList's item holds it (no envelope), and one frame of a protobuf watch (a WatchEvent, without

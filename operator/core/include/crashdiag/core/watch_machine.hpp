@@ -17,6 +17,17 @@
 //     honouring Retry-After when the server sends one (429, 5xx);
 //   - a stream that delivers nothing, not even a bookmark, for longer than the idle deadline is
 //     treated as stalled and re-opened.
+//
+// With `watch_list` set, a sync is a streaming list instead (KEP-3157, client-go's Reflector
+// watchList with UseWatchList): one watch with sendInitialEvents=true,
+// resourceVersionMatch=NotOlderThan and bookmarks, from resourceVersion "" (a consistent snapshot)
+// or the last synced version. The server sends every object as an ADDED event, staged like list
+// items, then a BOOKMARK annotated `k8s.io/initial-events-end: "true"`, at which the snapshot is
+// committed and the same stream goes on as the watch. A server without the feature refuses the
+// request (kube-apiserver 1.26: 422 "resourceVersionMatch is forbidden for watch",
+// tests/data/k8s/watchlist/): the machine lists from then on. Any other failure before the bookmark
+// falls back to a list for that sync, as client-go does ("making progress is better than
+// deadlocking").
 #pragma once
 
 #include <any>
@@ -52,6 +63,9 @@ struct WatchEvent {
   // applied, as kube-rs's watcher::Event<K> carries its K, so the sink keeps no "current event"
   // between parsing a line and applying it. Empty for BOOKMARK and ERROR.
   std::any object;
+  // BOOKMARK: its object carries the annotation k8s.io/initial-events-end: "true", the end of a
+  // streaming list's initial events.
+  bool initial_events_end = false;
 };
 struct WatchClosed {};   // the server ended the stream normally (timeoutSeconds elapsed)
 struct TimerFired {};    // the backoff sleep the machine asked for is over
@@ -69,6 +83,8 @@ struct WatchCommand {
   std::string resource_version;
   int timeout_seconds = 300;
   bool allow_bookmarks = true;
+  // A streaming list: sendInitialEvents=true&resourceVersionMatch=NotOlderThan.
+  bool send_initial_events = false;
 };
 struct SleepCommand {
   Duration delay{0};
@@ -79,10 +95,13 @@ struct DiscardSnapshot {};  // a list failed midway: drop what was staged
 struct ApplyEvent {         // apply this watch event's object to the store
   std::any object;          // WatchEvent::object, moved
 };
+struct StageEvent {  // a streaming list's initial event: stage its object, as a list item
+  std::any object;   // WatchEvent::object, moved
+};
 struct CloseWatch {};  // abandon the current stream (stalled, or error event)
 
 using Command = std::variant<ListCommand, WatchCommand, SleepCommand, BeginSnapshot, CommitSnapshot, DiscardSnapshot,
-                             ApplyEvent, CloseWatch>;
+                             ApplyEvent, StageEvent, CloseWatch>;
 
 // ---- states -------------------------------------------------------------------------------
 struct Idle {};
@@ -90,16 +109,18 @@ struct Listing {
   std::string request_rv;  // "0" or ""
   std::string continue_token;
 };
+struct StreamingList {};  // a watch with sendInitialEvents: staging until the initial-events-end bookmark
 struct Watching {};
 struct BackingOff {
   bool relist = false;  // after the sleep: list again (else re-watch from the last RV)
 };
-using State = std::variant<Idle, Listing, Watching, BackingOff>;
+using State = std::variant<Idle, Listing, StreamingList, Watching, BackingOff>;
 
 struct WatchMachineConfig {
   int page_limit = 500;
   int min_watch_timeout_seconds = 300;  // client-go minWatchTimeout = 5 min
   BackoffPolicy backoff;
+  bool watch_list = false;  // sync by streaming list where the server offers it
 };
 
 class WatchMachine {
@@ -116,9 +137,15 @@ class WatchMachine {
   // True once the first complete list has been committed (readiness).
   [[nodiscard]] bool synced() const { return synced_; }
   [[nodiscard]] int relists() const { return relists_; }
+  // The server refused a streaming list as a request it does not know: syncs are lists from then on.
+  [[nodiscard]] bool watch_list_refused() const { return watch_list_refused_; }
 
  private:
+  // A sync: a streaming list where configured and not refused, else a (paged) list.
+  std::vector<Command> start_sync(const std::string& rv);
   std::vector<Command> start_list(const std::string& rv);
+  std::vector<Command> fall_back_to_list();
+  std::vector<Command> streaming_event(WatchEvent& event);
   std::vector<Command> start_watch();
   [[nodiscard]] std::string relist_resource_version() const;
   std::vector<Command> back_off(const RequestFailed& failure, bool relist, TimePoint now);
@@ -133,6 +160,7 @@ class WatchMachine {
   bool expired_ = false;
   int relists_ = 0;
   int watch_events_ = 0;  // events (bookmarks too) on the current watch: it was established
+  bool watch_list_refused_ = false;
 };
 
 [[nodiscard]] const char* state_name(const State& state);
