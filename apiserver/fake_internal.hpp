@@ -274,8 +274,9 @@ Response handle_resource(FakeApiServer::Impl& impl, const Route& r, const Reques
 // ---- fake_watch.cpp ---------------------------------------------------------------------------
 
 asio::awaitable<void> watch_stream(FakeApiServer::Impl& impl, Stream& stream, const Request& req, const Query& query,
-                                   const Route& r, std::uint64_t from, bool initial, const LabelSelector& selector,
-                                   const FieldSelector& fields, int cut_after_events = -1);
+                                   const Route& r, std::uint64_t from, bool initial, bool streaming_list,
+                                   const LabelSelector& selector, const FieldSelector& fields,
+                                   int cut_after_events = -1);
 
 // ---- fake_server.cpp --------------------------------------------------------------------------
 

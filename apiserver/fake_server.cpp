@@ -216,12 +216,14 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
       continue;
     }
     // A streaming list (FakeOptions::watch_list). Without the feature, ListOptions validation
-    // forbids resourceVersionMatch on a watch (k8s.io/apimachinery/pkg/apis/meta/internalversion/
-    // validation, 1.26; recorded in tests/data/k8s/watchlist/watchlist-refused-1.26.json).
-    const bool streaming_list = query.get("sendInitialEvents") == "true";
-    if (query.has("resourceVersionMatch") || streaming_list) {
+    // forbids resourceVersionMatch on a watch and ignores sendInitialEvents (k8s.io/apimachinery/
+    // pkg/apis/meta/internalversion/validation, 1.26; tests/data/k8s/watchlist/). With it,
+    // validateWatchOptions (1.27+): sendInitialEvents needs resourceVersionMatch=NotOlderThan, and
+    // resourceVersionMatch on a watch needs sendInitialEvents.
+    const bool streaming_list = impl.options.watch_list && query.get("sendInitialEvents") == "true";
+    {
       std::vector<FieldError> errors;
-      const bool not_older_than = query.get("resourceVersionMatch") == "NotOlderThan";
+      const std::string match = query.get("resourceVersionMatch");
       if (!impl.options.watch_list && query.has("resourceVersionMatch")) {
         errors.push_back({FieldError::Type::kForbidden, "resourceVersionMatch", nullptr, std::nullopt,
                           "resourceVersionMatch is forbidden for watch"});
@@ -229,13 +231,15 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
           errors.push_back({FieldError::Type::kForbidden, "resourceVersionMatch", nullptr, std::nullopt,
                             "resourceVersionMatch is forbidden unless resourceVersion is provided"});
         }
-      } else if (impl.options.watch_list &&
-                 (!streaming_list || !not_older_than || !query.flag("allowWatchBookmarks"))) {
-        // 1.27+: sendInitialEvents needs NotOlderThan and bookmarks, and NotOlderThan on a
-        // watch needs sendInitialEvents.
-        errors.push_back({FieldError::Type::kForbidden, "sendInitialEvents", nullptr, std::nullopt,
-                          "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan and "
-                          "allowWatchBookmarks to true"});
+      } else if (impl.options.watch_list) {
+        if (query.has("sendInitialEvents") && match != "NotOlderThan") {
+          errors.push_back({FieldError::Type::kForbidden, "resourceVersionMatch", nullptr, std::nullopt,
+                            "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"});
+        }
+        if (!match.empty() && !query.has("sendInitialEvents")) {
+          errors.push_back({FieldError::Type::kForbidden, "resourceVersionMatch", nullptr, std::nullopt,
+                            "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"});
+        }
       }
       if (!errors.empty()) {
         Response invalid = status_response(invalid_status("meta.k8s.io", "ListOptions", "", errors), keep);
@@ -245,8 +249,8 @@ asio::awaitable<void> serve(FakeApiServer::Impl& impl, Stream stream, std::uint1
       }
     }
     // The stream itself: fake_watch.cpp.
-    co_await watch_stream(impl, stream, req, query, *r, from, initial || streaming_list, *selector, *fields,
-                          cut_after_events);
+    co_await watch_stream(impl, stream, req, query, *r, from, initial || streaming_list, streaming_list, *selector,
+                          *fields, cut_after_events);
     co_return;  // the apiserver closes the connection after a watch
   }
 }

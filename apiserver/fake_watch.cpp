@@ -61,8 +61,8 @@ json table_event(const FakeApiServer::Impl& impl, const ResourceType& t, const j
 // header, the initial ADDED events (resourceVersion unset or 0) or the history after `from`, then
 // changes, bookmarks and the 410 after a compaction until the timeout or close_watches().
 asio::awaitable<void> watch_stream(FakeApiServer::Impl& impl, Stream& stream, const Request& req, const Query& query,
-                                   const Route& r, std::uint64_t from, bool initial, const LabelSelector& selector,
-                                   const FieldSelector& fields, int cut_after_events) {
+                                   const Route& r, std::uint64_t from, bool initial, bool streaming_list,
+                                   const LabelSelector& selector, const FieldSelector& fields, int cut_after_events) {
   auto& lowest = beast::get_lowest_layer(stream);
   const std::string target(req.target());
   const std::string method(req.method_string());
@@ -140,8 +140,10 @@ asio::awaitable<void> watch_stream(FakeApiServer::Impl& impl, Stream& stream, co
   }
   // A streaming list's initial events end with a bookmark annotated k8s.io/initial-events-end
   // (metav1.InitialEventsAnnotationKey; k8s.io/apiserver/pkg/storage/cacher/cache_watcher.go), sent
-  // at once, whatever the bookmark interval.
-  if (query.get("sendInitialEvents") == "true" && last != UINT64_MAX) {
+  // right after them here, whatever the bookmark interval (the real cacher sends it on its
+  // bookmark timer, so changes can come first: the daemon stages those too, which this fake does
+  // not exercise).
+  if (streaming_list && last != UINT64_MAX) {
     json end = bookmark_event(r.kind, r.api_version, last);
     end["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"] = "true";
     pending.push_back(std::move(end));

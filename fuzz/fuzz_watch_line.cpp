@@ -13,6 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto line = crashdiag::core::parse_watch_line(text);
   if (line && line->pod) (void)line->pod->key();
   (void)crashdiag::core::parse_pod_record(text);
+  (void)crashdiag::core::ends_initial_events(text);  // every BOOKMARK of a --watch-list stream
   auto meta = crashdiag::core::parse_meta_watch_line(text);
   if (meta && meta->object) (void)meta->object->key();
   (void)crashdiag::core::parse_meta_record(text);

@@ -234,6 +234,17 @@ TEST(OwnerIndex, PackedRecordsComeBackExactly) {
   EXPECT_LE(PackedMeta::pack(rs).size(), 70U) << "key 20, two uuids 34, resourceVersion 9, a few tags";
 }
 
+TEST(OwnerIndex, AnUnstagedObjectIsNotCommitted) {
+  MetaStore rs;
+  rs.begin_snapshot();
+  rs.stage(rec("shop", "web-aaaaa", "rs-1"));
+  rs.stage(rec("shop", "web-bbbbb", "rs-2"));
+  rs.unstage("shop/web-bbbbb");
+  EXPECT_EQ(rs.commit_snapshot(), 1U);
+  EXPECT_TRUE(rs.find("shop", "web-aaaaa"));
+  EXPECT_FALSE(rs.find("shop", "web-bbbbb"));
+}
+
 TEST(OwnerIndex, StoreSnapshotsWatchUpdatesAndRevisions) {
   MetaStore rs;
   const WorkloadRef deploy{"apps/v1", "Deployment", "web", "d-1"};

@@ -175,6 +175,26 @@ TEST(PodStore, KeepsPackedRecordsAndHandsOutCopies) {
 }
 
 // A relist reports only what changed: a pod with the same resourceVersion is not looked at again.
+// A streaming list's DELETED before its end bookmark unstages the pod: the commit reports it
+// gone, so what was kept for it is forgotten.
+TEST(PodStore, APodUnstagedBeforeTheCommitIsReportedGone) {
+  PodStore store;
+  PodRecord a = replica();
+  PodRecord b = replica();
+  b.name = "checkout-6f7d8c9b5-zzzzz";
+  store.upsert(a);
+  store.upsert(b);
+  store.begin_snapshot();
+  store.stage(a);
+  store.stage(b);
+  store.unstage(b.key());
+  store.unstage("nobody/never-staged");  // harmless
+  auto vanished = store.commit_snapshot([](const PodRecord*, const PodRecord&) {});
+  ASSERT_EQ(vanished.size(), 1U);
+  EXPECT_EQ(vanished[0].name, b.name);
+  EXPECT_EQ(store.size(), 1U);
+}
+
 TEST(PodStore, ARelistReportsOnlyPodsWhoseResourceVersionMoved) {
   PodStore store;
   PodRecord a = replica();

@@ -255,6 +255,10 @@ TEST(WatchMachineStreaming, InitialEventsAreStagedAndTheEndBookmarkCommitsThem) 
   cmds = h.step(WatchEvent{WatchEventType::kAdded, "7", 0, std::string("pod a")});
   ASSERT_EQ(cmds.size(), 1U);
   EXPECT_EQ(std::any_cast<std::string>(only<StageEvent>(cmds).object), "pod a");
+  // A change or a deletion before the end bookmark is handed to the sink too, which stages or
+  // unstages it (the cacher sends the bookmark on its timer, after what changed meanwhile).
+  cmds = h.step(WatchEvent{WatchEventType::kDeleted, "8", 0, std::string("pod b, deleted")});
+  EXPECT_EQ(std::any_cast<std::string>(only<StageEvent>(cmds).object), "pod b, deleted");
   EXPECT_TRUE(h.step(bookmark("8", false)).empty());  // an ordinary bookmark: progress only
   EXPECT_FALSE(h.machine.synced());
 
@@ -288,7 +292,8 @@ TEST(WatchMachineStreaming, WhatEndsItEarlyDecidesBetweenListingAndStreamingAgai
       // kube-apiserver 1.26: 422 "resourceVersionMatch is forbidden for watch" (recorded).
       {"422 from a server without the feature", RequestFailed{422, std::nullopt, "Invalid"}, false,
        Next::kListFromNowOn, "0"},
-      {"400", RequestFailed{400, std::nullopt, "BadRequest"}, false, Next::kListFromNowOn, "0"},
+      {"400 (a bad selector, say)", RequestFailed{400, std::nullopt, "BadRequest"}, false, Next::kBackOffThenStream,
+       ""},
       {"410 Expired", RequestFailed{410, std::nullopt, "Expired"}, false, Next::kListThisTime, ""},
       {"an ERROR event", WatchEvent{WatchEventType::kError, "", 500, {}}, true, Next::kListThisTime, "0"},
       {"an ERROR event with 410", WatchEvent{WatchEventType::kError, "", 410, {}}, true, Next::kListThisTime, ""},

@@ -127,9 +127,25 @@ TEST(Daemon, StreamingListsSyncWhereOfferedAndFallBackToListsWhereNot) {
       EXPECT_EQ(pod_lists, 1U);
       EXPECT_EQ(refused, streaming);  // each watch asked once, then listed
     }
-    // After the sync the stream goes on as the watch: a new failure is seen on it.
+    auto is_watch = [](const fake::RecordedRequest& q) { return q.target.find("watch=1") != std::string::npos; };
+    if (offered) {
+      // Pods and the owner index synced from their streams: the only lists are of Events (listed
+      // on purpose: served from etcd, watch_loop.cpp) and of the RCAs already written.
+      for (const auto& req : c.server.requests()) {
+        if (req.method != "GET" || is_watch(req) || req.target.find("limit=") == std::string::npos) continue;
+        EXPECT_TRUE(req.target.rfind("/api/v1/events?", 0) == 0 ||
+                    req.target.rfind("/apis/crashdiag.io/v1alpha1/rootcauseanalyses?", 0) == 0)
+            << req.target;
+      }
+    }
+    // After the sync the stream goes on as the watch: a change arrives on it, with no new request.
+    const auto before = c.server.requests();
+    const auto watches_before = std::count_if(before.begin(), before.end(), is_watch);
     c.web_replicas(5);
     ASSERT_TRUE(r.settle());
+    const auto requests = c.server.requests();
+    EXPECT_EQ(std::count_if(requests.begin(), requests.end(), is_watch), watches_before);
+    EXPECT_EQ(r.on_loop([&] { return r.daemon->pods(); }), 4U);
   }
 }
 

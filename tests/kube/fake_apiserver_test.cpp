@@ -1234,11 +1234,17 @@ TEST(FakeApiServer, StreamingListsAsA126ServerRefusesThemAndAsA127ServerServesTh
   EXPECT_EQ(events[2]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"], "true");
   EXPECT_TRUE(core::ends_initial_events(f.watch_lines.at(2)));
   EXPECT_FALSE(core::ends_initial_events(f.watch_lines.at(0)));
-  // 1.27+ refuses the half-asked forms.
-  EXPECT_EQ(f.raw(verb::get, "/api/v1/pods?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan",
-                  "application/json")
-                .status,
-            422);  // no bookmarks asked
+  // 1.27+ refuses the half-asked forms (validateWatchOptions).
+  EXPECT_EQ(f.raw(verb::get, "/api/v1/pods?watch=1&resourceVersionMatch=NotOlderThan", "application/json").status, 422);
+  EXPECT_EQ(f.raw(verb::get, "/api/v1/pods?watch=1&sendInitialEvents=true", "application/json").status, 422);
+  // A 1.26 server ignores sendInitialEvents without resourceVersionMatch: a plain watch, no end
+  // bookmark (a client that dropped the parameter would wait for one).
+  Fixture old;
+  old.server.apply_pod(fake::make_pod("shop", "api", {{"name", "api"}, {"image", "x:1"}}));
+  const auto plain = old.watch("/api/v1/pods", std::string("&allowWatchBookmarks=true&sendInitialEvents=true"
+                                                           "&resourceVersion="));
+  ASSERT_FALSE(plain.empty());
+  for (const auto& line : old.watch_lines) EXPECT_FALSE(core::ends_initial_events(line)) << line;
 }
 
 }  // namespace

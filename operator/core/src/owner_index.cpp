@@ -254,6 +254,10 @@ void MetaStore::stage(const MetaRecord& rec) {
   put(staging_, rec);
 }
 
+void MetaStore::unstage(std::string_view key) {
+  if (auto it = staging_.find(key); it != staging_.end()) staging_.erase(it);
+}
+
 void MetaStore::discard_snapshot() {
   staging_.clear();
   staging_open_ = false;

@@ -25,6 +25,10 @@ void PodStore::stage(const PodRecord& record) {
   staging_.put(PackedPod::pack(record));
 }
 
+void PodStore::unstage(std::string_view key) {
+  (void)staging_.take(key);
+}
+
 void PodStore::discard_snapshot() {
   staging_.clear();
   staging_active_ = false;

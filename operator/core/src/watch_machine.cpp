@@ -50,7 +50,7 @@ std::vector<Command> WatchMachine::start_sync(const std::string& rv) {
 }
 
 // A streaming list that ended before its initial-events-end bookmark: drop what was staged and
-// list, as client-go's Reflector falls back to LIST after a failed watchList.
+// list for this sync (watch_machine.hpp says when, and where client-go differs).
 std::vector<Command> WatchMachine::fall_back_to_list() {
   std::vector<Command> out{DiscardSnapshot{}};
   auto list = start_list(relist_resource_version());
@@ -91,15 +91,15 @@ std::vector<Command> WatchMachine::streaming_event(WatchEvent& event) {
   ++watch_events_;
   switch (event.type) {
     case WatchEventType::kAdded:
-    case WatchEventType::kModified: {
+    case WatchEventType::kModified:
+    case WatchEventType::kDeleted: {
+      // Changes can come before the bookmark too (the cacher sends it on its bookmark timer,
+      // after whatever changed meanwhile), and client-go's watchHandler applies all three to its
+      // temporary store: the sink stages or, for DELETED, unstages.
       std::vector<Command> out;
       out.emplace_back(StageEvent{std::move(event.object)});
       return out;
     }
-    case WatchEventType::kDeleted:
-      // The initial events are ADDED only (the watch cache's snapshot); nothing staged is deleted
-      // before the bookmark. Ignored rather than trusted.
-      return {};
     case WatchEventType::kBookmark:
       if (!event.initial_events_end) return {};
       if (!event.resource_version.empty()) last_rv_ = event.resource_version;
@@ -162,10 +162,11 @@ std::vector<Command> WatchMachine::step(Input input, TimePoint now) {
                                            return out;
                                          },
                                          [&](const StreamingList&) -> std::vector<Command> {
-                                           if (failure.http_status == 400 || failure.http_status == 422) {
+                                           if (failure.http_status == 422) {
                                              // The server does not know the request: 1.26 answers
                                              // 422 (resourceVersionMatch forbidden for a watch),
-                                             // 1.27+ without the WatchList gate refuses too.
+                                             // 1.27+ without the WatchList gate refuses too. (A 400,
+                                             // a bad selector say, is not about streaming.)
                                              watch_list_refused_ = true;
                                              return fall_back_to_list();
                                            }
@@ -176,8 +177,8 @@ std::vector<Command> WatchMachine::step(Input input, TimePoint now) {
                                            }
                                            if (failure.http_status == 0 && watch_events_ > 0)
                                              return fall_back_to_list();
-                                           // Refused as any request could be (429, 5xx, 401, 403,
-                                           // no answer): back off and stream again.
+                                           // Refused as any request could be (429, 5xx, 400, 401,
+                                           // 403, no answer): back off and stream again.
                                            std::vector<Command> out{DiscardSnapshot{}};
                                            auto sleep = back_off(failure, true, now);
                                            out.insert(out.end(), sleep.begin(), sleep.end());

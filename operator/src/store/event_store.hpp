@@ -53,7 +53,12 @@ class Daemon::EventHandler final : public Daemon::WatchSink {
   }
   void stage_event(std::any object) override {
     auto* j = std::any_cast<nlohmann::json>(&object);
-    if (j != nullptr && j->contains("object")) add(staging_, (*j)["object"].dump());
+    if (j == nullptr || !j->contains("object")) return;
+    if ((*j)["type"] == "DELETED") {
+      remove(staging_, (*j)["object"]);
+    } else {
+      add(staging_, (*j)["object"].dump());
+    }
   }
   void apply(std::any object) override {
     auto* j = std::any_cast<nlohmann::json>(&object);
@@ -62,7 +67,7 @@ class Daemon::EventHandler final : public Daemon::WatchSink {
       // Events expire (the apiserver's --event-ttl, 1 h by default) and arrive as DELETED; a
       // failure that goes on re-emits its events, so dropping expired ones loses nothing current
       // and keeps the cache bounded by what the cluster holds.
-      remove((*j)["object"]);
+      remove(by_pod_, (*j)["object"]);
       return;
     }
     add(by_pod_, (*j)["object"].dump());
@@ -80,13 +85,13 @@ class Daemon::EventHandler final : public Daemon::WatchSink {
 
  private:
   using Map = std::map<std::string, std::map<std::string, Event>>;  // pod uid -> event name -> event
-  void remove(const nlohmann::json& obj) {
+  static void remove(Map& map, const nlohmann::json& obj) {
     if (!obj.is_object() || !obj.contains("involvedObject") || !obj.contains("metadata")) return;
     const std::string uid = json_fields::string_or(obj["involvedObject"], "uid");
-    auto it = by_pod_.find(uid);
-    if (it == by_pod_.end()) return;
+    auto it = map.find(uid);
+    if (it == map.end()) return;
     it->second.erase(json_fields::string_or(obj["metadata"], "name"));
-    if (it->second.empty()) by_pod_.erase(it);
+    if (it->second.empty()) map.erase(it);
   }
   void add(Map& map, std::string_view item) {
     std::string text(item);

@@ -63,7 +63,12 @@ class Daemon::MetaHandler final : public Daemon::WatchSink {
   }
   void stage_event(std::any object) override {
     auto* line = std::any_cast<core::MetaWatchLine>(&object);
-    if (line != nullptr && line->object) store_.stage(*line->object);
+    if (line == nullptr || !line->object) return;
+    if (line->type == "DELETED") {
+      store_.unstage(line->object->key());
+    } else {
+      store_.stage(*line->object);
+    }
   }
   void apply(std::any object) override {
     auto* line = std::any_cast<core::MetaWatchLine>(&object);

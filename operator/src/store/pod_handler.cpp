@@ -76,7 +76,12 @@ std::optional<core::WatchEvent> Daemon::PodHandler::parse(std::string_view line,
 
 void Daemon::PodHandler::stage_event(std::any object) {
   auto* ev = std::any_cast<Decoded>(&object);
-  if (ev != nullptr && ev->parsed.pod) d_.pods_.stage(*ev->parsed.pod);
+  if (ev == nullptr || !ev->parsed.pod) return;
+  if (ev->parsed.type == "DELETED") {
+    d_.pods_.unstage(ev->parsed.pod->key());  // the commit then reports it gone: forget() runs
+  } else {
+    d_.pods_.stage(*ev->parsed.pod);
+  }
 }
 
 void Daemon::PodHandler::apply(std::any object) {

@@ -51,7 +51,12 @@ void log_synced(const std::string& resource, std::size_t objects, const char* ho
 asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
   // Nothing in this frame may refer to the daemon from a destructor: pending frames are
   // destroyed with the io_context, which may outlive the daemon.
-  core::WatchMachine machine(options_.watch, options_.random);
+  // Events are served from etcd, not the watch cache (kube-apiserver's default storage gives
+  // them none), and etcd-served watches of some releases send no initial-events-end bookmark: a
+  // streaming list of Events could wait out its whole timeout. They are listed.
+  core::WatchMachineConfig watch_config = options_.watch;
+  if (spec.resource == "events") watch_config.watch_list = false;
+  core::WatchMachine machine(watch_config, options_.random);
   const std::string& resource = spec.resource;
   const std::string& path = spec.path;
   WatchSink& sink = *spec.sink;
@@ -197,6 +202,7 @@ asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
           options_.idle_timeout);
       if (!commands.empty() || stopping_) continue;  // the machine already decided what is next
       if (!res) {
+        if (streaming) settle();
         restarted(res.error().kind == kube::TransportFailure::kIdle ? "idle" : "error");
         feed(res.error().kind == kube::TransportFailure::kIdle
                  ? core::Input{core::IdleDeadline{}}
@@ -204,7 +210,8 @@ asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
         continue;
       }
       if (res->status != 200) {
-        if (streaming && (res->status == 400 || res->status == 422)) {
+        if (streaming) settle();  // as a refused list settles: diagnoses do not wait on it
+        if (streaming && res->status == 422) {
           // A server without streaming lists (kube-apiserver before 1.27, or without the WatchList
           // gate) refuses the parameters: not a failure, the machine lists from now on.
           if (!told_watch_list_refused) {

@@ -76,6 +76,7 @@ class MetaStore {
  public:
   void begin_snapshot();
   void stage(const MetaRecord& rec);
+  void unstage(std::string_view key);  // a streaming list's DELETED before its end bookmark
   void discard_snapshot();
   std::size_t commit_snapshot();  // marks the store synced
   void upsert(const MetaRecord& rec);

@@ -26,6 +26,8 @@ class PodStore {
 
   void begin_snapshot();
   void stage(const PodRecord& record);
+  // A streaming list's DELETED before its end bookmark: the pod is not in the snapshot.
+  void unstage(std::string_view key);
   void discard_snapshot();
   // Swaps the staged snapshot in. Calls on_change(old, new) for every pod that is new or
   // changed (a different resourceVersion), and returns the pods that vanished.

@@ -18,16 +18,22 @@
 //   - a stream that delivers nothing, not even a bookmark, for longer than the idle deadline is
 //     treated as stalled and re-opened.
 //
-// With `watch_list` set, a sync is a streaming list instead (KEP-3157, client-go's Reflector
-// watchList with UseWatchList): one watch with sendInitialEvents=true,
-// resourceVersionMatch=NotOlderThan and bookmarks, from resourceVersion "" (a consistent snapshot)
-// or the last synced version. The server sends every object as an ADDED event, staged like list
-// items, then a BOOKMARK annotated `k8s.io/initial-events-end: "true"`, at which the snapshot is
-// committed and the same stream goes on as the watch. A server without the feature refuses the
-// request (kube-apiserver 1.26: 422 "resourceVersionMatch is forbidden for watch",
-// tests/data/k8s/watchlist/): the machine lists from then on. Any other failure before the bookmark
-// falls back to a list for that sync, as client-go does ("making progress is better than
-// deadlocking").
+// With `watch_list` set, a sync is a streaming list instead (KEP-3157, as client-go's Reflector
+// asks it in watchList): one watch with sendInitialEvents=true, resourceVersionMatch=NotOlderThan
+// and bookmarks, from resourceVersion "" (a consistent snapshot) or the last synced version. The
+// server sends every object as an ADDED event, staged like list items (a change or a deletion
+// before the end is staged or unstaged too, as client-go's watchHandler applies them to its
+// temporary store), then a BOOKMARK annotated `k8s.io/initial-events-end: "true"`, at which the
+// snapshot is committed and the same stream goes on as the watch. crashdiag's own rules for what
+// ends a streaming list early (client-go's differ, noted):
+//   - 422: the server does not know the request (kube-apiserver 1.26: "resourceVersionMatch is
+//     forbidden for watch", tests/data/k8s/watchlist/): list from then on. client-go tries again
+//     at its next ListAndWatch; a server gains the feature only by an upgrade, which a restart of
+//     crashdiag then picks up.
+//   - 410, an ERROR event, a stream closed, stalled or broken before the bookmark: discard and
+//     list for this sync. client-go streams again on 410 and on a close, and lists on the rest.
+//   - 429, 5xx, 400, 401, 403 or no answer: back off and stream again (client-go lists on 5xx,
+//     400, 401 and 403).
 #pragma once
 
 #include <any>
