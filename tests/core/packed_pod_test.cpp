@@ -174,7 +174,6 @@ TEST(PodStore, KeepsPackedRecordsAndHandsOutCopies) {
   EXPECT_EQ(walked, store.size());
 }
 
-// A relist reports only what changed: a pod with the same resourceVersion is not looked at again.
 // A streaming list's DELETED before its end bookmark unstages the pod: the commit reports it
 // gone, so what was kept for it is forgotten.
 TEST(PodStore, APodUnstagedBeforeTheCommitIsReportedGone) {
@@ -195,6 +194,7 @@ TEST(PodStore, APodUnstagedBeforeTheCommitIsReportedGone) {
   EXPECT_EQ(store.size(), 1U);
 }
 
+// A relist reports only what changed: a pod with the same resourceVersion is not looked at again.
 TEST(PodStore, ARelistReportsOnlyPodsWhoseResourceVersionMoved) {
   PodStore store;
   PodRecord a = replica();

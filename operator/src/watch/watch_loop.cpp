@@ -212,16 +212,15 @@ asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
       if (res->status != 200) {
         if (streaming) settle();  // as a refused list settles: diagnoses do not wait on it
         if (streaming && res->status == 422) {
+          const std::string reason = kube::status_message(res->body);
           // A server without streaming lists (kube-apiserver before 1.27, or without the WatchList
           // gate) refuses the parameters: not a failure, the machine lists from now on.
           if (!told_watch_list_refused) {
             told_watch_list_refused = true;
             log(LogLevel::kInfo, "the server does not offer streaming lists; listing instead",
-                {{"resource", resource},
-                 {"status", std::to_string(res->status)},
-                 {"reason", kube::status_message(res->body)}});
+                {{"resource", resource}, {"status", std::to_string(res->status)}, {"reason", reason}});
           }
-          feed(core::RequestFailed{res->status, res->retry_after, kube::status_message(res->body)});
+          feed(core::RequestFailed{res->status, res->retry_after, reason});
           continue;
         }
         refused(*res);
