@@ -210,6 +210,11 @@ void FakeApiServer::send_bookmarks() {
   impl_->wake_watches();
 }
 
+std::vector<std::string> FakeApiServer::awaiting_initial_events_end() const {
+  std::lock_guard lock(impl_->mu);
+  return {impl_->awaiting_end.begin(), impl_->awaiting_end.end()};
+}
+
 std::size_t FakeApiServer::open_watches() const {
   return impl_->open_watches.load();
 }

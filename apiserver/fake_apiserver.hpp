@@ -94,10 +94,21 @@ struct FakeOptions {
   std::function<void(const std::string& method, const std::string& target)> before_response;
   // Streaming lists (KEP-3157: a watch with sendInitialEvents=true and
   // resourceVersionMatch=NotOlderThan), as kube-apiserver 1.27+ serves them behind the WatchList
-  // gate: the current objects as ADDED, then a BOOKMARK annotated k8s.io/initial-events-end, then
-  // changes. Off: a watch with resourceVersionMatch gets the 422 that kube-apiserver 1.26 answers
-  // (tests/data/k8s/watchlist/).
+  // gate (alpha in 1.27, on by default in 1.32, off in 1.33, on again from 1.34): the current
+  // objects as ADDED, then, for a watch that allowed bookmarks, a BOOKMARK annotated
+  // k8s.io/initial-events-end, then changes. Off: a watch with resourceVersionMatch gets the 422
+  // that kube-apiserver 1.26 answers (tests/data/k8s/watchlist/).
   bool watch_list = false;
+  // When the end bookmark comes, which changed in 1.32 (kubernetes PR 127012):
+  //   kAfterInitialEvents (1.32+): cacheWatcher.processInterval sends it right after the initial
+  //     events, at the resourceVersion they were served at; changes come after it.
+  //   kOnBookmarkTimer (1.27-1.31): Cacher.dispatchEvents sends it on its bookmark timer (about
+  //     every second; nextBookmarkTime schedules a watcher still waiting for it at once), at the
+  //     cache's resourceVersion then: changes made in between come before it. Here it comes
+  //     `initial_events_end_after` after the initial events, or at send_bookmarks().
+  enum class InitialEventsEnd { kAfterInitialEvents, kOnBookmarkTimer };
+  InitialEventsEnd initial_events_end = InitialEventsEnd::kAfterInitialEvents;
+  std::chrono::milliseconds initial_events_end_after{1000};
 };
 
 class FakeApiServer {
@@ -148,6 +159,10 @@ class FakeApiServer {
   // it would at its next bookmark time. A client that has seen it has seen every change before
   // it: tests use it as a barrier ("the daemon has caught up") instead of sleeping.
   void send_bookmarks();
+  // The targets of the streaming lists that have sent their initial events and not yet the end
+  // bookmark (FakeOptions::InitialEventsEnd::kOnBookmarkTimer): a test changes objects inside
+  // that window, then ends it with send_bookmarks().
+  [[nodiscard]] std::vector<std::string> awaiting_initial_events_end() const;
 
   [[nodiscard]] std::vector<RecordedRequest> requests() const;
   [[nodiscard]] std::uint64_t resource_version() const;

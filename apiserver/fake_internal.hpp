@@ -114,6 +114,7 @@ struct FakeApiServer::Impl {
   std::vector<RecordedRequest> recorded;
   std::atomic<std::uint64_t> close_generation{0};
   std::atomic<std::uint64_t> bookmark_generation{0};  // send_bookmarks() calls
+  std::multiset<std::string> awaiting_end;            // guarded by mu: awaiting_initial_events_end()
   std::mt19937_64 rng{std::random_device{}()};
   std::string started;                                     // creationTimestamp of the implicit namespaces
   std::map<std::string, NamespaceState> namespace_states;  // only those not kActive

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -139,14 +140,20 @@ asio::awaitable<void> watch_stream(FakeApiServer::Impl& impl, Stream& stream, co
     }
   }
   // A streaming list's initial events end with a bookmark annotated k8s.io/initial-events-end
-  // (metav1.InitialEventsAnnotationKey; k8s.io/apiserver/pkg/storage/cacher/cache_watcher.go), sent
-  // right after them here, whatever the bookmark interval (the real cacher sends it on its
-  // bookmark timer, so changes can come first: the daemon stages those too, which this fake does
-  // not exercise).
-  if (streaming_list && last != UINT64_MAX) {
-    json end = bookmark_event(r.kind, r.api_version, last);
+  // (metav1.InitialEventsAnnotationKey; k8s.io/apiserver/pkg/storage/cacher/cache_watcher.go,
+  // convertToWatchEvent annotates the first bookmark a watcher sends), only for a watch that
+  // allowed bookmarks (the cacher registers only those for bookmarks). When it comes:
+  // FakeOptions::InitialEventsEnd.
+  const bool end_timed = impl.options.initial_events_end == FakeOptions::InitialEventsEnd::kOnBookmarkTimer;
+  bool end_pending = streaming_list && bookmarks && last != UINT64_MAX;
+  auto end_bookmark = [&](std::uint64_t at) {
+    json end = bookmark_event(r.kind, r.api_version, at);
     end["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"] = "true";
-    pending.push_back(std::move(end));
+    return end;
+  };
+  if (end_pending && !end_timed) {
+    pending.push_back(end_bookmark(last));
+    end_pending = false;
   }
   for (const auto& ev : pending) {
     if (!co_await send(ev)) co_return;
@@ -156,8 +163,28 @@ asio::awaitable<void> watch_stream(FakeApiServer::Impl& impl, Stream& stream, co
     co_await asio::async_write(stream, last_chunk, kNoThrow);
     co_return;
   }
+  // Listed in awaiting_initial_events_end() from here until the end bookmark is sent or the
+  // stream ends.
+  struct Awaiting {
+    FakeApiServer::Impl& impl;
+    std::string target;
+    bool listed = false;
+    void set(bool on) {
+      if (on == listed) return;
+      std::lock_guard lock(impl.mu);
+      if (on) {
+        impl.awaiting_end.insert(target);
+      } else {
+        impl.awaiting_end.erase(impl.awaiting_end.find(target));
+      }
+      listed = on;
+    }
+    ~Awaiting() { set(false); }
+  } awaiting{impl, target};
+  awaiting.set(end_pending);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  auto next_bookmark = std::chrono::steady_clock::now() + impl.options.bookmark_interval;
+  auto next_bookmark = std::chrono::steady_clock::now() +
+                       (end_pending ? impl.options.initial_events_end_after : impl.options.bookmark_interval);
   const std::uint64_t generation = impl.close_generation.load();
   auto waiter = std::make_shared<WatchWaiter>(co_await asio::this_coro::executor);
   {
@@ -226,8 +253,12 @@ asio::awaitable<void> watch_stream(FakeApiServer::Impl& impl, Stream& stream, co
     const std::uint64_t asked = impl.bookmark_generation.load();
     if (bookmarks && (now >= next_bookmark || asked != bookmarks_asked)) {
       bookmarks_asked = asked;
-      const json bm = bookmark_event(r.kind, r.api_version, last);
+      // After the changes just sent: the end bookmark of a timed streaming list carries the
+      // resourceVersion of the last of them.
+      const json bm = end_pending ? end_bookmark(last) : bookmark_event(r.kind, r.api_version, last);
       if (!co_await send(bm)) co_return;
+      end_pending = false;
+      awaiting.set(false);
       next_bookmark = now + impl.options.bookmark_interval;
     }
     {

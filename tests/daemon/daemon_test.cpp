@@ -149,6 +149,48 @@ TEST(Daemon, StreamingListsSyncWhereOfferedAndFallBackToListsWhereNot) {
   }
 }
 
+// A 1.27-1.31 server sends the end bookmark on the watch cache's bookmark timer, so changes can
+// arrive between the initial events and it (FakeOptions::InitialEventsEnd::kOnBookmarkTimer).
+// They are synced as the initial events are: a pod deleted there is never committed (no ghost,
+// no diagnosis), a pod added there is synced and diagnosed, and a changed pod is read as changed.
+TEST(Daemon, ChangesBeforeTheEndBookmarkAreSyncedWithTheInitialEvents) {
+  quiet_logs();
+  fake::FakeOptions fo;
+  fo.watch_list = true;
+  fo.initial_events_end = fake::FakeOptions::InitialEventsEnd::kOnBookmarkTimer;
+  fo.initial_events_end_after = std::chrono::hours(1);  // only send_bookmarks() ends the window
+  Cluster c(fo);
+  c.web_replicas(3);
+  c.api_oom(2);
+  DaemonOptions o;
+  o.watch.watch_list = true;
+  Running r(c, o);
+  const auto pods_waiting = [&] {
+    for (const auto& target : c.server.awaiting_initial_events_end()) {
+      if (target.rfind("/api/v1/pods?", 0) == 0) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(eventually(pods_waiting));
+  EXPECT_FALSE(r.synced());
+  c.server.delete_pod("shop", "api");
+  c.server.apply_pod(failing_pod("shop", "batch", c.api_container(), nullptr, 2, 137, "OOMKilled"));
+  c.server.set_logs("shop", "batch", "api", true, "INFO starting\n");
+  c.web_replicas(4);
+  c.server.send_bookmarks();
+  ASSERT_TRUE(r.wait_for(2));
+  ASSERT_TRUE(r.settle());
+  std::map<std::string, std::string> by_workload;
+  for (const auto& rec : r.snapshot()) by_workload[rec.workload] = rec.diagnosis.hypotheses.front().category;
+  EXPECT_EQ(by_workload, (std::map<std::string, std::string>{{"Deployment/web", "entrypoint_override"},
+                                                             {"Pod/batch", "oom_killed"}}));
+  EXPECT_EQ(r.on_loop([&] { return r.daemon->pods(); }), 4U);  // three web replicas and batch
+  for (const auto& req : c.server.requests()) {
+    EXPECT_FALSE(req.target.rfind("/api/v1/pods?", 0) == 0 && req.target.find("watch=") == std::string::npos)
+        << "a pod list: " << req.target;
+  }
+}
+
 TEST(Daemon, NewRestartsOfTheSameFailureAreCountedNotRediagnosed) {
   quiet_logs();
   Cluster c;

@@ -20,6 +20,7 @@
 #include "client.hpp"
 #include "crashdiag/core/pod_record.hpp"
 #include "crashdiag/core/protobuf.hpp"
+#include "eventually.hpp"
 #include "fake_apiserver.hpp"
 #include "fake_client.hpp"
 #include "pod_protobuf.hpp"
@@ -1245,6 +1246,69 @@ TEST(FakeApiServer, StreamingListsAsA126ServerRefusesThemAndAsA127ServerServesTh
                                                            "&resourceVersion="));
   ASSERT_FALSE(plain.empty());
   for (const auto& line : old.watch_lines) EXPECT_FALSE(core::ends_initial_events(line)) << line;
+}
+
+// When a streaming list's end bookmark comes, per server version (FakeOptions::InitialEventsEnd):
+// a pod deleted after the initial events is sent after the bookmark by 1.32+, whose bookmark
+// carries the list's resourceVersion, and before it by 1.27-1.31, whose bookmark comes on the
+// cacher's timer and carries the deletion's. Without allowWatchBookmarks there is no bookmark.
+TEST(FakeApiServer, AStreamingListsEndBookmarkComesWhereTheServersVersionSendsIt) {
+  using End = fake::FakeOptions::InitialEventsEnd;
+  const std::string ask =
+      "/api/v1/pods?watch=1&timeoutSeconds=5&allowWatchBookmarks=true&sendInitialEvents=true"
+      "&resourceVersionMatch=NotOlderThan&resourceVersion=";
+  for (const auto& [end, expected] : std::vector<std::pair<End, std::vector<std::string>>>{
+           {End::kAfterInitialEvents, {"ADDED", "ADDED", "END", "DELETED"}},
+           {End::kOnBookmarkTimer, {"ADDED", "ADDED", "DELETED", "END"}}}) {
+    SCOPED_TRACE(end == End::kAfterInitialEvents ? "1.32+" : "1.27-1.31");
+    fake::FakeOptions options;
+    options.watch_list = true;
+    options.initial_events_end = end;
+    options.initial_events_end_after = std::chrono::hours(1);  // only send_bookmarks() ends it
+    Fixture f(options);
+    f.server.apply_pod(fake::make_pod("shop", "api", {{"name", "api"}, {"image", "x:1"}}));
+    f.server.apply_pod(fake::make_pod("shop", "web", {{"name", "web"}, {"image", "x:1"}}));
+    std::vector<std::string> seen;
+    std::uint64_t end_rv = 0;
+    std::uint64_t deleted_rv = 0;
+    auto r = run(f.ioc, f.client->watch(
+                            kube::Request{verb::get, ask, "test", "", ""},
+                            [&](std::string_view line) {
+                              const json ev = json::parse(line);
+                              const std::uint64_t rv = std::stoull(rv_of(ev["object"]));
+                              if (core::ends_initial_events(line)) {
+                                seen.emplace_back("END");
+                                end_rv = rv;
+                              } else {
+                                seen.push_back(ev["type"].get<std::string>());
+                              }
+                              if (seen.back() == "DELETED") deleted_rv = rv;
+                              if (seen.size() == 2) {
+                                // The initial events are in: delete inside the window, then end it.
+                                if (end == End::kOnBookmarkTimer) {
+                                  EXPECT_TRUE(testing::eventually(
+                                      [&] { return f.server.awaiting_initial_events_end().size() == 1U; }));
+                                }
+                                f.server.delete_pod("shop", "api");
+                                f.server.send_bookmarks();
+                              }
+                              return end_rv == 0 || deleted_rv == 0;
+                            },
+                            core::Duration(5000)));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(seen, expected);
+    if (end == End::kAfterInitialEvents) {
+      EXPECT_LT(end_rv, deleted_rv);
+    } else {
+      EXPECT_EQ(end_rv, deleted_rv);
+    }
+    // Out of the window once the bookmark is written (the client may read it first).
+    EXPECT_TRUE(testing::eventually([&] { return f.server.awaiting_initial_events_end().empty(); }));
+    // No bookmarks asked: the initial events and nothing else.
+    const auto unmarked = f.watch("/api/v1/pods", "&sendInitialEvents=true&resourceVersionMatch=NotOlderThan");
+    ASSERT_EQ(unmarked.size(), 1U);
+    EXPECT_EQ(unmarked[0]["type"], "ADDED");
+  }
 }
 
 }  // namespace

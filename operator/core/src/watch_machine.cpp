@@ -93,8 +93,9 @@ std::vector<Command> WatchMachine::streaming_event(WatchEvent& event) {
     case WatchEventType::kAdded:
     case WatchEventType::kModified:
     case WatchEventType::kDeleted: {
-      // Changes can come before the bookmark too (the cacher sends it on its bookmark timer,
-      // after whatever changed meanwhile), and client-go's watchHandler applies all three to its
+      // Changes can come before the bookmark too (1.27-1.31's cacher sends it on its bookmark
+      // timer, after whatever changed meanwhile; from 1.32, kubernetes PR 127012, it comes right
+      // after the initial events), and client-go's watchHandler applies all three to its
       // temporary store: the sink stages or, for DELETED, unstages.
       std::vector<Command> out;
       out.emplace_back(StageEvent{std::move(event.object)});
