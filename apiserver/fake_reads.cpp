@@ -48,6 +48,8 @@ json implicit_namespace(const FakeApiServer::Impl& impl, const std::string& name
   return ns;
 }
 
+}  // namespace
+
 // Namespaces are implicit in the fake: the four every cluster has, every namespace an object
 // lives in, and Namespace objects created explicitly. Creates are accepted in any namespace but
 // those set_namespace_state() made Terminating or Gone (namespace_refusal). Caller holds mu.
@@ -66,8 +68,6 @@ std::map<std::string, json> known_namespaces(FakeApiServer::Impl& impl) {
   for (const auto& [key, obj] : impl.objects["namespaces"]) out[key] = obj;
   return out;
 }
-
-}  // namespace
 
 Response handle_logs(FakeApiServer::Impl& impl, const Route& r, const Query& query, bool keep) {
   json pod;

@@ -15,6 +15,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "client.hpp"
@@ -1308,6 +1309,29 @@ TEST(FakeApiServer, AStreamingListsEndBookmarkComesWhereTheServersVersionSendsIt
     const auto unmarked = f.watch("/api/v1/pods", "&sendInitialEvents=true&resourceVersionMatch=NotOlderThan");
     ASSERT_EQ(unmarked.size(), 1U);
     EXPECT_EQ(unmarked[0]["type"], "ADDED");
+  }
+}
+
+// A real cluster's namespaces are objects: their list and a watch's initial events (a plain
+// watch from resourceVersion 0, a streaming list) name the same ones. The fake's namespaces are
+// implicit; its watch once left them out, so a daemon syncing by a streaming list had no
+// namespace "shop" and fetched it for each incident.
+TEST(FakeApiServer, ANamespaceWatchStartsWithTheNamespacesTheListHas) {
+  fake::FakeOptions options;
+  options.watch_list = true;
+  Fixture f(options);
+  f.server.apply_pod(fake::make_pod("shop", "api", {{"name", "api"}, {"image", "x:1"}}));
+  std::set<std::string> listed;
+  const Reply list = f.get("/api/v1/namespaces");
+  for (const auto& ns : list.body["items"]) listed.insert(ns["metadata"]["name"]);
+  EXPECT_TRUE(listed.count("shop") == 1 && listed.count("default") == 1) << list.raw;
+  for (const std::string rv : {"0", "&sendInitialEvents=true&resourceVersionMatch=NotOlderThan"}) {
+    SCOPED_TRACE(rv);
+    std::set<std::string> watched;
+    for (const auto& ev : f.watch("/api/v1/namespaces", rv)) {
+      if (ev["type"] == "ADDED") watched.insert(ev["object"]["metadata"]["name"]);
+    }
+    EXPECT_EQ(watched, listed);
   }
 }
 
