@@ -19,6 +19,8 @@
 #include <future>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
 #include <thread>
 
 #include "cluster_objects.hpp"
@@ -116,6 +118,16 @@ json realistic_pod(int i, bool crashing) {
 
 int main(int argc, char** argv) {
   const int pods = argc > 1 ? std::atoi(argv[1]) : 150000;
+  // "watch-list": the fake serves streaming lists (1.32+'s timing) and the daemon syncs pods and
+  // owners by them (--watch-list); the raw baseline stays the same JSON LIST.
+  const bool watch_list = argc > 2 && std::string_view(argv[2]) == "watch-list";
+  if (argc > 2 && !watch_list && std::string_view(argv[2]) != "list") {
+    std::fprintf(stderr, "usage: crashdiag_sync_bench [pods] [list|watch-list]\n");
+    return 2;
+  }
+  crashdiag::fake::FakeOptions fake_options;
+  fake_options.bookmark_interval = std::chrono::milliseconds(60000);
+  fake_options.watch_list = watch_list;
   auto fake = crashdiag::bench::ForkedFake::start(
       [pods](crashdiag::fake::FakeApiServer& server) {
         for (int i = 0; i < pods; ++i) {
@@ -134,7 +146,8 @@ int main(int argc, char** argv) {
           server.set_logs(p["metadata"]["namespace"], p["metadata"]["name"], "app", true,
                           "INFO start\nINFO warming cache\n");
         }
-      });
+      },
+      fake_options);
   if (!fake) return 1;
 
   crashdiag::daemon::configure_logging(crashdiag::daemon::LogFormat::kText, crashdiag::daemon::LogLevel::kError);
@@ -151,6 +164,7 @@ int main(int argc, char** argv) {
   // protobuf sync against it would flatter the ratio. The protobuf sync is measured against a real
   // kube-apiserver (bench/real_sync/measure.sh, docs/benchmarks.md).
   options.pod_list_protobuf = false;
+  options.watch.watch_list = watch_list;
   options.on_diagnosis = [&](const crashdiag::daemon::DiagnosisRecord&) { diagnosed++; };
   crashdiag::daemon::Daemon daemon(ioc, client, *classifier, options);
   // One raw LIST of the pods, every byte read and thrown away: the baseline (issue 14 item 2).
@@ -241,6 +255,7 @@ int main(int argc, char** argv) {
   // Lists stream (KubeClient::stream), accounted under the verb the apiserver's metrics use.
   const std::uint64_t lists_at_sync = count("list", "pods");
   const std::uint64_t total_at_sync = client.stats().total();
+  const auto by_kind_at_sync = client.stats().snapshot();
   fake->send('c');
   for (int waited = 0; diagnosed < 10 && waited < 3000; ++waited)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -258,6 +273,7 @@ int main(int argc, char** argv) {
   ioc.stop();
   runner.join();
   fake->stop();
+  std::printf("sync by: %s\n", watch_list ? "streaming list (--watch-list)" : "list");
   std::printf("pods: %d\ninitial sync: %.2f s\nrss after sync: %.1f MiB (baseline %.1f MiB, growth %.1f MiB)\n", pods,
               sync_s, rss / 1024.0, baseline / 1024.0, (rss - baseline) / 1024.0);
   std::printf("bytes per pod above baseline: %.0f\n", static_cast<double>(rss - baseline) * 1024.0 / pods);
@@ -281,5 +297,13 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(lists_after - lists_at_sync));
   std::printf("pod lists after the sync (periodic relists): %llu\n",
               static_cast<unsigned long long>(lists_after - lists_at_sync));
+  // Every request after the sync by verb, resource and status (issue 14 item 3: the breakdown).
+  for (const auto& [k, v] : client.stats().snapshot()) {
+    const auto before = by_kind_at_sync.find(k);
+    const std::uint64_t n = v - (before == by_kind_at_sync.end() ? 0 : before->second);
+    if (n == 0) continue;
+    std::printf("  after the sync: %s %s %d: %llu\n", std::get<0>(k).c_str(), std::get<1>(k).c_str(), std::get<2>(k),
+                static_cast<unsigned long long>(n));
+  }
   return 0;
 }
