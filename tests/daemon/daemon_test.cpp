@@ -138,6 +138,11 @@ TEST(Daemon, StreamingListsSyncWhereOfferedAndFallBackToListsWhereNot) {
             << req.target;
       }
     }
+    // The owner index knows the namespace either way: no GET of it (the fake's namespace watch
+    // once left out its implicit namespaces, and a streaming sync fetched it per incident).
+    for (const auto& req : c.server.requests()) {
+      EXPECT_FALSE(req.method == "GET" && req.target == "/api/v1/namespaces/shop") << req.target;
+    }
     // After the sync the stream goes on as the watch: a change arrives on it, with no new request.
     const auto before = c.server.requests();
     const auto watches_before = std::count_if(before.begin(), before.end(), is_watch);
