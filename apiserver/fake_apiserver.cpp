@@ -211,7 +211,7 @@ void FakeApiServer::send_bookmarks() {
 }
 
 std::vector<std::string> FakeApiServer::awaiting_initial_events_end() const {
-  std::lock_guard lock(impl_->mu);
+  std::lock_guard lock(impl_->awaiting_mu);
   return {impl_->awaiting_end.begin(), impl_->awaiting_end.end()};
 }
 

@@ -105,7 +105,9 @@ struct FakeOptions {
   //   kOnBookmarkTimer (1.27-1.31): Cacher.dispatchEvents sends it on its bookmark timer (about
   //     every second; nextBookmarkTime schedules a watcher still waiting for it at once), at the
   //     cache's resourceVersion then: changes made in between come before it. Here it comes
-  //     `initial_events_end_after` after the initial events, or at send_bookmarks().
+  //     `initial_events_end_after` after the initial events, or at send_bookmarks(); a watch
+  //     whose timeoutSeconds ends first ends without it (the daemon then lists), so a test with
+  //     short watches drives it with send_bookmarks().
   enum class InitialEventsEnd { kAfterInitialEvents, kOnBookmarkTimer };
   InitialEventsEnd initial_events_end = InitialEventsEnd::kAfterInitialEvents;
   std::chrono::milliseconds initial_events_end_after{1000};

@@ -101,6 +101,10 @@ struct FakeApiServer::Impl {
   // whose clean-up unregisters them here.
   std::mutex waiters_mu;
   std::set<std::shared_ptr<WatchWaiter>> waiters;
+  // The streaming lists waiting for their end bookmark (awaiting_initial_events_end()), likewise
+  // unregistered by a watch's clean-up.
+  mutable std::mutex awaiting_mu;
+  std::multiset<std::string> awaiting_end;
   asio::io_context ioc{1};
   ssl::context tls{ssl::context::tls_server};
   tcp::acceptor acceptor{ioc};
@@ -114,7 +118,6 @@ struct FakeApiServer::Impl {
   std::vector<RecordedRequest> recorded;
   std::atomic<std::uint64_t> close_generation{0};
   std::atomic<std::uint64_t> bookmark_generation{0};  // send_bookmarks() calls
-  std::multiset<std::string> awaiting_end;            // guarded by mu: awaiting_initial_events_end()
   std::mt19937_64 rng{std::random_device{}()};
   std::string started;                                     // creationTimestamp of the implicit namespaces
   std::map<std::string, NamespaceState> namespace_states;  // only those not kActive

@@ -150,8 +150,9 @@ asio::awaitable<void> watch_stream(FakeApiServer::Impl& impl, Stream& stream, co
   // A streaming list's initial events end with a bookmark annotated k8s.io/initial-events-end
   // (metav1.InitialEventsAnnotationKey; k8s.io/apiserver/pkg/storage/cacher/cache_watcher.go,
   // convertToWatchEvent annotates the first bookmark a watcher sends), only for a watch that
-  // allowed bookmarks (the cacher registers only those for bookmarks). When it comes:
-  // FakeOptions::InitialEventsEnd.
+  // allowed bookmarks (1.32+: setInitialEventsEndBookmarkIfRequested checks
+  // AllowWatchBookmarks; 1.27-1.31: only such watchers are registered for bookmarks). When it
+  // comes: FakeOptions::InitialEventsEnd.
   const bool end_timed = impl.options.initial_events_end == FakeOptions::InitialEventsEnd::kOnBookmarkTimer;
   bool end_pending = streaming_list && bookmarks && last != UINT64_MAX;
   auto end_bookmark = [&](std::uint64_t at) {
@@ -172,18 +173,20 @@ asio::awaitable<void> watch_stream(FakeApiServer::Impl& impl, Stream& stream, co
     co_return;
   }
   // Listed in awaiting_initial_events_end() from here until the end bookmark is sent or the
-  // stream ends.
+  // stream ends. Under Impl::awaiting_mu, declared before the io_context as waiters_mu is: the
+  // server's destructor destroys a suspended watch, and with it this, after the members declared
+  // later are gone.
   struct Awaiting {
     FakeApiServer::Impl& impl;
     std::string target;
     bool listed = false;
     void set(bool on) {
       if (on == listed) return;
-      std::lock_guard lock(impl.mu);
+      std::lock_guard lock(impl.awaiting_mu);
       if (on) {
         impl.awaiting_end.insert(target);
-      } else {
-        impl.awaiting_end.erase(impl.awaiting_end.find(target));
+      } else if (auto it = impl.awaiting_end.find(target); it != impl.awaiting_end.end()) {
+        impl.awaiting_end.erase(it);
       }
       listed = on;
     }
@@ -210,10 +213,14 @@ asio::awaitable<void> watch_stream(FakeApiServer::Impl& impl, Stream& stream, co
   for (;;) {
     std::vector<json> events;
     std::uint64_t current = 0;
+    std::uint64_t asked = 0;
     bool expired = false;
     {
       std::lock_guard lock(impl.mu);
       waiter->notified = false;
+      // Read before the history: a change made before a send_bookmarks() call that this read
+      // sees is in the history read below, so it is sent before that bookmark.
+      asked = impl.bookmark_generation.load();
       current = impl.rv;
       if (last < impl.compacted_rv) {
         expired = true;
@@ -258,11 +265,11 @@ asio::awaitable<void> watch_stream(FakeApiServer::Impl& impl, Stream& stream, co
     if (last < current) last = current;
     const auto now = std::chrono::steady_clock::now();
     if (now >= deadline || impl.close_generation.load() != generation) break;
-    const std::uint64_t asked = impl.bookmark_generation.load();
     if (bookmarks && (now >= next_bookmark || asked != bookmarks_asked)) {
       bookmarks_asked = asked;
-      // After the changes just sent: the end bookmark of a timed streaming list carries the
-      // resourceVersion of the last of them.
+      // After the changes just sent, at the resourceVersion the history was read at (the
+      // cacher's bookmarks carry its last processed resourceVersion), the end bookmark of a timed
+      // streaming list too.
       const json bm = end_pending ? end_bookmark(last) : bookmark_event(r.kind, r.api_version, last);
       if (!co_await send(bm)) co_return;
       end_pending = false;

@@ -126,7 +126,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   crashdiag::fake::FakeOptions fake_options;
-  fake_options.bookmark_interval = std::chrono::milliseconds(60000);
   fake_options.watch_list = watch_list;
   auto fake = crashdiag::bench::ForkedFake::start(
       [pods](crashdiag::fake::FakeApiServer& server) {
@@ -256,15 +255,20 @@ int main(int argc, char** argv) {
   const std::uint64_t lists_at_sync = count("list", "pods");
   const std::uint64_t total_at_sync = client.stats().total();
   const auto by_kind_at_sync = client.stats().snapshot();
+  // The client's requests by verb, resource and status, less those of `since`.
+  auto print_requests = [&](std::FILE* out, const char* prefix, const decltype(by_kind_at_sync)& since) {
+    for (const auto& [k, v] : client.stats().snapshot()) {
+      const auto before = since.find(k);
+      const std::uint64_t n = v - (before == since.end() ? 0 : before->second);
+      if (n == 0) continue;
+      std::fprintf(out, "%s%s %s %d: %llu\n", prefix, std::get<0>(k).c_str(), std::get<1>(k).c_str(), std::get<2>(k),
+                   static_cast<unsigned long long>(n));
+    }
+  };
   fake->send('c');
   for (int waited = 0; diagnosed < 10 && waited < 3000; ++waited)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  if (diagnosed < 10) {
-    for (const auto& [k, v] : client.stats().snapshot()) {
-      std::fprintf(stderr, "request %s %s %d: %llu\n", std::get<0>(k).c_str(), std::get<1>(k).c_str(), std::get<2>(k),
-                   static_cast<unsigned long long>(v));
-    }
-  }
+  if (diagnosed < 10) print_requests(stderr, "request ", {});
   std::this_thread::sleep_for(std::chrono::seconds(2));
   const std::uint64_t after = client.stats().total();
   const std::uint64_t lists_after = count("list", "pods");
@@ -285,8 +289,8 @@ int main(int argc, char** argv) {
               sync_cpu_s, raw_cpu_s, sync_cpu_s / raw_cpu_s);
   std::printf("idle, %d pods, nothing changing: %.1f ms of CPU in %d s (%.3f%% of a core)\n", pods, idle_cpu_s * 1e3,
               kIdleSeconds, idle_cpu_s * 100.0 / kIdleSeconds);
-  std::printf("list requests for the initial sync: %llu (resourceVersion=0: the server ignores limit=500)\n",
-              static_cast<unsigned long long>(lists_at_sync));
+  std::printf("list requests for the initial sync: %llu (%s)\n", static_cast<unsigned long long>(lists_at_sync),
+              watch_list ? "the pods came by their streaming list" : "resourceVersion=0: the server ignores limit=500");
   std::printf(
       "incidents diagnosed: %d\nAPI requests after the sync: %llu => %.2f per incident (logs %llu, replicasets %llu, "
       "pods %llu)\n",
@@ -298,12 +302,6 @@ int main(int argc, char** argv) {
   std::printf("pod lists after the sync (periodic relists): %llu\n",
               static_cast<unsigned long long>(lists_after - lists_at_sync));
   // Every request after the sync by verb, resource and status (issue 14 item 3: the breakdown).
-  for (const auto& [k, v] : client.stats().snapshot()) {
-    const auto before = by_kind_at_sync.find(k);
-    const std::uint64_t n = v - (before == by_kind_at_sync.end() ? 0 : before->second);
-    if (n == 0) continue;
-    std::printf("  after the sync: %s %s %d: %llu\n", std::get<0>(k).c_str(), std::get<1>(k).c_str(), std::get<2>(k),
-                static_cast<unsigned long long>(n));
-  }
+  print_requests(stdout, "  after the sync: ", by_kind_at_sync);
   return 0;
 }

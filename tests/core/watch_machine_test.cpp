@@ -256,7 +256,8 @@ TEST(WatchMachineStreaming, InitialEventsAreStagedAndTheEndBookmarkCommitsThem) 
   ASSERT_EQ(cmds.size(), 1U);
   EXPECT_EQ(std::any_cast<std::string>(only<StageEvent>(cmds).object), "pod a");
   // A change or a deletion before the end bookmark is handed to the sink too, which stages or
-  // unstages it (the cacher sends the bookmark on its timer, after what changed meanwhile).
+  // unstages it (1.27-1.31's cacher sends the bookmark on its timer, after what changed
+  // meanwhile).
   cmds = h.step(WatchEvent{WatchEventType::kDeleted, "8", 0, std::string("pod b, deleted")});
   EXPECT_EQ(std::any_cast<std::string>(only<StageEvent>(cmds).object), "pod b, deleted");
   EXPECT_TRUE(h.step(bookmark("8", false)).empty());  // an ordinary bookmark: progress only

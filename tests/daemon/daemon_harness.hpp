@@ -220,8 +220,12 @@ struct Running {
     shorten(options.publisher.event_interval, production.event_interval, quick.event_interval);
     shorten(options.publisher.retry_base, production.retry_base, quick.retry_base);
     shorten(options.publisher.retry_cap, production.retry_cap, quick.retry_cap);
-    options.idle_timeout = 1500ms;
-    options.watch.min_watch_timeout_seconds = 1;
+    // Short watches and a short idle deadline unless the test chose its own (production's 90 s
+    // and 300 s).
+    if (options.idle_timeout == DaemonOptions{}.idle_timeout) options.idle_timeout = 1500ms;
+    if (options.watch.min_watch_timeout_seconds == core::WatchMachineConfig{}.min_watch_timeout_seconds) {
+      options.watch.min_watch_timeout_seconds = 1;
+    }
     options.watch.backoff.initial = 50ms;
     options.watch.backoff.cap = 400ms;
     daemon = std::make_unique<Daemon>(ioc, *client, testing::shipped_classifier(), options);

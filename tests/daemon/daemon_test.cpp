@@ -169,6 +169,10 @@ TEST(Daemon, ChangesBeforeTheEndBookmarkAreSyncedWithTheInitialEvents) {
   c.api_oom(2);
   DaemonOptions o;
   o.watch.watch_list = true;
+  // The window must outlast a slow test thread: a watch timeout or idle deadline inside it would
+  // end the streaming list and the daemon would list instead (the harness's are 1 s and 1.5 s).
+  o.watch.min_watch_timeout_seconds = 60;
+  o.idle_timeout = 60s;
   Running r(c, o);
   const auto pods_waiting = [&] {
     for (const auto& target : c.server.awaiting_initial_events_end()) {
@@ -189,6 +193,11 @@ TEST(Daemon, ChangesBeforeTheEndBookmarkAreSyncedWithTheInitialEvents) {
   for (const auto& rec : r.snapshot()) by_workload[rec.workload] = rec.diagnosis.hypotheses.front().category;
   EXPECT_EQ(by_workload, (std::map<std::string, std::string>{{"Deployment/web", "entrypoint_override"},
                                                              {"Pod/batch", "oom_killed"}}));
+  for (const auto& rec : r.snapshot()) {
+    if (rec.workload == "Deployment/web") {
+      EXPECT_EQ(rec.signal.restart_count, 4) << "the change inside the window";
+    }
+  }
   EXPECT_EQ(r.on_loop([&] { return r.daemon->pods(); }), 4U);  // three web replicas and batch
   for (const auto& req : c.server.requests()) {
     EXPECT_FALSE(req.target.rfind("/api/v1/pods?", 0) == 0 && req.target.find("watch=") == std::string::npos)

@@ -1312,6 +1312,29 @@ TEST(FakeApiServer, AStreamingListsEndBookmarkComesWhereTheServersVersionSendsIt
   }
 }
 
+// The server can be destroyed while a streaming list waits for its end bookmark (a test that
+// fails inside the window does that): the watch's clean-up runs as the io_context goes and must
+// find what it unregisters from still alive.
+TEST(FakeApiServer, IsDestroyedCleanlyWhileAStreamingListWaitsForItsEnd) {
+  fake::FakeOptions options;
+  options.watch_list = true;
+  options.initial_events_end = fake::FakeOptions::InitialEventsEnd::kOnBookmarkTimer;
+  options.initial_events_end_after = std::chrono::hours(1);
+  auto f = std::make_unique<Fixture>(options);
+  f->server.apply_pod(fake::make_pod("shop", "api", {{"name", "api"}, {"image", "x:1"}}));
+  int events = 0;
+  auto r = run(f->ioc, f->client->watch(
+                           kube::Request{verb::get,
+                                         "/api/v1/pods?watch=1&timeoutSeconds=60&allowWatchBookmarks=true"
+                                         "&sendInitialEvents=true&resourceVersionMatch=NotOlderThan",
+                                         "test", "", ""},
+                           [&](std::string_view) { return ++events < 1; }, core::Duration(5000)));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(events, 1);
+  ASSERT_TRUE(testing::eventually([&] { return f->server.awaiting_initial_events_end().size() == 1U; }));
+  f.reset();  // crashed here when the window's registry was declared after the io_context
+}
+
 // A real cluster's namespaces are objects: their list and a watch's initial events (a plain
 // watch from resourceVersion 0, a streaming list) name the same ones. The fake's namespaces are
 // implicit; its watch once left them out, so a daemon syncing by a streaming list had no
@@ -1325,10 +1348,12 @@ TEST(FakeApiServer, ANamespaceWatchStartsWithTheNamespacesTheListHas) {
   const Reply list = f.get("/api/v1/namespaces");
   for (const auto& ns : list.body["items"]) listed.insert(ns["metadata"]["name"]);
   EXPECT_TRUE(listed.count("shop") == 1 && listed.count("default") == 1) << list.raw;
-  for (const std::string rv : {"0", "&sendInitialEvents=true&resourceVersionMatch=NotOlderThan"}) {
-    SCOPED_TRACE(rv);
+  // watch() appends its argument to "resourceVersion=": a version, or none and the streaming
+  // list's parameters.
+  for (const std::string from : {"0", "&sendInitialEvents=true&resourceVersionMatch=NotOlderThan"}) {
+    SCOPED_TRACE(from);
     std::set<std::string> watched;
-    for (const auto& ev : f.watch("/api/v1/namespaces", rv)) {
+    for (const auto& ev : f.watch("/api/v1/namespaces", from)) {
       if (ev["type"] == "ADDED") watched.insert(ev["object"]["metadata"]["name"]);
     }
     EXPECT_EQ(watched, listed);
