@@ -186,7 +186,12 @@ TEST(Daemon, ChangesBeforeTheEndBookmarkAreSyncedWithTheInitialEvents) {
   c.server.apply_pod(failing_pod("shop", "batch", c.api_container(), nullptr, 2, 137, "OOMKilled"));
   c.server.set_logs("shop", "batch", "api", true, "INFO starting\n");
   c.web_replicas(4);
-  c.server.send_bookmarks();
+  // Ends every window, again until synced: an owner watch that opened after a send_bookmarks()
+  // call waits for the next (the fake's bookmarks answer calls made while a watch is open).
+  ASSERT_TRUE(eventually([&] {
+    c.server.send_bookmarks();
+    return r.synced();
+  }));
   ASSERT_TRUE(r.wait_for(2));
   ASSERT_TRUE(r.settle());
   std::map<std::string, std::string> by_workload;
