@@ -263,9 +263,11 @@ std::optional<Response> discovery(const FakeApiServer::Impl& impl, const std::st
 // ---- fake_reads.cpp ---------------------------------------------------------------------------
 
 json partial_metadata(const json& obj);
-// Every namespace the fake knows, keyed "/name" as Impl::objects is: the four every cluster has,
-// every namespace an object lives in, and Namespace objects created explicitly. Caller holds mu.
-std::map<std::string, json> known_namespaces(FakeApiServer::Impl& impl);
+// The stored objects a list of `r`, or a watch's initial events, read: Impl::objects, or for
+// Namespaces every one the fake knows (implicit ones included), built into `scratch`. Caller
+// holds mu.
+const std::map<std::string, json>& stored_objects(FakeApiServer::Impl& impl, const Route& r,
+                                                  std::map<std::string, json>& scratch);
 Response handle_logs(FakeApiServer::Impl& impl, const Route& r, const Query& query, bool keep);
 Response handle_get(FakeApiServer::Impl& impl, const Route& r, const Query& query, const std::string& table, bool keep);
 std::string plural_of(const Route& r);

@@ -48,8 +48,6 @@ json implicit_namespace(const FakeApiServer::Impl& impl, const std::string& name
   return ns;
 }
 
-}  // namespace
-
 // Namespaces are implicit in the fake: the four every cluster has, every namespace an object
 // lives in, and Namespace objects created explicitly. Creates are accepted in any namespace but
 // those set_namespace_state() made Terminating or Gone (namespace_refusal). Caller holds mu.
@@ -67,6 +65,15 @@ std::map<std::string, json> known_namespaces(FakeApiServer::Impl& impl) {
   }
   for (const auto& [key, obj] : impl.objects["namespaces"]) out[key] = obj;
   return out;
+}
+
+}  // namespace
+
+const std::map<std::string, json>& stored_objects(FakeApiServer::Impl& impl, const Route& r,
+                                                  std::map<std::string, json>& scratch) {
+  if (r.kind != "Namespace") return impl.objects[r.resource];
+  scratch = known_namespaces(impl);
+  return scratch;
 }
 
 Response handle_logs(FakeApiServer::Impl& impl, const Route& r, const Query& query, bool keep) {
@@ -214,12 +221,7 @@ Response handle_list(FakeApiServer::Impl& impl, const Route& r, const Query& que
     std::lock_guard lock(impl.mu);
     if (snapshot_rv == 0) snapshot_rv = impl.rv;
     std::map<std::string, json> namespaces;
-    const std::map<std::string, json>* source = &impl.objects[r.resource];
-    if (r.kind == "Namespace") {
-      namespaces = known_namespaces(impl);
-      source = &namespaces;
-    }
-    for (const auto& [k, obj] : *source) {
+    for (const auto& [k, obj] : stored_objects(impl, r, namespaces)) {
       if (!r.ns.empty() && obj["metadata"].value("namespace", "") != r.ns) continue;
       // Filtered before paging, as etcd3's store does.
       if (!selector->matches(obj) || !fields->matches(obj)) continue;

@@ -132,15 +132,10 @@ asio::awaitable<void> watch_stream(FakeApiServer::Impl& impl, Stream& stream, co
           expired_event("too old resource version: " + std::to_string(from) + " (" + std::to_string(impl.rv) + ")"));
       last = UINT64_MAX;
     } else if (initial) {
-      // Namespaces as their list has them, implicit ones included: a real cluster's are objects,
-      // and its list and its watch's initial events agree.
+      // The objects a list would have, implicit namespaces included: a real cluster's namespaces
+      // are objects, and its list and its watch's initial events agree.
       std::map<std::string, json> namespaces;
-      const std::map<std::string, json>* store = &impl.objects[r.resource];
-      if (r.resource == "namespaces") {
-        namespaces = known_namespaces(impl);
-        store = &namespaces;
-      }
-      for (const auto& [k, obj] : *store) {
+      for (const auto& [k, obj] : stored_objects(impl, r, namespaces)) {
         if ((r.ns.empty() || obj["metadata"].value("namespace", "") == r.ns) && matches(obj))
           pending.push_back(watch_event("ADDED", obj));
       }

@@ -285,7 +285,10 @@ asio::awaitable<void> Daemon::run() {
     watches.push_back(WatchSpec{"pods", prefix + "/pods", pod_handler_.get(),
                                 options_.pod_list_protobuf ? core::pb::kProtobufThenJson : "", "", pod_selector, true,
                                 options_.pod_list_protobuf});
-    watches.push_back(WatchSpec{"events", prefix + "/events", event_handler_.get(), "", "", "", true});
+    // Events are served from etcd, not the watch cache (kube-apiserver's default storage gives
+    // them none), and etcd-served watches of some releases send no initial-events-end bookmark: a
+    // streaming list of Events could wait out its whole timeout. They are listed.
+    watches.push_back(WatchSpec{"events", prefix + "/events", event_handler_.get(), "", "", "", true, false, false});
   };
   if (options_.namespaces.empty()) {
     add("/api/v1");

@@ -174,6 +174,8 @@ class Daemon {
     bool required = true;      // readiness waits for its first list
     // Ask for the list in protobuf, JSON as the fallback (Options::pod_list_protobuf).
     bool list_protobuf = false;
+    // May sync by a streaming list when WatchMachineConfig::watch_list is on.
+    bool may_stream = true;
   };
   // The stages, in the order a failure passes through them; each group's file is named.
   // -- watch/watch_loop.cpp: one list+watch, performing the WatchMachine's commands.

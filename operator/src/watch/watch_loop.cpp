@@ -51,11 +51,8 @@ void log_synced(const std::string& resource, std::size_t objects, const char* ho
 asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
   // Nothing in this frame may refer to the daemon from a destructor: pending frames are
   // destroyed with the io_context, which may outlive the daemon.
-  // Events are served from etcd, not the watch cache (kube-apiserver's default storage gives
-  // them none), and etcd-served watches of some releases send no initial-events-end bookmark: a
-  // streaming list of Events could wait out its whole timeout. They are listed.
   core::WatchMachineConfig watch_config = options_.watch;
-  if (spec.resource == "events") watch_config.watch_list = false;
+  watch_config.watch_list = watch_config.watch_list && spec.may_stream;
   core::WatchMachine machine(watch_config, options_.random);
   const std::string& resource = spec.resource;
   const std::string& path = spec.path;
