@@ -111,6 +111,12 @@ struct FakeOptions {
   enum class InitialEventsEnd { kAfterInitialEvents, kOnBookmarkTimer };
   InitialEventsEnd initial_events_end = InitialEventsEnd::kAfterInitialEvents;
   std::chrono::milliseconds initial_events_end_after{1000};
+  // Whether the server's etcd answers progress requests (RequestWatchProgress: etcd 3.4.31+ or
+  // 3.5.13+, etcd-io/etcd issue 17507). Without it a 1.32 cacher refuses a streaming list that
+  // allowed bookmarks with 200 and one ERROR event, code 500, and ends the stream (Cacher.Watch:
+  // "client-go is going to fall back to a standard LIST on any error returned for watch-list
+  // requests"; recorded in tests/data/k8s/watchlist/watchlist-no-progress-1.32.jsonl).
+  bool watch_list_progress_requests = true;
 };
 
 class FakeApiServer {

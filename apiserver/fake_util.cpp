@@ -174,6 +174,20 @@ json bookmark_event(const std::string& kind, const std::string& api_version, std
   obj["apiVersion"] = api_version;
   obj["metadata"]["resourceVersion"] = std::to_string(rv);
   obj["metadata"]["creationTimestamp"] = nullptr;
+  // The rest of an empty object of its kind, as the server serializes it (the cacher's bookmark is
+  // a new, empty object with only its resourceVersion set): recorded for the kinds below
+  // (tests/data/k8s/03-watch-pods-*, ../shared/k8s-fixtures/10-watch-{deployments,replicasets}-*).
+  const json empty_template = {{"metadata", {{"creationTimestamp", nullptr}}}, {"spec", {{"containers", nullptr}}}};
+  if (kind == "Pod") {
+    obj["spec"] = {{"containers", nullptr}};
+    obj["status"] = json::object();
+  } else if (kind == "ReplicaSet") {
+    obj["spec"] = {{"replicas", 0}, {"selector", nullptr}, {"template", empty_template}};
+    obj["status"] = {{"replicas", 0}};
+  } else if (kind == "Deployment") {
+    obj["spec"] = {{"replicas", 0}, {"selector", nullptr}, {"template", empty_template}, {"strategy", json::object()}};
+    obj["status"] = json::object();
+  }
   return watch_event("BOOKMARK", obj);
 }
 

@@ -1249,6 +1249,87 @@ TEST(FakeApiServer, StreamingListsAsA126ServerRefusesThemAndAsA127ServerServesTh
   for (const auto& line : old.watch_lines) EXPECT_FALSE(core::ends_initial_events(line)) << line;
 }
 
+// A streaming list as kube-apiserver 1.32 answered it (tests/data/k8s/watchlist/, its README):
+// the initial events, then an end bookmark that is an empty object of its kind with both
+// annotations, the list blueprint among them, at a resourceVersion no older than the items'; a
+// metadata watch's bookmark is PartialObjectMetadata with a PartialObjectMetadataList blueprint.
+// Over an etcd without progress requests the same request gets one ERROR event and the end of the
+// stream, unless it did not allow bookmarks.
+TEST(FakeApiServer, AStreamingListAsA132ServerAnswersIt) {
+  const std::string ask =
+      "&allowWatchBookmarks=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&resourceVersion=";
+  auto recorded = [](const std::string& file) {
+    std::vector<json> out;
+    std::istringstream in(testing::read_file(testing::source_path("tests/data/k8s/watchlist/" + file)));
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty()) out.push_back(json::parse(line));
+    }
+    return out;
+  };
+  // Equal but for the resourceVersion, which no two servers share.
+  auto without_rv = [](json ev) {
+    ev["object"]["metadata"].erase("resourceVersion");
+    return ev;
+  };
+  auto rv = [](const json& ev) { return std::stoull(ev["object"]["metadata"]["resourceVersion"].get<std::string>()); };
+  fake::FakeOptions options;
+  options.watch_list = true;
+  {
+    SCOPED_TRACE("pods");
+    Fixture f(options);
+    f.server.apply_pod(fake::make_pod("rec", "web-1", {{"name", "web-1"}, {"image", "registry.local/web:1.0"}}));
+    f.server.apply_pod(fake::make_pod("rec", "web-2", {{"name", "web-2"}, {"image", "registry.local/web:1.0"}}));
+    const auto real = recorded("watchlist-served-1.32.jsonl");
+    ASSERT_EQ(real.size(), 3U);
+    const auto events = f.watch("/api/v1/namespaces/rec/pods", ask);
+    ASSERT_GE(events.size(), 3U);
+    for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(events[i]["type"], real[i]["type"]) << i;
+    EXPECT_EQ(without_rv(events[2]), without_rv(real[2]));
+    EXPECT_GE(rv(events[2]), rv(events[1]));
+    EXPECT_GE(rv(real[2]), rv(real[1]));
+  }
+  {
+    SCOPED_TRACE("replicasets as metadata");
+    Fixture f(options);
+    const std::string rs_path = "/apis/apps/v1/namespaces/rec/replicasets";
+    const json rs = {{"apiVersion", "apps/v1"},
+                     {"kind", "ReplicaSet"},
+                     {"metadata", {{"name", "web-7d9f8b6c5"}, {"namespace", "rec"}}},
+                     {"spec", {{"replicas", 0}, {"selector", {{"matchLabels", {{"app", "web"}}}}}}}};
+    ASSERT_EQ(f.send(verb::post, rs_path, rs, kJson).status, 201);
+    const auto real = recorded("watchlist-served-replicasets-metadata-1.32.jsonl");
+    ASSERT_EQ(real.size(), 2U);
+    std::vector<json> events;
+    auto r = run(f.ioc, f.client->watch(
+                            kube::Request{verb::get, rs_path + "?watch=1&timeoutSeconds=1" + ask, "replicasets", "", "",
+                                          kube::kMetadataWatchAccept},
+                            [&](std::string_view line) {
+                              events.push_back(json::parse(line));
+                              return true;
+                            },
+                            core::Duration(5000)));
+    ASSERT_TRUE(r);
+    ASSERT_GE(events.size(), 2U);
+    EXPECT_EQ(events[0]["type"], "ADDED");
+    EXPECT_EQ(events[0]["object"]["kind"], real[0]["object"]["kind"]);
+    EXPECT_EQ(without_rv(events[1]), without_rv(real[1]));
+  }
+  {
+    SCOPED_TRACE("an etcd without progress requests");
+    options.watch_list_progress_requests = false;
+    Fixture f(options);
+    f.server.apply_pod(fake::make_pod("rec", "web-1", {{"name", "web-1"}, {"image", "registry.local/web:1.0"}}));
+    EXPECT_EQ(f.watch("/api/v1/namespaces/rec/pods", ask), recorded("watchlist-no-progress-1.32.jsonl"));
+    // Without allowWatchBookmarks it is not a watch-list request to the cacher (isListWatchRequest):
+    // served, with no end bookmark.
+    const auto plain = f.watch("/api/v1/namespaces/rec/pods",
+                               "&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&resourceVersion=");
+    ASSERT_FALSE(plain.empty());
+    EXPECT_EQ(plain[0]["type"], "ADDED");
+    for (const auto& ev : plain) EXPECT_NE(ev["type"], "ERROR");
+  }
+}
+
 // When a streaming list's end bookmark comes, per server version (FakeOptions::InitialEventsEnd):
 // a pod deleted after the initial events is sent after the bookmark by 1.32+, whose bookmark
 // carries the list's resourceVersion, and before it by 1.27-1.31, whose bookmark comes on the
