@@ -88,14 +88,23 @@ TEST(Daemon, PodListsInProtobufOrJsonGiveTheSameDiagnoses) {
 }
 
 // --watch-list: each watch syncs by a streaming list where the server offers it (KEP-3157), and
-// by a list where it answers 422 as kube-apiserver 1.26 does (tests/data/k8s/watchlist/). The
-// failures found in the initial events and their diagnoses are those a list gives.
+// by a list where it answers 422 as kube-apiserver 1.26 does, or refuses it with a watch ERROR as
+// 1.32 does over an etcd without progress requests (tests/data/k8s/watchlist/). The failures
+// found in the initial events and their diagnoses are those a list gives.
 TEST(Daemon, StreamingListsSyncWhereOfferedAndFallBackToListsWhereNot) {
   quiet_logs();
-  for (const bool offered : {true, false}) {
-    SCOPED_TRACE(offered ? "the server offers streaming lists" : "a 1.26 server");
+  struct Case {
+    const char* server;
+    bool watch_list;
+    bool progress_requests;
+  };
+  for (const Case& k : {Case{"the server offers streaming lists", true, true}, Case{"a 1.26 server", false, true},
+                        Case{"a 1.32 server over etcd 3.4.23", true, false}}) {
+    SCOPED_TRACE(k.server);
+    const bool offered = k.watch_list && k.progress_requests;
     fake::FakeOptions fo;
-    fo.watch_list = offered;
+    fo.watch_list = k.watch_list;
+    fo.watch_list_progress_requests = k.progress_requests;
     Cluster c(fo);
     c.web_replicas(3);
     c.api_oom(2);
@@ -109,23 +118,29 @@ TEST(Daemon, StreamingListsSyncWhereOfferedAndFallBackToListsWhereNot) {
     EXPECT_EQ(by_workload["Pod/api"], "oom_killed");
     EXPECT_EQ(r.on_loop([&] { return r.daemon->pods(); }), 4U);
     std::size_t pod_lists = 0;
-    std::size_t streaming = 0;
     std::size_t refused = 0;
+    // Per watched path: its streaming lists and its lists.
+    std::map<std::string, std::pair<int, int>> syncs;
     for (const auto& req : c.server.requests()) {
+      const std::string path = req.target.substr(0, req.target.find('?'));
       if (req.target.find("sendInitialEvents=true") != std::string::npos) {
-        ++streaming;
+        ++syncs[path].first;
         EXPECT_NE(req.target.find("resourceVersionMatch=NotOlderThan"), std::string::npos) << req.target;
         if (req.status == 422) ++refused;
+      } else if (req.method == "GET" && req.target.find("watch=") == std::string::npos &&
+                 req.target.find("limit=") != std::string::npos) {
+        ++syncs[path].second;
       }
       if (req.target.rfind("/api/v1/pods?", 0) == 0 && req.target.find("watch=") == std::string::npos) ++pod_lists;
     }
-    EXPECT_GT(streaming, 0U);
-    if (offered) {
-      EXPECT_EQ(pod_lists, 0U);  // the pods came by their watch alone
-      EXPECT_EQ(refused, 0U);
-    } else {
-      EXPECT_EQ(pod_lists, 1U);
-      EXPECT_EQ(refused, streaming);  // each watch asked once, then listed
+    ASSERT_GT(syncs["/api/v1/pods"].first, 0);
+    const auto streamed = std::count_if(syncs.begin(), syncs.end(), [](const auto& p) { return p.second.first > 0; });
+    EXPECT_EQ(refused, k.watch_list ? 0U : static_cast<std::size_t>(streamed));
+    EXPECT_EQ(pod_lists, offered ? 0U : 1U);  // offered: the pods came by their watch alone
+    for (const auto& [path, n] : syncs) {
+      if (n.first == 0) continue;  // listed on purpose (Events, RCAs)
+      // Each watch asked once, and listed only where refused: no loop of refusals.
+      EXPECT_EQ(n, std::make_pair(1, offered ? 0 : 1)) << path;
     }
     auto is_watch = [](const fake::RecordedRequest& q) { return q.target.find("watch=1") != std::string::npos; };
     if (offered) {

@@ -46,6 +46,29 @@ void log_synced(const std::string& resource, std::size_t objects, const char* ho
       {{"resource", resource}, {"objects", std::to_string(objects)}, {"encoding", how}});
 }
 
+// A streaming list the server refused, once per watch: a 422 from a server without them, or a
+// watch ERROR from one that has them but cannot serve this one. kube-apiserver 1.32 answers the
+// latter when its etcd cannot answer progress requests (etcd before 3.4.31 and 3.5.13;
+// tests/data/k8s/watchlist/watchlist-no-progress-1.32.jsonl). client-go falls back to a list then,
+// and tries the streaming list again at its next sync; so does the watch machine.
+void log_watch_list_refused(const std::string& resource, int status, const std::string& reason) {
+  log(LogLevel::kInfo,
+      status == 422 ? "the server does not offer streaming lists; listing instead"
+                    : "the server refused a streaming list; listing instead",
+      {{"resource", resource}, {"status", std::to_string(status)}, {"reason", reason}});
+}
+
+// The message of a watch ERROR event's Status (the line as it came; ERROR lines are rare and
+// small, so parsing one again costs nothing).
+std::string watch_error_message(std::string_view line) {
+  const auto event = nlohmann::json::parse(line, nullptr, false);
+  if (!event.is_object()) return {};
+  const auto object = event.find("object");
+  if (object == event.end() || !object->is_object()) return {};
+  const auto message = object->find("message");
+  return message != object->end() && message->is_string() ? message->get<std::string>() : std::string{};
+}
+
 }  // namespace
 
 asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
@@ -177,7 +200,15 @@ asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
               options_.metrics->watch_event(resource, now_s);
               last_event_reported = now_s;
             }
-            if (ev->type == core::WatchEventType::kError) restarted(ev->error_code == 410 ? "expired" : "error");
+            if (ev->type == core::WatchEventType::kError) {
+              restarted(ev->error_code == 410 ? "expired" : "error");
+              // Before the end bookmark: the streaming list itself was refused, and the machine
+              // lists instead. Said once per watch, as the 422 is.
+              if (std::holds_alternative<core::StreamingList>(machine.state()) && !told_watch_list_refused) {
+                told_watch_list_refused = true;
+                log_watch_list_refused(resource, ev->error_code, watch_error_message(line));
+              }
+            }
             for (auto& c : machine.step(std::move(*ev), options_.clock.now())) {
               if (auto* apply = std::get_if<core::ApplyEvent>(&c)) {
                 sink.apply(std::move(apply->object));
@@ -214,8 +245,7 @@ asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
           // gate) refuses the parameters: not a failure, the machine lists from now on.
           if (!told_watch_list_refused) {
             told_watch_list_refused = true;
-            log(LogLevel::kInfo, "the server does not offer streaming lists; listing instead",
-                {{"resource", resource}, {"status", std::to_string(res->status)}, {"reason", reason}});
+            log_watch_list_refused(resource, res->status, reason);
           }
           feed(core::RequestFailed{res->status, res->retry_after, reason});
           continue;
