@@ -4,8 +4,13 @@
 # each a raw RV=0 LIST then a crashdiag start, so both see the same machine load, once per encoding. Once at the
 # start, the paged LIST from etcd (limit=500) for reference.
 # Usage: measure.sh KUBECONFIG CRASHDIAG_BINARY   (after make_pods.py, which leaves the certificates in $WORK)
-# Environment: ROUNDS, PAGED (1: also the paged LIST once), ENCODINGS ("json protobuf"), CRASHDIAG_ARGS
-# (extra flags for `crashdiag run`).
+# Environment: ROUNDS, PAGED (1: also the paged LIST once), ENCODINGS ("json protobuf"; add
+# "watch-list" for the streaming list, on a server that serves it), CRASHDIAG_ARGS (extra flags for
+# `crashdiag run`).
+#
+# watch-list: the raw request is the streaming list crashdiag asks (KEP-3157), timed with curl
+# until its end bookmark (the line annotated k8s.io/initial-events-end), and crashdiag runs with
+# --watch-list true; its ratio is against that raw streaming list.
 #
 # What is timed for crashdiag: process start to its "initial list synced" line for pods (the whole
 # pod list decoded into the store, rules compiled before it), and process start to /readyz (every
@@ -37,12 +42,26 @@ for r in $(seq 1 "$rounds"); do
   for enc in $encodings; do
     accept=application/json
     [ "$enc" = protobuf ] && accept="application/vnd.kubernetes.protobuf,application/json"
+    read -ra extra <<<"${CRASHDIAG_ARGS:-}"  # extra flags, split on spaces (no globbing)
     t0=$(now)
-    size=$("${cu[@]}" -H "Accept: $accept" -o /dev/null -w '%{size_download}' "$srv/api/v1/pods?resourceVersion=0&limit=500")
+    if [ "$enc" = watch-list ]; then
+      # Until the end bookmark. The stream then goes quiet (it is a watch), so curl would not see
+      # the closed pipe until timeoutSeconds: it is killed once grep has the bookmark.
+      size=n/a
+      rm -f $d/wl.fifo; mkfifo $d/wl.fifo
+      "${cu[@]}" -N "$srv/api/v1/pods?watch=1&allowWatchBookmarks=true&timeoutSeconds=300&resourceVersion=&sendInitialEvents=true&resourceVersionMatch=NotOlderThan" > $d/wl.fifo &
+      curl_pid=$!
+      found=0; grep -m1 -q 'k8s.io/initial-events-end' < $d/wl.fifo && found=1
+      kill $curl_pid 2>/dev/null || true; wait $curl_pid 2>/dev/null || true
+      [ $found = 1 ] || { echo "no end bookmark: does the server serve streaming lists?"; exit 1; }
+      extra+=(--watch-list true); flag_enc=json
+    else
+      size=$("${cu[@]}" -H "Accept: $accept" -o /dev/null -w '%{size_download}' "$srv/api/v1/pods?resourceVersion=0&limit=500")
+      flag_enc=$enc
+    fi
     t1=$(now); raw=$(echo "$t1 - $t0" | bc)
     t0=$(now)
-    read -ra extra <<<"${CRASHDIAG_ARGS:-}"  # extra flags, split on spaces (no globbing)
-    "$bin" run --kubeconfig "$kc" --pod-list-encoding "$enc" --health-probe-bind-address 127.0.0.1:18081 \
+    "$bin" run --kubeconfig "$kc" --pod-list-encoding "$flag_enc" --health-probe-bind-address 127.0.0.1:18081 \
       --metrics-bind-address 0 --log-level info --log-format json "${extra[@]}" > $d/run.log 2>&1 &
     pid=$!
     until curl -sf http://127.0.0.1:18081/readyz >/dev/null 2>&1; do sleep 0.02; kill -0 $pid || { echo "crashdiag died"; cat $d/run.log; exit 1; }; done
@@ -59,16 +78,23 @@ for r in $(seq 1 "$rounds"); do
     list_ratios[$enc]+="$(echo "$list / $raw" | bc -l) "
     raws[$enc]+="$raw "
     syncs[$enc]+="$list "
-    printf 'round %d, %s: raw LIST RV=0 %.2f s (%d bytes); crashdiag: pods synced %.2f s after start (%.2f s after its first request), ready %.2f s, RSS %d KiB; ratios %.2f (from start), %.2f (from the first request)\n' \
-      "$r" "$enc" "$raw" "$size" "$pods" "$list" "$ready" "$rss" "$(echo "$pods / $raw" | bc -l)" "$(echo "$list / $raw" | bc -l)"
+    printf 'round %d, %s: raw %s %.2f s (%s bytes); crashdiag: pods synced %.2f s after start (%.2f s after its first request), ready %.2f s, RSS %d KiB; ratios %.2f (from start), %.2f (from the first request)\n' \
+      "$r" "$enc" "$([ "$enc" = watch-list ] && echo 'streaming list to its end bookmark' || echo 'LIST RV=0')" \
+      "$raw" "$size" "$pods" "$list" "$ready" "$rss" "$(echo "$pods / $raw" | bc -l)" "$(echo "$list / $raw" | bc -l)"
   done
 done
 median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {printf "%.2f", a[int((NR+1)/2)]}'; }
 for enc in $encodings; do
-  echo "$enc: median over $rounds rounds: raw LIST $(echo "${raws[$enc]}" | median) s, crashdiag's pod list" \
+  echo "$enc: median over $rounds rounds: raw request $(echo "${raws[$enc]}" | median) s, crashdiag's pod list" \
     "$(echo "${syncs[$enc]}" | median) s from its first request; ratio $(echo "${list_ratios[$enc]}" | median) from" \
     "the first request, $(echo "${ratios[$enc]}" | median) from process start"
 done
+if [[ " $encodings " == *" watch-list "* && " $encodings " == *" protobuf "* ]]; then
+  # Per round: crashdiag's streaming sync against its protobuf list sync of the same round.
+  read -ra wl <<<"${syncs[watch-list]}"; read -ra pb <<<"${syncs[protobuf]}"
+  cross=""; for i in "${!wl[@]}"; do cross+="$(echo "${wl[$i]} / ${pb[$i]}" | bc -l) "; done
+  echo "watch-list sync / protobuf list sync of the same round (from the first request): median $(echo "$cross" | median)"
+fi
 if [[ " $encodings " == *" json "* && " $encodings " == *" protobuf "* ]]; then
   # Per round: crashdiag's protobuf sync against the same round's raw JSON LIST.
   read -ra pb <<<"${syncs[protobuf]}"; read -ra js <<<"${raws[json]}"
