@@ -115,7 +115,8 @@ struct FakeOptions {
   // 3.5.13+, etcd-io/etcd issue 17507). Without it a 1.32 cacher refuses a streaming list that
   // allowed bookmarks with 200 and one ERROR event, code 500, and ends the stream (Cacher.Watch:
   // "client-go is going to fall back to a standard LIST on any error returned for watch-list
-  // requests"; recorded in tests/data/k8s/watchlist/watchlist-no-progress-1.32.jsonl).
+  // requests"; recorded in tests/data/k8s/watchlist/watchlist-no-progress-1.32.jsonl). Events,
+  // which have no watch cache, are not refused.
   bool watch_list_progress_requests = true;
 };
 

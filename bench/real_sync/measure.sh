@@ -35,7 +35,11 @@ fi
 # Each round: per encoding (ENCODINGS, default "json protobuf"), the raw RV=0 LIST in that encoding
 # (curl, Accept as crashdiag sends it), then `crashdiag run --pod-list-encoding` with it. The ratio
 # is against the raw LIST of the same encoding, and for protobuf also against the raw JSON LIST of
-# the same round (what the sync took before protobuf was asked for).
+# the same round (what the sync took before protobuf was asked for). watch-list: the raw streaming
+# list instead, and crashdiag with --watch-list (its pods come as JSON watch events whatever
+# --pod-list-encoding says). Every round checks from crashdiag's log that its pod sync was the
+# kind measured, so a fallback (a refused streaming list, a server without protobuf) stops the run
+# rather than being timed under the wrong name.
 encodings=${ENCODINGS:-json protobuf}
 declare -A ratios list_ratios raws syncs
 for r in $(seq 1 "$rounds"); do
@@ -49,10 +53,11 @@ for r in $(seq 1 "$rounds"); do
       # the closed pipe until timeoutSeconds: it is killed once grep has the bookmark.
       size=n/a
       rm -f $d/wl.fifo; mkfifo $d/wl.fifo
-      "${cu[@]}" -N "$srv/api/v1/pods?watch=1&allowWatchBookmarks=true&timeoutSeconds=300&resourceVersion=&sendInitialEvents=true&resourceVersionMatch=NotOlderThan" > $d/wl.fifo &
+      "${cu[@]}" -N -H "Accept: application/json" "$srv/api/v1/pods?watch=1&allowWatchBookmarks=true&timeoutSeconds=300&resourceVersion=&sendInitialEvents=true&resourceVersionMatch=NotOlderThan" > $d/wl.fifo &
       curl_pid=$!
       found=0; grep -m1 -q 'k8s.io/initial-events-end' < $d/wl.fifo && found=1
       kill $curl_pid 2>/dev/null || true; wait $curl_pid 2>/dev/null || true
+      rm -f $d/wl.fifo
       [ $found = 1 ] || { echo "no end bookmark: does the server serve streaming lists?"; exit 1; }
       extra+=(--watch-list true); flag_enc=json
     else
@@ -67,7 +72,12 @@ for r in $(seq 1 "$rounds"); do
     until curl -sf http://127.0.0.1:18081/readyz >/dev/null 2>&1; do sleep 0.02; kill -0 $pid || { echo "crashdiag died"; cat $d/run.log; exit 1; }; done
     t1=$(now); ready=$(echo "$t1 - $t0" | bc)
     # The log's ts is in milliseconds since the epoch.
-    synced_ms=$(grep '"resource":"pods"' $d/run.log | grep 'initial list synced' | grep -o '"ts":[0-9]*' | cut -d: -f2)
+    synced_line=$(grep '"resource":"pods"' $d/run.log | grep 'initial list synced')
+    synced_ms=$(echo "$synced_line" | grep -o '"ts":[0-9]*' | cut -d: -f2)
+    how=$(echo "$synced_line" | grep -o '"encoding":"[a-z-]*"' | cut -d'"' -f4)
+    if [ "$how" != "$enc" ]; then
+      echo "round $r, $enc: crashdiag synced its pods by $how, not $enc; stopping"; kill -TERM $pid; exit 1
+    fi
     # "starting" is logged once the rules are compiled, just before the first request.
     started_ms=$(grep '"msg":"starting"' $d/run.log | grep -o '"ts":[0-9]*' | cut -d: -f2)
     pods=$(echo "$synced_ms / 1000 - $t0" | bc -l)

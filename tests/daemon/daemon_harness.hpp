@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -332,6 +334,39 @@ struct Replica {
   std::atomic<bool> daemon_done{false};
   std::atomic<bool> elector_done{false};
   bool killed = false;
+};
+
+// The daemon's log lines at info and above while it lives, kept instead of printed: for a test
+// that asserts what the daemon says. Made before the daemon starts and destroyed after it stops
+// (the logger's sinks are swapped, which is not safe while another thread logs).
+class CapturedLog {
+ public:
+  CapturedLog() : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(4096)) {
+    auto logger = spdlog::default_logger();
+    saved_sinks_ = logger->sinks();
+    saved_level_ = logger->level();
+    sink_->set_pattern("%v");
+    logger->sinks() = {sink_};
+    logger->set_level(spdlog::level::info);
+  }
+  ~CapturedLog() {
+    auto logger = spdlog::default_logger();
+    logger->sinks() = saved_sinks_;
+    logger->set_level(saved_level_);
+  }
+  CapturedLog(const CapturedLog&) = delete;
+  CapturedLog& operator=(const CapturedLog&) = delete;
+  // The lines that contain `text`.
+  [[nodiscard]] std::size_t count(std::string_view text) const {
+    std::size_t n = 0;
+    for (const auto& line : sink_->last_formatted()) n += line.find(text) != std::string::npos ? 1 : 0;
+    return n;
+  }
+
+ private:
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
+  std::vector<spdlog::sink_ptr> saved_sinks_;
+  spdlog::level::level_enum saved_level_ = spdlog::level::info;
 };
 
 inline void quiet_logs() {

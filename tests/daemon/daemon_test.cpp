@@ -110,6 +110,7 @@ TEST(Daemon, StreamingListsSyncWhereOfferedAndFallBackToListsWhereNot) {
     c.api_oom(2);
     DaemonOptions o;
     o.watch.watch_list = true;
+    const CapturedLog said;  // declared before the daemon, so that it outlives it
     Running r(c, o);
     ASSERT_TRUE(r.wait_for(2));
     std::map<std::string, std::string> by_workload;
@@ -142,6 +143,12 @@ TEST(Daemon, StreamingListsSyncWhereOfferedAndFallBackToListsWhereNot) {
       // Each watch asked once, and listed only where refused: no loop of refusals.
       EXPECT_EQ(n, std::make_pair(1, offered ? 0 : 1)) << path;
     }
+    // Each refusal is said once per watch, in the words for its kind.
+    EXPECT_EQ(said.count("does not offer streaming lists"), k.watch_list ? 0U : static_cast<std::size_t>(streamed));
+    EXPECT_EQ(said.count("answered a streaming list with a watch ERROR"),
+              k.watch_list && !k.progress_requests ? static_cast<std::size_t>(streamed) : 0U);
+    EXPECT_EQ(said.count("RequestWatchProgress is disabled"),
+              k.watch_list && !k.progress_requests ? static_cast<std::size_t>(streamed) : 0U);
     auto is_watch = [](const fake::RecordedRequest& q) { return q.target.find("watch=1") != std::string::npos; };
     if (offered) {
       // Pods and the owner index synced from their streams: the only lists are of Events (listed

@@ -46,16 +46,21 @@ void log_synced(const std::string& resource, std::size_t objects, const char* ho
       {{"resource", resource}, {"objects", std::to_string(objects)}, {"encoding", how}});
 }
 
-// A streaming list the server refused, once per watch: a 422 from a server without them, or a
-// watch ERROR from one that has them but cannot serve this one. kube-apiserver 1.32 answers the
-// latter when its etcd cannot answer progress requests (etcd before 3.4.31 and 3.5.13;
-// tests/data/k8s/watchlist/watchlist-no-progress-1.32.jsonl). client-go falls back to a list then,
-// and tries the streaming list again at its next sync; so does the watch machine.
+// A streaming list the server refused, said once per watch.
+// - A 422 comes from a server without them (before 1.27, or the WatchList gate off); the watch
+//   machine lists from then on.
+// - A watch ERROR before the end bookmark comes from a server that has them but did not serve
+//   this one. kube-apiserver 1.32 sends one when its etcd cannot answer progress requests (etcd
+//   before 3.4.31 and 3.5.13; tests/data/k8s/watchlist/watchlist-no-progress-1.32.jsonl), with the
+//   Status code 500 in an HTTP 200. client-go falls back to a list then and tries the streaming
+//   list again at its next sync, and so does the watch machine.
 void log_watch_list_refused(const std::string& resource, int status, const std::string& reason) {
-  log(LogLevel::kInfo,
-      status == 422 ? "the server does not offer streaming lists; listing instead"
-                    : "the server refused a streaming list; listing instead",
+  log(LogLevel::kInfo, "the server does not offer streaming lists; listing instead",
       {{"resource", resource}, {"status", std::to_string(status)}, {"reason", reason}});
+}
+void log_watch_list_error(const std::string& resource, int code, const std::string& reason) {
+  log(LogLevel::kInfo, "the server answered a streaming list with a watch ERROR; listing instead",
+      {{"resource", resource}, {"code", std::to_string(code)}, {"reason", reason}});
 }
 
 // The message of a watch ERROR event's Status (the line as it came; ERROR lines are rare and
@@ -206,7 +211,7 @@ asio::awaitable<void> Daemon::watch_loop(WatchSpec spec) {
               // lists instead. Said once per watch, as the 422 is.
               if (std::holds_alternative<core::StreamingList>(machine.state()) && !told_watch_list_refused) {
                 told_watch_list_refused = true;
-                log_watch_list_refused(resource, ev->error_code, watch_error_message(line));
+                log_watch_list_error(resource, ev->error_code, watch_error_message(line));
               }
             }
             for (auto& c : machine.step(std::move(*ev), options_.clock.now())) {
