@@ -177,7 +177,8 @@ namespace {
 // its resourceVersion set, so its zero-valued fields without omitempty are written). Recorded from
 // 1.32 in tests/data/k8s/watchlist/watchlist-end-bookmarks-1.32.jsonl; the Pod, Deployment and
 // ReplicaSet ones are 1.26's too (tests/data/k8s/03-watch-pods-*, ../shared/k8s-fixtures/10-*).
-// A DaemonSet's conversion to v1 also writes its template generation as an annotation.
+// A DaemonSet's conversion to v1 also writes its template generation as an annotation
+// (pkg/apis/apps/v1/conversion.go, appsv1.DeprecatedTemplateGeneration).
 const json& empty_object_of(const std::string& kind) {
   static const std::map<std::string, json, std::less<>> bodies = [] {
     std::map<std::string, json, std::less<>> m;

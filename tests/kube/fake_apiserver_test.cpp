@@ -134,17 +134,18 @@ struct Fixture {
   }
 
   // The watch events of `target` from resourceVersion `rv` until its 1 s timeout.
-  std::vector<json> watch(const std::string& target, const std::string& rv) {
+  // `accept`: the Accept header, empty for the client's own (a metadata watch asks another).
+  std::vector<json> watch(const std::string& target, const std::string& rv, const std::string& accept = "") {
     std::vector<json> events;
-    auto r = run(
-        ioc, client->watch(
-                 kube::Request{verb::get, target + "?watch=1&timeoutSeconds=1&resourceVersion=" + rv, "test", "", ""},
-                 [&](std::string_view line) {
-                   events.push_back(json::parse(line));
-                   watch_lines.emplace_back(line);
-                   return true;
-                 },
-                 core::Duration(5000)));
+    auto r = run(ioc, client->watch(
+                          kube::Request{verb::get, target + "?watch=1&timeoutSeconds=1&resourceVersion=" + rv, "test",
+                                        "", "", accept},
+                          [&](std::string_view line) {
+                            events.push_back(json::parse(line));
+                            watch_lines.emplace_back(line);
+                            return true;
+                          },
+                          core::Duration(5000)));
     EXPECT_TRUE(r);
     return events;
   }
@@ -1057,18 +1058,7 @@ TEST(FakeReads, MetadataOnlyListsAndWatchesAsTheRecordedApiserver) {
   json changed = f.get(rs_path + "/web-5c2f1").body;
   changed["metadata"]["labels"] = {{"tier", "front"}};
   ASSERT_EQ(f.send(verb::put, rs_path + "/web-5c2f1", changed, kJson).status, 200);
-  std::vector<json> events;
-  auto r = run(
-      f.ioc, f.client->watch(
-                 kube::Request{verb::get,
-                               rs_path + "?watch=1&allowWatchBookmarks=true&timeoutSeconds=1&resourceVersion=" + before,
-                               "replicasets", "", "", kube::kMetadataWatchAccept},
-                 [&](std::string_view line) {
-                   events.push_back(json::parse(line));
-                   return true;
-                 },
-                 core::Duration(5000)));
-  ASSERT_TRUE(r);
+  const auto events = f.watch(rs_path, before + "&allowWatchBookmarks=true", kube::kMetadataWatchAccept);
   ASSERT_FALSE(events.empty());
   EXPECT_EQ(events[0]["type"], "MODIFIED");
   for (const auto& ev : events) {
@@ -1298,16 +1288,7 @@ TEST(FakeApiServer, AStreamingListAsA132ServerAnswersIt) {
     ASSERT_EQ(f.send(verb::post, rs_path, rs, kJson).status, 201);
     const auto real = recorded("watchlist-served-replicasets-metadata-1.32.jsonl");
     ASSERT_EQ(real.size(), 2U);
-    std::vector<json> events;
-    auto r = run(f.ioc, f.client->watch(
-                            kube::Request{verb::get, rs_path + "?watch=1&timeoutSeconds=1" + ask, "replicasets", "", "",
-                                          kube::kMetadataWatchAccept},
-                            [&](std::string_view line) {
-                              events.push_back(json::parse(line));
-                              return true;
-                            },
-                            core::Duration(5000)));
-    ASSERT_TRUE(r);
+    const auto events = f.watch(rs_path, ask, kube::kMetadataWatchAccept);
     ASSERT_GE(events.size(), 2U);
     EXPECT_EQ(events[0]["type"], "ADDED");
     EXPECT_EQ(events[0]["object"]["kind"], real[0]["object"]["kind"]);
