@@ -67,7 +67,7 @@ std::string key_of(const json& obj);
 json watch_event(const std::string& type, const json& object);
 std::string watch_line(const json& ev);
 json expired_event(const std::string& message);
-json bookmark_event(const std::string& kind, const std::string& api_version, std::uint64_t rv);
+json bookmark_event(const ResourceType& type, std::uint64_t rv);
 json list_body(const std::string& kind, const std::string& api_version, std::uint64_t rv, json items);
 std::string continue_token(std::uint64_t rv, const std::string& start);
 

@@ -1,8 +1,6 @@
 // The fake apiserver's small utilities (declared in fake_internal.hpp): Go's coercion of invalid
 // UTF-8, URL and base64 decoding and encoding, and the builders of watch events, watch lines, list
 // bodies and continue tokens.
-#include <functional>
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -170,53 +168,15 @@ json expired_event(const std::string& message) {
   return watch_event("ERROR", status_body(410, "Expired", message));
 }
 
-namespace {
-
-// The rest of an empty object of its kind, as kube-apiserver serializes the cacher's bookmark (a
-// new object of the kind, c.newFunc() in k8s.io/apiserver/pkg/storage/cacher/cacher.go, with only
-// its resourceVersion set, so its zero-valued fields without omitempty are written). Recorded from
-// 1.32 in tests/data/k8s/watchlist/watchlist-end-bookmarks-1.32.jsonl; the Pod, Deployment and
-// ReplicaSet ones are 1.26's too (tests/data/k8s/03-watch-pods-*, ../shared/k8s-fixtures/10-*).
-// A DaemonSet's conversion to v1 also writes its template generation as an annotation
-// (pkg/apis/apps/v1/conversion.go, appsv1.DeprecatedTemplateGeneration).
-const json& empty_object_of(const std::string& kind) {
-  static const std::map<std::string, json, std::less<>> bodies = [] {
-    std::map<std::string, json, std::less<>> m;
-    const std::string tmpl = R"("template":{"metadata":{"creationTimestamp":null},"spec":{"containers":null}})";
-    m["Pod"] = json::parse(R"({"spec":{"containers":null},"status":{}})");
-    m["Namespace"] = json::parse(R"({"spec":{},"status":{}})");
-    m["Job"] = json::parse(R"({"spec":{)" + tmpl + R"(},"status":{}})");
-    m["CronJob"] =
-        json::parse(R"({"spec":{"schedule":"","jobTemplate":{"metadata":{"creationTimestamp":null},"spec":{)" + tmpl +
-                    R"(}}},"status":{}})");
-    m["Deployment"] =
-        json::parse(R"({"spec":{"replicas":0,"selector":null,)" + tmpl + R"(,"strategy":{}},"status":{}})");
-    m["ReplicaSet"] = json::parse(R"({"spec":{"replicas":0,"selector":null,)" + tmpl + R"(},"status":{"replicas":0}})");
-    m["StatefulSet"] = json::parse(R"({"spec":{"replicas":0,"selector":null,)" + tmpl +
-                                   R"(,"serviceName":"","updateStrategy":{}},)"
-                                   R"("status":{"replicas":0,"availableReplicas":0}})");
-    m["DaemonSet"] = json::parse(
-        R"({"metadata":{"annotations":{"deprecated.daemonset.template.generation":"0"}},"spec":{"selector":null,)" +
-        tmpl +
-        R"(,"updateStrategy":{}},"status":{"currentNumberScheduled":0,"numberMisscheduled":0,)"
-        R"("desiredNumberScheduled":0,"numberReady":0}})");
-    return m;
-  }();
-  static const json none = json::object();
-  const auto it = bodies.find(kind);
-  return it == bodies.end() ? none : it->second;
-}
-
-}  // namespace
-
-json bookmark_event(const std::string& kind, const std::string& api_version, std::uint64_t rv) {
+json bookmark_event(const ResourceType& type, std::uint64_t rv) {
   json obj = json::object();
-  obj["kind"] = kind;
-  obj["apiVersion"] = api_version;
+  obj["kind"] = type.kind;
+  obj["apiVersion"] = type.api_version();
   obj["metadata"]["resourceVersion"] = std::to_string(rv);
   obj["metadata"]["creationTimestamp"] = nullptr;
-  // Not merge_patch: its nulls ("containers":null) would delete, and they are what is sent.
-  for (const auto& [key, value] : empty_object_of(kind).items()) {
+  // ResourceType::empty_object. Not merge_patch: its nulls ("containers":null) would delete, and
+  // they are what is sent.
+  for (const auto& [key, value] : type.empty_object.items()) {
     if (key != "metadata") {
       obj[key] = value;
       continue;

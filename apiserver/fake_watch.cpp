@@ -160,7 +160,7 @@ asio::awaitable<void> watch_stream(FakeApiServer::Impl& impl, Stream& stream, co
   const bool end_timed = impl.options.initial_events_end == FakeOptions::InitialEventsEnd::kOnBookmarkTimer;
   bool end_pending = streaming_list && bookmarks && last != UINT64_MAX;
   auto end_bookmark = [&](std::uint64_t at) {
-    json end = bookmark_event(r.kind, r.api_version, at);
+    json end = bookmark_event(*r.type, at);
     end["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"] = "true";
     // 1.32 also annotates it with the empty list the items would have made, in the response's
     // encoding, base64 (k8s.io/apiserver/pkg/endpoints/handlers/response.go, watchListTransformer;
@@ -168,7 +168,7 @@ asio::awaitable<void> watch_stream(FakeApiServer::Impl& impl, Stream& stream, co
     // is not recorded and has no blueprint here.
     // Written out, not dumped: the server's field order is part of the bytes encoded.
     if (!end_timed) {
-      const std::string list_kind = metadata_only ? "PartialObjectMetadataList" : r.kind + "List";
+      const std::string list_kind = metadata_only ? "PartialObjectMetadataList" : r.type->list_kind;
       const std::string list_version = metadata_only ? "meta.k8s.io/v1" : r.api_version;
       end["object"]["metadata"]["annotations"]["kubernetes.io/initial-events-list-blueprint"] = base64_encode(
           "{\"kind\":\"" + list_kind + "\",\"apiVersion\":\"" + list_version + "\",\"metadata\":{},\"items\":null}\n",
@@ -286,7 +286,7 @@ asio::awaitable<void> watch_stream(FakeApiServer::Impl& impl, Stream& stream, co
       // After the changes just sent, at the resourceVersion the history was read at (the
       // cacher's bookmarks carry its last processed resourceVersion), the end bookmark of a timed
       // streaming list too.
-      const json bm = end_pending ? end_bookmark(last) : bookmark_event(r.kind, r.api_version, last);
+      const json bm = end_pending ? end_bookmark(last) : bookmark_event(*r.type, last);
       if (!co_await send(bm)) co_return;
       end_pending = false;
       awaiting.set(false);

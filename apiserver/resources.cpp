@@ -253,6 +253,7 @@ ResourceRegistry::ResourceRegistry(Crd crd) {
   pods.status_subresource = true;
   pods.log_subresource = true;
   pods.return_deleted_object = true;  // DELETE answers with the Pod (03-action4-delete-pod-grace0)
+  pods.empty_object = nlohmann::json::parse(R"({"spec":{"containers":null},"status":{}})");
   types_.push_back(pods);
   // Namespaces exist implicitly (see FakeApiServer): listed and readable so that kubectl can tell
   // a missing object from a missing namespace.
@@ -260,18 +261,33 @@ ResourceRegistry::ResourceRegistry(Crd crd) {
   namespaces.namespaced = false;
   namespaces.status_subresource = true;
   namespaces.deletecollection = false;
+  namespaces.empty_object = nlohmann::json::parse(R"({"spec":{},"status":{}})");
   types_.push_back(namespaces);
   ResourceType events = builtin("", "v1", "events", "Event", {"ev"}, {});
   events.allow_create_on_update = true;
   types_.push_back(events);
-  for (const auto& [plural, kind, short_name] :
-       std::vector<std::array<std::string, 3>>{{"daemonsets", "DaemonSet", "ds"},
-                                               {"deployments", "Deployment", "deploy"},
-                                               {"replicasets", "ReplicaSet", "rs"},
-                                               {"statefulsets", "StatefulSet", "sts"}}) {
+  // An empty pod template, as every workload's empty object has one.
+  const std::string tmpl = R"("template":{"metadata":{"creationTimestamp":null},"spec":{"containers":null}})";
+  // A DaemonSet's conversion to v1 writes its template generation as an annotation
+  // (pkg/apis/apps/v1/conversion.go, appsv1.DeprecatedTemplateGeneration).
+  for (const auto& [plural, kind, short_name, empty] : std::vector<std::array<std::string, 4>>{
+           {"daemonsets", "DaemonSet", "ds",
+            R"({"metadata":{"annotations":{"deprecated.daemonset.template.generation":"0"}},"spec":{"selector":null,)" +
+                tmpl +
+                R"(,"updateStrategy":{}},"status":{"currentNumberScheduled":0,"numberMisscheduled":0,)"
+                R"("desiredNumberScheduled":0,"numberReady":0}})"},
+           {"deployments", "Deployment", "deploy",
+            R"({"spec":{"replicas":0,"selector":null,)" + tmpl + R"(,"strategy":{}},"status":{}})"},
+           {"replicasets", "ReplicaSet", "rs",
+            R"({"spec":{"replicas":0,"selector":null,)" + tmpl + R"(},"status":{"replicas":0}})"},
+           {"statefulsets", "StatefulSet", "sts",
+            R"({"spec":{"replicas":0,"selector":null,)" + tmpl +
+                R"(,"serviceName":"","updateStrategy":{}},)"
+                R"("status":{"replicas":0,"availableReplicas":0}})"}}) {
     ResourceType t = builtin("apps", "v1", plural, kind, {short_name}, {"all"});
     t.status_subresource = true;
     t.has_generation = true;
+    t.empty_object = nlohmann::json::parse(empty);
     types_.push_back(t);
   }
   // A StatefulSet's and a DaemonSet's revisions (pkg/controller/history): no status, no
@@ -280,10 +296,14 @@ ResourceRegistry::ResourceRegistry(Crd crd) {
   ResourceType cronjobs = builtin("batch", "v1", "cronjobs", "CronJob", {"cj"}, {"all"});
   cronjobs.status_subresource = true;
   cronjobs.has_generation = true;
+  cronjobs.empty_object =
+      nlohmann::json::parse(R"({"spec":{"schedule":"","jobTemplate":{"metadata":{"creationTimestamp":null},"spec":{)" +
+                            tmpl + R"(}}},"status":{}})");
   types_.push_back(cronjobs);
   ResourceType jobs = builtin("batch", "v1", "jobs", "Job", {}, {"all"});
   jobs.status_subresource = true;
   jobs.has_generation = true;
+  jobs.empty_object = nlohmann::json::parse(R"({"spec":{)" + tmpl + R"(},"status":{}})");
   types_.push_back(jobs);
   // Leases may be created by PUT but never updated without a resourceVersion
   // (09-update-lease-without-rv-422).

@@ -35,6 +35,14 @@ struct ResourceType {
   bool allow_unconditional_update = true;
   bool return_deleted_object = false;
   std::shared_ptr<const Crd> crd;  // custom resources only
+  // A bookmark's fields beyond kind, apiVersion, resourceVersion and creationTimestamp: the rest
+  // of an empty object of the kind as the server serializes it (the cacher's bookmark is a new
+  // object, c.newFunc() in k8s.io/apiserver/pkg/storage/cacher/cacher.go, with only its
+  // resourceVersion set, so zero-valued fields without omitempty are written). Recorded from 1.32
+  // in tests/data/k8s/watchlist/watchlist-end-bookmarks-1.32.jsonl; the Pod, Deployment and
+  // ReplicaSet ones are 1.26's too (tests/data/k8s/03-watch-pods-*, ../shared/k8s-fixtures/10-*).
+  // An object; empty where not recorded.
+  nlohmann::json empty_object = nlohmann::json::object();
 
   [[nodiscard]] std::string api_version() const { return group.empty() ? version : group + "/" + version; }
   // The key of Impl::objects: "pods", "apps/v1/replicasets", "coordination.k8s.io/v1/leases".

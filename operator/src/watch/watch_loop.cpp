@@ -63,15 +63,12 @@ void log_watch_list_error(const std::string& resource, int code, const std::stri
       {{"resource", resource}, {"code", std::to_string(code)}, {"reason", reason}});
 }
 
-// The message of a watch ERROR event's Status (the line as it came; ERROR lines are rare and
-// small, so parsing one again costs nothing).
+// The message of a watch ERROR event's Status, as kube::status_message reads a refused request's
+// (the line as it came; ERROR lines are rare and small, so parsing one again costs nothing).
 std::string watch_error_message(std::string_view line) {
   const auto event = nlohmann::json::parse(line, nullptr, false);
-  if (!event.is_object()) return {};
-  const auto object = event.find("object");
-  if (object == event.end() || !object->is_object()) return {};
-  const auto message = object->find("message");
-  return message != object->end() && message->is_string() ? message->get<std::string>() : std::string{};
+  if (!event.is_object() || !event.contains("object")) return {};
+  return kube::status_message(event["object"].dump());
 }
 
 }  // namespace
